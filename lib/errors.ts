@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * One error hierarchy for everything the core can fail with.
+ *
+ * Callers (the Node-RED nodes, user code) should switch on `code` (stable, SCREAMING_SNAKE) or
+ * `name`, not on `instanceof`, because two copies of this package may be loaded side by side.
+ * `retriable` says whether repeating the same request could succeed; the client's retry loop
+ * uses nothing else to decide.
+ *
+ * No error ever carries a secret: messages are built from status codes, server messages and
+ * our own words, and server messages are passed through {@link redact} in case a server echoes a
+ * credential back.
+ */
+
+export type ErrorCode =
+  | 'VALIDATION'
+  | 'INVALID_TOPIC'
+  | 'INVALID_KEY'
+  | 'INVALID_VALUE'
+  | 'INVALID_HEADERS'
+  | 'KEY_TOO_LARGE'
+  | 'VALUE_TOO_LARGE'
+  | 'URI_TOO_LONG'
+  | 'INVALID_CONFIG'
+  | 'AUTHENTICATION_FAILED'
+  | 'AUTHORIZATION_FAILED'
+  | 'TOPIC_NOT_FOUND'
+  | 'TOPIC_EXISTS'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'BAD_REQUEST'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'RATE_LIMITED'
+  | 'UNAVAILABLE'
+  | 'SERVER_ERROR'
+  | 'TIMEOUT'
+  | 'CONNECTION_FAILED'
+  | 'TLS_FAILED'
+  | 'UNEXPECTED_RESPONSE'
+  | 'QUEUE_FULL'
+  | 'CLOSED'
+  | 'RETRIES_EXHAUSTED'
+  | 'ABORTED'
+  | 'KAFKA_ERROR';
+
+export interface ErrorDetails {
+  statusCode?: number;
+  /** The server's own message, already redacted. */
+  serverMessage?: string;
+  /** `incident_id` (Admin REST, on-prem v1), `incident`, or v2 `trace`. */
+  incidentId?: string;
+  /** v2 error code string such as `invalid_type`, or the numeric `error_code` of v1/admin bodies. */
+  serverCode?: string | number;
+  /** Kafka protocol error code where the server reports one (`kafka_error_code`). */
+  kafkaErrorCode?: number;
+  topic?: string;
+  /** Attempts made before this error was final (set by the retry loop). */
+  attempts?: number;
+  cause?: unknown;
+}
+
+const SECRET_PATTERNS: RegExp[] = [
+  /(authorization\s*[:=]\s*)(bearer|basic)\s+[^\s,"']+/gi,
+  /\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi,
+  /((?:api[_-]?key|apikey|password|passwd|secret|token|access_token|refresh_token|passphrase)["']?\s*[:=]\s*["']?)[^\s,"'&}]+/gi,
+  /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
+];
+
+/**
+ * Removes anything that looks like a credential from a string. Used on every server message we
+ * put into an error, because some servers echo request headers or form fields in their errors.
+ */
+export function redact(text: string, extraSecrets: readonly string[] = []): string {
+  let out = text;
+  for (const secret of extraSecrets) {
+    if (secret && secret.length >= 4) out = out.split(secret).join('[redacted]');
+  }
+  for (const pattern of SECRET_PATTERNS) {
+    out = out.replace(pattern, (match, prefix: string | undefined) =>
+      typeof prefix === 'string' && match.startsWith(prefix) ? `${prefix}[redacted]` : '[redacted]',
+    );
+  }
+  return out;
+}
+
+/** Root of every error thrown or rejected by this package. */
+export class EventStreamsError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  readonly statusCode?: number;
+  readonly serverMessage?: string;
+  readonly incidentId?: string;
+  readonly serverCode?: string | number;
+  readonly kafkaErrorCode?: number;
+  readonly topic?: string;
+  attempts?: number;
+
+  constructor(message: string, code: ErrorCode, retriable: boolean, details: ErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retriable = retriable;
+    // Only defined fields are set so that util.inspect(err) stays short and readable.
+    if (details.statusCode !== undefined) this.statusCode = details.statusCode;
+    if (details.serverMessage !== undefined) this.serverMessage = redact(details.serverMessage);
+    if (details.incidentId !== undefined) this.incidentId = details.incidentId;
+    if (details.serverCode !== undefined) this.serverCode = details.serverCode;
+    if (details.kafkaErrorCode !== undefined) this.kafkaErrorCode = details.kafkaErrorCode;
+    if (details.topic !== undefined) this.topic = details.topic;
+    if (details.attempts !== undefined) this.attempts = details.attempts;
+  }
+
+  /** A plain, secret-free object for logs and `msg.error`-style payloads. */
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = { name: this.name, code: this.code, message: this.message };
+    for (const key of [
+      'statusCode',
+      'serverMessage',
+      'incidentId',
+      'serverCode',
+      'kafkaErrorCode',
+      'topic',
+    ] as const) {
+      if (this[key] !== undefined) out[key] = this[key];
+    }
+    out.retriable = this.retriable;
+    if (this.attempts !== undefined) out.attempts = this.attempts;
+    return out;
+  }
+}
+
+/** Bad input caught before any network call. Never retriable. */
+export class ValidationError extends EventStreamsError {
+  constructor(
+    message: string,
+    code:
+      | 'VALIDATION'
+      | 'INVALID_TOPIC'
+      | 'INVALID_KEY'
+      | 'INVALID_VALUE'
+      | 'INVALID_HEADERS'
+      | 'KEY_TOO_LARGE'
+      | 'VALUE_TOO_LARGE'
+      | 'URI_TOO_LONG'
+      | 'INVALID_CONFIG' = 'VALIDATION',
+    details: ErrorDetails = {},
+  ) {
+    super(message, code, false, details);
+  }
+}
+
+/** 401: credentials missing, wrong, or an expired token that could not be refreshed. */
+export class AuthenticationError extends EventStreamsError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, 'AUTHENTICATION_FAILED', false, details);
+  }
+}
+
+/** 403: credentials are valid but lack the role (Writer on the topic, Manager for admin). */
+export class AuthorizationError extends EventStreamsError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, 'AUTHORIZATION_FAILED', false, details);
+  }
+}
+
+/** 404 for a topic (IBM Cloud never auto-creates topics). */
+export class TopicNotFoundError extends EventStreamsError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, 'TOPIC_NOT_FOUND', false, details);
+  }
+}
+
+/** 422 (or Kafka error 36) when creating a topic that exists. `ensureTopic` turns it into a result. */
+export class TopicExistsError extends EventStreamsError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, 'TOPIC_EXISTS', false, details);
+  }
+}
+
+/** 400 "request body too large" or 413: the key or value is over the server's limit. */
+export class PayloadTooLargeError extends EventStreamsError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, 'PAYLOAD_TOO_LARGE', false, details);
+  }
+}
+
+/** Any other 4xx the server rejected the request with (400, 411, 414, 415, 422). */
+export class BadRequestError extends EventStreamsError {
+  constructor(
+    message: string,
+    details: ErrorDetails = {},
+    code: 'BAD_REQUEST' | 'UNSUPPORTED_MEDIA_TYPE' = 'BAD_REQUEST',
+  ) {
+    super(message, code, false, details);
+  }
+}
+
+/** 429. `retryAfterMs` comes from the Retry-After header when the server sent one. */
+export class RateLimitedError extends EventStreamsError {
+  readonly retryAfterMs?: number;
+  constructor(message: string, details: ErrorDetails & { retryAfterMs?: number } = {}) {
+    super(message, 'RATE_LIMITED', true, details);
+    if (details.retryAfterMs !== undefined) this.retryAfterMs = details.retryAfterMs;
+  }
+}
+
+/** 502, 503, 504: the service or its Kafka brokers are unavailable for now. */
+export class UnavailableError extends EventStreamsError {
+  readonly retryAfterMs?: number;
+  constructor(message: string, details: ErrorDetails & { retryAfterMs?: number } = {}) {
+    super(message, 'UNAVAILABLE', true, details);
+    if (details.retryAfterMs !== undefined) this.retryAfterMs = details.retryAfterMs;
+  }
+}
+
+/** 500: an internal error on the server; retried because it is usually transient. */
+export class ServerError extends EventStreamsError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, 'SERVER_ERROR', true, details);
+  }
+}
+
+/**
+ * 408 from the server, or a connect/headers/body timeout on our side. Retriable, but a retried
+ * produce after a timeout may write the record twice (at-least-once).
+ */
+export class TimeoutError extends EventStreamsError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, 'TIMEOUT', true, details);
+  }
+}
+
+/** The TCP connection could not be made or was reset. */
+export class ConnectionError extends EventStreamsError {
+  /** The system error code, e.g. ECONNREFUSED, ECONNRESET, ENOTFOUND. */
+  readonly systemCode?: string;
+  constructor(message: string, details: ErrorDetails & { systemCode?: string } = {}) {
+    super(message, 'CONNECTION_FAILED', true, details);
+    if (details.systemCode !== undefined) this.systemCode = details.systemCode;
+  }
+}
+
+export type TlsFailureReason =
+  'UNKNOWN_CA' | 'HOSTNAME_MISMATCH' | 'EXPIRED' | 'NOT_YET_VALID' | 'CLIENT_CERT' | 'OTHER';
+
+/** The TLS handshake failed. Not retriable: the same certificate will fail the same way. */
+export class TlsError extends EventStreamsError {
+  readonly reason: TlsFailureReason;
+  /** OpenSSL/Node code such as UNABLE_TO_VERIFY_LEAF_SIGNATURE or ERR_TLS_CERT_ALTNAME_INVALID. */
+  readonly tlsCode?: string;
+  constructor(message: string, reason: TlsFailureReason, details: ErrorDetails & { tlsCode?: string } = {}) {
+    super(message, 'TLS_FAILED', false, details);
+    this.reason = reason;
+    if (details.tlsCode !== undefined) this.tlsCode = details.tlsCode;
+  }
+}
+
+/** A response we cannot make sense of (unknown status, unparsable success body). */
+export class UnexpectedResponseError extends EventStreamsError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, 'UNEXPECTED_RESPONSE', false, details);
+  }
+}
+
+/** The client's bounded queue is full; the new record was rejected, nothing already queued was dropped. */
+export class QueueFullError extends EventStreamsError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, 'QUEUE_FULL', false, details);
+  }
+}
+
+/** The client was closed before the record could be sent, or a request was made after close(). */
+export class ClosedError extends EventStreamsError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, 'CLOSED', false, details);
+  }
+}
+
+/** The caller aborted the request through its AbortSignal. */
+export class AbortedError extends EventStreamsError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, 'ABORTED', false, details);
+  }
+}
+
+/** Retries (attempts or total time) ran out; `cause` is the last error. */
+export class RetriesExhaustedError extends EventStreamsError {
+  constructor(message: string, last: EventStreamsError, attempts: number) {
+    super(message, 'RETRIES_EXHAUSTED', false, {
+      cause: last,
+      attempts,
+      ...(last.statusCode !== undefined ? { statusCode: last.statusCode } : {}),
+      ...(last.topic !== undefined ? { topic: last.topic } : {}),
+      ...(last.incidentId !== undefined ? { incidentId: last.incidentId } : {}),
+    });
+  }
+}
+
+/** A Kafka protocol (kafkajs) failure in the topic-admin path. */
+export class KafkaError extends EventStreamsError {
+  constructor(message: string, retriable: boolean, details: ErrorDetails = {}) {
+    super(message, 'KAFKA_ERROR', retriable, details);
+  }
+}
+
+/** True for errors created by this package (by shape, so it works across package copies). */
+export function isEventStreamsError(err: unknown): err is EventStreamsError {
+  return (
+    err instanceof EventStreamsError ||
+    (typeof err === 'object' &&
+      err !== null &&
+      typeof (err as { code?: unknown }).code === 'string' &&
+      typeof (err as { retriable?: unknown }).retriable === 'boolean')
+  );
+}

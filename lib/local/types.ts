@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Contracts of the local Event Streams-compatible endpoint: its options, its storage backends
+ * (memory, Kafka) and the records it keeps for inspection.
+ */
+import type { TopicDetail } from '../types';
+
+export interface KafkaConnectionOptions {
+  /** Bootstrap brokers, `host:port`. */
+  brokers: string[];
+  clientId?: string;
+  ssl?: boolean | { ca?: string | string[]; cert?: string; key?: string; rejectUnauthorized?: boolean };
+  sasl?:
+    | { mechanism: 'plain'; username: string; password: string }
+    | { mechanism: 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+  /** Replication factor for topics the endpoint creates. Default: the broker's default (-1). */
+  replicationFactor?: number;
+}
+
+export interface FaultSpec {
+  /** Add this many milliseconds before answering. */
+  latencyMs?: number;
+  /** Answer 429 with this Retry-After (seconds). */
+  status429RetryAfterSec?: number;
+  /** Answer this status (e.g. 503, 500, 408) with its documented error body. */
+  status?: number;
+  /** Destroy the socket without answering. */
+  dropConnection?: boolean;
+  /** Apply to the next N matching requests (then the fault clears itself). */
+  count?: number;
+  /** Apply to this fraction (0..1) of matching requests instead of a count. */
+  fraction?: number;
+  /** Which routes: `produce` (v1 and v2), `admin`, `iam`, or `all` (default `produce`). */
+  route?: 'produce' | 'admin' | 'iam' | 'all';
+}
+
+export interface LocalEndpointOptions {
+  /** Default 127.0.0.1: the endpoint binds loopback unless told otherwise. */
+  host?: string;
+  /** Default 9443; 0 picks a free port. */
+  port?: number;
+  /** Default true: HTTPS with a local CA generated into `stateDir` on first start. */
+  tls?: boolean;
+  /** Where the CA, server certificate and generated API key live. Default `~/.event-streams-local`. */
+  stateDir?: string;
+  /** Extra DNS names / IPs for the server certificate (127.0.0.1, ::1 and localhost are always in). */
+  hostnames?: string[];
+  /** API keys accepted as Bearer, Basic `token:<key>` and X-Auth-Token. Default: one generated key. */
+  apiKeys?: string[];
+  /** Username/password pairs accepted as Basic (on-prem SCRAM style). */
+  users?: Array<{ username: string; password: string }>;
+  /** Ask for client certificates and accept those signed by the local CA (mutual TLS). */
+  clientCertAuth?: boolean;
+  /** Topics to create at start. */
+  topics?: Array<{ name: string; partitions?: number }>;
+  /** Create unknown topics on first produce (off by default, as on IBM Cloud). */
+  autoCreateTopics?: boolean;
+  /** Partitions of auto-created topics. Default 1. */
+  defaultPartitions?: number;
+  /** IAM token lifetime in seconds. Default 3600. */
+  tokenLifetimeSec?: number;
+  /** Per-topic produce permission: key → allowed topic globs. Absent means every key may produce everywhere. */
+  producePermissions?: Record<string, string[]>;
+  /** Topics every caller is forbidden to produce to (403). */
+  forbiddenTopics?: string[];
+  /** Server-side limits (documented defaults 4096 / 65536 / 10240). */
+  maxKeyBytes?: number;
+  maxMessageBytes?: number;
+  maxUriBytes?: number;
+  /** `cloud` (IBM Cloud: v1 + v2, empty body → 400) or `onprem` (v1 only, empty body → 411). Default `cloud`. */
+  flavour?: 'cloud' | 'onprem';
+  /** Memory backend bounds per topic (oldest records are evicted past them). */
+  memory?: { maxRecordsPerTopic?: number; maxBytesPerTopic?: number };
+  /** Use a Kafka cluster instead of memory. */
+  kafka?: KafkaConnectionOptions;
+  /** Faults active from the start (tests, CLI flags). */
+  faults?: FaultSpec[];
+  /** Where log lines go. Default: nowhere (the CLI passes stderr). */
+  log?: (line: string) => void;
+}
+
+/** Printed by the CLI as one JSON line, and returned by `startLocalEndpoint`. */
+export interface LocalEndpointInfo {
+  url: string;
+  adminUrl: string;
+  iamUrl: string;
+  /** The first accepted API key (generated when none was given). */
+  apiKey: string;
+  /** Path of the CA certificate PEM (absent without TLS). */
+  caFile?: string;
+}
+
+export interface StoredRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  timestamp: number;
+  key: Buffer | null;
+  value: Buffer;
+  headers: Array<[string, Buffer]>;
+}
+
+export interface RecordToStore {
+  key: Buffer | null;
+  value: Buffer;
+  headers: Array<[string, Buffer]>;
+}
+
+export interface TopicUpdate {
+  partitions?: number;
+  configs?: Array<{ name: string; value?: string; reset_to_default?: boolean }>;
+}
+
+/**
+ * Storage behind the endpoint. Errors are thrown as lib/errors.ts classes (TopicNotFoundError,
+ * TopicExistsError, UnavailableError, ValidationError) and the server maps them to HTTP answers.
+ */
+export interface Backend {
+  readonly kind: 'memory' | 'kafka';
+  produce(
+    topic: string,
+    record: RecordToStore,
+  ): Promise<{ partition: number; offset: number; timestamp: number }>;
+  createTopic(
+    name: string,
+    partitions: number,
+    configs: Array<{ name: string; value: string }>,
+  ): Promise<void>;
+  listTopics(): Promise<TopicDetail[]>;
+  getTopic(name: string): Promise<TopicDetail | undefined>;
+  updateTopic(name: string, update: TopicUpdate): Promise<void>;
+  deleteTopic(name: string): Promise<boolean>;
+  /** Memory backend only; the Kafka backend may return undefined (read Kafka directly instead). */
+  readRecords?(
+    topic: string,
+    options: { partition?: number; from?: number; limit?: number },
+  ): Promise<StoredRecord[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Public types of the core client. Plain data only: no Node-RED, no undici types leak out, so the
+ * nodes, the benchmarks and user code all speak the same shapes.
+ */
+
+/** `v1`: raw body to `POST /topics/{t}/records`; `v2`: JSON envelope to `POST /v2/topics/{t}/records`. */
+export type ApiFlavour = 'v1' | 'v2';
+
+/**
+ * How requests are authenticated. Each mode is a small provider in lib/auth.ts.
+ * - `bearer`: `Authorization: Bearer <apiKey>` (IBM Cloud v1/admin, on-prem 2019.x).
+ * - `basic-token`: `Authorization: Basic base64("token:<apiKey>")` (IBM Cloud v1, deprecated for admin).
+ * - `iam`: exchange the API key for an IAM access token at `iamUrl`, cache and refresh it (required for v2).
+ * - `basic`: `Authorization: Basic base64("<username>:<password>")` (on-prem 10.x/11.x SCRAM credentials).
+ * - `client-cert`: mutual TLS only; the certificate is given in {@link TlsOptions}.
+ * - `none`: no credentials (a plain local endpoint or a gateway that authenticates elsewhere).
+ */
+export type AuthOptions =
+  | { mode: 'none' }
+  | { mode: 'bearer'; apiKey: string }
+  | { mode: 'basic-token'; apiKey: string }
+  | { mode: 'iam'; apiKey: string; iamUrl?: string }
+  | { mode: 'basic'; username: string; password: string }
+  | { mode: 'client-cert' };
+
+export const DEFAULT_IAM_URL = 'https://iam.cloud.ibm.com/identity/token';
+
+export interface TlsOptions {
+  /** PEM text of one or more CA certificates (a full chain is fine). Absent: the system CAs. */
+  ca?: string | string[];
+  /** Client certificate PEM for mutual TLS. */
+  cert?: string;
+  /** Client private key PEM for mutual TLS. */
+  key?: string;
+  /** PKCS#12 bundle (e.g. `user.p12`) instead of cert+key. */
+  pfx?: Buffer;
+  passphrase?: string;
+  /**
+   * Verification is on unless this is explicitly `false`. Callers that allow turning it off must
+   * surface a loud warning to the user; the client itself also reports it via `insecure`.
+   */
+  rejectUnauthorized?: boolean;
+  /** SNI / hostname to verify against when it differs from the URL's host. */
+  servername?: string;
+}
+
+export interface RetryOptions {
+  /** Retries after the first attempt. Default 5. */
+  retries?: number;
+  /** First backoff delay. Default 200 ms. */
+  initialDelayMs?: number;
+  /** Cap on one backoff delay (and on an honoured Retry-After). Default 10 s. */
+  maxDelayMs?: number;
+  /** Cap on the total time spent on one record including retries. Default 60 s. */
+  maxRetryTimeMs?: number;
+}
+
+export interface QueueOptions {
+  /** Records waiting to be sent (not counting in-flight ones). Default 1000. */
+  maxMessages?: number;
+  /** Bytes of record values and keys waiting to be sent. Default 16 MiB. */
+  maxBytes?: number;
+}
+
+export interface LimitOptions {
+  /** Default 4096 (IBM Cloud's fixed limit; on-prem MAX_KEY_SIZE). */
+  maxKeyBytes?: number;
+  /** Default 65536 (IBM Cloud's fixed limit; on-prem MAX_MESSAGE_SIZE). */
+  maxValueBytes?: number;
+  /** v1 request-URI limit. Default 10240. */
+  maxUriBytes?: number;
+}
+
+export interface ClientOptions {
+  /** REST producer base URL (`kafka_http_url`, or the on-prem `restproducer` endpoint). */
+  url: string;
+  /** Admin REST base URL (`kafka_admin_url`). Defaults to `url`. */
+  adminUrl?: string;
+  flavour?: ApiFlavour;
+  auth?: AuthOptions;
+  tls?: TlsOptions;
+  /** Keep-alive connections per origin. Default 8. POSTs are never pipelined. */
+  connections?: number;
+  /** Requests in flight at once. Default: `connections`. */
+  maxInFlight?: number;
+  /** TCP+TLS connect timeout. Default 10 s. */
+  connectTimeoutMs?: number;
+  /** Time to wait for response headers and then for the body. Default 30 s. */
+  requestTimeoutMs?: number;
+  retry?: RetryOptions;
+  queue?: QueueOptions;
+  /** Messages per second across this client; 0 or absent means unlimited. */
+  rateLimit?: number;
+  limits?: LimitOptions;
+  userAgent?: string;
+}
+
+export type HeaderValue = string | Buffer | Uint8Array;
+
+/** A record header list as Kafka has it: names may repeat, order is kept. */
+export type RecordHeaders = Record<string, HeaderValue> | Array<{ name: string; value: HeaderValue }>;
+
+export type RecordValue = Buffer | Uint8Array | string | number | boolean | object;
+
+export interface ProduceRecord {
+  value: RecordValue;
+  key?: string | Buffer | Uint8Array;
+  headers?: RecordHeaders;
+  /**
+   * v1: overrides the Content-Type derived from the value (Buffer → application/octet-stream,
+   * string/number/boolean → text/plain, object/array → application/json).
+   * v2: `text`, `binary` or `json` may be forced with `valueType` instead.
+   */
+  contentType?: string;
+  /** v2 only: force the envelope's value type. */
+  valueType?: 'text' | 'binary' | 'json';
+}
+
+export interface ProduceOptions {
+  signal?: AbortSignal;
+}
+
+/** What the server said it wrote. Fields the server did not report are absent. */
+export interface ProduceResult {
+  topic: string;
+  partition?: number;
+  offset?: number;
+  /** Milliseconds since the epoch. */
+  timestamp?: number;
+  /** Requests made for this record, 1 when the first attempt succeeded. */
+  attempts: number;
+}
+
+export interface TopicConfigEntry {
+  name: string;
+  value?: string;
+  /** Admin update only: reset this config to the cluster default. */
+  reset_to_default?: boolean;
+}
+
+export interface TopicDetail {
+  name: string;
+  partitions: number;
+  replicationFactor?: number;
+  retentionMs?: number;
+  cleanupPolicy?: string;
+  configs?: Record<string, string>;
+  replicaAssignments?: Array<{ id: number; brokers: { replicas: number[] } }>;
+}
+
+export interface ListTopicsOptions {
+  /** Glob with `*` (e.g. `orders-*`) or a regex wrapped in slashes (`/orders-.*\/`). */
+  filter?: string;
+  /** 1-based page. When absent, every page is fetched and concatenated. */
+  page?: number;
+  perPage?: number;
+}
+
+export interface ListTopicsResult {
+  topics: TopicDetail[];
+  /** X-Total-Count when the server sent it. */
+  total?: number;
+}
+
+export interface CreateTopicOptions {
+  name: string;
+  partitions?: number;
+  /** Array of name/value pairs, or a map of name → value. */
+  configs?: TopicConfigEntry[] | Record<string, string | number>;
+}
+
+export interface UpdateTopicOptions {
+  /** New total partition count; must be larger than the current one. */
+  partitions?: number;
+  configs?: TopicConfigEntry[] | Record<string, string | number>;
+}
+
+export interface EnsureTopicResult {
+  topic: string;
+  /** true when this call created it, false when it already existed. */
+  created: boolean;
+}
+
+export interface DeleteTopicResult {
+  topic: string;
+  /** false when the topic did not exist (idempotent delete). */
+  deleted: boolean;
+}
+
+/** Topic administration, implemented over Admin REST (lib/admin.ts) or Kafka (lib/kafka-admin.ts). */
+export interface TopicAdmin {
+  listTopics(options?: ListTopicsOptions): Promise<ListTopicsResult>;
+  getTopic(name: string): Promise<TopicDetail>;
+  createTopic(options: CreateTopicOptions): Promise<{ topic: string }>;
+  ensureTopic(options: CreateTopicOptions): Promise<EnsureTopicResult>;
+  updateTopic(name: string, options: UpdateTopicOptions): Promise<{ topic: string }>;
+  deleteTopic(name: string): Promise<DeleteTopicResult>;
+  close(): Promise<void>;
+}
+
+/**
+ * The client's state for status displays. `state` is the worst thing currently going on:
+ * `auth-failed` beats `throttled` beats `retrying` beats `busy` beats `idle`.
+ */
+export interface ClientStats {
+  state: 'idle' | 'busy' | 'retrying' | 'throttled' | 'auth-failed' | 'closed';
+  inFlight: number;
+  queued: number;
+  queuedBytes: number;
+  /** Totals since the client was created. */
+  delivered: number;
+  failed: number;
+  retries: number;
+  /** TLS verification is off for this client. */
+  insecure: boolean;
+}
+
+export interface CloseOptions {
+  /** How long in-flight and queued records may take to finish before they are rejected. Default 10 s. */
+  deadlineMs?: number;
+}
