@@ -220,3 +220,32 @@ export interface CloseOptions {
   /** How long in-flight and queued records may take to finish before they are rejected. Default 10 s. */
   deadlineMs?: number;
 }
+
+/** Outcome of `EventStreamsClient.testConnection()`, phrased for the editor's "Test connection" button. */
+export interface ConnectionCheck {
+  /** A TCP connection (and TLS handshake, if any) could be made. */
+  reachable: boolean;
+  /** The server certificate was trusted; null for plain HTTP or when not reached. */
+  tlsTrusted: boolean | null;
+  /** The credentials were accepted; null when the check could not get that far. */
+  authenticated: boolean | null;
+  /** Why a step failed. */
+  error?: import('./errors').EventStreamsError;
+}
+
+/** Options of the Kafka-protocol topic admin (lib/kafka-admin.ts), for on-prem clusters without Admin REST. */
+export interface KafkaAdminOptions {
+  brokers: string[];
+  clientId?: string;
+  /** TLS to the brokers; `true` means TLS with the system CAs. */
+  ssl?: boolean | TlsOptions;
+  /**
+   * IBM Cloud: `plain` with username `token` and the API key as password.
+   * On-prem 10.x/11.x: `scram-sha-512` with a KafkaUser's credentials.
+   */
+  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+  connectionTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  /** Replication factor for created topics. Default: the broker default (-1); IBM Cloud needs 3. */
+  replicationFactor?: number;
+}
