@@ -2,3 +2,23 @@
 /** Public entry point of the core: plain TypeScript on undici, no Node-RED imports. */
 export * from './errors';
 export * from './types';
+export { EventStreamsClient, createTopicAdmin, PROBE_TOPIC } from './client';
+export { AdminRestClient, type AdminRestClientInit, toConfigEntries, toTopicDetail, topicFilter } from './admin';
+export { validateTopicName, isWellFormedString, MAX_TOPIC_NAME_LENGTH } from './validate';
+export {
+  encodeV1,
+  encodeV2,
+  encodeRecord,
+  parseProduceSuccess,
+  parseErrorBody,
+  errorFromResponse,
+  parseRetryAfter,
+  DEFAULT_LIMITS,
+  type EncodedRequest,
+  type EncodeLimits,
+  type ProduceSuccess,
+} from './encode';
+export { buildTlsConnectOptions, splitPemCertificates, tlsErrorFrom } from './tls';
+export { mapTransportError } from './transport';
+export { backoffDelay, nextRetryDelay, resolveRetryPolicy, DEFAULT_RETRY, type RetryPolicy } from './retry';
+export { iamTokenRequestBody } from './auth';

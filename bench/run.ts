@@ -1,0 +1,784 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * `npm run bench [-- --quick | --profile] [--connections N] [--window N] [--no-kafka]`
+ *
+ * The orchestrator. It starts each endpoint in its own process (stub over HTTP; the package's local
+ * endpoint with the memory backend over HTTP and HTTPS; the Kafka-backed local endpoint when a
+ * broker is available), one client process per client kind (bare undici ceiling, core client,
+ * producer node in Node-RED, Node-RED's http request node), runs every scenario against every
+ * endpoint side by side, then a heap probe and a stall run, prints the table with PASS/MISS per
+ * target and writes bench/results/latest.json.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+
+import {
+  BENCH_API_KEY,
+  BENCH_KEY,
+  BENCH_PAYLOAD,
+  BENCH_PAYLOAD_BYTES,
+  BENCH_TOPIC,
+  CLIENT_LABEL,
+  ENDPOINT_LABEL,
+  ROOT,
+  ipcCall,
+  loadDist,
+  serveChildRequests,
+  type ClientKind,
+  type EndpointId,
+  type EndpointInfo,
+  type Job,
+  type LoadSettings,
+  type RequestTemplate,
+  type ScenarioResult,
+} from './common';
+import { loadClient } from './core-client';
+import type { LoopResult, OpenResult } from './drivers';
+import { summarizeProfile, type ProfileSummary } from './profile';
+import { computeRatios, evaluateTargets, renderReport, type BenchResults, type MachineInfo } from './report';
+import { round } from './stats';
+
+const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
+const KINDS: ClientKind[] = ['ceiling', 'core', 'node', 'httpreq'];
+
+interface Plan {
+  mode: 'quick' | 'full' | 'profile';
+  load: LoadSettings;
+  closed: { warmupMs: number; measureMs: number };
+  /** Unrecorded load on each endpoint before its first measurement. */
+  endpointWarmupMs: number;
+  open: { warmupMs: number; measureMs: number; rates: number[] };
+  /** Endpoints the open-loop runs use. */
+  openEndpoints: EndpointId[];
+  /** Client kinds measured open loop (all rates) and at 200 msgs/s. */
+  openKinds: ClientKind[];
+  lowRate: { rate: number; warmupMs: number; measureMs: number; kinds: ClientKind[] };
+  heap: { messages: number; kinds: Array<'core' | 'node' | 'ceiling'> };
+  stall: { rate: number; latencyMs: number; preMs: number; stallMs: number; postMs: number; queue: number };
+  kafka: boolean;
+  sections: Set<string>;
+}
+
+function plan(): Plan {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
+      connections: { type: 'string' },
+      window: { type: 'string' },
+      'no-kafka': { type: 'boolean', default: false },
+      only: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(
+      'usage: npm run bench -- [--quick] [--profile] [--connections 8] [--window 32] [--no-kafka]\n' +
+        '  --quick    every scenario, short windows, no Kafka unless KAFKA_BROKERS is set (< 1 min)\n' +
+        '  --profile  closed loop into the stub with --cpu-prof for the core client and the node; prints hot spots\n' +
+        '  --only     comma list of sections to run: closed,open,low,heap,stall,kafka (default all)',
+    );
+    process.exit(0);
+  }
+  const connections = Number(values.connections ?? 8);
+  const load = { connections, window: Number(values.window ?? connections * 4) };
+  const mode = values.profile ? 'profile' : values.quick ? 'quick' : 'full';
+  const kafka = !values['no-kafka'] && (mode === 'full' || Boolean(process.env.KAFKA_BROKERS));
+  const sections = new Set((values.only ?? 'closed,open,low,heap,stall,kafka').split(',').map((x) => x.trim()));
+  if (mode === 'quick' || mode === 'profile') {
+    return {
+      mode,
+      load,
+      closed: mode === 'profile' ? { warmupMs: 1000, measureMs: 5000 } : { warmupMs: 300, measureMs: 900 },
+      endpointWarmupMs: 600,
+      open: { warmupMs: 300, measureMs: 1000, rates: [1000, 5000, 10000] },
+      openEndpoints: ['stub-http'],
+      openKinds: ['core', 'node'],
+      lowRate: { rate: 200, warmupMs: 300, measureMs: 1500, kinds: ['ceiling', 'core', 'node'] },
+      heap: { messages: 5000, kinds: ['core', 'node'] },
+      stall: { rate: 1000, latencyMs: 50, preMs: 800, stallMs: 3000, postMs: 3000, queue: 1000 },
+      kafka: mode === 'quick' && kafka,
+      sections,
+    };
+  }
+  return {
+    mode,
+    load,
+    closed: { warmupMs: 2000, measureMs: 6000 },
+    endpointWarmupMs: 3000,
+    open: { warmupMs: 1000, measureMs: 5000, rates: [1000, 5000, 10000] },
+    openEndpoints: ['stub-http', 'local-https'],
+    openKinds: KINDS,
+    lowRate: { rate: 200, warmupMs: 1000, measureMs: 6000, kinds: KINDS },
+    heap: { messages: 20000, kinds: ['core', 'node', 'ceiling'] },
+    stall: { rate: 1000, latencyMs: 50, preMs: 5000, stallMs: 60000, postMs: 20000, queue: 1000 },
+    kafka,
+    sections,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes
+
+const children = new Set<ChildProcess>();
+
+function forkChild(script: string, args: string[], execArgv: string[] = []): ChildProcess {
+  const child = fork(path.join(__dirname, script), args, {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv,
+  });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+function waitReady<T>(child: ChildProcess, what: string, timeoutMs = 120_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${what} did not start within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    const onMessage = (m: { ready?: boolean; error?: string; __res?: number }): void => {
+      if (m.__res !== undefined || m.ready === undefined) return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      if (m.ready) resolve(m as T);
+      else reject(new Error(m.error ?? `${what} failed to start`));
+    };
+    child.on('message', onMessage);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited (code ${code}) during start`));
+    });
+  });
+}
+
+function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+    }, graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    if (child.connected) child.disconnect();
+    else child.kill('SIGTERM');
+  });
+}
+
+interface Endpoint {
+  info?: EndpointInfo;
+  child?: ChildProcess;
+  skipped?: string;
+}
+
+async function startStub(): Promise<Endpoint> {
+  const child = forkChild('stub-endpoint.js', []);
+  const ready = await waitReady<{ url: string; pid: number }>(child, 'stub endpoint');
+  return {
+    child,
+    info: { id: 'stub-http', url: ready.url, apiKey: BENCH_API_KEY, pid: ready.pid, topic: BENCH_TOPIC },
+  };
+}
+
+async function startLocal(id: EndpointId, tls: boolean, brokers?: string[]): Promise<Endpoint> {
+  const stateDir = path.join(ROOT, '.state', `bench-${id}`);
+  mkdirSync(stateDir, { recursive: true });
+  const child = forkChild('endpoint-child.js', [
+    tls ? 'tls' : 'http',
+    stateDir,
+    ...(brokers ? [brokers.join(',')] : []),
+  ]);
+  try {
+    const ready = await waitReady<{ url: string; apiKey: string; caPem?: string; pid: number }>(
+      child,
+      id,
+      180_000,
+    );
+    return {
+      child,
+      info: {
+        id,
+        url: ready.url,
+        apiKey: ready.apiKey,
+        ...(ready.caPem ? { caPem: ready.caPem } : {}),
+        pid: ready.pid,
+        topic: BENCH_TOPIC,
+      },
+    };
+  } catch (err) {
+    await stopChild(child);
+    return { skipped: (err as Error).message };
+  }
+}
+
+interface KafkaLike {
+  brokers: string[];
+  stop(): Promise<void>;
+}
+
+async function startKafkaIfAvailable(): Promise<{ kafka?: KafkaLike; skipped?: string }> {
+  if (process.env.KAFKA_BROKERS) {
+    return { kafka: { brokers: process.env.KAFKA_BROKERS.split(','), stop: async () => undefined } };
+  }
+  const loaded = loadDist<{
+    startKafka?: (o?: Record<string, unknown>) => Promise<KafkaLike>;
+    kafkaPrerequisites?: () => Promise<{ ok: boolean; reason?: string }>;
+  }>('scripts/kafka.js');
+  if (!loaded.mod?.startKafka) return { skipped: `no Kafka (${loaded.missing ?? 'startKafka missing'})` };
+  if (loaded.mod.kafkaPrerequisites) {
+    const pre = await loaded.mod.kafkaPrerequisites();
+    if (!pre.ok) return { skipped: `no Kafka (${pre.reason})` };
+  }
+  try {
+    return { kafka: await loaded.mod.startKafka({ startTimeoutMs: 120_000 }) };
+  } catch (err) {
+    return { skipped: `no Kafka (startKafka failed: ${(err as Error).message.split('\n')[0]})` };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The request every scenario sends, captured from our client so that the ceiling and the http
+// request node replay exactly the same path, query, headers and body.
+
+const DROP_HEADERS = new Set(['host', 'content-length', 'connection', 'transfer-encoding', 'keep-alive']);
+
+async function captureTemplate(
+  stub: Endpoint,
+  load: LoadSettings,
+): Promise<{ template: RequestTemplate; note?: string }> {
+  const built: RequestTemplate = {
+    path: `/topics/${BENCH_TOPIC}/records?key=${encodeURIComponent(BENCH_KEY)}`,
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json',
+      authorization: `Bearer ${BENCH_API_KEY}`,
+    },
+    body: JSON.stringify(BENCH_PAYLOAD),
+    source: 'built',
+  };
+  try {
+    const Client = loadClient();
+    const { clientOptions } = await import('./core-client');
+    await ipcCall(stub.child!, { cmd: 'capture' });
+    const client = new Client(clientOptions(stub.info!, load, { maxMessages: 10, maxBytes: 1 << 20 }));
+    try {
+      await client.produce(BENCH_TOPIC, { key: BENCH_KEY, value: BENCH_PAYLOAD });
+    } finally {
+      await client.close({ deadlineMs: 1000 });
+    }
+    const last = await ipcCall<{
+      method: string;
+      url: string;
+      headers: Record<string, string>;
+      body: string;
+    } | null>(stub.child!, { cmd: 'last' });
+    if (!last)
+      return { template: built, note: 'the core client sent nothing to the stub; using the built template' };
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(last.headers)) if (!DROP_HEADERS.has(k)) headers[k] = v;
+    return {
+      template: { path: last.url, method: last.method, headers, body: last.body, source: 'captured' },
+    };
+  } catch (err) {
+    return {
+      template: built,
+      note: `request template built from the API reference (core client unavailable: ${(err as Error).message.split('\n')[0]})`,
+    };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workers
+
+class Worker {
+  child?: ChildProcess;
+  failed?: string;
+
+  constructor(
+    readonly kind: ClientKind,
+    private readonly execArgv: string[],
+    private readonly endpoints: Map<EndpointId, Endpoint>,
+  ) {}
+
+  async start(): Promise<void> {
+    this.child = forkChild('worker.js', [this.kind], this.execArgv);
+    serveChildRequests(this.child, async (body) => {
+      const m = body as { cmd: string; endpoint: EndpointId; faults: Array<{ latencyMs?: number }> };
+      if (m.cmd !== 'faults') throw new Error(`unknown request ${m.cmd}`);
+      const ep = this.endpoints.get(m.endpoint);
+      if (!ep?.child) throw new Error(`no endpoint ${m.endpoint}`);
+      if (m.endpoint === 'stub-http') {
+        return ipcCall(ep.child, { cmd: 'latency', ms: m.faults[0]?.latencyMs ?? 0 });
+      }
+      // A fault with neither count nor fraction applies to every request until cleared.
+      return ipcCall(ep.child, { cmd: 'faults', faults: m.faults });
+    });
+    await waitReady(this.child, `${this.kind} worker`);
+  }
+
+  async run<T>(job: Job): Promise<T> {
+    if (!this.child) await this.start();
+    return ipcCall<T>(this.child!, { cmd: 'job', job });
+  }
+
+  async stop(): Promise<void> {
+    if (!this.child) return;
+    try {
+      await ipcCall(this.child, { cmd: 'stop' }, 15_000);
+    } catch {
+      // It may already be gone.
+    }
+    await stopChild(this.child);
+  }
+}
+
+function skippedReason(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const m = /skipped: ([^\n]*)/.exec(text);
+  return m ? m[1]! : `failed: ${text.split('\n')[0]}`;
+}
+
+function closedRow(kind: ClientKind, endpoint: EndpointId, r: LoopResult): ScenarioResult {
+  return {
+    name: CLIENT_LABEL[kind],
+    client: kind,
+    mode: 'closed',
+    endpoint,
+    msgsPerSec: round(r.msgsPerSec, 0),
+    p50Ms: round(r.latency.p50),
+    p99Ms: round(r.latency.p99),
+    p999Ms: round(r.latency.p999),
+    cpuPct: round(r.cpuPct, 1),
+    heapBytesPerMessage: null,
+    endpointCpuPct: round(r.endpointCpuPct, 1),
+    messages: r.messages,
+    errors: r.errors,
+    ...(r.firstError ? { details: { firstError: r.firstError } } : {}),
+  };
+}
+
+function openRow(kind: ClientKind, endpoint: EndpointId, r: OpenResult & { harnessCpuPct?: number | null }): ScenarioResult {
+  const details: Record<string, unknown> = {};
+  if (r.firstError) details.firstError = r.firstError;
+  if (r.unanswered) details.unanswered = r.unanswered;
+  if (r.harnessCpuPct !== undefined) details.harnessCpuPct = round(r.harnessCpuPct, 2);
+  return {
+    name: CLIENT_LABEL[kind],
+    client: kind,
+    mode: 'open',
+    endpoint,
+    msgsPerSec: round(r.msgsPerSec, 0),
+    p50Ms: round(r.latency.p50),
+    p99Ms: round(r.latency.p99),
+    p999Ms: round(r.latency.p999),
+    cpuPct: round(r.cpuPct, 2),
+    heapBytesPerMessage: null,
+    endpointCpuPct: round(r.endpointCpuPct, 1),
+    targetRate: r.targetRate,
+    sendLagP99Ms: round(r.sendLag.p99),
+    messages: r.messages,
+    errors: r.errors,
+    ...(Object.keys(details).length ? { details } : {}),
+  };
+}
+
+function skippedRow(
+  kind: ClientKind,
+  mode: ScenarioResult['mode'],
+  endpoint: ScenarioResult['endpoint'],
+  reason: string,
+  rate?: number,
+): ScenarioResult {
+  return {
+    name: CLIENT_LABEL[kind],
+    client: kind,
+    mode,
+    endpoint,
+    msgsPerSec: null,
+    p50Ms: null,
+    p99Ms: null,
+    p999Ms: null,
+    cpuPct: null,
+    heapBytesPerMessage: null,
+    ...(rate ? { targetRate: rate } : {}),
+    skipped: reason,
+  };
+}
+
+function progress(text: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${text}\n`);
+}
+
+async function runHeapProbe(
+  kind: 'core' | 'node' | 'ceiling',
+  messages: number,
+  connections: number,
+): Promise<ScenarioResult> {
+  const child = forkChild('heap-probe.js', [kind, String(messages), String(connections)], ['--expose-gc']);
+  const result = await new Promise<Record<string, unknown>>((resolve) => {
+    const timer = setTimeout(() => resolve({ ok: false, error: 'heap probe timed out' }), 120_000);
+    child.once('message', (m: Record<string, unknown>) => {
+      clearTimeout(timer);
+      resolve(m);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ ok: false, error: `heap probe exited (code ${code})` });
+    });
+  });
+  await stopChild(child);
+  const name = kind === 'ceiling' ? 'ceiling: bare undici Pool (reference)' : CLIENT_LABEL[kind];
+  if (!result.ok) {
+    const text = String(result.error);
+    return { ...skippedRow(kind, 'heap', 'stalled-stub', /skipped: (.*)/.exec(text)?.[1] ?? text), name };
+  }
+  return {
+    name,
+    client: kind,
+    mode: 'heap',
+    endpoint: 'stalled-stub',
+    msgsPerSec: null,
+    p50Ms: null,
+    p99Ms: null,
+    p999Ms: null,
+    cpuPct: null,
+    heapBytesPerMessage: round(result.heapBytesPerMessage as number, 0),
+    messages,
+    details: result,
+  };
+}
+
+function machineInfo(): MachineInfo {
+  const version = (pkg: string): string => {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      return (require(path.join(ROOT, 'node_modules', pkg, 'package.json')) as { version: string }).version;
+    } catch {
+      return 'unknown';
+    }
+  };
+  return {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+    totalMemGB: Math.round(os.totalmem() / 1073741824),
+    platform: `${os.platform()} ${os.release()}`,
+    node: process.version,
+    undici: version('undici'),
+    nodeRed: version('node-red'),
+    loadAvgStart: os.loadavg(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const p = plan();
+  const started = Date.now();
+  const machine = machineInfo();
+  const notes: string[] = [];
+  const scenarios: ScenarioResult[] = [];
+  progress(`mode ${p.mode}: ${p.load.connections} connections, window ${p.load.window}`);
+
+  const endpoints = new Map<EndpointId, Endpoint>();
+  const [stub, localHttp, localHttps] = await Promise.all([
+    startStub(),
+    startLocal('local-http', false),
+    startLocal('local-https', true),
+  ]);
+  endpoints.set('stub-http', stub);
+  endpoints.set('local-http', localHttp);
+  endpoints.set('local-https', localHttps);
+  const { template, note } = await captureTemplate(stub, p.load);
+  if (note) notes.push(note);
+
+  const profileDir = path.join(RESULTS_DIR, 'profiles');
+  if (p.mode === 'profile') {
+    rmSync(profileDir, { recursive: true, force: true });
+    mkdirSync(profileDir, { recursive: true });
+  }
+  const workers = new Map<ClientKind, Worker>();
+  const kinds: ClientKind[] = p.mode === 'profile' ? ['ceiling', 'core', 'node'] : KINDS;
+  for (const kind of kinds) {
+    const execArgv =
+      p.mode === 'profile' && kind !== 'ceiling'
+        ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${kind}.cpuprofile`]
+        : [];
+    workers.set(kind, new Worker(kind, execArgv, endpoints));
+  }
+  await Promise.all(
+    [...workers.values()].map((w) =>
+      w.start().catch((err: unknown) => {
+        w.failed = skippedReason(err);
+      }),
+    ),
+  );
+
+  const closedEndpoints: EndpointId[] =
+    p.mode === 'profile' ? ['stub-http'] : ['stub-http', 'local-http', 'local-https'];
+  const runClosedMatrix = async (endpointIds: EndpointId[]): Promise<void> => {
+    for (const id of endpointIds) {
+      const ep = endpoints.get(id);
+      // Warm the endpoint (its JIT, its sockets) with an unrecorded ceiling run, so the first kind
+      // measured against it is not charged for a cold server.
+      const ceiling = workers.get('ceiling');
+      if (ep?.info && ceiling && !ceiling.failed) {
+        progress(`warming ${id}`);
+        await ceiling
+          .run({ type: 'closed', endpoint: ep.info, template, load: p.load, warmupMs: 0, measureMs: p.endpointWarmupMs })
+          .catch(() => undefined);
+      }
+      for (const kind of kinds) {
+        if (!ep?.info) {
+          scenarios.push(skippedRow(kind, 'closed', id, ep?.skipped ?? 'endpoint not started'));
+          continue;
+        }
+        const w = workers.get(kind)!;
+        if (w.failed) {
+          scenarios.push(skippedRow(kind, 'closed', id, w.failed));
+          continue;
+        }
+        progress(`closed loop: ${kind} -> ${id}`);
+        try {
+          const r = await w.run<LoopResult>({
+            type: 'closed',
+            endpoint: ep.info,
+            template,
+            load: p.load,
+            ...p.closed,
+          });
+          scenarios.push(closedRow(kind, id, r));
+        } catch (err) {
+          scenarios.push(skippedRow(kind, 'closed', id, skippedReason(err)));
+        }
+      }
+    }
+  };
+  if (p.sections.has('closed')) await runClosedMatrix(closedEndpoints);
+
+  if (p.mode !== 'profile') {
+    // Open loop: scheduled arrivals. A kind whose closed-loop maximum is below a rate would only
+    // measure its own overload, so that rate is skipped for it.
+    for (const id of p.sections.has('open') ? p.openEndpoints : []) {
+      const ep = endpoints.get(id);
+      for (const rate of p.open.rates) {
+        for (const kind of p.openKinds) {
+          const w = workers.get(kind)!;
+          const closedMax = scenarios.find(
+            (s) => s.client === kind && s.mode === 'closed' && s.endpoint === id,
+          )?.msgsPerSec;
+          let skip = !ep?.info ? (ep?.skipped ?? 'endpoint not started') : w.failed;
+          if (!skip && closedMax != null && closedMax < rate * 1.25) {
+            skip = `above its closed-loop capacity (${Math.round(closedMax)} msgs/s)`;
+          }
+          if (skip) {
+            scenarios.push(skippedRow(kind, 'open', id, skip, rate));
+            continue;
+          }
+          progress(`open loop ${rate}/s: ${kind} -> ${id}`);
+          try {
+            const r = await w.run<OpenResult>({
+              type: 'open',
+              endpoint: ep!.info!,
+              template,
+              load: p.load,
+              rate,
+              ...p.open,
+              label: `open ${rate}/s`,
+            });
+            scenarios.push(openRow(kind, id, r));
+          } catch (err) {
+            scenarios.push(skippedRow(kind, 'open', id, skippedReason(err), rate));
+          }
+        }
+      }
+    }
+
+    // CPU at 200 msgs/s (Event Streams Enterprise's REST producer limit).
+    const stubInfo = endpoints.get('stub-http')!.info!;
+    for (const kind of p.sections.has('low') ? p.lowRate.kinds : []) {
+      const w = workers.get(kind)!;
+      if (w.failed) {
+        scenarios.push(skippedRow(kind, 'open', 'stub-http', w.failed, p.lowRate.rate));
+        continue;
+      }
+      progress(`open loop ${p.lowRate.rate}/s (CPU): ${kind} -> stub-http`);
+      try {
+        const r = await w.run<OpenResult>({
+          type: 'open',
+          endpoint: stubInfo,
+          template,
+          load: p.load,
+          rate: p.lowRate.rate,
+          warmupMs: p.lowRate.warmupMs,
+          measureMs: p.lowRate.measureMs,
+          label: `open ${p.lowRate.rate}/s`,
+          harnessBaseline: true,
+        });
+        scenarios.push(openRow(kind, 'stub-http', r));
+      } catch (err) {
+        scenarios.push(skippedRow(kind, 'open', 'stub-http', skippedReason(err), p.lowRate.rate));
+      }
+    }
+
+    // Heap per queued message, each kind in a fresh --expose-gc process.
+    for (const kind of p.sections.has('heap') ? p.heap.kinds : []) {
+      progress(`heap probe: ${kind}, ${p.heap.messages} messages`);
+      scenarios.push(await runHeapProbe(kind, p.heap.messages, p.load.connections));
+    }
+
+    // Stall: the local HTTP endpoint (or the stub when the local endpoint is missing) slowed.
+    const stallEndpoint = endpoints.get('local-http')?.info ?? stubInfo;
+    const core = workers.get('core')!;
+    if (!p.sections.has('stall')) {
+      // Not asked for.
+    } else if (core.failed) {
+      scenarios.push(skippedRow('core', 'stall', stallEndpoint.id, core.failed));
+    } else {
+      progress(
+        `stall: +${p.stall.latencyMs} ms for ${p.stall.stallMs / 1000} s at ${p.stall.rate} msgs/s -> ${stallEndpoint.id}`,
+      );
+      try {
+        const d = await core.run<Record<string, unknown>>({
+          type: 'stall',
+          endpoint: stallEndpoint,
+          template,
+          load: p.load,
+          rate: p.stall.rate,
+          latencyMs: p.stall.latencyMs,
+          preMs: p.stall.preMs,
+          stallMs: p.stall.stallMs,
+          postMs: p.stall.postMs,
+          queueMaxMessages: p.stall.queue,
+          queueMaxBytes: 16 * 1024 * 1024,
+        });
+        scenarios.push({
+          name: `${CLIENT_LABEL.core} (stall)`,
+          client: 'core',
+          mode: 'stall',
+          endpoint: stallEndpoint.id,
+          msgsPerSec: round(d.stallThroughput as number, 0),
+          p50Ms: round((d.latency as { stall: { p50: number } }).stall.p50),
+          p99Ms: round((d.latency as { stall: { p99: number } }).stall.p99),
+          p999Ms: round((d.latency as { stall: { p999: number } }).stall.p999),
+          cpuPct: null,
+          heapBytesPerMessage: null,
+          details: d,
+        });
+      } catch (err) {
+        scenarios.push(skippedRow('core', 'stall', stallEndpoint.id, skippedReason(err)));
+      }
+    }
+  }
+
+  // The Kafka-backed endpoint last: the broker's JVM competes for the same two cores.
+  let kafka: KafkaLike | undefined;
+  const endpointList: EndpointId[] = [...closedEndpoints];
+  if (p.mode !== 'profile' && p.sections.has('kafka')) {
+    endpointList.push('local-kafka');
+    let kafkaSkip: string | undefined;
+    if (!p.kafka) {
+      kafkaSkip = 'skipped: no Kafka (quick mode; set KAFKA_BROKERS to include it)';
+    } else {
+      progress('starting Kafka');
+      const k = await startKafkaIfAvailable();
+      kafka = k.kafka;
+      kafkaSkip = k.skipped;
+    }
+    if (kafka) {
+      const ep = await startLocal('local-kafka', false, kafka.brokers);
+      endpoints.set('local-kafka', ep);
+      await runClosedMatrix(['local-kafka']);
+    } else {
+      endpoints.set('local-kafka', { skipped: kafkaSkip! });
+      for (const kind of kinds)
+        scenarios.push(skippedRow(kind, 'closed', 'local-kafka', kafkaSkip!.replace(/^skipped: /, '')));
+    }
+  }
+
+  await Promise.all([...workers.values()].map((w) => w.stop()));
+  await Promise.all(
+    [...endpoints.values()].map(async (ep) => {
+      if (!ep.child) return;
+      if (ep.info?.id !== 'stub-http')
+        await ipcCall(ep.child, { cmd: 'stop' }, 10_000).catch(() => undefined);
+      await stopChild(ep.child);
+    }),
+  );
+  if (kafka) await kafka.stop().catch(() => undefined);
+
+  let profiles: ProfileSummary[] | undefined;
+  if (p.mode === 'profile') {
+    profiles = readdirSync(profileDir)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .map((f) => summarizeProfile(path.join(profileDir, f)));
+  }
+
+  machine.loadAvgEnd = os.loadavg();
+  if (machine.loadAvgStart[0]! > machine.cpus * 0.5 || machine.loadAvgEnd[0]! > machine.cpus * 0.5) {
+    notes.push(
+      `the machine was busy (load average ${machine.loadAvgStart[0]!.toFixed(1)} at start, ${machine.loadAvgEnd[0]!.toFixed(1)} at end, on ${machine.cpus} cores): absolute figures are noisy`,
+    );
+  }
+  const safeHeaders = { ...template.headers };
+  if (safeHeaders.authorization)
+    safeHeaders.authorization = safeHeaders.authorization.replace(/ .*/, ' [redacted]');
+  const partial: Omit<BenchResults, 'targets'> = {
+    version: 1,
+    mode: p.mode,
+    startedAt: new Date(started).toISOString(),
+    durationSec: (Date.now() - started) / 1000,
+    machine,
+    settings: {
+      connections: p.load.connections,
+      window: p.load.window,
+      payloadBytes: BENCH_PAYLOAD_BYTES,
+      template: {
+        path: template.path,
+        headers: safeHeaders,
+        bodyBytes: Buffer.byteLength(template.body),
+        source: template.source,
+      },
+      closed: p.closed,
+      open: p.open,
+    },
+    endpoints: [...endpoints.entries()].map(([id, ep]) => ({
+      id,
+      label: ENDPOINT_LABEL[id],
+      ...(ep.skipped ? { skipped: ep.skipped } : {}),
+    })),
+    scenarios,
+    ratios: computeRatios(scenarios, endpointList),
+    notes,
+    ...(profiles ? { profiles } : {}),
+  };
+  const results: BenchResults = { ...partial, targets: evaluateTargets(partial) };
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = path.join(RESULTS_DIR, p.mode === 'profile' ? 'profile.json' : 'latest.json');
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(renderReport(results));
+  console.log(`\nresults: ${path.relative(process.cwd(), file)}`);
+}
+
+function cleanup(): void {
+  for (const child of children) child.kill('SIGKILL');
+}
+process.on('SIGINT', () => {
+  cleanup();
+  process.exit(130);
+});
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    cleanup();
+    process.exit(1);
+  },
+);

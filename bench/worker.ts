@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * A client process of the benchmark (`fork`ed by run.ts, one per client kind): it runs the jobs it
+ * is sent over IPC one after another and returns their results. argv: `<ceiling|core|node|httpreq>`.
+ *
+ * Every kind sends the same request (the captured template: same path and query, headers and
+ * body) with the same connection settings, so the kinds differ only in the code in between.
+ */
+import { writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Pool } from 'undici';
+
+import {
+  BENCH_KEY,
+  BENCH_PAYLOAD,
+  ipcCallParent,
+  serveIpc,
+  sleep,
+  type ClientKind,
+  type EndpointInfo,
+  type Job,
+  type LoadSettings,
+  type RequestTemplate,
+  type StallJob,
+} from './common';
+import { clientOptions, loadClient } from './core-client';
+import { runClosed, runOpen, type LoopResult, type OpenResult, type Sender } from './drivers';
+import {
+  benchMessage,
+  httpRequestFlow,
+  hub,
+  producerFlow,
+  startRuntime,
+  type EmbeddedRuntime,
+} from './nodered';
+import { Samples } from './stats';
+
+const kind = process.argv[2] as ClientKind;
+
+// ---------------------------------------------------------------------------------------------
+// Senders per kind. Each returns a Sender plus a cleanup.
+
+interface Rig {
+  sender: Sender;
+  close(): Promise<void>;
+}
+
+function ceilingRig(endpoint: EndpointInfo, template: RequestTemplate, load: LoadSettings): Rig {
+  const origin = new URL(endpoint.url);
+  const pool = new Pool(origin.origin, {
+    connections: load.connections,
+    pipelining: 1,
+    ...(endpoint.caPem ? { connect: { ca: endpoint.caPem } } : {}),
+  });
+  const basePath = origin.pathname.replace(/\/$/, '');
+  const headers = { ...template.headers, authorization: `Bearer ${endpoint.apiKey}` };
+  const opts = { path: basePath + template.path, method: 'POST' as const, headers, body: template.body };
+  return {
+    sender: {
+      send(done) {
+        pool
+          .request(opts)
+          .then(
+            (res) =>
+              res.body
+                .text()
+                .then(
+                  () => done(res.statusCode === 200 ? undefined : new Error(`status ${res.statusCode}`)),
+                  done,
+                ),
+            done,
+          );
+      },
+    },
+    close: () => pool.close(),
+  };
+}
+
+function coreRig(endpoint: EndpointInfo, load: LoadSettings): Rig {
+  const Client = loadClient();
+  const client = new Client(clientOptions(endpoint, load, { maxMessages: 1_000_000, maxBytes: 1 << 30 }));
+  const record = { key: BENCH_KEY, value: BENCH_PAYLOAD };
+  return {
+    sender: {
+      send(done) {
+        client.produce(endpoint.topic, record).then(() => done(), done);
+      },
+    },
+    close: () => client.close({ deadlineMs: 2000 }),
+  };
+}
+
+let runtime: EmbeddedRuntime | undefined;
+let caFile: string | undefined;
+
+async function nodeRedRig(
+  endpoint: EndpointInfo,
+  template: RequestTemplate,
+  load: LoadSettings,
+): Promise<Rig> {
+  runtime ??= await startRuntime();
+  if (kind === 'node') {
+    for (const t of ['event-streams-endpoint', 'event-streams-producer']) {
+      if (!runtime.hasType(t)) throw new Error(`skipped: node type ${t} is not built/loaded`);
+    }
+    await runtime.deploy(producerFlow(endpoint, load, 1_000_000));
+  } else {
+    if (endpoint.caPem) {
+      caFile = path.join(runtime.userDir, 'bench-ca.pem');
+      writeFileSync(caFile, endpoint.caPem);
+    }
+    await runtime.deploy(httpRequestFlow(endpoint, template, caFile));
+  }
+  // Messages are matched to their callbacks by id; the producer and the http request node both
+  // pass the input message on, so the id survives.
+  const pending = new Map<number, (err?: unknown) => void>();
+  let seq = 0;
+  hub.onSink = (msg, ok) => {
+    const id = msg._benchId;
+    const done = id === undefined ? undefined : pending.get(id);
+    if (!done) return;
+    pending.delete(id!);
+    if (!ok) done(new Error(`error path: ${JSON.stringify(msg.error ?? null).slice(0, 200)}`));
+    else if (kind === 'httpreq' && msg.statusCode !== 200)
+      done(new Error(`status ${String(msg.statusCode)}`));
+    else done();
+  };
+  const source = hub.source!;
+  return {
+    sender: {
+      send(done) {
+        const id = ++seq;
+        pending.set(id, done);
+        source.send(benchMessage(id));
+      },
+    },
+    close: async () => {
+      // Redeploying an empty flow closes the producer and its endpoint (and its client).
+      await runtime!.deploy([
+        { id: 'bench-tab', type: 'tab', label: 'idle' },
+        { id: 'src', z: 'bench-tab', type: 'bench-source', wires: [] },
+      ]);
+      for (const done of pending.values()) done(new Error('closed'));
+      pending.clear();
+    },
+  };
+}
+
+async function rigFor(endpoint: EndpointInfo, template: RequestTemplate, load: LoadSettings): Promise<Rig> {
+  switch (kind) {
+    case 'ceiling':
+      return ceilingRig(endpoint, template, load);
+    case 'core':
+      return coreRig(endpoint, load);
+    default:
+      return nodeRedRig(endpoint, template, load);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stall run (core client only): steady input, the endpoint slowed for a while, then normal.
+
+interface StallSample {
+  tMs: number;
+  phase: 'pre' | 'stall' | 'post';
+  delivered: number;
+  rejected: number;
+  otherErrors: number;
+  queued: number;
+  inFlight: number;
+  heapMB: number;
+}
+
+async function runStall(job: StallJob): Promise<Record<string, unknown>> {
+  const Client = loadClient();
+  const client = new Client({
+    ...clientOptions(job.endpoint, job.load, {
+      maxMessages: job.queueMaxMessages,
+      maxBytes: job.queueMaxBytes,
+    }),
+    requestTimeoutMs: 30_000,
+  });
+  const record = { key: BENCH_KEY, value: BENCH_PAYLOAD };
+  let delivered = 0;
+  let rejected = 0;
+  let otherErrors = 0;
+  let firstOtherError: string | undefined;
+  let phase: StallSample['phase'] = 'pre';
+  const latency = { pre: new Samples(), stall: new Samples(), post: new Samples() };
+  const samples: StallSample[] = [];
+  const t0 = performance.now();
+  const interval = 1000 / job.rate;
+  let i = 0;
+  let sending = true;
+  let lastRejectAt = 0;
+  let maxQueued = 0;
+  let maxInFlight = 0;
+
+  // Paced like the open loop: message i is due at t0 + i/rate.
+  const tick = (): void => {
+    if (!sending) return;
+    const now = performance.now();
+    const due = Math.floor((now - t0) / interval) + 1;
+    while (i < due) {
+      const intended = t0 + i++ * interval;
+      const at = phase;
+      client.produce(job.endpoint.topic, record).then(
+        () => {
+          delivered++;
+          latency[at].add(performance.now() - intended);
+        },
+        (err: { code?: string; message?: string }) => {
+          if (err?.code === 'QUEUE_FULL') {
+            rejected++;
+            lastRejectAt = performance.now();
+          } else {
+            otherErrors++;
+            firstOtherError ??= `${err?.code ?? ''} ${err?.message ?? String(err)}`.slice(0, 200);
+          }
+        },
+      );
+    }
+    setTimeout(tick, Math.max(0, t0 + i * interval - performance.now()));
+  };
+  const sampler = setInterval(() => {
+    const s = client.stats();
+    maxQueued = Math.max(maxQueued, s.queued);
+    maxInFlight = Math.max(maxInFlight, s.inFlight);
+    samples.push({
+      tMs: Math.round(performance.now() - t0),
+      phase,
+      delivered,
+      rejected,
+      otherErrors,
+      queued: s.queued,
+      inFlight: s.inFlight,
+      heapMB: Math.round((process.memoryUsage().heapUsed / 1048576) * 10) / 10,
+    });
+  }, 100);
+
+  tick();
+  await sleep(job.preMs);
+  const heapBefore = process.memoryUsage().heapUsed;
+  const deliveredAtStall = delivered;
+  phase = 'stall';
+  await ipcCallParent({ cmd: 'faults', endpoint: job.endpoint.id, faults: [{ latencyMs: job.latencyMs }] });
+  const stallStart = performance.now();
+  // Throughput during the stall is measured after the queue has filled (the first second).
+  await sleep(Math.min(1000, job.stallMs / 4));
+  const steadyStart = performance.now();
+  const deliveredSteady0 = delivered;
+  let heapPeak = process.memoryUsage().heapUsed;
+  const heapWatch = setInterval(() => {
+    heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed);
+  }, 50);
+  await sleep(job.stallMs - (steadyStart - stallStart));
+  const stallThroughput = (delivered - deliveredSteady0) / ((performance.now() - steadyStart) / 1000);
+  const deliveredDuringStall = delivered - deliveredAtStall;
+  const rejectedDuringStall = rejected;
+  await ipcCallParent({ cmd: 'faults', endpoint: job.endpoint.id, faults: [] });
+  const liftedAt = performance.now();
+  phase = 'post';
+  // Recovered: the backlog is gone (queue empty, at most `connections` in flight) and no record
+  // has been rejected since; the time is the later of the drain and the last rejection.
+  let recoveredMs: number | null = null;
+  let drainedAt: number | undefined;
+  while (performance.now() - liftedAt < job.postMs) {
+    await sleep(2);
+    const s = client.stats();
+    const now = performance.now();
+    if (s.queued === 0 && s.inFlight <= job.load.connections) drainedAt ??= now;
+    else drainedAt = undefined;
+    if (drainedAt !== undefined && now - Math.max(drainedAt, lastRejectAt) >= 200) {
+      recoveredMs = Math.max(0, Math.max(drainedAt, lastRejectAt) - liftedAt);
+      break;
+    }
+  }
+  // Keep sending briefly after recovery, to show post-stall latency is back to normal.
+  await sleep(Math.min(1000, job.postMs / 4));
+  sending = false;
+  clearInterval(heapWatch);
+  clearInterval(sampler);
+  await client.close({ deadlineMs: 5000 }).catch(() => undefined);
+  const expected = job.load.connections / (job.latencyMs / 1000);
+  return {
+    rate: job.rate,
+    connections: job.load.connections,
+    latencyMs: job.latencyMs,
+    stallSeconds: job.stallMs / 1000,
+    queueMaxMessages: job.queueMaxMessages,
+    queueMaxBytes: job.queueMaxBytes,
+    sent: i,
+    delivered,
+    rejectedQueueFull: rejected,
+    rejectedDuringStall,
+    deliveredDuringStall,
+    otherErrors,
+    ...(firstOtherError ? { firstOtherError } : {}),
+    maxQueued,
+    maxInFlight,
+    stallThroughput,
+    expectedThroughput: expected,
+    throughputRatio: stallThroughput / expected,
+    heapBeforeMB: heapBefore / 1048576,
+    heapPeakMB: heapPeak / 1048576,
+    heapGrowthMB: (heapPeak - heapBefore) / 1048576,
+    recoveredMs,
+    latency: {
+      pre: latency.pre.summary(),
+      stall: latency.stall.summary(),
+      post: latency.post.summary(),
+    },
+    timeline: samples.filter((_, idx) => idx % 5 === 0),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function runJob(job: Job): Promise<LoopResult | OpenResult | Record<string, unknown>> {
+  if (job.type === 'stall') return runStall(job);
+  const rig = await rigFor(job.endpoint, job.template, job.load);
+  try {
+    if (job.type === 'closed') {
+      return await runClosed(rig.sender, {
+        window: job.load.window,
+        warmupMs: job.warmupMs,
+        measureMs: job.measureMs,
+        endpointPid: job.endpoint.pid,
+      });
+    }
+    const schedule = { rate: job.rate, warmupMs: job.warmupMs, measureMs: job.measureMs, endpointPid: job.endpoint.pid };
+    const result = await runOpen(rig.sender, schedule);
+    if (!job.harnessBaseline) return result;
+    const noop: Sender = { send: (done) => setImmediate(done) };
+    const baseline = await runOpen(noop, { ...schedule, endpointPid: undefined });
+    return { ...result, harnessCpuPct: baseline.cpuPct };
+  } finally {
+    await rig.close().catch(() => undefined);
+  }
+}
+
+serveIpc(async (body) => {
+  const m = body as { cmd: string; job?: Job };
+  if (m.cmd === 'job') return runJob(m.job!);
+  if (m.cmd === 'stop') {
+    if (runtime) await runtime.stop().catch(() => undefined);
+    setImmediate(() => process.exit(0));
+    return {};
+  }
+  throw new Error(`unknown worker command ${m.cmd}`);
+});
+process.send?.({ ready: true, kind, pid: process.pid, cpus: os.cpus().length });
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,411 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Topic administration over IBM Event Streams' Admin REST API (`{kafka_admin_url}/admin/topics`).
+ * On-prem Event Streams has no public Admin REST API; use lib/kafka-admin.ts there.
+ *
+ * Create, update and delete are asynchronous on the server (202): a topic may take a moment to
+ * appear in list/get after creation, or to disappear after deletion.
+ */
+import {
+  EventStreamsError,
+  TopicExistsError,
+  TopicNotFoundError,
+  UnexpectedResponseError,
+  ValidationError,
+} from './errors';
+import type { AuthProvider } from './auth';
+import { errorFromResponse, headerValue } from './encode';
+import { type RetryPolicy, withRetry } from './retry';
+import type { HttpMethod, HttpResponse, Transport } from './transport';
+import type {
+  CreateTopicOptions,
+  DeleteTopicResult,
+  EnsureTopicResult,
+  ListTopicsOptions,
+  ListTopicsResult,
+  TopicAdmin,
+  TopicConfigEntry,
+  TopicDetail,
+  UpdateTopicOptions,
+} from './types';
+import { printable, validateTopicName } from './validate';
+
+/** Page size used when the caller asks for all topics. */
+export const DEFAULT_PER_PAGE = 100;
+/** Stop following pages after this many (100,000 topics at the default page size). */
+export const MAX_PAGES = 1000;
+
+/** What an {@link AdminRestClient} runs on; `EventStreamsClient` passes its own. */
+export interface AdminRestClientInit {
+  /** `kafka_admin_url` (a path prefix is kept). */
+  adminUrl: string;
+  transport: Transport;
+  auth: AuthProvider;
+  retry: RetryPolicy;
+  /** Close the transport in `close()` (only when the admin client owns it). Default false. */
+  ownsTransport?: boolean;
+}
+
+interface CallOptions {
+  op: string;
+  topic?: string;
+  body?: unknown;
+  /** 404 means the Admin REST API itself is missing (list), not a topic. */
+  notFoundIsApi?: boolean;
+}
+
+const EXISTS = /exist/i;
+
+function toInt(v: unknown): number | undefined {
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (typeof v === 'string' && /^-?\d+$/.test(v)) return Number(v);
+  return undefined;
+}
+
+function configMap(raw: unknown): Record<string, string> | undefined {
+  if (Array.isArray(raw)) {
+    const out: Record<string, string> = {};
+    for (const item of raw) {
+      if (typeof item === 'object' && item !== null && typeof (item as { name?: unknown }).name === 'string') {
+        const v = (item as { value?: unknown }).value;
+        if (v !== undefined && v !== null) out[(item as { name: string }).name] = String(v);
+      }
+    }
+    return out;
+  }
+  if (typeof raw === 'object' && raw !== null) {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(raw)) if (v !== undefined && v !== null) out[k] = String(v);
+    return out;
+  }
+  return undefined;
+}
+
+/** Normalises a `topic_detail` (tolerating missing fields and snake_case variants). */
+export function toTopicDetail(raw: unknown): TopicDetail | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const r = raw as Record<string, unknown>;
+  const name = typeof r.name === 'string' ? r.name : undefined;
+  if (name === undefined) return undefined;
+  const configs = configMap(r.configs);
+  const assignments = Array.isArray(r.replicaAssignments) ? r.replicaAssignments : undefined;
+  const detail: TopicDetail = {
+    name,
+    partitions: toInt(r.partitions) ?? toInt(r.partition_count) ?? assignments?.length ?? 0,
+  };
+  const rf = toInt(r.replicationFactor) ?? toInt(r.replication_factor);
+  if (rf !== undefined) detail.replicationFactor = rf;
+  const retention = toInt(r.retentionMs) ?? toInt(r.retention_ms) ?? toInt(configs?.['retention.ms']);
+  if (retention !== undefined) detail.retentionMs = retention;
+  const cleanup =
+    typeof r.cleanupPolicy === 'string'
+      ? r.cleanupPolicy
+      : typeof r.cleanup_policy === 'string'
+        ? r.cleanup_policy
+        : configs?.['cleanup.policy'];
+  if (cleanup !== undefined) detail.cleanupPolicy = cleanup;
+  if (configs !== undefined) detail.configs = configs;
+  if (assignments !== undefined) detail.replicaAssignments = assignments as TopicDetail['replicaAssignments'];
+  return detail;
+}
+
+/** Converts configs given as an array of `{name, value}` or as a map into the array form the API takes. */
+export function toConfigEntries(
+  configs: TopicConfigEntry[] | Record<string, string | number> | undefined,
+): TopicConfigEntry[] | undefined {
+  if (configs === undefined || configs === null) return undefined;
+  const out: TopicConfigEntry[] = [];
+  if (Array.isArray(configs)) {
+    for (const c of configs as unknown[]) {
+      if (typeof c !== 'object' || c === null) {
+        throw new ValidationError('Each topic config must be {name, value}.', 'VALIDATION');
+      }
+      const { name, value, reset_to_default: reset } = c as Record<string, unknown>;
+      if (typeof name !== 'string' || name.length === 0) {
+        throw new ValidationError('Each topic config needs a non-empty name.', 'VALIDATION');
+      }
+      const entry: TopicConfigEntry = { name };
+      if (value !== undefined && value !== null) entry.value = String(value);
+      if (reset === true) entry.reset_to_default = true;
+      out.push(entry);
+    }
+  } else if (typeof configs === 'object') {
+    for (const [name, value] of Object.entries(configs)) {
+      if (value === undefined || value === null) continue;
+      out.push({ name, value: String(value) });
+    }
+  } else {
+    throw new ValidationError('configs must be an array of {name, value} or an object map.', 'VALIDATION');
+  }
+  return out;
+}
+
+function checkPartitions(n: unknown, field: string): number | undefined {
+  if (n === undefined || n === null) return undefined;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
+    throw new ValidationError(`${field} must be a positive integer.`, 'VALIDATION');
+  }
+  return n;
+}
+
+/**
+ * Turns a list filter into a predicate: `/regex/` (unanchored, as written) or a glob where `*`
+ * matches any run of characters and the whole name must match.
+ */
+export function topicFilter(filter: string | undefined): ((name: string) => boolean) | undefined {
+  if (filter === undefined || filter === '' || filter === '*') return undefined;
+  if (filter.length >= 2 && filter.startsWith('/') && filter.endsWith('/')) {
+    let re: RegExp;
+    try {
+      re = new RegExp(filter.slice(1, -1));
+    } catch {
+      throw new ValidationError(`The topic filter ${printable(filter)} is not a valid regular expression.`, 'VALIDATION');
+    }
+    return (name) => re.test(name);
+  }
+  const re = new RegExp(`^${filter.split('*').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return (name) => re.test(name);
+}
+
+function hasNextLink(link: string | undefined): boolean | undefined {
+  if (link === undefined) return undefined;
+  return /rel="?next"?/i.test(link);
+}
+
+/**
+ * {@link TopicAdmin} over the Admin REST API. Every call authenticates like the producer (IAM
+ * token, bearer, basic), retries retriable failures with the client's policy, and refreshes an
+ * IAM token once on a 401.
+ */
+export class AdminRestClient implements TopicAdmin {
+  private readonly origin: string;
+  private readonly basePath: string;
+  private readonly transport: Transport;
+  private readonly auth: AuthProvider;
+  private readonly retry: RetryPolicy;
+  private readonly ownsTransport: boolean;
+
+  constructor(init: AdminRestClientInit) {
+    let url: URL;
+    try {
+      url = new URL(init.adminUrl);
+    } catch {
+      throw new ValidationError('The admin URL is not a valid URL.', 'INVALID_CONFIG');
+    }
+    this.origin = url.origin;
+    this.basePath = url.pathname.replace(/\/+$/, '');
+    this.transport = init.transport;
+    this.auth = init.auth;
+    this.retry = init.retry;
+    this.ownsTransport = init.ownsTransport === true;
+  }
+
+  /**
+   * Lists topics. With `page`, returns that page only; without it, follows pages (per_page 100
+   * unless given) until the Link header has no `next`, X-Total-Count is reached, a page adds
+   * nothing new, or {@link MAX_PAGES} pages were read. The filter is sent as `topic_filter` and
+   * also applied here, in case a server ignores it.
+   */
+  async listTopics(options: ListTopicsOptions = {}): Promise<ListTopicsResult> {
+    const match = topicFilter(options.filter);
+    const perPage = checkPartitions(options.perPage, 'perPage') ?? DEFAULT_PER_PAGE;
+    const page = checkPartitions(options.page, 'page');
+    const query = (p: number): string => {
+      let q = `?per_page=${perPage}&page=${p}`;
+      if (options.filter) q += `&topic_filter=${encodeURIComponent(options.filter)}`;
+      return q;
+    };
+    const topics: TopicDetail[] = [];
+    const seen = new Set<string>();
+    let total: number | undefined;
+    const first = page ?? 1;
+    const last = page ?? MAX_PAGES;
+    for (let p = first; p <= last; p++) {
+      const res = await this.call('GET', `/admin/topics${query(p)}`, { op: 'List topics', notFoundIsApi: true });
+      const items = this.parseList(res);
+      total = toInt(headerValue(res.headers, 'x-total-count')) ?? total;
+      let added = 0;
+      for (const raw of items) {
+        const detail = toTopicDetail(raw);
+        if (detail === undefined || seen.has(detail.name)) continue;
+        seen.add(detail.name);
+        added++;
+        if (match === undefined || match(detail.name)) topics.push(detail);
+      }
+      if (page !== undefined || added === 0) break;
+      if (total !== undefined && seen.size >= total) break;
+      const next = hasNextLink(headerValue(res.headers, 'link'));
+      if (next === false) break;
+      if (next === undefined && total === undefined && items.length < perPage) break;
+    }
+    const out: ListTopicsResult = { topics };
+    if (total !== undefined) out.total = total;
+    return out;
+  }
+
+  /** One topic's details; TopicNotFoundError when it does not exist. */
+  async getTopic(name: string): Promise<TopicDetail> {
+    const topic = validateTopicName(name);
+    const res = await this.call('GET', `/admin/topics/${topic}`, { op: `Get topic "${topic}"`, topic });
+    const detail = toTopicDetail(this.json(res));
+    if (detail === undefined) {
+      throw new UnexpectedResponseError(`Get topic "${topic}": the response is not a topic description.`, {
+        statusCode: res.statusCode,
+        topic,
+      });
+    }
+    return detail;
+  }
+
+  /** Creates a topic (202: the server finishes it asynchronously). TopicExistsError when it exists. */
+  async createTopic(options: CreateTopicOptions): Promise<{ topic: string }> {
+    if (typeof options !== 'object' || options === null) {
+      throw new ValidationError('createTopic needs {name, partitions?, configs?}.', 'VALIDATION');
+    }
+    const topic = validateTopicName(options.name);
+    const body: { name: string; partition_count?: number; configs?: TopicConfigEntry[] } = { name: topic };
+    const partitions = checkPartitions(options.partitions, 'partitions');
+    if (partitions !== undefined) body.partition_count = partitions;
+    const configs = toConfigEntries(options.configs);
+    if (configs !== undefined && configs.length > 0) body.configs = configs;
+    await this.call('POST', '/admin/topics', { op: `Create topic "${topic}"`, topic, body });
+    return { topic };
+  }
+
+  /** Creates the topic unless it exists; `created` says which. */
+  async ensureTopic(options: CreateTopicOptions): Promise<EnsureTopicResult> {
+    try {
+      const { topic } = await this.createTopic(options);
+      return { topic, created: true };
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'TOPIC_EXISTS') return { topic: options.name, created: false };
+      throw err;
+    }
+  }
+
+  /** Raises the partition count and/or changes configs (202). */
+  async updateTopic(name: string, options: UpdateTopicOptions): Promise<{ topic: string }> {
+    const topic = validateTopicName(name);
+    const body: { new_total_partition_count?: number; configs?: TopicConfigEntry[] } = {};
+    const partitions = checkPartitions(options?.partitions, 'partitions');
+    if (partitions !== undefined) body.new_total_partition_count = partitions;
+    const configs = toConfigEntries(options?.configs);
+    if (configs !== undefined && configs.length > 0) body.configs = configs;
+    if (body.new_total_partition_count === undefined && body.configs === undefined) {
+      throw new ValidationError('updateTopic needs partitions or configs.', 'VALIDATION');
+    }
+    await this.call('PATCH', `/admin/topics/${topic}`, { op: `Update topic "${topic}"`, topic, body });
+    return { topic };
+  }
+
+  /** Deletes a topic; `deleted: false` when it did not exist (404). */
+  async deleteTopic(name: string): Promise<DeleteTopicResult> {
+    const topic = validateTopicName(name);
+    try {
+      await this.call('DELETE', `/admin/topics/${topic}`, { op: `Delete topic "${topic}"`, topic });
+      return { topic, deleted: true };
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'TOPIC_NOT_FOUND') return { topic, deleted: false };
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsTransport) await this.transport.close();
+  }
+
+  /** GET `path` with auth, returning any response (used by the client's connection check). */
+  async probe(path: string, signal?: AbortSignal): Promise<HttpResponse> {
+    const authorization = await this.auth.authorization();
+    return this.transport.request(this.origin, {
+      method: 'GET',
+      path: `${this.basePath}${path}`,
+      headers: this.headers(authorization, false),
+      ...(signal !== undefined ? { signal } : {}),
+    });
+  }
+
+  private headers(authorization: string | undefined, withBody: boolean): Record<string, string> {
+    const h: Record<string, string> = { accept: 'application/json', 'user-agent': this.transport.userAgent };
+    if (withBody) h['content-type'] = 'application/json';
+    if (authorization !== undefined) h.authorization = authorization;
+    return h;
+  }
+
+  private parseList(res: HttpResponse): unknown[] {
+    const body = this.json(res);
+    if (Array.isArray(body)) return body;
+    if (typeof body === 'object' && body !== null) {
+      for (const key of ['topics', 'data', 'items']) {
+        const v = (body as Record<string, unknown>)[key];
+        if (Array.isArray(v)) return v;
+      }
+    }
+    throw new UnexpectedResponseError('List topics: the response is not a list of topics.', {
+      statusCode: res.statusCode,
+    });
+  }
+
+  private json(res: HttpResponse): unknown {
+    try {
+      return JSON.parse(res.text);
+    } catch {
+      throw new UnexpectedResponseError(`The Admin REST API answered HTTP ${res.statusCode} with a body that is not JSON.`, {
+        statusCode: res.statusCode,
+      });
+    }
+  }
+
+  private call(method: HttpMethod, path: string, options: CallOptions): Promise<HttpResponse> {
+    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+    let authRetried = false;
+    return withRetry(this.retry, async () => {
+      for (;;) {
+        const authorization = await this.auth.authorization();
+        const res = await this.transport.request(this.origin, {
+          method,
+          path: `${this.basePath}${path}`,
+          headers: this.headers(authorization, body !== undefined),
+          ...(body !== undefined ? { body } : {}),
+        });
+        if (res.statusCode >= 200 && res.statusCode < 300) return res;
+        if (res.statusCode === 401 && !authRetried && this.auth.invalidate(authorization)) {
+          authRetried = true;
+          continue;
+        }
+        throw this.error(res, options);
+      }
+    });
+  }
+
+  private error(res: HttpResponse, options: CallOptions): EventStreamsError {
+    const err = errorFromResponse(res.statusCode, res.headers, res.text, {
+      operation: options.op,
+      ...(options.topic !== undefined ? { topic: options.topic } : {}),
+      secrets: this.auth.secrets(),
+    });
+    const s = res.statusCode;
+    if (
+      (s === 422 || s === 409 || s === 400) &&
+      ((err.serverMessage !== undefined && EXISTS.test(err.serverMessage)) || err.kafkaErrorCode === 36)
+    ) {
+      return new TopicExistsError(`${options.op} failed: the topic already exists (HTTP ${s}).`, {
+        statusCode: s,
+        ...(err.serverMessage !== undefined ? { serverMessage: err.serverMessage } : {}),
+        ...(err.incidentId !== undefined ? { incidentId: err.incidentId } : {}),
+        ...(err.serverCode !== undefined ? { serverCode: err.serverCode } : {}),
+        ...(options.topic !== undefined ? { topic: options.topic } : {}),
+      });
+    }
+    if (s === 404 && (options.notFoundIsApi || options.topic === undefined)) {
+      return new UnexpectedResponseError(
+        `${options.op} failed: the Admin REST API was not found at ${this.origin}${this.basePath}/admin (HTTP 404). On-prem Event Streams has no Admin REST API; use the Kafka topic admin instead.`,
+        { statusCode: s, ...(err.incidentId !== undefined ? { incidentId: err.incidentId } : {}) },
+      );
+    }
+    if (s === 404 && !(err instanceof TopicNotFoundError)) {
+      return new TopicNotFoundError(err.message, { statusCode: s });
+    }
+    return err;
+  }
+}

@@ -1,0 +1,693 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Request building for the two REST Producer flavours, and parsing of their success and error
+ * bodies. Pure functions on plain data: no I/O, so the hot path is easy to benchmark and test.
+ *
+ * - v1 (`POST {base}/topics/{t}/records`): the value is the raw body, key/keyType/headers go in
+ *   the query string, binary keys and every header value are hex (base16).
+ * - v2 (`POST {base}/v2/topics/{t}/records`): a JSON envelope; binary data and header values are
+ *   base64.
+ */
+import {
+  AuthenticationError,
+  AuthorizationError,
+  BadRequestError,
+  type ErrorDetails,
+  EventStreamsError,
+  PayloadTooLargeError,
+  RateLimitedError,
+  redact,
+  ServerError,
+  TimeoutError,
+  TopicNotFoundError,
+  UnavailableError,
+  UnexpectedResponseError,
+  ValidationError,
+} from './errors';
+import type { ApiFlavour, HeaderValue, ProduceRecord, RecordHeaders } from './types';
+import { describeType, isWellFormedString, printable } from './validate';
+
+/** Client-side limits, checked before anything is sent. */
+export interface EncodeLimits {
+  maxKeyBytes: number;
+  maxValueBytes: number;
+  maxUriBytes: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<EncodeLimits> = Object.freeze({
+  maxKeyBytes: 4096,
+  maxValueBytes: 65536,
+  maxUriBytes: 10240,
+});
+
+/** One produce request, built once and reused unchanged by every retry. */
+export interface EncodedRequest {
+  /** Request target: base path, topic path and (v1) query string. */
+  path: string;
+  contentType: string;
+  body: string | Buffer;
+  /** Bytes this record holds while queued (body plus request target), for the queue's byte bound. */
+  bytes: number;
+}
+
+const JSON_TYPE = 'application/json';
+const TEXT_TYPE = 'text/plain';
+const BINARY_TYPE = 'application/octet-stream';
+// A header value must be visible ASCII; CR/LF would let a record smuggle extra HTTP headers.
+const CONTENT_TYPE_SYNTAX = /^[\x21-\x7e][\x20-\x7e]*$/;
+
+function isBytes(v: unknown): v is Uint8Array {
+  return v instanceof Uint8Array;
+}
+
+function asBuffer(v: Uint8Array): Buffer {
+  return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}
+
+function checkRecord(record: unknown): asserts record is ProduceRecord {
+  if (typeof record !== 'object' || record === null || Array.isArray(record) || isBytes(record)) {
+    throw new ValidationError(
+      `A record must be an object with a "value" property, not ${describeType(record)}.`,
+      'INVALID_VALUE',
+    );
+  }
+}
+
+function jsonText(value: unknown, what: 'value' | 'key'): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new ValidationError(
+      `The record ${what} cannot be serialised as JSON (${printable(reason ?? '', 160)}); circular references and BigInt values are not supported.`,
+      what === 'value' ? 'INVALID_VALUE' : 'INVALID_KEY',
+    );
+  }
+  if (text === undefined) {
+    throw new ValidationError(`The record ${what} cannot be serialised as JSON.`, 'INVALID_VALUE');
+  }
+  return text;
+}
+
+function checkContentType(ct: unknown): string | undefined {
+  if (ct === undefined || ct === null || ct === '') return undefined;
+  if (typeof ct !== 'string' || !CONTENT_TYPE_SYNTAX.test(ct)) {
+    throw new ValidationError('The record contentType must be a printable ASCII string.', 'VALIDATION');
+  }
+  return ct;
+}
+
+function missingValue(value: unknown): never {
+  throw new ValidationError(
+    value === null
+      ? 'The record value is null; the REST Producer API cannot write a null value (tombstone).'
+      : 'The record has no value.',
+    'INVALID_VALUE',
+  );
+}
+
+function checkValueString(s: string): void {
+  if (!isWellFormedString(s)) {
+    throw new ValidationError(
+      'The record value is not valid Unicode text (it contains an unpaired surrogate half).',
+      'INVALID_VALUE',
+    );
+  }
+}
+
+/** Validates the key and returns it as bytes (binary) or as a checked string (text). */
+function checkKey(key: unknown, limits: EncodeLimits): string | Buffer | undefined {
+  if (key === undefined || key === null) return undefined;
+  let bytes: number;
+  let out: string | Buffer;
+  if (typeof key === 'string') {
+    if (!isWellFormedString(key)) {
+      throw new ValidationError(
+        'The record key is not valid Unicode text (it contains an unpaired surrogate half).',
+        'INVALID_KEY',
+      );
+    }
+    bytes = key.length <= limits.maxKeyBytes / 3 ? key.length : Buffer.byteLength(key);
+    out = key;
+  } else if (isBytes(key)) {
+    out = asBuffer(key);
+    bytes = out.length;
+  } else {
+    throw new ValidationError(
+      `The record key must be a string, Buffer or Uint8Array, not ${describeType(key)}.`,
+      'INVALID_KEY',
+    );
+  }
+  if (bytes > limits.maxKeyBytes) {
+    throw new ValidationError(
+      `The record key is ${bytes} bytes; the limit is ${limits.maxKeyBytes}.`,
+      'KEY_TOO_LARGE',
+    );
+  }
+  return out;
+}
+
+interface HeaderItem {
+  name: string;
+  value: HeaderValue;
+}
+
+function checkHeaderValue(name: string, value: unknown): void {
+  if (typeof value === 'string') {
+    if (!isWellFormedString(value)) {
+      throw new ValidationError(
+        `The value of header "${printable(name)}" is not valid Unicode text (it contains an unpaired surrogate half).`,
+        'INVALID_HEADERS',
+      );
+    }
+  } else if (!isBytes(value)) {
+    throw new ValidationError(
+      `The value of header "${printable(name)}" must be a string, Buffer or Uint8Array, not ${describeType(value)}.`,
+      'INVALID_HEADERS',
+    );
+  }
+}
+
+function checkHeaderName(name: unknown, v1: boolean): string {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new ValidationError('Every record header needs a non-empty string name.', 'INVALID_HEADERS');
+  }
+  if (!isWellFormedString(name)) {
+    throw new ValidationError(
+      'A record header name is not valid Unicode text (it contains an unpaired surrogate half).',
+      'INVALID_HEADERS',
+    );
+  }
+  if (v1 && (name.includes(',') || name.includes(':'))) {
+    throw new ValidationError(
+      `The header name "${printable(name)}" contains "," or ":", which the v1 API's headers=name:value,… syntax cannot carry.`,
+      'INVALID_HEADERS',
+    );
+  }
+  return name;
+}
+
+/** Normalises and validates headers into a list (names may repeat; order is kept). */
+function checkHeaders(headers: RecordHeaders | undefined, v1: boolean): HeaderItem[] | undefined {
+  if (headers === undefined || headers === null) return undefined;
+  if (typeof headers !== 'object' || isBytes(headers)) {
+    throw new ValidationError(
+      `Record headers must be an object or an array of {name, value}, not ${describeType(headers)}.`,
+      'INVALID_HEADERS',
+    );
+  }
+  const out: HeaderItem[] = [];
+  if (Array.isArray(headers)) {
+    for (const item of headers as unknown[]) {
+      if (typeof item !== 'object' || item === null) {
+        throw new ValidationError('Each item of a header array must be {name, value}.', 'INVALID_HEADERS');
+      }
+      const { name, value } = item as { name?: unknown; value?: unknown };
+      const n = checkHeaderName(name, v1);
+      checkHeaderValue(n, value);
+      out.push({ name: n, value: value as HeaderValue });
+    }
+  } else {
+    for (const name of Object.keys(headers)) {
+      const value = (headers as Record<string, unknown>)[name];
+      if (value === undefined) continue;
+      checkHeaderName(name, v1);
+      checkHeaderValue(name, value);
+      out.push({ name, value: value as HeaderValue });
+    }
+  }
+  return out.length > 0 ? out : undefined;
+}
+
+function tooLarge(bytes: number, limits: EncodeLimits, whole: boolean): never {
+  throw new ValidationError(
+    whole
+      ? `The v2 request payload is ${bytes} bytes; the limit for the whole payload is ${limits.maxValueBytes}.`
+      : `The record value is ${bytes} bytes; the limit is ${limits.maxValueBytes}.`,
+    'VALUE_TOO_LARGE',
+  );
+}
+
+/**
+ * Builds a v1 request: the value is the body as is, the Content-Type comes from the value's type
+ * unless `record.contentType` overrides it, key and headers go in the query string.
+ * `basePath` is the producer URL's path without a trailing slash (usually empty).
+ */
+export function encodeV1(
+  basePath: string,
+  topic: string,
+  record: ProduceRecord,
+  limits: EncodeLimits = DEFAULT_LIMITS,
+): EncodedRequest {
+  checkRecord(record);
+  const value: unknown = record.value;
+  let body: string | Buffer;
+  let contentType: string;
+  let bodyBytes: number;
+  switch (typeof value) {
+    case 'string':
+      checkValueString(value);
+      body = value;
+      contentType = TEXT_TYPE;
+      // Every UTF-16 unit is at most 3 UTF-8 bytes, so short strings need no byte count here.
+      bodyBytes = value.length * 3 <= limits.maxValueBytes ? value.length : Buffer.byteLength(value);
+      break;
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      body = String(value);
+      contentType = TEXT_TYPE;
+      bodyBytes = body.length;
+      break;
+    case 'object':
+      if (value === null) missingValue(value);
+      if (isBytes(value)) {
+        body = asBuffer(value);
+        contentType = BINARY_TYPE;
+        bodyBytes = body.length;
+      } else {
+        body = jsonText(value, 'value');
+        contentType = JSON_TYPE;
+        bodyBytes = body.length * 3 <= limits.maxValueBytes ? body.length : Buffer.byteLength(body);
+      }
+      break;
+    case 'undefined':
+      missingValue(value);
+    // eslint-disable-next-line no-fallthrough
+    default:
+      throw new ValidationError(
+        `The record value must be a string, number, boolean, Buffer, object or array, not ${describeType(value)}.`,
+        'INVALID_VALUE',
+      );
+  }
+  if (bodyBytes > limits.maxValueBytes) tooLarge(bodyBytes, limits, false);
+  const override = checkContentType(record.contentType);
+  if (override !== undefined) contentType = override;
+
+  const key = checkKey(record.key, limits);
+  const headers = checkHeaders(record.headers, true);
+  let path = `${basePath}/topics/${topic}/records`;
+  if (key !== undefined) {
+    path +=
+      typeof key === 'string' ? `?key=${encodeURIComponent(key)}` : `?key=${key.toString('hex')}&keyType=binary`;
+  }
+  if (headers !== undefined) {
+    path += key === undefined ? '?headers=' : '&headers=';
+    for (let i = 0; i < headers.length; i++) {
+      const h = headers[i]!;
+      const hex = typeof h.value === 'string' ? Buffer.from(h.value, 'utf8').toString('hex') : asBuffer(h.value).toString('hex');
+      path += `${i === 0 ? '' : ','}${encodeURIComponent(h.name)}:${hex}`;
+    }
+  }
+  if (path.length > limits.maxUriBytes) {
+    throw new ValidationError(
+      `The request URI would be ${path.length} bytes (the v1 API carries the key and headers in the query string); the limit is ${limits.maxUriBytes}.`,
+      'URI_TOO_LONG',
+    );
+  }
+  return { path, contentType, body, bytes: bodyBytes + path.length };
+}
+
+type V2Type = 'text' | 'binary' | 'json';
+
+interface V2Data {
+  type: V2Type;
+  data: string;
+}
+
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+
+function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    return utf8Strict.decode(bytes);
+  } catch {
+    throw new ValidationError(
+      'The record value is not valid UTF-8, so it cannot be sent as v2 text or json; send it as binary.',
+      'INVALID_VALUE',
+    );
+  }
+}
+
+function typeFromContentType(ct: string | undefined): V2Type | undefined {
+  if (ct === undefined) return undefined;
+  const lower = ct.toLowerCase();
+  if (lower.includes('json')) return 'json';
+  if (lower.startsWith('text/') || lower.includes('xml')) return 'text';
+  if (lower.includes('octet-stream') || lower.includes('binary')) return 'binary';
+  return undefined;
+}
+
+function v2Value(record: ProduceRecord): V2Data {
+  const value: unknown = record.value;
+  if (value === undefined || value === null) missingValue(value);
+  const forced =
+    record.valueType !== undefined ? record.valueType : typeFromContentType(checkContentType(record.contentType));
+  if (forced !== undefined && forced !== 'text' && forced !== 'binary' && forced !== 'json') {
+    throw new ValidationError('valueType must be "text", "binary" or "json".', 'VALIDATION');
+  }
+  const t = typeof value;
+  if (t === 'function' || t === 'symbol') {
+    throw new ValidationError(
+      `The record value must be a string, number, boolean, Buffer, object or array, not ${describeType(value)}.`,
+      'INVALID_VALUE',
+    );
+  }
+  const bytes = isBytes(value);
+  const type: V2Type = forced ?? (bytes ? 'binary' : t === 'object' ? 'json' : 'text');
+  if (type === 'binary') {
+    if (bytes) return { type, data: asBuffer(value).toString('base64') };
+    const text = t === 'string' ? (value as string) : t === 'object' ? jsonText(value, 'value') : String(value);
+    if (t === 'string') checkValueString(text);
+    return { type, data: Buffer.from(text, 'utf8').toString('base64') };
+  }
+  if (type === 'text') {
+    if (bytes) return { type, data: decodeUtf8(value) };
+    if (t === 'string') {
+      checkValueString(value as string);
+      return { type, data: value as string };
+    }
+    return { type, data: t === 'object' ? jsonText(value, 'value') : String(value) };
+  }
+  // json: a string or bytes are taken as JSON text already, so they must parse.
+  if (bytes || t === 'string') {
+    const text = bytes ? decodeUtf8(value) : (value as string);
+    try {
+      JSON.parse(text);
+    } catch {
+      throw new ValidationError('The record value was marked as JSON but is not valid JSON text.', 'INVALID_VALUE');
+    }
+    return { type, data: text };
+  }
+  return { type, data: jsonText(value, 'value') };
+}
+
+/**
+ * Builds a v2 JSON envelope `{headers:[{name,value}], key:{type,data}, value:{type,data}}`.
+ * The value's type is `record.valueType`, else derived from `record.contentType`, else from the
+ * JavaScript type (bytes → binary, object/array → json, everything else → text).
+ */
+export function encodeV2(
+  basePath: string,
+  topic: string,
+  record: ProduceRecord,
+  limits: EncodeLimits = DEFAULT_LIMITS,
+): EncodedRequest {
+  checkRecord(record);
+  const envelope: { headers?: Array<{ name: string; value: string }>; key?: V2Data; value: V2Data } = {
+    value: v2Value(record),
+  };
+  const key = checkKey(record.key, limits);
+  if (key !== undefined) {
+    envelope.key = typeof key === 'string' ? { type: 'text', data: key } : { type: 'binary', data: key.toString('base64') };
+  }
+  const headers = checkHeaders(record.headers, false);
+  if (headers !== undefined) {
+    envelope.headers = headers.map((h) => ({
+      name: h.name,
+      value:
+        typeof h.value === 'string'
+          ? Buffer.from(h.value, 'utf8').toString('base64')
+          : asBuffer(h.value).toString('base64'),
+    }));
+  }
+  const body = JSON.stringify(envelope);
+  const bytes = body.length * 3 <= limits.maxValueBytes ? body.length : Buffer.byteLength(body);
+  if (bytes > limits.maxValueBytes) tooLarge(bytes, limits, true);
+  const path = `${basePath}/v2/topics/${topic}/records`;
+  return { path, contentType: JSON_TYPE, body, bytes: bytes + path.length };
+}
+
+/** Builds the request for `flavour`. */
+export function encodeRecord(
+  flavour: ApiFlavour,
+  basePath: string,
+  topic: string,
+  record: ProduceRecord,
+  limits: EncodeLimits = DEFAULT_LIMITS,
+): EncodedRequest {
+  return flavour === 'v2' ? encodeV2(basePath, topic, record, limits) : encodeV1(basePath, topic, record, limits);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Responses
+
+/** What a produce success body said; fields the server did not report are absent. */
+export interface ProduceSuccess {
+  topic: string;
+  partition?: number;
+  offset?: number;
+  timestamp?: number;
+}
+
+function toInt(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
+  if (typeof v === 'string' && v.length > 0 && v.length < 20 && /^-?\d+$/.test(v)) return Number(v);
+  return undefined;
+}
+
+function toTimestamp(v: unknown): number | undefined {
+  const n = toInt(v);
+  if (n !== undefined) return n;
+  if (typeof v === 'string' && v.length > 0) {
+    const parsed = Date.parse(v);
+    return Number.isNaN(parsed) ? undefined : parsed;
+  }
+  return undefined;
+}
+
+function tryJson(text: string): unknown {
+  if (text.length === 0) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads a 2xx produce body. Accepted shapes: `{metadata:{topic,timestamp,partition,offset}}`
+ * (v1, timestamp as string or number), the same fields at the top level (our v2 choice and a
+ * plausible v2 answer), with any extra fields (`Comment`, …) ignored.
+ *
+ * v1 answers without partition and offset are an {@link UnexpectedResponseError}. The v2 success
+ * body is undocumented (a GAP in the reference), so for v2 any 2xx is a success and whatever
+ * fields are present are reported.
+ */
+export function parseProduceSuccess(
+  flavour: ApiFlavour,
+  topic: string,
+  statusCode: number,
+  text: string,
+): ProduceSuccess {
+  const body = tryJson(text);
+  let src: Record<string, unknown> | undefined;
+  if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
+    const b = body as Record<string, unknown>;
+    const meta = b.metadata;
+    src = typeof meta === 'object' && meta !== null ? (meta as Record<string, unknown>) : b;
+  }
+  const partition = src === undefined ? undefined : toInt(src.partition);
+  const offset = src === undefined ? undefined : toInt(src.offset);
+  if (partition === undefined && offset === undefined && flavour === 'v1') {
+    throw new UnexpectedResponseError(
+      `Produce to topic "${topic}" got HTTP ${statusCode} but the response body ${
+        body === undefined ? 'is not JSON' : 'has neither metadata nor partition/offset'
+      }; the record was probably written, but its position is unknown.`,
+      { statusCode, topic },
+    );
+  }
+  const out: ProduceSuccess = {
+    topic: src !== undefined && typeof src.topic === 'string' && src.topic.length > 0 ? src.topic : topic,
+  };
+  if (partition !== undefined) out.partition = partition;
+  if (offset !== undefined) out.offset = offset;
+  const ts = src === undefined ? undefined : toTimestamp(src.timestamp);
+  if (ts !== undefined) out.timestamp = ts;
+  return out;
+}
+
+/** Response headers as undici gives them. */
+export type ResponseHeaders = Record<string, string | string[] | undefined>;
+
+export function headerValue(headers: ResponseHeaders, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Retry-After as milliseconds: delta-seconds (decimals accepted, leniently) or an HTTP-date. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  if (v.length === 0) return undefined;
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  const date = Date.parse(v);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
+}
+
+/** The fields every documented error body shape can carry. */
+export interface ParsedErrorBody {
+  serverMessage?: string;
+  serverCode?: string | number;
+  incidentId?: string;
+  kafkaErrorCode?: number;
+  topic?: string;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+function code(v: unknown): string | number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : str(v);
+}
+
+/**
+ * Reads any of the documented error bodies:
+ * - IBM Cloud v1 `{error:{error_code,message}}`
+ * - on-prem v1.0 `{error:{error_code,message,kafka_error_code,topic,incident}}`
+ * - on-prem v1.1 `{error_code,message,error:{…}}`
+ * - v2 `{trace,error:{code,message,more_info,target}}`
+ * - Admin REST `{error_code,message,incident_id}`
+ * - Classic `{errorCode,errorMessage}`
+ * and, failing those, uses a short plain-text body as the message.
+ */
+export function parseErrorBody(text: string): ParsedErrorBody {
+  const out: ParsedErrorBody = {};
+  const body = tryJson(text);
+  if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
+    const b = body as Record<string, unknown>;
+    const inner =
+      typeof b.error === 'object' && b.error !== null ? (b.error as Record<string, unknown>) : undefined;
+    const e = inner ?? b;
+    const message =
+      str(e.message) ??
+      str(b.message) ??
+      str(e.errorMessage) ??
+      str(b.errorMessage) ??
+      str(b.error) ??
+      str(b.error_description) ??
+      str(b.detail);
+    if (message !== undefined) out.serverMessage = message;
+    const serverCode = code(e.code) ?? code(e.error_code) ?? code(b.error_code) ?? code(e.errorCode) ?? code(b.errorCode);
+    if (serverCode !== undefined) out.serverCode = serverCode;
+    const incident =
+      str(e.incident_id) ?? str(b.incident_id) ?? str(e.incident) ?? str(b.incident) ?? str(b.trace) ?? str(e.trace);
+    if (incident !== undefined) out.incidentId = incident;
+    const kafka = e.kafka_error_code ?? b.kafka_error_code;
+    if (typeof kafka === 'number' && Number.isFinite(kafka)) out.kafkaErrorCode = kafka;
+    const topic = str(e.topic) ?? str(b.topic);
+    if (topic !== undefined) out.topic = topic;
+  } else if (body === undefined && text.length > 0) {
+    const plain = text.trim();
+    // HTML error pages from proxies are noise; keep plain text only.
+    if (plain.length > 0 && !plain.startsWith('<')) out.serverMessage = plain.slice(0, 500);
+  }
+  return out;
+}
+
+/** What the error is about, for messages: `Produce to topic "t"`, `Create topic "t"`, … */
+export interface ErrorContext {
+  operation: string;
+  topic?: string;
+  /** Credentials to scrub from anything the server echoes back. */
+  secrets?: readonly string[];
+  /** 404 means "topic not found" (produce, get/update topic); otherwise a generic not-found. */
+  notFoundIsTopic?: boolean;
+}
+
+const TOO_LARGE = /too large|too big|exceeds|max(imum)? (message|key|request)? ?size/i;
+
+/**
+ * Maps a non-2xx response to the error hierarchy by HTTP status (never by `error_code` digits,
+ * whose last two digits are not reliably a Kafka code). 400 with a size message and 413 →
+ * PayloadTooLarge; 400/411/414/422 → BadRequest; 415 → BadRequest(UNSUPPORTED_MEDIA_TYPE);
+ * 401 → Authentication; 403 → Authorization; 404 → TopicNotFound; 408 → Timeout;
+ * 429 → RateLimited; 500 → Server; 502/503/504 → Unavailable; anything else → UnexpectedResponse.
+ */
+export function errorFromResponse(
+  statusCode: number,
+  headers: ResponseHeaders,
+  text: string,
+  ctx: ErrorContext,
+): EventStreamsError {
+  const parsed = parseErrorBody(text);
+  const secrets = ctx.secrets ?? [];
+  const serverMessage = parsed.serverMessage === undefined ? undefined : redact(parsed.serverMessage, secrets);
+  const incidentId = parsed.incidentId ?? headerValue(headers, 'x-global-transaction-id');
+  const topic = parsed.topic ?? ctx.topic;
+  const details: ErrorDetails = { statusCode };
+  if (serverMessage !== undefined) details.serverMessage = serverMessage;
+  if (incidentId !== undefined) details.incidentId = incidentId;
+  if (parsed.serverCode !== undefined) details.serverCode = parsed.serverCode;
+  if (parsed.kafkaErrorCode !== undefined) details.kafkaErrorCode = parsed.kafkaErrorCode;
+  if (topic !== undefined) details.topic = topic;
+
+  const msg = (what: string): string => {
+    let m = `${ctx.operation} failed: ${what} (HTTP ${statusCode})`;
+    if (serverMessage !== undefined) m += `: ${serverMessage}`;
+    if (incidentId !== undefined) m += ` [incident ${incidentId}]`;
+    return redact(m, secrets);
+  };
+
+  switch (statusCode) {
+    case 400:
+      if (serverMessage !== undefined && TOO_LARGE.test(serverMessage)) {
+        return new PayloadTooLargeError(msg('the record is larger than the server accepts'), details);
+      }
+      return new BadRequestError(msg('the server rejected the request as invalid'), details);
+    case 413:
+      return new PayloadTooLargeError(msg('the record is larger than the server accepts'), details);
+    case 411:
+      return new BadRequestError(msg('the server requires a non-empty body'), details);
+    case 414:
+      return new BadRequestError(
+        msg('the request URI is too long (v1 carries the key and headers in the query string)'),
+        details,
+      );
+    case 415:
+      return new BadRequestError(msg('the server does not accept this Content-Type'), details, 'UNSUPPORTED_MEDIA_TYPE');
+    case 422:
+      return new BadRequestError(msg('the server could not process the request'), details);
+    case 401:
+      return new AuthenticationError(
+        msg('the credentials were not accepted; check the API key, token, password or client certificate'),
+        details,
+      );
+    case 403:
+      return new AuthorizationError(
+        msg(
+          'the credentials lack permission (producing needs the Writer role on the topic, topic administration needs Manager)',
+        ),
+        details,
+      );
+    case 404:
+      if (ctx.notFoundIsTopic !== false && ctx.topic !== undefined) {
+        return new TopicNotFoundError(msg(`topic "${ctx.topic}" does not exist`), details);
+      }
+      return new TopicNotFoundError(msg('not found'), details);
+    case 408:
+      return new TimeoutError(msg('the server timed out'), details);
+    case 429: {
+      const retryAfterMs = parseRetryAfter(headerValue(headers, 'retry-after'));
+      return new RateLimitedError(
+        msg('rate limit exceeded'),
+        retryAfterMs === undefined ? details : { ...details, retryAfterMs },
+      );
+    }
+    case 500:
+      return new ServerError(msg('the server had an internal error'), details);
+    case 502:
+    case 503:
+    case 504: {
+      const retryAfterMs = parseRetryAfter(headerValue(headers, 'retry-after'));
+      return new UnavailableError(
+        msg('the service is unavailable'),
+        retryAfterMs === undefined ? details : { ...details, retryAfterMs },
+      );
+    }
+    default:
+      return new UnexpectedResponseError(msg(`unexpected HTTP status ${statusCode}`), details);
+  }
+}

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Credential checks of the local endpoint: API keys (Bearer, Basic `token:<key>`, X-Auth-Token),
+ * Basic username/password, IAM tokens issued by {@link TokenStore}, and client certificates signed
+ * by the local CA. Secrets are compared as SHA-256 digests with `timingSafeEqual`, so neither their
+ * content nor their length shows in response timing.
+ */
+import type { IncomingMessage } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+
+import { secretDigest, type TokenStore } from './iam';
+
+/** Who made a request. `id` is the API key, username or certificate CN (never logged). */
+export interface Principal {
+  kind: 'apikey' | 'token' | 'user' | 'cert';
+  id: string;
+}
+
+/** Why authentication failed, for the v2 error `target` and for tests. */
+export type AuthFailure = 'missing' | 'invalid' | 'scheme';
+
+export interface AuthenticatorOptions {
+  apiKeys: string[];
+  users?: Array<{ username: string; password: string }>;
+  tokens: TokenStore;
+  clientCertAuth?: boolean;
+  producePermissions?: Record<string, string[]>;
+  forbiddenTopics?: string[];
+}
+
+/** `*` matches any run of characters; everything else is literal. */
+export function globToRegExp(glob: string): RegExp {
+  const body = glob
+    .split('*')
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'))
+    .join('.*');
+  return new RegExp(`^${body}$`);
+}
+
+interface Secret {
+  digest: Buffer;
+  principal: Principal;
+}
+
+function findSecret(secrets: readonly Secret[], digest: Buffer): Principal | undefined {
+  let found: Principal | undefined;
+  for (const s of secrets) {
+    // No early exit: every candidate is compared so the time does not depend on which one matched.
+    if (timingSafeEqual(s.digest, digest) && !found) found = s.principal;
+  }
+  return found;
+}
+
+/** Checks credentials and produce permissions for the server. */
+export class Authenticator {
+  private readonly keys: Secret[];
+  private readonly users: Secret[];
+  private readonly tokens: TokenStore;
+  private readonly clientCertAuth: boolean;
+  private readonly permissions?: Map<string, RegExp[]>;
+  private readonly forbidden: RegExp[];
+
+  constructor(options: AuthenticatorOptions) {
+    this.keys = options.apiKeys.map((key) => ({
+      digest: secretDigest(key),
+      principal: { kind: 'apikey', id: key },
+    }));
+    this.users = (options.users ?? []).map((u) => ({
+      digest: secretDigest(`${u.username}:${u.password}`),
+      principal: { kind: 'user', id: u.username },
+    }));
+    this.tokens = options.tokens;
+    this.clientCertAuth = options.clientCertAuth === true;
+    if (options.producePermissions) {
+      this.permissions = new Map(
+        Object.entries(options.producePermissions).map(([k, globs]) => [k, globs.map(globToRegExp)]),
+      );
+    }
+    this.forbidden = (options.forbiddenTopics ?? []).map(globToRegExp);
+  }
+
+  /** The principal of an API key, or undefined (used by the IAM token exchange). */
+  apiKey(candidate: string): Principal | undefined {
+    return findSecret(this.keys, secretDigest(candidate));
+  }
+
+  /**
+   * Authenticates a request. `bearerOnly` (REST Producer v2) accepts nothing but
+   * `Authorization: Bearer <API key or IAM token>`.
+   */
+  authenticate(req: IncomingMessage, bearerOnly = false): Principal | AuthFailure {
+    const authorization = req.headers.authorization;
+    if (authorization !== undefined) {
+      const space = authorization.indexOf(' ');
+      const scheme = space < 0 ? authorization : authorization.slice(0, space);
+      const credentials = space < 0 ? '' : authorization.slice(space + 1).trim();
+      if (scheme.length === 6 && scheme.toLowerCase() === 'bearer') {
+        if (!credentials) return 'invalid';
+        const digest = secretDigest(credentials);
+        const key = findSecret(this.keys, digest);
+        if (key) return key;
+        const tokenPrincipal = this.tokens.verify(digest);
+        return tokenPrincipal !== undefined ? { kind: 'token', id: tokenPrincipal } : 'invalid';
+      }
+      if (bearerOnly) return 'scheme';
+      if (scheme.length === 5 && scheme.toLowerCase() === 'basic') {
+        return this.basic(credentials) ?? 'invalid';
+      }
+      return 'scheme';
+    }
+    if (bearerOnly) return 'missing';
+    const xAuth = req.headers['x-auth-token'];
+    if (typeof xAuth === 'string') return findSecret(this.keys, secretDigest(xAuth.trim())) ?? 'invalid';
+    if (this.clientCertAuth) {
+      const socket = req.socket as TLSSocket;
+      if (socket.encrypted && socket.authorized) {
+        const cert = socket.getPeerCertificate();
+        const cn = cert && typeof cert.subject?.CN === 'string' ? cert.subject.CN : 'client';
+        return { kind: 'cert', id: cn };
+      }
+    }
+    return 'missing';
+  }
+
+  private basic(encoded: string): Principal | undefined {
+    const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) return undefined;
+    if (decoded.slice(0, colon) === 'token') {
+      const key = findSecret(this.keys, secretDigest(decoded.slice(colon + 1)));
+      if (key) return key;
+    }
+    return findSecret(this.users, secretDigest(decoded));
+  }
+
+  /** Forbidden topics, then the per-key globs (a key without an entry may produce everywhere). */
+  mayProduce(principal: Principal, topic: string): boolean {
+    for (const re of this.forbidden) if (re.test(topic)) return false;
+    const globs = this.permissions?.get(principal.id);
+    if (!globs) return true;
+    for (const re of globs) if (re.test(topic)) return true;
+    return false;
+  }
+}

@@ -1,0 +1,181 @@
+#!/usr/bin/env node
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * `event-streams-local`: runs the local Event Streams-compatible endpoint. Prints one JSON line
+ * (`url`, `adminUrl`, `iamUrl`, `apiKey`, `caFile`) on stdout once it listens, so scripts can read
+ * it; every log line goes to stderr.
+ */
+import { parseArgs } from 'node:util';
+
+import { validateFaults } from './faults';
+import { DEFAULT_HOST, DEFAULT_PORT, defaultStateDir, startLocalEndpoint } from './server';
+import type { FaultSpec, LocalEndpointOptions } from './types';
+
+const USAGE = `Usage: event-streams-local [options]
+
+Runs a local IBM Event Streams-compatible endpoint (REST Producer v1/v2, Admin REST, IAM token).
+
+Options:
+  --host HOST            Address to bind (default ${DEFAULT_HOST})
+  --port PORT            Port (default ${DEFAULT_PORT}; 0 picks a free one)
+  --no-tls               Plain HTTP instead of HTTPS with a local CA
+  --api-key KEY          Accepted API key (repeatable; default: a generated key kept in the state dir)
+  --user USER            Username for Basic authentication (pair with --password; repeatable)
+  --password PASSWORD    Password of the preceding --user
+  --topic NAME[:N]       Create a topic with N partitions (default 1) at start (repeatable)
+  --auto-create          Create unknown topics on first produce
+  --kafka BROKERS        Store records in Kafka (comma-separated host:port) instead of memory
+  --state-dir DIR        CA, certificates and API key (default ${defaultStateDir()})
+  --hostname NAME        Extra DNS name or IP for the server certificate (repeatable)
+  --token-lifetime SEC   IAM token lifetime in seconds (default 3600)
+  --flavour cloud|onprem IBM Cloud (v1 + v2) or on-prem (v1 only, 411 on empty bodies); default cloud
+  --fault JSON           A fault spec or an array of them (repeatable), e.g. '{"status":503,"count":2}'
+  -h, --help             Show this help
+
+When ready, one JSON line is printed on stdout: {"url","adminUrl","iamUrl","apiKey","caFile"}.
+SIGINT or SIGTERM stops the endpoint.
+`;
+
+class UsageError extends Error {}
+
+function parsePositiveInt(text: string, what: string, allowZero = false): number {
+  if (!/^\d+$/.test(text) || (!allowZero && Number(text) === 0))
+    throw new UsageError(`Invalid ${what}: ${text}`);
+  return Number(text);
+}
+
+/** Turns command-line arguments into endpoint options; throws UsageError on bad input. */
+export function parseCli(argv: string[]): { help: true } | { help: false; options: LocalEndpointOptions } {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'no-tls': { type: 'boolean' },
+      'api-key': { type: 'string', multiple: true },
+      user: { type: 'string', multiple: true },
+      password: { type: 'string', multiple: true },
+      topic: { type: 'string', multiple: true },
+      'auto-create': { type: 'boolean' },
+      kafka: { type: 'string' },
+      'state-dir': { type: 'string' },
+      hostname: { type: 'string', multiple: true },
+      'token-lifetime': { type: 'string' },
+      flavour: { type: 'string' },
+      fault: { type: 'string', multiple: true },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return { help: true };
+  const options: LocalEndpointOptions = {};
+  if (values.host !== undefined) options.host = values.host;
+  if (values.port !== undefined) {
+    options.port = parsePositiveInt(values.port, 'port', true);
+    if (options.port > 65535) throw new UsageError(`Invalid port: ${values.port}`);
+  }
+  if (values['no-tls']) options.tls = false;
+  if (values['api-key']) options.apiKeys = values['api-key'];
+  const users = values.user ?? [];
+  const passwords = values.password ?? [];
+  if (users.length !== passwords.length) throw new UsageError('Each --user needs a --password');
+  if (users.length > 0) options.users = users.map((username, i) => ({ username, password: passwords[i]! }));
+  if (values.topic) {
+    options.topics = values.topic.map((spec) => {
+      const colon = spec.lastIndexOf(':');
+      if (colon < 0) return { name: spec };
+      return {
+        name: spec.slice(0, colon),
+        partitions: parsePositiveInt(spec.slice(colon + 1), 'partition count'),
+      };
+    });
+  }
+  if (values['auto-create']) options.autoCreateTopics = true;
+  if (values.kafka) {
+    options.kafka = {
+      brokers: values.kafka
+        .split(',')
+        .map((b) => b.trim())
+        .filter(Boolean),
+    };
+  }
+  if (values['state-dir']) options.stateDir = values['state-dir'];
+  if (values.hostname) options.hostnames = values.hostname;
+  if (values['token-lifetime'] !== undefined) {
+    options.tokenLifetimeSec = parsePositiveInt(values['token-lifetime'], 'token lifetime');
+  }
+  if (values.flavour !== undefined) {
+    if (values.flavour !== 'cloud' && values.flavour !== 'onprem') {
+      throw new UsageError(`Invalid flavour: ${values.flavour} (cloud or onprem)`);
+    }
+    options.flavour = values.flavour;
+  }
+  if (values.fault) {
+    const faults: FaultSpec[] = [];
+    for (const text of values.fault) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        throw new UsageError(`--fault is not valid JSON: ${text}`);
+      }
+      try {
+        faults.push(...validateFaults(parsed));
+      } catch (err) {
+        throw new UsageError(`Invalid --fault: ${(err as Error).message}`);
+      }
+    }
+    options.faults = faults;
+  }
+  return { help: false, options };
+}
+
+async function main(): Promise<void> {
+  let parsed: ReturnType<typeof parseCli>;
+  try {
+    parsed = parseCli(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`event-streams-local: ${(err as Error).message}\n\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
+  if (parsed.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const log = (line: string): void => {
+    process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  };
+  const endpoint = await startLocalEndpoint({ ...parsed.options, log });
+  const info = {
+    url: endpoint.url,
+    adminUrl: endpoint.adminUrl,
+    iamUrl: endpoint.iamUrl,
+    apiKey: endpoint.apiKey,
+    ...(endpoint.caFile ? { caFile: endpoint.caFile } : {}),
+  };
+  process.stdout.write(`${JSON.stringify(info)}\n`);
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log(`received ${signal}, stopping`);
+    endpoint.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log(`error while stopping: ${(err as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`event-streams-local: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

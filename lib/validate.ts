@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Input checks that run before any network call. Each failure is a {@link ValidationError} with
+ * its own code, so callers can tell a bad topic from an oversized value without parsing messages.
+ */
+import { ValidationError } from './errors';
+
+/**
+ * Longest topic name accepted client-side. Kafka's own limit is 249 characters; IBM Cloud's Admin
+ * REST API further limits names to 200, but on-prem clusters accept up to 249, so the client
+ * allows 249 and leaves the stricter IBM Cloud rule to the server (which answers 400/422).
+ */
+export const MAX_TOPIC_NAME_LENGTH = 249;
+
+const TOPIC_CHARS = /^[a-zA-Z0-9._-]+$/;
+
+/**
+ * Returns `name` when it is a legal Kafka topic name: 1..249 characters from `[a-zA-Z0-9._-]`,
+ * and neither `.` nor `..`. Throws `ValidationError('INVALID_TOPIC')` otherwise.
+ */
+export function validateTopicName(name: unknown): string {
+  if (typeof name !== 'string') {
+    throw new ValidationError(`The topic name must be a string, not ${describeType(name)}.`, 'INVALID_TOPIC');
+  }
+  if (name.length === 0) throw new ValidationError('The topic name is empty.', 'INVALID_TOPIC');
+  if (name.length > MAX_TOPIC_NAME_LENGTH) {
+    throw new ValidationError(
+      `The topic name is ${name.length} characters long; the limit is ${MAX_TOPIC_NAME_LENGTH}.`,
+      'INVALID_TOPIC',
+    );
+  }
+  if (name === '.' || name === '..') {
+    throw new ValidationError(`"${name}" is not allowed as a topic name.`, 'INVALID_TOPIC');
+  }
+  if (!TOPIC_CHARS.test(name)) {
+    throw new ValidationError(
+      `The topic name "${printable(name)}" contains characters Kafka does not allow; use only letters, digits, ".", "_" and "-".`,
+      'INVALID_TOPIC',
+      { topic: printable(name) },
+    );
+  }
+  return name;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * True when `s` is valid UTF-16 (no unpaired surrogate halves). Such strings cannot be encoded as
+ * UTF-8 without silently turning the half into U+FFFD, which would corrupt keys and headers.
+ */
+export function isWellFormedString(s: string): boolean {
+  // String.prototype.isWellFormed exists from Node 20 (V8 11.1), but the TypeScript lib is ES2022.
+  const native = (s as unknown as { isWellFormed?: () => boolean }).isWellFormed;
+  return typeof native === 'function' ? native.call(s) : !LONE_SURROGATE.test(s);
+}
+
+/** A short description of a value's type for error messages (never the value itself). */
+export function describeType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (Buffer.isBuffer(value)) return 'a Buffer';
+  const t = typeof value;
+  return t === 'object' ? 'an object' : `a ${t}`;
+}
+
+/** Keeps user input out of messages at a readable length and without control characters. */
+export function printable(s: string, max = 80): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = s.replace(/[\u0000-\u001f\u007f]/g, '?');
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+}
+
+/** Accepts a positive integer option, or throws `INVALID_CONFIG` naming the option. */
+export function positiveInt(value: unknown, name: string, fallback: number, allowZero = false): number {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || !Number.isInteger(value)) {
+    throw new ValidationError(`Option ${name} must be an integer.`, 'INVALID_CONFIG');
+  }
+  if (value < 0 || (!allowZero && value === 0)) {
+    throw new ValidationError(`Option ${name} must be ${allowZero ? 'zero or more' : 'positive'}.`, 'INVALID_CONFIG');
+  }
+  return value;
+}

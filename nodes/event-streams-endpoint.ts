@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * `event-streams-endpoint`: the config node. It owns one core client (and, when the topic-admin
+ * node asks for the Kafka backend, one Kafka admin), created on first use and shared by every
+ * node that points at it, and closes them on redeploy inside Node-RED's close window.
+ *
+ * It also serves two editor routes: "Test connection" and topic autocomplete.
+ */
+import type { NodeAPI } from 'node-red';
+import type { Request, Response } from 'express';
+
+import { EventStreamsClient } from '../lib/client';
+import { ClosedError, isEventStreamsError } from '../lib/errors';
+import { KafkaTopicAdmin } from '../lib/kafka-admin';
+import type { ConnectionCheck, TopicAdmin } from '../lib/types';
+import {
+  buildClientOptions,
+  buildKafkaAdminOptions,
+  normalizeEndpointOptions,
+  substituteEnv,
+} from './shared/endpoint-config';
+import type {
+  EndpointCredentials,
+  EndpointNode,
+  EndpointNodeDef,
+  EndpointOptions,
+  TestConnectionResponse,
+} from './shared/types';
+
+const TYPE = 'event-streams-endpoint';
+
+/** Credential schema; secrets are `password` so they never travel back to the editor. */
+type CredentialName = keyof EndpointCredentials;
+const CREDENTIALS: Record<CredentialName, { type: 'text' | 'password' }> = {
+  apiKey: { type: 'password' },
+  username: { type: 'text' },
+  password: { type: 'password' },
+  ca: { type: 'text' },
+  clientCert: { type: 'text' },
+  clientKey: { type: 'password' },
+  pfx: { type: 'password' },
+  passphrase: { type: 'password' },
+};
+const CREDENTIAL_NAMES = Object.keys(CREDENTIALS) as CredentialName[];
+
+/** What the editor shows in place of a stored password credential it was not sent. */
+const PASSWORD_PLACEHOLDER = '__PWRD__';
+
+interface EndpointNodeImpl extends EndpointNode {
+  closeTimeoutMs: number;
+}
+
+export = function (RED: NodeAPI): void {
+  function EventStreamsEndpointNode(this: EndpointNodeImpl, def: EndpointNodeDef): void {
+    RED.nodes.createNode(this, def);
+    // Node-RED constructors are plain functions; the callbacks below need the node itself.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const node = this;
+    const options = normalizeEndpointOptions(def);
+    node.closeTimeoutMs = options.closeTimeoutMs;
+    let client: EventStreamsClient | undefined;
+    let kafkaAdmin: TopicAdmin | undefined;
+    let closing = false;
+
+    if (!options.verifyTls) {
+      node.warn(RED._('event-streams-endpoint.warn.insecure', { url: options.url }));
+    }
+
+    node.getClient = (): EventStreamsClient => {
+      if (closing) throw new ClosedError('The endpoint is being stopped');
+      if (!client) client = new EventStreamsClient(buildClientOptions(options, node.credentials ?? {}));
+      return client;
+    };
+
+    node.getKafkaAdmin = (): TopicAdmin => {
+      if (closing) throw new ClosedError('The endpoint is being stopped');
+      if (!kafkaAdmin)
+        kafkaAdmin = new KafkaTopicAdmin(buildKafkaAdminOptions(options, node.credentials ?? {}));
+      return kafkaAdmin;
+    };
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      closing = true;
+      const tasks: Array<Promise<void>> = [];
+      if (client) tasks.push(client.close({ deadlineMs: options.closeTimeoutMs }));
+      if (kafkaAdmin) tasks.push(kafkaAdmin.close());
+      client = undefined;
+      kafkaAdmin = undefined;
+      let finished = false;
+      const finish = (): void => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(guard);
+        done();
+      };
+      // The client honours its deadline; this guard only protects Node-RED's 15 s close window
+      // from a close() that misbehaves.
+      const guard = setTimeout(finish, options.closeTimeoutMs + 2000);
+      Promise.allSettled(tasks).then((results) => {
+        for (const r of results) {
+          if (r.status === 'rejected')
+            node.debug(`close: ${String((r.reason as Error)?.message ?? r.reason)}`);
+        }
+        finish();
+      }, finish);
+    });
+  }
+
+  RED.nodes.registerType<EndpointNodeImpl, EndpointNodeDef, object, EndpointCredentials>(
+    TYPE,
+    EventStreamsEndpointNode,
+    { credentials: CREDENTIALS },
+  );
+
+  /**
+   * Credentials for a test: values typed in the dialog win; password fields the editor did not
+   * resend (empty, or its `__PWRD__` placeholder) come from the stored credentials of that node.
+   */
+  function testCredentials(id: unknown, sent: unknown): EndpointCredentials {
+    const given = sent && typeof sent === 'object' ? (sent as Record<string, unknown>) : {};
+    const stored =
+      typeof id === 'string' && id
+        ? ((RED.nodes.getCredentials(id) as Record<string, unknown> | undefined) ?? {})
+        : {};
+    const out: EndpointCredentials = {};
+    for (const name of CREDENTIAL_NAMES) {
+      const value = given[name];
+      let chosen: unknown;
+      if (CREDENTIALS[name].type === 'password') {
+        chosen = typeof value === 'string' && value !== PASSWORD_PLACEHOLDER ? value : stored[name];
+      } else {
+        chosen = typeof value === 'string' ? value : stored[name];
+      }
+      if (typeof chosen === 'string' && chosen !== '') out[name] = substituteEnv(chosen);
+    }
+    return out;
+  }
+
+  function describe(check: ConnectionCheck, host: string, insecure: boolean): TestConnectionResponse {
+    const messages: string[] = [];
+    const err = check.error;
+    const code = err?.code;
+    const tlsReason =
+      err && err.code === 'TLS_FAILED' ? String((err as { reason?: unknown }).reason ?? 'OTHER') : undefined;
+    const reason = err ? err.message : '';
+    if (!check.reachable) {
+      if (tlsReason) {
+        messages.push(RED._('event-streams-endpoint.test.reachable', { host }));
+      } else {
+        messages.push(RED._('event-streams-endpoint.test.unreachable', { host, reason }));
+      }
+    } else {
+      messages.push(RED._('event-streams-endpoint.test.reachable', { host }));
+    }
+    if (check.tlsTrusted === true) {
+      messages.push(RED._('event-streams-endpoint.test.tls-trusted', { host }));
+    } else if (check.tlsTrusted === false || tlsReason) {
+      switch (tlsReason) {
+        case 'UNKNOWN_CA':
+          messages.push(RED._('event-streams-endpoint.test.tls-unknown-ca', { host }));
+          break;
+        case 'HOSTNAME_MISMATCH':
+          messages.push(RED._('event-streams-endpoint.test.tls-hostname', { host }));
+          break;
+        case 'EXPIRED':
+        case 'NOT_YET_VALID':
+          messages.push(RED._('event-streams-endpoint.test.tls-expired', { host }));
+          break;
+        case 'CLIENT_CERT':
+          messages.push(RED._('event-streams-endpoint.test.tls-client-cert', { host }));
+          break;
+        default:
+          messages.push(RED._('event-streams-endpoint.test.tls-other', { host, reason }));
+      }
+    }
+    if (check.authenticated === true) {
+      messages.push(RED._('event-streams-endpoint.test.auth-ok'));
+    } else if (check.authenticated === false) {
+      messages.push(
+        RED._(
+          code === 'AUTHORIZATION_FAILED'
+            ? 'event-streams-endpoint.test.auth-forbidden'
+            : 'event-streams-endpoint.test.auth-rejected',
+        ),
+      );
+    } else if (check.reachable && check.tlsTrusted !== false) {
+      messages.push(RED._('event-streams-endpoint.test.auth-unknown', { reason }));
+    }
+    if (insecure) messages.push(RED._('event-streams-endpoint.warn.insecure-short'));
+    const ok = check.reachable && check.tlsTrusted !== false && check.authenticated !== false && !err;
+    const out: TestConnectionResponse = {
+      ok,
+      host,
+      reachable: check.reachable,
+      tlsTrusted: check.tlsTrusted,
+      authenticated: check.authenticated,
+      insecure,
+      messages,
+    };
+    if (code) out.code = code;
+    if (tlsReason) out.tlsReason = tlsReason;
+    return out;
+  }
+
+  RED.httpAdmin.post(
+    '/event-streams-endpoint/test',
+    RED.auth.needsPermission('event-streams-endpoint.write'),
+    (req: Request, res: Response) => {
+      const body = (req.body ?? {}) as Partial<Record<keyof EndpointOptions, unknown>> & {
+        id?: unknown;
+        credentials?: unknown;
+      };
+      const options = normalizeEndpointOptions(body);
+      let host = '';
+      try {
+        host = new URL(options.url).host;
+      } catch {
+        // buildClientOptions reports the bad URL below.
+      }
+      let client: EventStreamsClient;
+      try {
+        const clientOptions = buildClientOptions(options, testCredentials(body.id, body.credentials));
+        // One attempt, bounded: the user is waiting on a button.
+        clientOptions.retry = { retries: 0 };
+        clientOptions.requestTimeoutMs = Math.min(options.requestTimeoutMs, 15_000);
+        client = new EventStreamsClient(clientOptions);
+      } catch (err) {
+        const message = isEventStreamsError(err) ? err.message : 'Invalid configuration';
+        res.status(400).json({
+          ok: false,
+          host,
+          reachable: false,
+          tlsTrusted: null,
+          authenticated: null,
+          insecure: !options.verifyTls,
+          messages: [RED._('event-streams-endpoint.test.config', { reason: message })],
+          code: isEventStreamsError(err) ? err.code : 'INVALID_CONFIG',
+        } satisfies TestConnectionResponse);
+        return;
+      }
+      client
+        .testConnection()
+        .then(
+          (check) => describe(check, host, !options.verifyTls),
+          (err: unknown) =>
+            describe(
+              {
+                reachable: false,
+                tlsTrusted: null,
+                authenticated: null,
+                ...(isEventStreamsError(err) ? { error: err } : {}),
+              },
+              host,
+              !options.verifyTls,
+            ),
+        )
+        .then(async (result) => {
+          await client.close({ deadlineMs: 0 }).catch(() => undefined);
+          res.json(result);
+        })
+        .catch(() => {
+          if (!res.headersSent) res.status(500).json({ ok: false, messages: ['internal error'] });
+        });
+    },
+  );
+
+  RED.httpAdmin.get(
+    '/event-streams-endpoint/:id/topics',
+    RED.auth.needsPermission('event-streams-endpoint.read'),
+    (req: Request, res: Response) => {
+      const node = RED.nodes.getNode(String(req.params.id)) as EndpointNode | null;
+      if (!node || node.type !== TYPE || typeof node.getClient !== 'function') {
+        // Undeployed or unknown: the editor simply offers no suggestions.
+        res.status(404).json([]);
+        return;
+      }
+      const filter = typeof req.query.filter === 'string' && req.query.filter ? req.query.filter : undefined;
+      let admin: TopicAdmin;
+      try {
+        admin = req.query.backend === 'kafka' ? node.getKafkaAdmin() : node.getClient().admin;
+      } catch (err) {
+        res.status(409).json({ error: isEventStreamsError(err) ? err.message : 'unavailable' });
+        return;
+      }
+      admin
+        .listTopics(filter ? { filter } : {})
+        .then((result) => res.json(result.topics.map((t) => t.name).sort()))
+        .catch((err: unknown) => {
+          res.status(502).json({
+            error: isEventStreamsError(err) ? err.message : 'failed',
+            code: isEventStreamsError(err) ? err.code : undefined,
+          });
+        });
+    },
+  );
+};

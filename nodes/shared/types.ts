@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Option interfaces shared by the runtime side of the three nodes (and mirrored by the editor's
+ * `defaults`/`credentials` in the .html files). One interface per node, so the editor, the runtime
+ * and the tests cannot drift apart on a property name.
+ */
+import type { Node, NodeDef } from 'node-red';
+
+import type { EventStreamsClient } from '../../lib/client';
+import type { TopicAdmin } from '../../lib/types';
+
+export type AuthMode = 'bearer' | 'basic-token' | 'iam' | 'basic' | 'client-cert' | 'none';
+export type SaslMechanism = 'plain' | 'scram-sha-512' | 'scram-sha-256';
+
+/**
+ * `event-streams-endpoint` properties (exported with the flow). Numeric fields arrive as strings
+ * when typed into the editor, so every consumer goes through `normalizeEndpointOptions`.
+ */
+export interface EndpointOptions {
+  name: string;
+  /** REST producer base URL (`kafka_http_url`). */
+  url: string;
+  /** Admin REST base URL (`kafka_admin_url`); blank means `url`. */
+  adminUrl: string;
+  flavour: 'v1' | 'v2';
+  authMode: AuthMode;
+  /** IAM token URL for `iam`; blank means IBM Cloud's. */
+  iamUrl: string;
+  /** Verify the server certificate (default true). Off only with a loud warning. */
+  verifyTls: boolean;
+  /** Kafka bootstrap brokers, comma or whitespace separated (topic-admin Kafka backend only). */
+  brokers: string;
+  saslMechanism: SaslMechanism;
+  /** TLS to the brokers (default true; IBM Cloud and on-prem external listeners are always TLS). */
+  brokersTls: boolean;
+  connections: number | string;
+  /** Seconds. */
+  requestTimeout: number | string;
+  retries: number | string;
+  /** First backoff delay in milliseconds. */
+  retryDelay: number | string;
+  /** Seconds spent on one record including retries. */
+  maxRetryTime: number | string;
+  queueMessages: number | string;
+  queueBytes: number | string;
+  /** Messages per second, 0 = unlimited. */
+  rateLimit: number | string;
+  maxKeyBytes: number | string;
+  maxValueBytes: number | string;
+  /** Seconds that in-flight records may take to finish on redeploy/stop (capped below Node-RED's 15 s). */
+  closeTimeout: number | string;
+}
+
+/** Credentials of `event-streams-endpoint`. Secrets are `password` credentials; PEM certificates `text`. */
+export interface EndpointCredentials {
+  apiKey?: string;
+  username?: string;
+  password?: string;
+  /** CA certificate(s), PEM. */
+  ca?: string;
+  /** Client certificate, PEM. */
+  clientCert?: string;
+  /** Client private key, PEM. */
+  clientKey?: string;
+  /** PKCS#12 bundle, base64. */
+  pfx?: string;
+  passphrase?: string;
+}
+
+export interface EndpointNodeDef extends NodeDef, EndpointOptions {}
+
+/** The runtime config node as the other two nodes see it. */
+export interface EndpointNode extends Node<EndpointCredentials> {
+  /** The shared core client, created on first use. Throws a ValidationError for an unusable config. */
+  getClient(): EventStreamsClient;
+  /** The shared Kafka-protocol topic admin, created on first use. */
+  getKafkaAdmin(): TopicAdmin;
+  /** Milliseconds user nodes may wait for in-flight work on close. */
+  readonly closeTimeoutMs: number;
+}
+
+/** `event-streams-producer` properties. */
+export interface ProducerOptions {
+  name: string;
+  /** id of the `event-streams-endpoint` config node. */
+  endpoint: string;
+  /** Fixed topic; blank means `msg.topic`. */
+  topic: string;
+  /** TypedInput for the record key (default `msg.key`). */
+  key: string;
+  keyType: string;
+  /** TypedInput for the record headers (default `msg.headers`). */
+  headers: string;
+  headersType: string;
+  /** 1: send the message on with `msg.eventstreams`; 0: no output. */
+  outputs: number | string;
+}
+
+export interface ProducerNodeDef extends NodeDef, ProducerOptions {}
+
+export type TopicOperation = 'list' | 'get' | 'create' | 'ensure' | 'update' | 'delete';
+
+/** `event-streams-topic-admin` properties. */
+export interface TopicAdminOptions {
+  name: string;
+  endpoint: string;
+  /** `rest`: Admin REST API; `kafka`: Kafka protocol via the endpoint's brokers. */
+  backend: 'rest' | 'kafka';
+  /** Fixed operation; blank means `msg.operation`. */
+  operation: TopicOperation | '';
+  /** Fixed topic; blank means `msg.topic`. */
+  topic: string;
+  /** Partitions for create/ensure/update; blank means `msg.payload.partitions`. */
+  partitions: number | string;
+  /** JSON object of topic configs; blank means `msg.payload.configs`. */
+  configs: string;
+  /** Glob or /regex/ for list; blank means `msg.payload.filter`. */
+  filter: string;
+}
+
+export interface TopicAdminNodeDef extends NodeDef, TopicAdminOptions {}
+
+/** Result of the "Test connection" route, phrased for the editor. Never contains a secret. */
+export interface TestConnectionResponse {
+  ok: boolean;
+  host?: string;
+  reachable: boolean;
+  tlsTrusted: boolean | null;
+  authenticated: boolean | null;
+  insecure: boolean;
+  /** One sentence per check, in the user's words. */
+  messages: string[];
+  code?: string;
+  tlsReason?: string;
+}

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Smoke tests of the benchmark's measuring helpers: percentiles, CPU accounting and the result
+ * arithmetic (ratios, PASS/MISS). No timing assertions: the machine is shared.
+ */
+import assert from 'node:assert/strict';
+
+import type { ScenarioResult } from '../../bench/common';
+import { computeRatios, evaluateTargets } from '../../bench/report';
+import { CpuWindow, percentile, procCpuSeconds, Samples, summarize } from '../../bench/stats';
+
+describe('bench stats helpers', () => {
+  it('computes nearest-rank percentiles', () => {
+    const sorted = Float64Array.from({ length: 1000 }, (_, i) => i + 1);
+    assert.equal(percentile(sorted, 50), 500);
+    assert.equal(percentile(sorted, 99), 990);
+    assert.equal(percentile(sorted, 99.9), 999);
+    assert.equal(percentile(sorted, 100), 1000);
+    assert.equal(percentile(sorted, 0), 1);
+    assert.equal(percentile([], 50), null);
+    assert.equal(percentile([7], 99.9), 7);
+    assert.throws(() => percentile(sorted, 101), RangeError);
+  });
+
+  it('keeps every sample across growth and summarises them sorted', () => {
+    const s = new Samples(16);
+    for (let i = 10_000; i >= 1; i--) s.add(i / 10);
+    assert.equal(s.count, 10_000);
+    const sum = s.summary();
+    assert.equal(sum.p50, 500);
+    assert.equal(sum.p99, 990);
+    assert.equal(sum.p999, 999);
+    assert.equal(sum.max, 1000);
+    assert.ok(Math.abs(sum.mean! - 500.05) < 1e-9);
+    assert.deepEqual(summarize([]), {
+      count: 0,
+      p50: null,
+      p90: null,
+      p99: null,
+      p999: null,
+      max: null,
+      mean: null,
+    });
+  });
+
+  it('reads its own CPU time from /proc and measures a busy loop', function () {
+    if (process.platform !== 'linux') this.skip(); // /proc/<pid>/stat is Linux only
+    assert.ok((procCpuSeconds(process.pid) ?? -1) >= 0);
+    assert.equal(procCpuSeconds(2 ** 22 + 12345), null);
+    const w = new CpuWindow([process.pid]);
+    const end = performance.now() + 60;
+    while (performance.now() < end) Math.sqrt(Math.random());
+    const r = w.finish();
+    assert.ok(r.selfPct! > 20, `busy loop used ${r.selfPct}% of a core`);
+    assert.ok(r.othersPct[0] !== null);
+  });
+
+  it('computes ratios and PASS/MISS from scenario rows', () => {
+    const row = (client: ScenarioResult['client'], msgsPerSec: number): ScenarioResult => ({
+      name: client,
+      client,
+      mode: 'closed',
+      endpoint: 'stub-http',
+      msgsPerSec,
+      p50Ms: 1,
+      p99Ms: 2,
+      p999Ms: 3,
+      cpuPct: 50,
+      heapBytesPerMessage: null,
+    });
+    const scenarios = [
+      row('ceiling', 40_000),
+      row('core', 36_000),
+      row('node', 30_000),
+      row('httpreq', 2_000),
+    ];
+    const ratios = computeRatios(scenarios, ['stub-http']);
+    assert.deepEqual(ratios, [
+      { endpoint: 'stub-http', oursVsHttpRequest: 15, oursVsCeiling: 0.75, coreVsCeiling: 0.9 },
+    ]);
+    const targets = evaluateTargets({
+      version: 1,
+      mode: 'quick',
+      startedAt: '',
+      durationSec: 1,
+      machine: {
+        cpus: 2,
+        cpuModel: 'x',
+        totalMemGB: 1,
+        platform: 'x',
+        node: 'x',
+        undici: 'x',
+        nodeRed: 'x',
+        loadAvgStart: [0, 0, 0],
+      },
+      settings: {} as never,
+      endpoints: [],
+      scenarios,
+      ratios,
+      notes: [],
+    });
+    const byId = new Map(targets.map((t) => [t.id, t]));
+    assert.equal(byId.get('node-vs-http-request:stub-http')?.pass, true);
+    assert.equal(byId.get('node-vs-ceiling:stub-http')?.pass, true);
+    assert.equal(byId.get('node-throughput-stub')?.pass, true);
+    assert.equal(byId.get('node-p99-at-1k')?.pass, null);
+  });
+});

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Shared plumbing for the node tests: the test helper pinned to the installed Node-RED, the three
+ * node modules plus the core catch node, a local endpoint per test file, and small waits.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { inspect } from 'node:util';
+
+import rawHelper from 'node-red-node-test-helper';
+
+import { startLocalEndpoint, type LocalEndpoint } from '../../lib/local/server';
+import type { LocalEndpointOptions } from '../../lib/local/types';
+import endpointNode from '../../nodes/event-streams-endpoint';
+import producerNode from '../../nodes/event-streams-producer';
+import topicAdminNode from '../../nodes/event-streams-topic-admin';
+
+rawHelper.init(require.resolve('node-red'));
+
+// Loosely typed on purpose: the helper's typings predate its promise API and the flow shapes used here.
+export const helper: any = rawHelper;
+
+// The helper does not load core nodes by itself (node-red-node-test-helper#48).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const catchNode = require('@node-red/nodes/core/common/25-catch.js');
+
+export { endpointNode, producerNode, topicAdminNode };
+export const allNodes = [endpointNode, producerNode, topicAdminNode, catchNode];
+
+export interface TestEndpoint {
+  endpoint: LocalEndpoint;
+  stateDir: string;
+  stop(): Promise<void>;
+}
+
+/** One local HTTPS endpoint (verification on, its own CA) in a temp state dir. */
+export async function startTestEndpoint(options: LocalEndpointOptions = {}): Promise<TestEndpoint> {
+  const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'es-nodes-'));
+  const endpoint = await startLocalEndpoint({ port: 0, stateDir, ...options });
+  return {
+    endpoint,
+    stateDir,
+    async stop() {
+      await endpoint.stop();
+      await fs.rm(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function uniqueTopic(prefix = 't'): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+/** An endpoint config node for the flow, with fast retries so the suite stays quick. */
+export function endpointConfig(
+  ep: LocalEndpoint,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    id: 'cfg',
+    type: 'event-streams-endpoint',
+    name: 'local',
+    url: ep.url,
+    adminUrl: ep.adminUrl,
+    flavour: 'v1',
+    authMode: 'bearer',
+    iamUrl: ep.iamUrl,
+    verifyTls: true,
+    connections: 4,
+    requestTimeout: 5,
+    retries: 3,
+    retryDelay: 10,
+    maxRetryTime: 5,
+    closeTimeout: 5,
+    ...overrides,
+  };
+}
+
+export const TAB = { id: 'tab1', type: 'tab', label: 'test' };
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Resolves once `check()` is true, polling every 10 ms; rejects after `timeoutMs`. */
+export async function until(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+  what = 'condition',
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await delay(10);
+  }
+}
+
+/** Collects messages arriving at a helper node. */
+export function collect(nodeId: string): Array<Record<string, any>> {
+  const got: Array<Record<string, any>> = [];
+  helper.getNode(nodeId).on('input', (msg: Record<string, any>) => got.push(msg));
+  return got;
+}
+
+/** Every string the helper's log spy saw, for "no secret leaked" checks. */
+export function loggedText(): string {
+  const log = helper.log();
+  return log ? inspect(log.args, { depth: 6 }) : '';
+}
