@@ -89,6 +89,8 @@ export interface ClosedJob {
   load: LoadSettings;
   warmupMs: number;
   measureMs: number;
+  /** Write a V8 CPU profile of the run (warm-up included) to this file. */
+  profileFile?: string;
 }
 
 export interface OpenJob {

@@ -125,7 +125,7 @@ function lowRateNote(
   cpus: number,
 ): string {
   const parts = [`over by ${((row.cpuPct ?? 0) - 2).toFixed(2)} points of a core`];
-  const harness = (row.details as { harnessCpuPct?: number } | undefined)?.harnessCpuPct;
+  const harness = (ceiling?.details as { harnessCpuPct?: number } | undefined)?.harnessCpuPct;
   if (harness != null) parts.push(`the harness's own timer loop alone uses ${harness.toFixed(2)}%`);
   if (ceiling?.cpuPct != null) parts.push(`bare undici uses ${ceiling.cpuPct.toFixed(2)}% at the same rate`);
   if (load && load[0]! > cpus) parts.push(`machine load ${load[0]!.toFixed(1)} on ${cpus} cores`);

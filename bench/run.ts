@@ -97,7 +97,7 @@ function plan(): Plan {
       open: { warmupMs: 300, measureMs: 1000, rates: [1000, 5000, 10000] },
       openEndpoints: ['stub-http'],
       openKinds: ['core', 'node'],
-      lowRate: { rate: 200, warmupMs: 300, measureMs: 1500, kinds: ['ceiling', 'core', 'node'] },
+      lowRate: { rate: 200, warmupMs: 300, measureMs: 1200, kinds: ['ceiling', 'core', 'node'] },
       heap: { messages: 5000, kinds: ['core', 'node'] },
       stall: { rate: 1000, latencyMs: 50, preMs: 800, stallMs: 3000, postMs: 3000, queue: 1000 },
       kafka: mode === 'quick' && kafka,
@@ -505,13 +505,8 @@ async function main(): Promise<void> {
   }
   const workers = new Map<ClientKind, Worker>();
   const kinds: ClientKind[] = p.mode === 'profile' ? ['ceiling', 'core', 'node'] : KINDS;
-  for (const kind of kinds) {
-    const execArgv =
-      p.mode === 'profile' && kind !== 'ceiling'
-        ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${kind}.cpuprofile`]
-        : [];
-    workers.set(kind, new Worker(kind, execArgv, endpoints));
-  }
+  if (p.mode === 'profile') notes.push(`CPU profiles (load them in Chrome DevTools): ${path.relative(ROOT, profileDir)}/`);
+  for (const kind of kinds) workers.set(kind, new Worker(kind, [], endpoints));
   await Promise.all(
     [...workers.values()].map((w) =>
       w.start().catch((err: unknown) => {
@@ -552,6 +547,7 @@ async function main(): Promise<void> {
             template,
             load: p.load,
             ...p.closed,
+            ...(p.mode === 'profile' ? { profileFile: path.join(profileDir, `${kind}-${id}.cpuprofile`) } : {}),
           });
           scenarios.push(closedRow(kind, id, r));
         } catch (err) {
@@ -619,7 +615,8 @@ async function main(): Promise<void> {
           warmupMs: p.lowRate.warmupMs,
           measureMs: p.lowRate.measureMs,
           label: `open ${p.lowRate.rate}/s`,
-          harnessBaseline: true,
+          // The harness's own cost does not depend on the client kind: measure it once.
+          harnessBaseline: kind === p.lowRate.kinds[0],
         });
         scenarios.push(openRow(kind, 'stub-http', r));
       } catch (err) {
@@ -717,6 +714,7 @@ async function main(): Promise<void> {
   if (p.mode === 'profile') {
     profiles = readdirSync(profileDir)
       .filter((f) => f.endsWith('.cpuprofile'))
+      .sort()
       .map((f) => summarizeProfile(path.join(profileDir, f)));
   }
 

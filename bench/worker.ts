@@ -7,6 +7,7 @@
  * body) with the same connection settings, so the kinds differ only in the code in between.
  */
 import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Pool } from 'undici';
@@ -37,6 +38,28 @@ import {
 import { Samples } from './stats';
 
 const kind = process.argv[2] as ClientKind;
+
+// ---------------------------------------------------------------------------------------------
+// CPU profile of one run only (not of start-up and module loading, as --cpu-prof would give).
+
+async function startProfiler(): Promise<{ stop(file: string): Promise<void> }> {
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object): Promise<unknown> =>
+    new Promise((resolve, reject) =>
+      session.post(method, params ?? {}, (err, result) => (err ? reject(err) : resolve(result))),
+    );
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 200 });
+  await post('Profiler.start');
+  return {
+    async stop(file) {
+      const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Senders per kind. Each returns a Sender plus a cleanup.
@@ -322,12 +345,15 @@ async function runJob(job: Job): Promise<LoopResult | OpenResult | Record<string
   const rig = await rigFor(job.endpoint, job.template, job.load);
   try {
     if (job.type === 'closed') {
-      return await runClosed(rig.sender, {
+      const profiler = job.profileFile ? await startProfiler() : undefined;
+      const result = await runClosed(rig.sender, {
         window: job.load.window,
         warmupMs: job.warmupMs,
         measureMs: job.measureMs,
         endpointPid: job.endpoint.pid,
       });
+      if (profiler) await profiler.stop(job.profileFile!);
+      return result;
     }
     const schedule = { rate: job.rate, warmupMs: job.warmupMs, measureMs: job.measureMs, endpointPid: job.endpoint.pid };
     const result = await runOpen(rig.sender, schedule);

@@ -66,7 +66,11 @@ function configMap(raw: unknown): Record<string, string> | undefined {
   if (Array.isArray(raw)) {
     const out: Record<string, string> = {};
     for (const item of raw) {
-      if (typeof item === 'object' && item !== null && typeof (item as { name?: unknown }).name === 'string') {
+      if (
+        typeof item === 'object' &&
+        item !== null &&
+        typeof (item as { name?: unknown }).name === 'string'
+      ) {
         const v = (item as { value?: unknown }).value;
         if (v !== undefined && v !== null) out[(item as { name: string }).name] = String(v);
       }
@@ -159,11 +163,19 @@ export function topicFilter(filter: string | undefined): ((name: string) => bool
     try {
       re = new RegExp(filter.slice(1, -1));
     } catch {
-      throw new ValidationError(`The topic filter ${printable(filter)} is not a valid regular expression.`, 'VALIDATION');
+      throw new ValidationError(
+        `The topic filter ${printable(filter)} is not a valid regular expression.`,
+        'VALIDATION',
+      );
     }
     return (name) => re.test(name);
   }
-  const re = new RegExp(`^${filter.split('*').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  const re = new RegExp(
+    `^${filter
+      .split('*')
+      .map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
   return (name) => re.test(name);
 }
 
@@ -221,7 +233,10 @@ export class AdminRestClient implements TopicAdmin {
     const first = page ?? 1;
     const last = page ?? MAX_PAGES;
     for (let p = first; p <= last; p++) {
-      const res = await this.call('GET', `/admin/topics${query(p)}`, { op: 'List topics', notFoundIsApi: true });
+      const res = await this.call('GET', `/admin/topics${query(p)}`, {
+        op: 'List topics',
+        notFoundIsApi: true,
+      });
       const items = this.parseList(res);
       total = toInt(headerValue(res.headers, 'x-total-count')) ?? total;
       let added = 0;
@@ -350,9 +365,12 @@ export class AdminRestClient implements TopicAdmin {
     try {
       return JSON.parse(res.text);
     } catch {
-      throw new UnexpectedResponseError(`The Admin REST API answered HTTP ${res.statusCode} with a body that is not JSON.`, {
-        statusCode: res.statusCode,
-      });
+      throw new UnexpectedResponseError(
+        `The Admin REST API answered HTTP ${res.statusCode} with a body that is not JSON.`,
+        {
+          statusCode: res.statusCode,
+        },
+      );
     }
   }
 

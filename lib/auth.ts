@@ -4,12 +4,7 @@
  * header value: synchronously for static credentials and for a cached IAM token (the hot path
  * allocates nothing), as a promise only while an IAM exchange is under way.
  */
-import {
-  AuthenticationError,
-  EventStreamsError,
-  UnexpectedResponseError,
-  ValidationError,
-} from './errors';
+import { AuthenticationError, EventStreamsError, UnexpectedResponseError, ValidationError } from './errors';
 import { errorFromResponse } from './encode';
 import { type RetryPolicy, withRetry } from './retry';
 import type { HttpRequest, HttpResponse } from './transport';

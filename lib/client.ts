@@ -16,7 +16,14 @@ import {
   TlsError,
   ValidationError,
 } from './errors';
-import { DEFAULT_LIMITS, type EncodedRequest, type EncodeLimits, encodeRecord, errorFromResponse, parseProduceSuccess } from './encode';
+import {
+  DEFAULT_LIMITS,
+  type EncodedRequest,
+  type EncodeLimits,
+  encodeRecord,
+  errorFromResponse,
+  parseProduceSuccess,
+} from './encode';
 import { FlowControl, type FlowJob } from './flow';
 import { finalError, nextRetryDelay, resolveRetryPolicy, type RetryPolicy } from './retry';
 import { buildTlsConnectOptions } from './tls';
@@ -86,10 +93,16 @@ function parseBaseUrl(value: unknown, field: string): URL {
     throw new ValidationError(`${field} is not a valid URL.`, 'INVALID_CONFIG');
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new ValidationError(`${field} must start with https:// (or http:// for a plain local endpoint).`, 'INVALID_CONFIG');
+    throw new ValidationError(
+      `${field} must start with https:// (or http:// for a plain local endpoint).`,
+      'INVALID_CONFIG',
+    );
   }
   if (url.username !== '' || url.password !== '') {
-    throw new ValidationError(`${field} must not contain credentials; use the auth options.`, 'INVALID_CONFIG');
+    throw new ValidationError(
+      `${field} must not contain credentials; use the auth options.`,
+      'INVALID_CONFIG',
+    );
   }
   if (url.search !== '' || url.hash !== '') {
     throw new ValidationError(`${field} must not contain a query string or fragment.`, 'INVALID_CONFIG');
@@ -143,7 +156,10 @@ export class EventStreamsClient {
     const url = parseBaseUrl(options.url, 'url');
     this.origin = url.origin;
     this.basePath = url.pathname.replace(/\/+$/, '');
-    const admin = options.adminUrl === undefined || options.adminUrl === '' ? url : parseBaseUrl(options.adminUrl, 'adminUrl');
+    const admin =
+      options.adminUrl === undefined || options.adminUrl === ''
+        ? url
+        : parseBaseUrl(options.adminUrl, 'adminUrl');
     this.adminUrl = admin.href;
     const flavour = options.flavour ?? 'v1';
     if (flavour !== 'v1' && flavour !== 'v2') {
@@ -158,14 +174,24 @@ export class EventStreamsClient {
     this.retry = resolveRetryPolicy(options.retry);
     this.limits = {
       maxKeyBytes: positiveInt(options.limits?.maxKeyBytes, 'limits.maxKeyBytes', DEFAULT_LIMITS.maxKeyBytes),
-      maxValueBytes: positiveInt(options.limits?.maxValueBytes, 'limits.maxValueBytes', DEFAULT_LIMITS.maxValueBytes),
+      maxValueBytes: positiveInt(
+        options.limits?.maxValueBytes,
+        'limits.maxValueBytes',
+        DEFAULT_LIMITS.maxValueBytes,
+      ),
       maxUriBytes: positiveInt(options.limits?.maxUriBytes, 'limits.maxUriBytes', DEFAULT_LIMITS.maxUriBytes),
     };
     const rateLimit = options.rateLimit ?? 0;
     if (typeof rateLimit !== 'number' || !Number.isFinite(rateLimit) || rateLimit < 0) {
-      throw new ValidationError('rateLimit must be a number of messages per second (0 for none).', 'INVALID_CONFIG');
+      throw new ValidationError(
+        'rateLimit must be a number of messages per second (0 for none).',
+        'INVALID_CONFIG',
+      );
     }
-    if (options.userAgent !== undefined && (typeof options.userAgent !== 'string' || /[\r\n]/.test(options.userAgent))) {
+    if (
+      options.userAgent !== undefined &&
+      (typeof options.userAgent !== 'string' || /[\r\n]/.test(options.userAgent))
+    ) {
       throw new ValidationError('userAgent must be a single-line string.', 'INVALID_CONFIG');
     }
     this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
@@ -184,7 +210,12 @@ export class EventStreamsClient {
     this.flow = new FlowControl<Job>(
       {
         maxInFlight,
-        maxQueuedMessages: positiveInt(options.queue?.maxMessages, 'queue.maxMessages', DEFAULT_QUEUE_MESSAGES, true),
+        maxQueuedMessages: positiveInt(
+          options.queue?.maxMessages,
+          'queue.maxMessages',
+          DEFAULT_QUEUE_MESSAGES,
+          true,
+        ),
         maxQueuedBytes: positiveInt(options.queue?.maxBytes, 'queue.maxBytes', DEFAULT_QUEUE_BYTES, true),
         rateLimit,
       },
@@ -212,7 +243,9 @@ export class EventStreamsClient {
    */
   produce(topic: string, record: ProduceRecord, options?: ProduceOptions): Promise<ProduceResult> {
     if (this.closing) {
-      return Promise.reject(new ClosedError('The client is closed; the record was not sent.', { topic: String(topic) }));
+      return Promise.reject(
+        new ClosedError('The client is closed; the record was not sent.', { topic: String(topic) }),
+      );
     }
     let req: EncodedRequest;
     try {
@@ -227,7 +260,9 @@ export class EventStreamsClient {
     }
     const signal = options?.signal;
     if (signal?.aborted) {
-      return Promise.reject(new AbortedError('The record was aborted before it was sent.', { topic, attempts: 0 }));
+      return Promise.reject(
+        new AbortedError('The record was aborted before it was sent.', { topic, attempts: 0 }),
+      );
     }
     return new Promise<ProduceResult>((resolve, reject) => {
       const job = new Job(topic, req, resolve, reject, signal);
@@ -244,7 +279,11 @@ export class EventStreamsClient {
     });
   }
 
-  /** Counters and the current state, for status displays. */
+  /**
+   * Counters and the current state, for status displays. `delivered` and `failed` count records
+   * that were accepted (passed validation and the queue bound); a record refused up front only
+   * rejects its own promise.
+   */
   stats(): ClientStats {
     const inFlight = this.flow.inFlight;
     const queued = this.flow.queued;
@@ -282,7 +321,12 @@ export class EventStreamsClient {
    */
   async testConnection(): Promise<ConnectionCheck> {
     if (this.closing) {
-      return { reachable: false, tlsTrusted: null, authenticated: null, error: new ClosedError('The client is closed.') };
+      return {
+        reachable: false,
+        tlsTrusted: null,
+        authenticated: null,
+        error: new ClosedError('The client is closed.'),
+      };
     }
     const https = this.adminUrl.startsWith('https:');
     const trusted = https ? true : null;
@@ -307,7 +351,8 @@ export class EventStreamsClient {
       secrets: this.auth.secrets(),
       notFoundIsTopic: false,
     });
-    if (s === 401 || s === 403) return { reachable: true, tlsTrusted: trusted, authenticated: false, error: err };
+    if (s === 401 || s === 403)
+      return { reachable: true, tlsTrusted: trusted, authenticated: false, error: err };
     if (s === 404 || s === 405 || s === 501) return this.produceProbe(trusted);
     return { reachable: true, tlsTrusted: trusted, authenticated: null, error: err };
   }
@@ -514,7 +559,9 @@ export class EventStreamsClient {
     this.hardClosed = true;
     const leftovers = this.flow.drain();
     for (const job of leftovers) {
-      const err = new ClosedError('The client was closed before this record could be sent.', { topic: job.topic });
+      const err = new ClosedError('The client was closed before this record could be sent.', {
+        topic: job.topic,
+      });
       err.attempts = 0;
       this.settle(job, err);
     }

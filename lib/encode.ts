@@ -290,13 +290,18 @@ export function encodeV1(
   let path = `${basePath}/topics/${topic}/records`;
   if (key !== undefined) {
     path +=
-      typeof key === 'string' ? `?key=${encodeURIComponent(key)}` : `?key=${key.toString('hex')}&keyType=binary`;
+      typeof key === 'string'
+        ? `?key=${encodeURIComponent(key)}`
+        : `?key=${key.toString('hex')}&keyType=binary`;
   }
   if (headers !== undefined) {
     path += key === undefined ? '?headers=' : '&headers=';
     for (let i = 0; i < headers.length; i++) {
       const h = headers[i]!;
-      const hex = typeof h.value === 'string' ? Buffer.from(h.value, 'utf8').toString('hex') : asBuffer(h.value).toString('hex');
+      const hex =
+        typeof h.value === 'string'
+          ? Buffer.from(h.value, 'utf8').toString('hex')
+          : asBuffer(h.value).toString('hex');
       path += `${i === 0 ? '' : ','}${encodeURIComponent(h.name)}:${hex}`;
     }
   }
@@ -342,7 +347,9 @@ function v2Value(record: ProduceRecord): V2Data {
   const value: unknown = record.value;
   if (value === undefined || value === null) missingValue(value);
   const forced =
-    record.valueType !== undefined ? record.valueType : typeFromContentType(checkContentType(record.contentType));
+    record.valueType !== undefined
+      ? record.valueType
+      : typeFromContentType(checkContentType(record.contentType));
   if (forced !== undefined && forced !== 'text' && forced !== 'binary' && forced !== 'json') {
     throw new ValidationError('valueType must be "text", "binary" or "json".', 'VALIDATION');
   }
@@ -357,7 +364,8 @@ function v2Value(record: ProduceRecord): V2Data {
   const type: V2Type = forced ?? (bytes ? 'binary' : t === 'object' ? 'json' : 'text');
   if (type === 'binary') {
     if (bytes) return { type, data: asBuffer(value).toString('base64') };
-    const text = t === 'string' ? (value as string) : t === 'object' ? jsonText(value, 'value') : String(value);
+    const text =
+      t === 'string' ? (value as string) : t === 'object' ? jsonText(value, 'value') : String(value);
     if (t === 'string') checkValueString(text);
     return { type, data: Buffer.from(text, 'utf8').toString('base64') };
   }
@@ -375,7 +383,10 @@ function v2Value(record: ProduceRecord): V2Data {
     try {
       JSON.parse(text);
     } catch {
-      throw new ValidationError('The record value was marked as JSON but is not valid JSON text.', 'INVALID_VALUE');
+      throw new ValidationError(
+        'The record value was marked as JSON but is not valid JSON text.',
+        'INVALID_VALUE',
+      );
     }
     return { type, data: text };
   }
@@ -399,7 +410,10 @@ export function encodeV2(
   };
   const key = checkKey(record.key, limits);
   if (key !== undefined) {
-    envelope.key = typeof key === 'string' ? { type: 'text', data: key } : { type: 'binary', data: key.toString('base64') };
+    envelope.key =
+      typeof key === 'string'
+        ? { type: 'text', data: key }
+        : { type: 'binary', data: key.toString('base64') };
   }
   const headers = checkHeaders(record.headers, false);
   if (headers !== undefined) {
@@ -426,7 +440,9 @@ export function encodeRecord(
   record: ProduceRecord,
   limits: EncodeLimits = DEFAULT_LIMITS,
 ): EncodedRequest {
-  return flavour === 'v2' ? encodeV2(basePath, topic, record, limits) : encodeV1(basePath, topic, record, limits);
+  return flavour === 'v2'
+    ? encodeV2(basePath, topic, record, limits)
+    : encodeV1(basePath, topic, record, limits);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -570,10 +586,16 @@ export function parseErrorBody(text: string): ParsedErrorBody {
       str(b.error_description) ??
       str(b.detail);
     if (message !== undefined) out.serverMessage = message;
-    const serverCode = code(e.code) ?? code(e.error_code) ?? code(b.error_code) ?? code(e.errorCode) ?? code(b.errorCode);
+    const serverCode =
+      code(e.code) ?? code(e.error_code) ?? code(b.error_code) ?? code(e.errorCode) ?? code(b.errorCode);
     if (serverCode !== undefined) out.serverCode = serverCode;
     const incident =
-      str(e.incident_id) ?? str(b.incident_id) ?? str(e.incident) ?? str(b.incident) ?? str(b.trace) ?? str(e.trace);
+      str(e.incident_id) ??
+      str(b.incident_id) ??
+      str(e.incident) ??
+      str(b.incident) ??
+      str(b.trace) ??
+      str(e.trace);
     if (incident !== undefined) out.incidentId = incident;
     const kafka = e.kafka_error_code ?? b.kafka_error_code;
     if (typeof kafka === 'number' && Number.isFinite(kafka)) out.kafkaErrorCode = kafka;
@@ -614,7 +636,8 @@ export function errorFromResponse(
 ): EventStreamsError {
   const parsed = parseErrorBody(text);
   const secrets = ctx.secrets ?? [];
-  const serverMessage = parsed.serverMessage === undefined ? undefined : redact(parsed.serverMessage, secrets);
+  const serverMessage =
+    parsed.serverMessage === undefined ? undefined : redact(parsed.serverMessage, secrets);
   const incidentId = parsed.incidentId ?? headerValue(headers, 'x-global-transaction-id');
   const topic = parsed.topic ?? ctx.topic;
   const details: ErrorDetails = { statusCode };
@@ -647,7 +670,11 @@ export function errorFromResponse(
         details,
       );
     case 415:
-      return new BadRequestError(msg('the server does not accept this Content-Type'), details, 'UNSUPPORTED_MEDIA_TYPE');
+      return new BadRequestError(
+        msg('the server does not accept this Content-Type'),
+        details,
+        'UNSUPPORTED_MEDIA_TYPE',
+      );
     case 422:
       return new BadRequestError(msg('the server could not process the request'), details);
     case 401:

@@ -3,7 +3,13 @@
 export * from './errors';
 export * from './types';
 export { EventStreamsClient, createTopicAdmin, PROBE_TOPIC } from './client';
-export { AdminRestClient, type AdminRestClientInit, toConfigEntries, toTopicDetail, topicFilter } from './admin';
+export {
+  AdminRestClient,
+  type AdminRestClientInit,
+  toConfigEntries,
+  toTopicDetail,
+  topicFilter,
+} from './admin';
 export { validateTopicName, isWellFormedString, MAX_TOPIC_NAME_LENGTH } from './validate';
 export {
   encodeV1,
@@ -19,6 +25,6 @@ export {
   type ProduceSuccess,
 } from './encode';
 export { buildTlsConnectOptions, splitPemCertificates, tlsErrorFrom } from './tls';
-export { mapTransportError } from './transport';
+export { mapTransportError, Transport, type TransportOptions } from './transport';
 export { backoffDelay, nextRetryDelay, resolveRetryPolicy, DEFAULT_RETRY, type RetryPolicy } from './retry';
-export { iamTokenRequestBody } from './auth';
+export { createAuthProvider, iamTokenRequestBody, type AuthProvider } from './auth';

@@ -166,7 +166,8 @@ function normaliseConfigs(
       throw new ValidationError(`Invalid config name ${JSON.stringify(name)}`, 'INVALID_CONFIG');
     }
     if (reset === true) {
-      if (!allowReset) throw new ValidationError(`reset_to_default is only valid on update`, 'INVALID_CONFIG');
+      if (!allowReset)
+        throw new ValidationError(`reset_to_default is only valid on update`, 'INVALID_CONFIG');
       out.push({ name, value: undefined });
       return;
     }
@@ -229,14 +230,21 @@ const AUTHZ_TYPES = new Set([
   'GROUP_AUTHORIZATION_FAILED',
   'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
 ]);
-const AUTHN_TYPES = new Set(['SASL_AUTHENTICATION_FAILED', 'ILLEGAL_SASL_STATE', 'UNSUPPORTED_SASL_MECHANISM']);
+const AUTHN_TYPES = new Set([
+  'SASL_AUTHENTICATION_FAILED',
+  'ILLEGAL_SASL_STATE',
+  'UNSUPPORTED_SASL_MECHANISM',
+]);
 
 /**
  * Maps a kafkajs failure to this package's error classes. `KafkaJSNumberOfRetriesExceeded` and
  * aggregate errors are unwrapped to the error that actually happened. Messages pass through
  * {@link redact} with the configured secrets; SASL failures never carry the raw kafkajs error.
  */
-export function mapKafkaError(err: unknown, context: { topic?: string; secrets?: string[] } = {}): EventStreamsError {
+export function mapKafkaError(
+  err: unknown,
+  context: { topic?: string; secrets?: string[] } = {},
+): EventStreamsError {
   if (isEventStreamsError(err)) return err as EventStreamsError;
   let e = (typeof err === 'object' && err !== null ? err : { message: String(err) }) as KafkaJsErrorShape;
   for (let depth = 0; depth < 5; depth++) {
@@ -263,7 +271,8 @@ export function mapKafkaError(err: unknown, context: { topic?: string; secrets?:
   if (e.name === 'KafkaJSSASLAuthenticationError' || AUTHN_TYPES.has(type)) {
     return new AuthenticationError(`Kafka authentication failed: ${message}`, withCode);
   }
-  if (AUTHZ_TYPES.has(type)) return new AuthorizationError(`Kafka authorization failed: ${message}`, withCode);
+  if (AUTHZ_TYPES.has(type))
+    return new AuthorizationError(`Kafka authorization failed: ${message}`, withCode);
   if (NOT_FOUND_TYPES.has(type)) {
     return new TopicNotFoundError(topic ? `Topic '${topic}' does not exist` : message, withCode);
   }
@@ -288,7 +297,11 @@ export function mapKafkaError(err: unknown, context: { topic?: string; secrets?:
       cause: err,
     });
   }
-  if (e.name === 'KafkaJSRequestTimeoutError' || e.name === 'KafkaJSTimeout' || type === 'REQUEST_TIMED_OUT') {
+  if (
+    e.name === 'KafkaJSRequestTimeoutError' ||
+    e.name === 'KafkaJSTimeout' ||
+    type === 'REQUEST_TIMED_OUT'
+  ) {
     return new TimeoutError(`Kafka request timed out: ${message}`, { ...withCode, cause: err });
   }
   if (e.name === 'KafkaJSNonRetriableError' && /^Invalid /.test(message)) {
@@ -303,7 +316,11 @@ export function mapKafkaError(err: unknown, context: { topic?: string; secrets?:
  */
 export function toUnavailable(err: EventStreamsError): EventStreamsError {
   if (err instanceof UnavailableError) return err;
-  if (err.code === 'CONNECTION_FAILED' || err.code === 'TIMEOUT' || (err.code === 'KAFKA_ERROR' && err.retriable)) {
+  if (
+    err.code === 'CONNECTION_FAILED' ||
+    err.code === 'TIMEOUT' ||
+    (err.code === 'KAFKA_ERROR' && err.retriable)
+  ) {
     return new UnavailableError(`Kafka is unavailable: ${err.message}`, {
       ...(err.topic !== undefined ? { topic: err.topic } : {}),
       ...(err.kafkaErrorCode !== undefined ? { kafkaErrorCode: err.kafkaErrorCode } : {}),
@@ -487,7 +504,10 @@ export class KafkaTopicAdmin implements TopicAdmin {
       if (map['retention.ms'] !== undefined && Number.isFinite(retention)) detail.retentionMs = retention;
       if (map['cleanup.policy'] !== undefined) detail.cleanupPolicy = map['cleanup.policy'];
       detail.configs = map;
-      detail.replicaAssignments = parts.map((p) => ({ id: p.partitionId, brokers: { replicas: [...p.replicas] } }));
+      detail.replicaAssignments = parts.map((p) => ({
+        id: p.partitionId,
+        brokers: { replicas: [...p.replicas] },
+      }));
       return detail;
     });
   }
@@ -543,13 +563,25 @@ export class KafkaTopicAdmin implements TopicAdmin {
   }
 
   private async create(options: CreateTopicOptions): Promise<boolean> {
-    if (typeof options !== 'object' || options === null) throw new ValidationError('options must be an object');
+    if (typeof options !== 'object' || options === null)
+      throw new ValidationError('options must be an object');
     const name = checkTopicName(options.name);
-    const partitions = options.partitions === undefined ? 1 : checkPartitions(options.partitions, 'partitions');
-    const configEntries = normaliseConfigs(options.configs, false).map((c) => ({ name: c.name, value: c.value! }));
+    const partitions =
+      options.partitions === undefined ? 1 : checkPartitions(options.partitions, 'partitions');
+    const configEntries = normaliseConfigs(options.configs, false).map((c) => ({
+      name: c.name,
+      value: c.value!,
+    }));
     return this.call(name, (admin) =>
       admin.createTopics({
-        topics: [{ topic: name, numPartitions: partitions, replicationFactor: this.replicationFactor, configEntries }],
+        topics: [
+          {
+            topic: name,
+            numPartitions: partitions,
+            replicationFactor: this.replicationFactor,
+            configEntries,
+          },
+        ],
         waitForLeaders: true,
         timeout: this.timeoutMs,
       }),
@@ -562,7 +594,10 @@ export class KafkaTopicAdmin implements TopicAdmin {
    */
   async createTopic(options: CreateTopicOptions): Promise<{ topic: string }> {
     if (!(await this.create(options))) {
-      throw new TopicExistsError(`Topic '${options.name}' already exists`, { topic: options.name, kafkaErrorCode: 36 });
+      throw new TopicExistsError(`Topic '${options.name}' already exists`, {
+        topic: options.name,
+        kafkaErrorCode: 36,
+      });
     }
     return { topic: options.name };
   }
@@ -585,7 +620,8 @@ export class KafkaTopicAdmin implements TopicAdmin {
    */
   async updateTopic(name: string, options: UpdateTopicOptions): Promise<{ topic: string }> {
     checkTopicName(name);
-    if (typeof options !== 'object' || options === null) throw new ValidationError('options must be an object');
+    if (typeof options !== 'object' || options === null)
+      throw new ValidationError('options must be an object');
     const partitions =
       options.partitions === undefined ? undefined : checkPartitions(options.partitions, 'partitions');
     const changes = normaliseConfigs(options.configs, true);
@@ -610,7 +646,8 @@ export class KafkaTopicAdmin implements TopicAdmin {
         });
         const merged = new Map<string, string>();
         for (const c of described.resources[0]?.configEntries ?? []) {
-          if (c.configSource === DYNAMIC_TOPIC_CONFIG && c.configValue !== null) merged.set(c.configName, c.configValue);
+          if (c.configSource === DYNAMIC_TOPIC_CONFIG && c.configValue !== null)
+            merged.set(c.configName, c.configValue);
         }
         for (const change of changes) {
           if (change.value === undefined) merged.delete(change.name);
@@ -643,7 +680,10 @@ export class KafkaTopicAdmin implements TopicAdmin {
         });
       }
       if (partitions !== undefined) {
-        await admin.createPartitions({ topicPartitions: [{ topic: name, count: partitions }], timeout: this.timeoutMs });
+        await admin.createPartitions({
+          topicPartitions: [{ topic: name, count: partitions }],
+          timeout: this.timeoutMs,
+        });
         await settle(async () => {
           const after = await admin.fetchTopicMetadata({ topics: [name] });
           return (after.topics[0]?.partitions.length ?? 0) >= partitions;

@@ -34,7 +34,12 @@ export const DEFAULT_RETRY: Readonly<RetryPolicy> = Object.freeze({
  */
 export function resolveRetryPolicy(options: RetryOptions | undefined): RetryPolicy {
   const o = options ?? {};
-  const initialDelayMs = positiveInt(o.initialDelayMs, 'retry.initialDelayMs', DEFAULT_RETRY.initialDelayMs, true);
+  const initialDelayMs = positiveInt(
+    o.initialDelayMs,
+    'retry.initialDelayMs',
+    DEFAULT_RETRY.initialDelayMs,
+    true,
+  );
   return {
     retries: positiveInt(o.retries, 'retry.retries', DEFAULT_RETRY.retries, true),
     initialDelayMs,

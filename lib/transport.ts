@@ -97,9 +97,12 @@ export function mapTransportError(err: unknown, origin: string, signal?: AbortSi
       case 'UND_ERR_BODY_TIMEOUT':
         return new TimeoutError(`${origin} stopped sending the response body.`, { cause });
       case 'UND_ERR_RES_EXCEEDED_MAX_SIZE':
-        return new UnexpectedResponseError(`The response from ${origin} is larger than expected and was cut off.`, {
-          cause,
-        });
+        return new UnexpectedResponseError(
+          `The response from ${origin} is larger than expected and was cut off.`,
+          {
+            cause,
+          },
+        );
       case 'UND_ERR_DESTROYED':
         return new ClosedError('The client was closed before the request finished.', { cause });
       default:
@@ -222,7 +225,9 @@ export class Transport {
   async close(): Promise<void> {
     this.closing = true;
     const pools = [...this.pools.values()];
-    await Promise.all(pools.map((p) => (p.closed || p.destroyed ? undefined : p.close().catch(() => undefined))));
+    await Promise.all(
+      pools.map((p) => (p.closed || p.destroyed ? undefined : p.close().catch(() => undefined))),
+    );
   }
 
   /** Aborts in-flight requests and closes every pool at once. */

@@ -77,7 +77,10 @@ export function positiveInt(value: unknown, name: string, fallback: number, allo
     throw new ValidationError(`Option ${name} must be an integer.`, 'INVALID_CONFIG');
   }
   if (value < 0 || (!allowZero && value === 0)) {
-    throw new ValidationError(`Option ${name} must be ${allowZero ? 'zero or more' : 'positive'}.`, 'INVALID_CONFIG');
+    throw new ValidationError(
+      `Option ${name} must be ${allowZero ? 'zero or more' : 'positive'}.`,
+      'INVALID_CONFIG',
+    );
   }
   return value;
 }

@@ -38,9 +38,18 @@ export interface StartKafkaOptions {
   detached?: boolean;
 }
 
+/**
+ * The SASL user of the local test broker (PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 on the
+ * SASL_PLAINTEXT listener). A fixed, public credential: the broker binds loopback only and also
+ * has an unauthenticated PLAINTEXT listener.
+ */
+export const LOCAL_SASL_USER = { username: 'esnodes', password: 'esnodes-local-secret' } as const;
+
 export interface KafkaInstance {
   /** Bootstrap brokers, `host:port`. */
   brokers: string[];
+  /** Bootstrap brokers of the SASL_PLAINTEXT listener (local broker only), see {@link LOCAL_SASL_USER}. */
+  saslBrokers?: string[];
   /** Undefined for an external cluster (`KAFKA_BROKERS`). */
   pid?: number;
   stateDir?: string;
@@ -66,6 +75,7 @@ interface InstanceFile {
   pid: number;
   port: number;
   controllerPort: number;
+  saslPort: number;
   brokers: string;
   stateDir: string;
   version: string;
@@ -230,16 +240,23 @@ function kafkaUuid(): string {
   }
 }
 
-function serverProperties(dir: string, port: number, controllerPort: number): string {
+function serverProperties(dir: string, port: number, controllerPort: number, saslPort: number): string {
+  const { username, password } = LOCAL_SASL_USER;
   return [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort},SASL_PLAINTEXT://127.0.0.1:${saslPort}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port},SASL_PLAINTEXT://127.0.0.1:${saslPort}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT',
+    // SASL as IBM Cloud (PLAIN) and on-prem Event Streams (SCRAM) use it; the SCRAM credentials
+    // are written into the metadata log when the storage is formatted.
+    'sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
+    `listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_${username}="${password}";`,
+    'listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+    'listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
     `log.dirs=${path.join(dir, 'data')}`,
     'num.partitions=1',
     'default.replication.factor=1',
@@ -448,6 +465,7 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
     log(`kafka: already running (pid ${existing.pid}) at ${existing.brokers}`);
     return {
       brokers: [existing.brokers],
+      ...(existing.saslPort ? { saslBrokers: [`127.0.0.1:${existing.saslPort}`] } : {}),
       pid: existing.pid,
       stateDir,
       external: false,
@@ -461,13 +479,14 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
   const logDir = path.join(stateDir, 'logs');
   const logFile = path.join(logDir, 'server.log');
   const outFile = path.join(logDir, 'broker.out');
-  const port = await freePort();
-  let controllerPort = await freePort();
-  while (controllerPort === port) controllerPort = await freePort();
+  const ports = new Set<number>();
+  while (ports.size < 3) ports.add(await freePort());
+  const [port, controllerPort, saslPort] = [...ports] as [number, number, number];
   const brokers = [`127.0.0.1:${port}`];
+  const saslBrokers = [`127.0.0.1:${saslPort}`];
 
   // Ports change per start, so the properties are rewritten; the formatted data dir is kept.
-  fs.writeFileSync(propsFile, serverProperties(stateDir, port, controllerPort));
+  fs.writeFileSync(propsFile, serverProperties(stateDir, port, controllerPort, saslPort));
   fs.writeFileSync(log4jFile, log4jProperties(logDir));
   const classpath = path.join(libs, '*');
   const common = [...jvmArgs(), `-Dlog4j.configuration=file:${log4jFile}`, `-Dkafka.logs.dir=${logDir}`];
@@ -486,6 +505,10 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
         '-c',
         propsFile,
         '--ignore-formatted',
+        '--add-scram',
+        `SCRAM-SHA-256=[name=${LOCAL_SASL_USER.username},password=${LOCAL_SASL_USER.password}]`,
+        '--add-scram',
+        `SCRAM-SHA-512=[name=${LOCAL_SASL_USER.username},password=${LOCAL_SASL_USER.password}]`,
       ],
       { timeoutMs: 120_000 },
     );
@@ -520,6 +543,7 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
       pid,
       port,
       controllerPort,
+      saslPort,
       brokers: brokers[0]!,
       stateDir,
       version: KAFKA_VERSION,
@@ -560,6 +584,7 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
   await launch();
   return {
     brokers,
+    saslBrokers,
     get pid() {
       return pid || undefined;
     },
@@ -615,6 +640,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(
         JSON.stringify({
           brokers: kafka.brokers.join(','),
+          ...(kafka.saslBrokers ? { saslBrokers: kafka.saslBrokers.join(','), sasl: LOCAL_SASL_USER } : {}),
           pid: kafka.pid,
           stateDir,
           ...(already ? { alreadyRunning: true } : {}),

@@ -29,7 +29,13 @@ import {
   type RecordMetadata,
   type TopicMessages,
 } from 'kafkajs';
-import { ClosedError, EventStreamsError, TopicNotFoundError, UnavailableError, isEventStreamsError } from '../errors';
+import {
+  ClosedError,
+  EventStreamsError,
+  TopicNotFoundError,
+  UnavailableError,
+  isEventStreamsError,
+} from '../errors';
 import { KafkaTopicAdmin, mapKafkaError, secretsOf, toKafkaConfig, toUnavailable } from '../kafka-admin';
 import type { TopicDetail } from '../types';
 import type { Backend, KafkaConnectionOptions, RecordToStore, TopicUpdate } from './types';
@@ -118,7 +124,9 @@ export class KafkaBackend implements Backend {
     };
     // Few, quick kafkajs retries: when Kafka is down the HTTP caller should hear 503 within seconds
     // and retry on its own schedule, rather than hang while kafkajs backs off for a minute.
-    this.kafka = new Kafka(toKafkaConfig(options, log, { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 }));
+    this.kafka = new Kafka(
+      toKafkaConfig(options, log, { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 }),
+    );
     this.admin = new KafkaTopicAdmin(
       {
         brokers: options.brokers,
@@ -197,7 +205,9 @@ export class KafkaBackend implements Backend {
   }
 
   private fail(err: unknown, topic?: string): EventStreamsError {
-    return toUnavailable(mapKafkaError(err, { ...(topic !== undefined ? { topic } : {}), secrets: this.secrets }));
+    return toUnavailable(
+      mapKafkaError(err, { ...(topic !== undefined ? { topic } : {}), secrets: this.secrets }),
+    );
   }
 
   /** Partition metadata of a topic, cached for `metadataMaxAgeMs`, concurrent lookups shared. */
@@ -229,7 +239,10 @@ export class KafkaBackend implements Backend {
     return fetch;
   }
 
-  async produce(topic: string, record: RecordToStore): Promise<{ partition: number; offset: number; timestamp: number }> {
+  async produce(
+    topic: string,
+    record: RecordToStore,
+  ): Promise<{ partition: number; offset: number; timestamp: number }> {
     if (this.closed) throw new ClosedError('Kafka backend is closed');
     const partitions = await this.partitionsFor(topic);
     const partition = this.partitioner({
@@ -262,7 +275,10 @@ export class KafkaBackend implements Backend {
     }
     this.pending.push(item);
     this.pendingBytes += item.bytes;
-    if (this.pending.length >= this.tuning.maxBatchRecords || this.pendingBytes >= this.tuning.maxBatchBytes) {
+    if (
+      this.pending.length >= this.tuning.maxBatchRecords ||
+      this.pendingBytes >= this.tuning.maxBatchBytes
+    ) {
       this.flush();
     } else if (!this.timer) {
       this.timer = setTimeout(() => {
@@ -319,11 +335,15 @@ export class KafkaBackend implements Backend {
       topic,
       messages: [...parts].flatMap(([partition, items]) =>
         items.map((it) => {
-          const headers: Record<string, Buffer | Buffer[]> = Object.create(null) as Record<string, Buffer | Buffer[]>;
+          const headers: Record<string, Buffer | Buffer[]> = Object.create(null) as Record<
+            string,
+            Buffer | Buffer[]
+          >;
           for (const [name, value] of it.record.headers) {
             const prev = headers[name];
             // kafkajs takes repeated header names as an array; they are written consecutively.
-            headers[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
+            headers[name] =
+              prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
           }
           return {
             key: it.record.key,
@@ -365,10 +385,15 @@ export class KafkaBackend implements Backend {
       const items = byTopic.get(r.topicName)?.get(r.partition);
       if (!items) continue;
       const base = BigInt(r.baseOffset ?? '-1');
-      const appendTime = r.logAppendTime !== undefined && r.logAppendTime !== '-1' ? Number(r.logAppendTime) : undefined;
+      const appendTime =
+        r.logAppendTime !== undefined && r.logAppendTime !== '-1' ? Number(r.logAppendTime) : undefined;
       items.forEach((it, index) => {
         answered.add(it);
-        it.resolve({ partition: r.partition, offset: Number(base + BigInt(index)), timestamp: appendTime ?? it.timestamp });
+        it.resolve({
+          partition: r.partition,
+          offset: Number(base + BigInt(index)),
+          timestamp: appendTime ?? it.timestamp,
+        });
       });
     }
     // kafkajs silently drops messages for partitions missing from its (older) metadata, e.g. just
@@ -415,7 +440,9 @@ export class KafkaBackend implements Backend {
         if (exists) this.requeue(items, mapped.message);
         else {
           for (const it of items) {
-            it.reject(new TopicNotFoundError(`Topic '${topic}' does not exist`, { topic, kafkaErrorCode: 3 }));
+            it.reject(
+              new TopicNotFoundError(`Topic '${topic}' does not exist`, { topic, kafkaErrorCode: 3 }),
+            );
           }
         }
       }
@@ -429,7 +456,11 @@ export class KafkaBackend implements Backend {
     for (const it of batch) it.reject(mapped);
   }
 
-  async createTopic(name: string, partitions: number, configs: Array<{ name: string; value: string }>): Promise<void> {
+  async createTopic(
+    name: string,
+    partitions: number,
+    configs: Array<{ name: string; value: string }>,
+  ): Promise<void> {
     await this.wrap(this.admin.createTopic({ name, partitions, configs }));
   }
 
@@ -489,7 +520,8 @@ export class KafkaBackend implements Backend {
     }
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    for (const it of this.pending) it.reject(new ClosedError('Kafka backend closed before the record was sent'));
+    for (const it of this.pending)
+      it.reject(new ClosedError('Kafka backend closed before the record was sent'));
     this.pending = [];
     const producer = this.producer ?? (await this.producerReady?.catch(() => undefined));
     this.producer = undefined;

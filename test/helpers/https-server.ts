@@ -95,7 +95,9 @@ export async function startHttpsServer(options: TestServerOptions = {}): Promise
   const server = https.createServer({
     cert: cert.cert,
     key: cert.key,
-    ...(options.requestCert ? { requestCert: true, rejectUnauthorized: true, ca: options.requestCert.ca } : {}),
+    ...(options.requestCert
+      ? { requestCert: true, rejectUnauthorized: true, ca: options.requestCert.ca }
+      : {}),
   });
   const state: TestServer = {
     url: '',
@@ -103,8 +105,7 @@ export async function startHttpsServer(options: TestServerOptions = {}): Promise
     requests: [],
     connections: 0,
     handler:
-      options.handler ??
-      ((req, res) => reply(res, 200, v1Success(req.path.split('/')[2] ?? 'unknown'))),
+      options.handler ?? ((req, res) => reply(res, 200, v1Success(req.path.split('/')[2] ?? 'unknown'))),
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -36,7 +36,8 @@ export function getKafka(): Promise<KafkaHandle | undefined> {
       },
     });
     started = instance;
-    if (!instance.external) console.log(`      (kafka broker ${instance.brokers.join(',')} up in ${Date.now() - t0} ms)`);
+    if (!instance.external)
+      console.log(`      (kafka broker ${instance.brokers.join(',')} up in ${Date.now() - t0} ms)`);
     return { brokers: instance.brokers, instance };
   })();
   return starting;
@@ -110,7 +111,12 @@ function headersOf(message: KafkaMessage): Array<[string, Buffer]> {
  * Reads a topic from the beginning with an independent kafkajs consumer until `count` records
  * arrived (or `timeoutMs` passed), and returns them sorted by partition and offset.
  */
-export async function readAll(brokers: string[], topic: string, count: number, timeoutMs = 30_000): Promise<ReadRecord[]> {
+export async function readAll(
+  brokers: string[],
+  topic: string,
+  count: number,
+  timeoutMs = 30_000,
+): Promise<ReadRecord[]> {
   const consumer: Consumer = kafkaClient(brokers).consumer({
     groupId: `reader-${randomBytes(6).toString('hex')}`,
     sessionTimeout: 10_000,
@@ -124,7 +130,8 @@ export async function readAll(brokers: string[], topic: string, count: number, t
     await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`read ${records.length} of ${count} records from ${topic} in ${timeoutMs} ms`)),
+        () =>
+          reject(new Error(`read ${records.length} of ${count} records from ${topic} in ${timeoutMs} ms`)),
         timeoutMs,
       );
       if (count === 0) {
@@ -182,7 +189,11 @@ export async function post(
   const res = await request(url, {
     method: 'POST',
     dispatcher: agent,
-    headers: { authorization: `Bearer ${ENDPOINT_KEY}`, 'content-type': contentType, accept: 'application/json' },
+    headers: {
+      authorization: `Bearer ${ENDPOINT_KEY}`,
+      'content-type': contentType,
+      accept: 'application/json',
+    },
     body,
   });
   const text = await res.body.text();

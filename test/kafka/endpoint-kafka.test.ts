@@ -23,7 +23,6 @@ import {
   type KafkaHandle,
 } from '../helpers/kafka';
 
-
 /** kcat (Debian package `kcat`) if installed. */
 async function kcatPath(): Promise<string | undefined> {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
@@ -128,7 +127,12 @@ describe('local endpoint with the Kafka backend (real Kafka)', function () {
     const detail = (await res.body.json()) as { name: string; partitions: number; retentionMs: number };
     assert.equal(res.statusCode, 200);
     assert.deepEqual([detail.name, detail.partitions, detail.retentionMs], [name, 2, 7_200_000]);
-    const again = await post(agent, `${endpoint.adminUrl}/admin/topics`, JSON.stringify({ name }), 'application/json');
+    const again = await post(
+      agent,
+      `${endpoint.adminUrl}/admin/topics`,
+      JSON.stringify({ name }),
+      'application/json',
+    );
     assert.equal(again.status, 422);
     await view.deleteTopics({ topics: [name] });
   });
@@ -146,7 +150,12 @@ describe('local endpoint with the Kafka backend (real Kafka)', function () {
     const sent: string[] = [];
     for (let i = 0; i < 5; i++) {
       const hdr = `trace:${Buffer.from(`t${i}`).toString('hex')},app:${Buffer.from('esnodes').toString('hex')}`;
-      const r = await post(agent, `${endpoint.url}/topics/${name}/records?key=k${i}&headers=${hdr}`, `value ${i}`, 'text/plain');
+      const r = await post(
+        agent,
+        `${endpoint.url}/topics/${name}/records?key=k${i}&headers=${hdr}`,
+        `value ${i}`,
+        'text/plain',
+      );
       assert.equal(r.status, 200, JSON.stringify(r.json));
       sent.push(`k${i}|trace=t${i},app=esnodes|value ${i}`);
     }

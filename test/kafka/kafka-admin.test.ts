@@ -5,6 +5,7 @@
  * network call, i.e. with ValidationError rather than a connection error.
  */
 import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
 import { ConfigResourceTypes, type Admin } from 'kafkajs';
 import { freePort } from '../../scripts/kafka';
 import { isEventStreamsError, type EventStreamsError } from '../../lib/errors';
@@ -62,7 +63,7 @@ describe('KafkaTopicAdmin validation (no broker needed)', function () {
       assert.equal(err.code, 'CONNECTION_FAILED');
       assert.equal(err.retriable, true);
       assert.ok(!JSON.stringify(err.toJSON()).includes(password));
-      assert.ok(!require('node:util').inspect(err, { depth: 10 }).includes(password));
+      assert.ok(!inspect(err, { depth: 10 }).includes(password));
     } finally {
       await a.close();
     }
@@ -72,19 +73,30 @@ describe('KafkaTopicAdmin validation (no broker needed)', function () {
   it('maps kafkajs errors to the package hierarchy', function () {
     const protocol = (type: string, code: number, retriable: boolean) =>
       Object.assign(new Error('m'), { name: 'KafkaJSProtocolError', type, code, retriable });
-    assert.equal(mapKafkaError(protocol('UNKNOWN_TOPIC_OR_PARTITION', 3, true), { topic: 't' }).code, 'TOPIC_NOT_FOUND');
+    assert.equal(
+      mapKafkaError(protocol('UNKNOWN_TOPIC_OR_PARTITION', 3, true), { topic: 't' }).code,
+      'TOPIC_NOT_FOUND',
+    );
     assert.equal(mapKafkaError(protocol('TOPIC_ALREADY_EXISTS', 36, false)).code, 'TOPIC_EXISTS');
     assert.equal(mapKafkaError(protocol('INVALID_PARTITIONS', 37, false)).code, 'VALIDATION');
     assert.equal(mapKafkaError(protocol('INVALID_CONFIG', 40, false)).code, 'INVALID_CONFIG');
-    assert.equal(mapKafkaError(protocol('TOPIC_AUTHORIZATION_FAILED', 29, false)).code, 'AUTHORIZATION_FAILED');
+    assert.equal(
+      mapKafkaError(protocol('TOPIC_AUTHORIZATION_FAILED', 29, false)).code,
+      'AUTHORIZATION_FAILED',
+    );
     const notLeader = mapKafkaError(protocol('NOT_LEADER_FOR_PARTITION', 6, true));
-    assert.deepEqual([notLeader.code, notLeader.retriable, notLeader.kafkaErrorCode], ['KAFKA_ERROR', true, 6]);
+    assert.deepEqual(
+      [notLeader.code, notLeader.retriable, notLeader.kafkaErrorCode],
+      ['KAFKA_ERROR', true, 6],
+    );
     const wrapped = Object.assign(new Error('retries'), {
       name: 'KafkaJSNumberOfRetriesExceeded',
       cause: protocol('UNKNOWN_TOPIC_OR_PARTITION', 3, true),
     });
     assert.equal(mapKafkaError(wrapped).code, 'TOPIC_NOT_FOUND');
-    const sasl = Object.assign(new Error('SASL PLAIN authentication failed'), { name: 'KafkaJSSASLAuthenticationError' });
+    const sasl = Object.assign(new Error('SASL PLAIN authentication failed'), {
+      name: 'KafkaJSSASLAuthenticationError',
+    });
     assert.equal(mapKafkaError(sasl).code, 'AUTHENTICATION_FAILED');
     const tls = Object.assign(new Error('Connection error: self-signed certificate'), {
       name: 'KafkaJSConnectionError',
@@ -114,11 +126,19 @@ describe('KafkaTopicAdmin (real Kafka)', function () {
 
   // Config changes reach the broker that answers DescribeConfigs through the KRaft metadata log,
   // a moment after AlterConfigs returns; poll briefly for the expected state.
-  async function eventuallyConfig(topic: string, name: string, expected: { value?: string; onTopic: boolean }) {
+  async function eventuallyConfig(
+    topic: string,
+    name: string,
+    expected: { value?: string; onTopic: boolean },
+  ) {
     let last: { value: string; onTopic: boolean } | undefined;
     for (let i = 0; i < 50; i++) {
       last = await topicConfig(topic, name);
-      if (last && last.onTopic === expected.onTopic && (expected.value === undefined || last.value === expected.value)) {
+      if (
+        last &&
+        last.onTopic === expected.onTopic &&
+        (expected.value === undefined || last.value === expected.value)
+      ) {
         return;
       }
       await new Promise((r) => setTimeout(r, 100));
@@ -126,7 +146,10 @@ describe('KafkaTopicAdmin (real Kafka)', function () {
     assert.fail(`${name} of ${topic} is ${JSON.stringify(last)}, expected ${JSON.stringify(expected)}`);
   }
 
-  async function topicConfig(topic: string, name: string): Promise<{ value: string; onTopic: boolean } | undefined> {
+  async function topicConfig(
+    topic: string,
+    name: string,
+  ): Promise<{ value: string; onTopic: boolean } | undefined> {
     const d = await view.describeConfigs({
       resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: [name] }],
       includeSynonyms: false,
@@ -142,7 +165,11 @@ describe('KafkaTopicAdmin (real Kafka)', function () {
     const name = `${prefix}-main`;
 
     assert.deepEqual(
-      await admin.createTopic({ name, partitions: 2, configs: { 'retention.ms': 7_200_000, 'cleanup.policy': 'delete' } }),
+      await admin.createTopic({
+        name,
+        partitions: 2,
+        configs: { 'retention.ms': 7_200_000, 'cleanup.policy': 'delete' },
+      }),
       { topic: name },
     );
     let md = await view.fetchTopicMetadata({ topics: [name] });
@@ -162,7 +189,10 @@ describe('KafkaTopicAdmin (real Kafka)', function () {
     assert.equal(detail.retentionMs, 7_200_000);
     assert.equal(detail.cleanupPolicy, 'delete');
     assert.equal(detail.configs?.['retention.ms'], '7200000');
-    assert.deepEqual(detail.replicaAssignments?.map((r) => r.id), [0, 1]);
+    assert.deepEqual(
+      detail.replicaAssignments?.map((r) => r.id),
+      [0, 1],
+    );
     await assert.rejects(admin.getTopic(`${prefix}-absent`), hasCode('TOPIC_NOT_FOUND'));
 
     const all = await admin.listTopics({ filter: `${prefix}-*` });
@@ -177,18 +207,21 @@ describe('KafkaTopicAdmin (real Kafka)', function () {
       [second],
     );
     const page2 = await admin.listTopics({ filter: `${prefix}-*`, page: 2, perPage: 1 });
-    assert.deepEqual(
-      [page2.topics.map((t) => t.name), page2.total],
-      [[second], 2],
+    assert.deepEqual([page2.topics.map((t) => t.name), page2.total], [[second], 2]);
+    assert.ok(
+      !(await admin.listTopics()).topics.some((t) => t.name.startsWith('__')),
+      'internal topics hidden',
     );
-    assert.ok(!(await admin.listTopics()).topics.some((t) => t.name.startsWith('__')), 'internal topics hidden');
 
     await admin.updateTopic(name, { partitions: 4 });
     md = await view.fetchTopicMetadata({ topics: [name] });
     assert.equal(md.topics[0]!.partitions.length, 4);
     await assert.rejects(admin.updateTopic(name, { partitions: 4 }), hasCode('VALIDATION'));
     await assert.rejects(admin.updateTopic(name, { partitions: 3 }), hasCode('VALIDATION'));
-    await assert.rejects(admin.updateTopic(`${prefix}-absent`, { partitions: 3 }), hasCode('TOPIC_NOT_FOUND'));
+    await assert.rejects(
+      admin.updateTopic(`${prefix}-absent`, { partitions: 3 }),
+      hasCode('TOPIC_NOT_FOUND'),
+    );
 
     // Non-incremental AlterConfigs underneath: the untouched retention.ms must survive.
     // Two updates back to back: the second must merge with the first's result.

@@ -10,7 +10,14 @@ import { isEventStreamsError } from '../../lib/errors';
 import { KafkaBackend } from '../../lib/local/kafka-backend';
 import { partitionForKey } from '../../lib/local/partitioner';
 import type { RecordToStore } from '../../lib/local/types';
-import { countRecords, kafkaClient, kafkaOrSkip, readAll, uniqueTopic, type KafkaHandle } from '../helpers/kafka';
+import {
+  countRecords,
+  kafkaClient,
+  kafkaOrSkip,
+  readAll,
+  uniqueTopic,
+  type KafkaHandle,
+} from '../helpers/kafka';
 import { javaPartitions } from './java-partitioner';
 
 describe('KafkaBackend (real Kafka)', function () {
@@ -57,11 +64,12 @@ describe('KafkaBackend (real Kafka)', function () {
       records.map((r) => r.key!),
       3,
     );
-    if (expected) assert.deepEqual(
-      results.map((r) => r.partition),
-      expected,
-      'partition differs from the Java client choice',
-    );
+    if (expected)
+      assert.deepEqual(
+        results.map((r) => r.partition),
+        expected,
+        'partition differs from the Java client choice',
+      );
     assert.ok(new Set(results.map((r) => r.partition)).size > 1, 'keys should spread over partitions');
 
     const read = await readAll(kafka.brokers, topic, records.length);
@@ -119,14 +127,21 @@ describe('KafkaBackend (real Kafka)', function () {
 
     // Offsets per partition are 0..n-1 with no gaps or duplicates, and Kafka holds exactly n.
     const perPartition = new Map<number, number[]>();
-    for (const r of results) perPartition.set(r.partition, [...(perPartition.get(r.partition) ?? []), r.offset]);
+    for (const r of results)
+      perPartition.set(r.partition, [...(perPartition.get(r.partition) ?? []), r.offset]);
     const counts = await countRecords(kafka.brokers, topic);
     for (const [partition, offsets] of perPartition) {
       offsets.sort((a, b) => a - b);
-      assert.deepEqual(offsets, Array.from({ length: offsets.length }, (_, i) => i));
+      assert.deepEqual(
+        offsets,
+        Array.from({ length: offsets.length }, (_, i) => i),
+      );
       assert.equal(counts.get(partition), offsets.length, `partition ${partition} count`);
     }
-    assert.equal([...counts.values()].reduce((a, b) => a + b, 0), total);
+    assert.equal(
+      [...counts.values()].reduce((a, b) => a + b, 0),
+      total,
+    );
 
     // Each reported (partition, offset) holds the record that was sent.
     const read = await readAll(kafka.brokers, topic, total);
@@ -149,6 +164,7 @@ describe('KafkaBackend (real Kafka)', function () {
       await new Promise((r) => setTimeout(r, 300));
       const r = await b.produce(kept, { key: null, value: Buffer.from('y'), headers: [] });
       assert.equal(r.offset, 1);
+      assert.ok(b.stats.producerResets >= 1, 'the stuck producer should have been replaced');
       await assert.rejects(
         b.produce(gone, { key: null, value: Buffer.from('z'), headers: [] }),
         (err: unknown) => isEventStreamsError(err) && err.code === 'TOPIC_NOT_FOUND',
@@ -169,14 +185,20 @@ describe('KafkaBackend (real Kafka)', function () {
     this.timeout(60_000);
     const name = uniqueTopic('kb-admin');
     await backend.createTopic(name, 2, [{ name: 'retention.ms', value: '7200000' }]);
-    await assert.rejects(backend.createTopic(name, 1, []), (err: unknown) => isEventStreamsError(err) && err.code === 'TOPIC_EXISTS');
+    await assert.rejects(
+      backend.createTopic(name, 1, []),
+      (err: unknown) => isEventStreamsError(err) && err.code === 'TOPIC_EXISTS',
+    );
     const detail = await backend.getTopic(name);
     assert.equal(detail?.partitions, 2);
     assert.equal(detail?.retentionMs, 7_200_000);
     assert.ok((await backend.listTopics()).some((t) => t.name === name));
 
     await backend.produce(name, { key: null, value: Buffer.from('before'), headers: [] });
-    await backend.updateTopic(name, { partitions: 4, configs: [{ name: 'cleanup.policy', value: 'compact' }] });
+    await backend.updateTopic(name, {
+      partitions: 4,
+      configs: [{ name: 'cleanup.policy', value: 'compact' }],
+    });
     const md = await admin.fetchTopicMetadata({ topics: [name] });
     assert.equal(md.topics[0]!.partitions.length, 4);
 

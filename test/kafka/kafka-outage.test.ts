@@ -13,7 +13,15 @@ import { Agent } from 'undici';
 import { isEventStreamsError } from '../../lib/errors';
 import { KafkaBackend } from '../../lib/local/kafka-backend';
 import { startLocalEndpoint, type LocalEndpoint } from '../../lib/local/server';
-import { ENDPOINT_KEY, countRecords, kafkaClient, kafkaOrSkip, post, uniqueTopic, type KafkaHandle } from '../helpers/kafka';
+import {
+  ENDPOINT_KEY,
+  countRecords,
+  kafkaClient,
+  kafkaOrSkip,
+  post,
+  uniqueTopic,
+  type KafkaHandle,
+} from '../helpers/kafka';
 
 describe('KafkaBackend during a Kafka outage (real Kafka)', function () {
   let kafka: KafkaHandle;
@@ -50,7 +58,9 @@ describe('KafkaBackend during a Kafka outage (real Kafka)', function () {
     this.timeout(60_000);
     const topic = uniqueTopic('hang');
     await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
-    const hung = new KafkaBackend({ brokers: kafka.brokers, clientId: 'hang-test' }, undefined, { produceTimeoutMs: 2000 });
+    const hung = new KafkaBackend({ brokers: kafka.brokers, clientId: 'hang-test' }, undefined, {
+      produceTimeoutMs: 2000,
+    });
     try {
       await hung.connect();
       await hung.produce(topic, { key: null, value: Buffer.from('before'), headers: [] });
@@ -121,12 +131,17 @@ describe('KafkaBackend during a Kafka outage (real Kafka)', function () {
 
     await kafka.instance.kill!();
     const t0 = Date.now();
-    const during = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => backend.produce(topic, record(100 + i))));
+    const during = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => backend.produce(topic, record(100 + i))),
+    );
     const elapsed = Date.now() - t0;
     for (const r of during) {
       assert.equal(r.status, 'rejected', 'nothing can be acknowledged while the broker is dead');
       const err = (r as PromiseRejectedResult).reason as unknown;
-      assert.ok(isEventStreamsError(err) && err.code === 'UNAVAILABLE', `expected UNAVAILABLE, got ${String(err)}`);
+      assert.ok(
+        isEventStreamsError(err) && err.code === 'UNAVAILABLE',
+        `expected UNAVAILABLE, got ${String(err)}`,
+      );
     }
     assert.ok(elapsed < 10_000, `produce took ${elapsed} ms to fail`);
     const t2 = Date.now();
@@ -152,12 +167,15 @@ describe('KafkaBackend during a Kafka outage (real Kafka)', function () {
         break;
       } catch (err) {
         assert.ok(isEventStreamsError(err) && err.code === 'UNAVAILABLE', String(err));
-        if (Date.now() - t1 > 30_000) throw new Error(`still failing ${Date.now() - t1} ms after restart: ${String(err)}`);
+        if (Date.now() - t1 > 30_000)
+          throw new Error(`still failing ${Date.now() - t1} ms after restart: ${String(err)}`);
         await new Promise((r) => setTimeout(r, 200));
       }
     }
     console.log(`      (produce resumed after restart in ${Date.now() - t1} ms, ${attempts} attempt(s))`);
-    const more = await Promise.all(Array.from({ length: 50 }, (_, i) => backend.produce(topic, record(2000 + i))));
+    const more = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => backend.produce(topic, record(2000 + i))),
+    );
     acknowledged += more.length;
 
     // The endpoint's own backend was never told about the restart either.

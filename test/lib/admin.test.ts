@@ -4,7 +4,13 @@ import assert from 'node:assert/strict';
 import { EventStreamsClient } from '../../lib/client';
 import type { EventStreamsError } from '../../lib/errors';
 import type { ClientOptions } from '../../lib/types';
-import { type RecordedRequest, reply, startHttpsServer, type TestServer, testPki } from '../helpers/https-server';
+import {
+  type RecordedRequest,
+  reply,
+  startHttpsServer,
+  type TestServer,
+  testPki,
+} from '../helpers/https-server';
 
 const API_KEY = 'admin-test-key-0123456789';
 
@@ -28,11 +34,19 @@ function pagedList(count: number, opts: { link?: boolean; total?: boolean } = {}
     if (opts.total !== false) headers['x-total-count'] = String(count);
     if (opts.link !== false) {
       const last = Math.max(1, Math.ceil(count / perPage));
-      const links = [`</admin/topics?page=1&per_page=${perPage}>; rel="first"`, `</admin/topics?page=${last}&per_page=${perPage}>; rel="last"`];
+      const links = [
+        `</admin/topics?page=1&per_page=${perPage}>; rel="first"`,
+        `</admin/topics?page=${last}&per_page=${perPage}>; rel="last"`,
+      ];
       if (page < last) links.push(`</admin/topics?page=${page + 1}&per_page=${perPage}>; rel="next"`);
       headers.link = links.join(', ');
     }
-    reply(res, 200, slice.map((name) => ({ name, partitions: 1, retentionMs: 86400000, cleanupPolicy: 'delete' })), headers);
+    reply(
+      res,
+      200,
+      slice.map((name) => ({ name, partitions: 1, retentionMs: 86400000, cleanupPolicy: 'delete' })),
+      headers,
+    );
   };
 }
 
@@ -77,7 +91,12 @@ describe('AdminRestClient (against a test HTTPS server)', () => {
     );
     assert.equal(server.requests[0]!.headers.authorization, `Bearer ${API_KEY}`);
     assert.equal(server.requests[0]!.headers.accept, 'application/json');
-    assert.deepEqual(r.topics[0], { name: 'topic-0000', partitions: 1, retentionMs: 86400000, cleanupPolicy: 'delete' });
+    assert.deepEqual(r.topics[0], {
+      name: 'topic-0000',
+      partitions: 1,
+      retentionMs: 86400000,
+      cleanupPolicy: 'delete',
+    });
   });
 
   it('pages without Link or X-Total-Count until a short page, and returns one page when asked', async () => {
@@ -96,7 +115,12 @@ describe('AdminRestClient (against a test HTTPS server)', () => {
   });
 
   it('stops when a server ignores paging (a page adds nothing new)', async () => {
-    server.handler = (_req, res) => reply(res, 200, Array.from({ length: 100 }, (_, i) => ({ name: `t${i}`, partitions: 1 })));
+    server.handler = (_req, res) =>
+      reply(
+        res,
+        200,
+        Array.from({ length: 100 }, (_, i) => ({ name: `t${i}`, partitions: 1 })),
+      );
     const r = await client.admin.listTopics();
     assert.equal(r.topics.length, 100);
     assert.equal(server.requests.length, 2);
@@ -104,7 +128,11 @@ describe('AdminRestClient (against a test HTTPS server)', () => {
 
   it('sends topic_filter and applies glob and /regex/ filters', async () => {
     server.handler = (_req, res) =>
-      reply(res, 200, ['orders-eu', 'orders-us', 'payments', 'xorders-1'].map((name) => ({ name, partitions: 3 })));
+      reply(
+        res,
+        200,
+        ['orders-eu', 'orders-us', 'payments', 'xorders-1'].map((name) => ({ name, partitions: 3 })),
+      );
     const glob = await client.admin.listTopics({ filter: 'orders-*' });
     assert.equal(server.requests[0]!.query.get('topic_filter'), 'orders-*');
     assert.deepEqual(
@@ -122,7 +150,11 @@ describe('AdminRestClient (against a test HTTPS server)', () => {
   it('creates with partition_count and configs as {name,value} (a map is converted)', async () => {
     server.handler = (_req, res) => reply(res, 202, {});
     assert.deepEqual(
-      await client.admin.createTopic({ name: 'orders', partitions: 3, configs: { 'retention.ms': 86400000, 'cleanup.policy': 'compact' } }),
+      await client.admin.createTopic({
+        name: 'orders',
+        partitions: 3,
+        configs: { 'retention.ms': 86400000, 'cleanup.policy': 'compact' },
+      }),
       { topic: 'orders' },
     );
     const req = server.requests[0]!;
@@ -140,17 +172,20 @@ describe('AdminRestClient (against a test HTTPS server)', () => {
   });
 
   it('maps 422 "already exists" to TopicExistsError, and ensureTopic to created:false', async () => {
-    server.handler = (_req, res) => reply(res, 422, { error_code: 42236, message: "Topic 'orders' already exists.", incident_id: 'tx-1' });
+    server.handler = (_req, res) =>
+      reply(res, 422, { error_code: 42236, message: "Topic 'orders' already exists.", incident_id: 'tx-1' });
     const err = await rejection(client.admin.createTopic({ name: 'orders' }));
     assert.equal(err.code, 'TOPIC_EXISTS');
     assert.equal(err.incidentId, 'tx-1');
     assert.deepEqual(await client.admin.ensureTopic({ name: 'orders' }), { topic: 'orders', created: false });
     // Classic-plan shape of the same answer.
-    server.handler = (_req, res) => reply(res, 422, { errorCode: 42201, errorMessage: 'Topic "orders" already exists.' });
+    server.handler = (_req, res) =>
+      reply(res, 422, { errorCode: 42201, errorMessage: 'Topic "orders" already exists.' });
     assert.deepEqual(await client.admin.ensureTopic({ name: 'orders' }), { topic: 'orders', created: false });
     server.handler = (_req, res) => reply(res, 202, {});
     assert.deepEqual(await client.admin.ensureTopic({ name: 'orders' }), { topic: 'orders', created: true });
-    server.handler = (_req, res) => reply(res, 422, { error_code: 42200, message: 'partition limit exceeded' });
+    server.handler = (_req, res) =>
+      reply(res, 422, { error_code: 42200, message: 'partition limit exceeded' });
     const other = await rejection(client.admin.ensureTopic({ name: 'orders', partitions: 5000 }));
     assert.equal(other.code, 'BAD_REQUEST');
   });
@@ -159,7 +194,11 @@ describe('AdminRestClient (against a test HTTPS server)', () => {
     server.handler = (req, res) => {
       if (req.method === 'GET') {
         return req.path.endsWith('/missing')
-          ? reply(res, 404, { error_code: 40403, message: "topic 'missing' does not exist", incident_id: 'i-1' })
+          ? reply(res, 404, {
+              error_code: 40403,
+              message: "topic 'missing' does not exist",
+              incident_id: 'i-1',
+            })
           : reply(res, 200, {
               name: 'orders',
               partitions: 3,
@@ -170,7 +209,10 @@ describe('AdminRestClient (against a test HTTPS server)', () => {
               replicaAssignments: [{ id: 0, brokers: { replicas: [1, 2, 3] } }],
             });
       }
-      if (req.method === 'DELETE') return req.path.endsWith('/missing') ? reply(res, 404, { error_code: 40403, message: 'nope' }) : reply(res, 202, {});
+      if (req.method === 'DELETE')
+        return req.path.endsWith('/missing')
+          ? reply(res, 404, { error_code: 40403, message: 'nope' })
+          : reply(res, 202, {});
       return reply(res, 202, {});
     };
     const detail = await client.admin.getTopic('orders');
@@ -180,7 +222,10 @@ describe('AdminRestClient (against a test HTTPS server)', () => {
     const missing = await rejection(client.admin.getTopic('missing'));
     assert.equal(missing.code, 'TOPIC_NOT_FOUND');
     assert.equal(missing.incidentId, 'i-1');
-    await client.admin.updateTopic('orders', { partitions: 6, configs: [{ name: 'retention.bytes', reset_to_default: true }] });
+    await client.admin.updateTopic('orders', {
+      partitions: 6,
+      configs: [{ name: 'retention.bytes', reset_to_default: true }],
+    });
     const patch = server.requests.find((r) => r.method === 'PATCH')!;
     assert.equal(patch.path, '/base/admin/topics/orders');
     assert.deepEqual(JSON.parse(patch.body.toString()), {
@@ -202,7 +247,10 @@ describe('AdminRestClient (against a test HTTPS server)', () => {
 
   it('retries 503 and maps 401/403', async () => {
     let n = 0;
-    server.handler = (_req, res) => (++n === 1 ? reply(res, 503, { error_code: 50301, message: 'Unknown Kafka Error' }) : reply(res, 200, []));
+    server.handler = (_req, res) =>
+      ++n === 1
+        ? reply(res, 503, { error_code: 50301, message: 'Unknown Kafka Error' })
+        : reply(res, 200, []);
     assert.deepEqual(await client.admin.listTopics(), { topics: [] });
     assert.equal(n, 2);
     server.handler = (_req, res) => reply(res, 403, { error_code: 40300, message: 'needs Manager' });
@@ -214,11 +262,15 @@ describe('AdminRestClient (against a test HTTPS server)', () => {
   it('uses IAM tokens too, refreshing once on a 401', async () => {
     let tokens = 0;
     server.handler = (req, res) => {
-      if (req.path === '/identity/token') return reply(res, 200, { access_token: `tok-${++tokens}`, expires_in: 3600 });
-      if (req.headers.authorization !== 'Bearer tok-2') return reply(res, 401, { error_code: 401, message: 'expired' });
+      if (req.path === '/identity/token')
+        return reply(res, 200, { access_token: `tok-${++tokens}`, expires_in: 3600 });
+      if (req.headers.authorization !== 'Bearer tok-2')
+        return reply(res, 401, { error_code: 401, message: 'expired' });
       return reply(res, 200, []);
     };
-    const iamClient = make({ auth: { mode: 'iam', apiKey: API_KEY, iamUrl: `${server.url}/identity/token` } });
+    const iamClient = make({
+      auth: { mode: 'iam', apiKey: API_KEY, iamUrl: `${server.url}/identity/token` },
+    });
     try {
       assert.deepEqual(await iamClient.admin.listTopics(), { topics: [] });
       assert.equal(tokens, 2);

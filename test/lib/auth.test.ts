@@ -7,7 +7,14 @@ import { EventStreamsClient } from '../../lib/client';
 import type { EventStreamsError } from '../../lib/errors';
 import { toPkcs12 } from '../../lib/local/certs';
 import type { ClientOptions } from '../../lib/types';
-import { type RecordedRequest, reply, startHttpsServer, type TestServer, testPki, v1Success } from '../helpers/https-server';
+import {
+  type RecordedRequest,
+  reply,
+  startHttpsServer,
+  type TestServer,
+  testPki,
+  v1Success,
+} from '../helpers/https-server';
 
 const API_KEY = 'iam-test-api-key-ABCDEFGHIJ0123';
 const PASSWORD = 'scram-password-XYZ-987654321';
@@ -47,10 +54,16 @@ class FakeIam {
       // Let concurrent callers pile up so that single-flight is actually exercised.
       await new Promise((r) => setTimeout(r, 20));
       if (forced !== undefined) {
-        return reply(res, forced, { errorCode: 'BXNIM0415E', errorMessage: `Provided API key could not be found: apikey=${form.get('apikey')}` });
+        return reply(res, forced, {
+          errorCode: 'BXNIM0415E',
+          errorMessage: `Provided API key could not be found: apikey=${form.get('apikey')}`,
+        });
       }
       if (form.get('apikey') !== API_KEY) {
-        return reply(res, 400, { errorCode: 'BXNIM0415E', errorMessage: 'Provided API key could not be found' });
+        return reply(res, 400, {
+          errorCode: 'BXNIM0415E',
+          errorMessage: 'Provided API key could not be found',
+        });
       }
       const token = randomBytes(24).toString('base64url');
       this.issued.push(token);
@@ -105,7 +118,9 @@ describe('authentication', () => {
     server.handler = (_req, res) => reply(res, 200, v1Success('orders'));
     await make({ auth: { mode: 'bearer', apiKey: API_KEY } }).produce('orders', { value: 1 });
     await make({ auth: { mode: 'basic-token', apiKey: API_KEY } }).produce('orders', { value: 1 });
-    await make({ auth: { mode: 'basic', username: 'kafka-user', password: PASSWORD } }).produce('orders', { value: 1 });
+    await make({ auth: { mode: 'basic', username: 'kafka-user', password: PASSWORD } }).produce('orders', {
+      value: 1,
+    });
     await make({ auth: { mode: 'none' } }).produce('orders', { value: 1 });
     assert.deepEqual(
       server.requests.map((r) => r.headers.authorization),
@@ -122,8 +137,15 @@ describe('authentication', () => {
     // The server echoes the credentials it got, decoded, as some servers do in their errors.
     server.handler = (req, res) => {
       const auth = String(req.headers.authorization);
-      const decoded = auth.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString() : auth.slice(7);
-      reply(res, 401, { error: { error_code: 401, message: `bad credentials ${auth} (${decoded}) secret ${decoded.split(':').pop()}` } });
+      const decoded = auth.startsWith('Basic ')
+        ? Buffer.from(auth.slice(6), 'base64').toString()
+        : auth.slice(7);
+      reply(res, 401, {
+        error: {
+          error_code: 401,
+          message: `bad credentials ${auth} (${decoded}) secret ${decoded.split(':').pop()}`,
+        },
+      });
     };
     for (const auth of [
       { mode: 'bearer', apiKey: API_KEY },
@@ -132,7 +154,12 @@ describe('authentication', () => {
     ] as const) {
       const err = await rejection(make({ auth }).produce('orders', { value: 1 }));
       assert.equal(err.code, 'AUTHENTICATION_FAILED');
-      assertNoSecret(err, [API_KEY, PASSWORD, Buffer.from(`token:${API_KEY}`).toString('base64'), Buffer.from(`u:${PASSWORD}`).toString('base64')]);
+      assertNoSecret(err, [
+        API_KEY,
+        PASSWORD,
+        Buffer.from(`token:${API_KEY}`).toString('base64'),
+        Buffer.from(`u:${PASSWORD}`).toString('base64'),
+      ]);
     }
   });
 
@@ -147,7 +174,9 @@ describe('authentication', () => {
 
     it('exchanges the API key once for many concurrent records (single-flight) and caches the token', async () => {
       const client = iamClient();
-      const results = await Promise.all(Array.from({ length: 12 }, (_, i) => client.produce('orders', { value: i })));
+      const results = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => client.produce('orders', { value: i })),
+      );
       assert.equal(results.length, 12);
       assert.equal(iam.exchanges, 1);
       await client.produce('orders', { value: 'again' });
@@ -243,7 +272,11 @@ describe('authentication', () => {
       const pki = testPki();
       const pfx = toPkcs12(pki.client, PASSPHRASE);
       try {
-        new EventStreamsClient({ url: mtls.url, auth: { mode: 'client-cert' }, tls: { pfx, passphrase: 'wrong-passphrase-123' } });
+        new EventStreamsClient({
+          url: mtls.url,
+          auth: { mode: 'client-cert' },
+          tls: { pfx, passphrase: 'wrong-passphrase-123' },
+        });
         assert.fail('expected INVALID_CONFIG');
       } catch (err) {
         assert.equal((err as EventStreamsError).code, 'INVALID_CONFIG');
@@ -252,7 +285,11 @@ describe('authentication', () => {
     });
 
     it('reports a missing client certificate as TlsError CLIENT_CERT, not retried', async () => {
-      const c = new EventStreamsClient({ url: mtls.url, tls: { ca: testPki().ca.cert }, retry: { retries: 3, initialDelayMs: 1 } });
+      const c = new EventStreamsClient({
+        url: mtls.url,
+        tls: { ca: testPki().ca.cert },
+        retry: { retries: 3, initialDelayMs: 1 },
+      });
       clients.push(c);
       const err = await rejection(c.produce('orders', { value: 1 }));
       assert.equal(err.code, 'TLS_FAILED');

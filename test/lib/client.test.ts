@@ -80,7 +80,11 @@ describe('EventStreamsClient (against a test HTTPS server)', () => {
       { url: 'https://h', tls: { cert: 'x' } },
     ];
     for (const o of bad) {
-      assert.throws(() => new EventStreamsClient(o as ClientOptions), { code: 'INVALID_CONFIG' }, JSON.stringify(o));
+      assert.throws(
+        () => new EventStreamsClient(o as ClientOptions),
+        { code: 'INVALID_CONFIG' },
+        JSON.stringify(o),
+      );
     }
   });
 
@@ -91,7 +95,13 @@ describe('EventStreamsClient (against a test HTTPS server)', () => {
       key: 'k-1',
       headers: { colour: 'red' },
     });
-    assert.deepEqual(result, { topic: 'orders', partition: 1, offset: 5, timestamp: 1718900000000, attempts: 1 });
+    assert.deepEqual(result, {
+      topic: 'orders',
+      partition: 1,
+      offset: 5,
+      timestamp: 1718900000000,
+      attempts: 1,
+    });
     const req = server.requests[0]!;
     assert.equal(req.method, 'POST');
     assert.equal(req.path, '/topics/orders/records');
@@ -113,7 +123,11 @@ describe('EventStreamsClient (against a test HTTPS server)', () => {
   it('produces v2: JSON envelope to /v2/topics/{t}/records, lenient about the success body', async () => {
     const client = track(clientFor(server, { flavour: 'v2' }));
     server.handler = (_req, res) => reply(res, 200, { topic: 'orders', partition: 2, offset: 9 });
-    const r = await client.produce('orders', { value: 'hello', key: 'k', headers: [{ name: 'h', value: 'v' }] });
+    const r = await client.produce('orders', {
+      value: 'hello',
+      key: 'k',
+      headers: [{ name: 'h', value: 'v' }],
+    });
     assert.deepEqual(r, { topic: 'orders', partition: 2, offset: 9, attempts: 1 });
     const req = server.requests[0]!;
     assert.equal(req.path, '/v2/topics/orders/records');
@@ -130,22 +144,93 @@ describe('EventStreamsClient (against a test HTTPS server)', () => {
   it('maps every documented status and error body shape, failing non-retriable ones after one attempt', async () => {
     const client = track(clientFor(server, { retry: { retries: 0 } }));
     const cases: Array<[number, unknown, string, Record<string, unknown>]> = [
-      [400, { error: { error_code: 400, message: 'Error parsing JSON message: http: request body too large' } }, 'PAYLOAD_TOO_LARGE', {}],
-      [400, { trace: 'tr-1', error: { code: 'invalid_type', message: "'type' field is required", more_info: 'x', target: { type: 'field', name: 'type' } } }, 'BAD_REQUEST', { incidentId: 'tr-1', serverCode: 'invalid_type' }],
-      [401, { error: { error_code: 401, message: 'Unauthorized' } }, 'AUTHENTICATION_FAILED', { serverMessage: 'Unauthorized' }],
-      [403, { errorCode: 403, errorMessage: 'Forbidden' }, 'AUTHORIZATION_FAILED', { serverMessage: 'Forbidden' }],
-      [404, { error: { error_code: 404, message: "Topic 'orders' does not exist", kafka_error_code: 3, topic: 'orders', incident: 'inc-4' } }, 'TOPIC_NOT_FOUND', { kafkaErrorCode: 3, incidentId: 'inc-4' }],
-      [404, { error_code: 404, message: 'top', error: { error_code: 404, message: 'inner', kafka_error_code: 3, topic: 'orders', incident: 'inc-5' } }, 'TOPIC_NOT_FOUND', { serverMessage: 'inner' }],
+      [
+        400,
+        { error: { error_code: 400, message: 'Error parsing JSON message: http: request body too large' } },
+        'PAYLOAD_TOO_LARGE',
+        {},
+      ],
+      [
+        400,
+        {
+          trace: 'tr-1',
+          error: {
+            code: 'invalid_type',
+            message: "'type' field is required",
+            more_info: 'x',
+            target: { type: 'field', name: 'type' },
+          },
+        },
+        'BAD_REQUEST',
+        { incidentId: 'tr-1', serverCode: 'invalid_type' },
+      ],
+      [
+        401,
+        { error: { error_code: 401, message: 'Unauthorized' } },
+        'AUTHENTICATION_FAILED',
+        { serverMessage: 'Unauthorized' },
+      ],
+      [
+        403,
+        { errorCode: 403, errorMessage: 'Forbidden' },
+        'AUTHORIZATION_FAILED',
+        { serverMessage: 'Forbidden' },
+      ],
+      [
+        404,
+        {
+          error: {
+            error_code: 404,
+            message: "Topic 'orders' does not exist",
+            kafka_error_code: 3,
+            topic: 'orders',
+            incident: 'inc-4',
+          },
+        },
+        'TOPIC_NOT_FOUND',
+        { kafkaErrorCode: 3, incidentId: 'inc-4' },
+      ],
+      [
+        404,
+        {
+          error_code: 404,
+          message: 'top',
+          error: {
+            error_code: 404,
+            message: 'inner',
+            kafka_error_code: 3,
+            topic: 'orders',
+            incident: 'inc-5',
+          },
+        },
+        'TOPIC_NOT_FOUND',
+        { serverMessage: 'inner' },
+      ],
       [408, { error: { error_code: 408, message: 'timed out' } }, 'TIMEOUT', {}],
       [411, { error: { error_code: 411, message: 'no data' } }, 'BAD_REQUEST', {}],
       [413, 'too big', 'PAYLOAD_TOO_LARGE', {}],
       [414, '', 'BAD_REQUEST', {}],
-      [415, { error: { error_code: 415, message: 'Unsupported content type' } }, 'UNSUPPORTED_MEDIA_TYPE', {}],
-      [422, { error_code: 42200, message: 'nope', incident_id: 'adm-1' }, 'BAD_REQUEST', { incidentId: 'adm-1', serverCode: 42200 }],
+      [
+        415,
+        { error: { error_code: 415, message: 'Unsupported content type' } },
+        'UNSUPPORTED_MEDIA_TYPE',
+        {},
+      ],
+      [
+        422,
+        { error_code: 42200, message: 'nope', incident_id: 'adm-1' },
+        'BAD_REQUEST',
+        { incidentId: 'adm-1', serverCode: 42200 },
+      ],
       [429, { error: { error_code: 429, message: 'slow down' } }, 'RATE_LIMITED', {}],
       [500, { error: { error_code: 500, message: 'boom' } }, 'SERVER_ERROR', {}],
       [502, '<html>bad gateway</html>', 'UNAVAILABLE', {}],
-      [503, { error_code: 50301, message: 'Unknown Kafka Error', incident_id: 'i-503' }, 'UNAVAILABLE', { incidentId: 'i-503' }],
+      [
+        503,
+        { error_code: 50301, message: 'Unknown Kafka Error', incident_id: 'i-503' },
+        'UNAVAILABLE',
+        { incidentId: 'i-503' },
+      ],
       [504, '', 'UNAVAILABLE', {}],
       [418, 'teapot', 'UNEXPECTED_RESPONSE', {}],
     ];
@@ -157,7 +242,8 @@ describe('EventStreamsClient (against a test HTTPS server)', () => {
       assert.equal(err.statusCode, status);
       assert.equal(err.attempts, 1, `attempts for ${status}`);
       assert.equal(server.requests.length, 1, `requests for ${status}`);
-      for (const [k, v] of Object.entries(fields)) assert.deepEqual((err as unknown as Record<string, unknown>)[k], v, `${status} ${k}`);
+      for (const [k, v] of Object.entries(fields))
+        assert.deepEqual((err as unknown as Record<string, unknown>)[k], v, `${status} ${k}`);
       assertNoSecret(err, API_KEY);
     }
     // A 200 without metadata on v1 is an UnexpectedResponseError, not a silent success.
@@ -198,7 +284,9 @@ describe('EventStreamsClient (against a test HTTPS server)', () => {
     const client = track(clientFor(server, { retry: { retries: 2, initialDelayMs: 1, maxDelayMs: 250 } }));
     let n = 0;
     server.handler = (_req, res) =>
-      ++n === 1 ? reply(res, 429, { error: { error_code: 429, message: 'slow' } }, { 'retry-after': '1' }) : reply(res, 200, v1Success('orders'));
+      ++n === 1
+        ? reply(res, 429, { error: { error_code: 429, message: 'slow' } }, { 'retry-after': '1' })
+        : reply(res, 200, v1Success('orders'));
     const started = Date.now();
     const p = client.produce('orders', { value: 'x' });
     await new Promise((r) => setTimeout(r, 60));
@@ -227,7 +315,9 @@ describe('EventStreamsClient (against a test HTTPS server)', () => {
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const port = (closed.address() as net.AddressInfo).port;
     await new Promise<void>((r) => closed.close(() => r()));
-    const dead = track(new EventStreamsClient({ url: `https://127.0.0.1:${port}`, retry: { retries: 1, initialDelayMs: 1 } }));
+    const dead = track(
+      new EventStreamsClient({ url: `https://127.0.0.1:${port}`, retry: { retries: 1, initialDelayMs: 1 } }),
+    );
     const err = await rejection(dead.produce('orders', { value: 'x' }));
     assert.equal(err.code, 'RETRIES_EXHAUSTED');
     const cause = err.cause as EventStreamsError & { systemCode?: string };
@@ -346,7 +436,9 @@ describe('EventStreamsClient (against a test HTTPS server)', () => {
   });
 
   it('close() also ends records waiting to be retried', async () => {
-    const client = track(clientFor(server, { retry: { retries: 5, initialDelayMs: 10_000, maxDelayMs: 10_000 } }));
+    const client = track(
+      clientFor(server, { retry: { retries: 5, initialDelayMs: 10_000, maxDelayMs: 10_000 } }),
+    );
     server.handler = (_req, res) => reply(res, 503, '');
     const p = rejection(client.produce('orders', { value: 1 }));
     await new Promise((r) => setTimeout(r, 50));
@@ -376,7 +468,10 @@ describe('EventStreamsClient (against a test HTTPS server)', () => {
     hold.open();
     const pre = new AbortController();
     pre.abort();
-    assert.equal((await rejection(client.produce('orders', { value: 3 }, { signal: pre.signal }))).code, 'ABORTED');
+    assert.equal(
+      (await rejection(client.produce('orders', { value: 3 }, { signal: pre.signal }))).code,
+      'ABORTED',
+    );
   });
 
   it('paces requests with the rate limit', async () => {

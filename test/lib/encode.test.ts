@@ -24,11 +24,26 @@ function code(fn: () => unknown): string {
 
 describe('validateTopicName', () => {
   it('accepts legal Kafka names up to 249 characters', () => {
-    for (const name of ['orders', 'a', 'A.b_c-9', '..x', 'x'.repeat(249)]) assert.equal(validateTopicName(name), name);
+    for (const name of ['orders', 'a', 'A.b_c-9', '..x', 'x'.repeat(249)])
+      assert.equal(validateTopicName(name), name);
   });
 
   it('rejects everything else with INVALID_TOPIC', () => {
-    for (const bad of ['', '.', '..', 'x'.repeat(250), 'a b', 'a/b', 'ä', 'a:b', 'a,b', 42, null, undefined, {}]) {
+    for (const bad of [
+      '',
+      '.',
+      '..',
+      'x'.repeat(250),
+      'a b',
+      'a/b',
+      'ä',
+      'a:b',
+      'a,b',
+      42,
+      null,
+      undefined,
+      {},
+    ]) {
       assert.equal(
         code(() => validateTopicName(bad)),
         'INVALID_TOPIC',
@@ -94,35 +109,96 @@ describe('encodeV1', () => {
 
   it('validates before any network call, each failure with its own code', () => {
     const limits = { maxKeyBytes: 8, maxValueBytes: 16, maxUriBytes: 64 };
-    assert.equal(code(() => encodeV1('', 't', { value: null } as never)), 'INVALID_VALUE');
-    assert.equal(code(() => encodeV1('', 't', { value: undefined } as never)), 'INVALID_VALUE');
-    assert.equal(code(() => encodeV1('', 't', null as never)), 'INVALID_VALUE');
+    assert.equal(
+      code(() => encodeV1('', 't', { value: null } as never)),
+      'INVALID_VALUE',
+    );
+    assert.equal(
+      code(() => encodeV1('', 't', { value: undefined } as never)),
+      'INVALID_VALUE',
+    );
+    assert.equal(
+      code(() => encodeV1('', 't', null as never)),
+      'INVALID_VALUE',
+    );
     const circular: Record<string, unknown> = {};
     circular.self = circular;
-    assert.equal(code(() => encodeV1('', 't', { value: circular })), 'INVALID_VALUE');
-    assert.equal(code(() => encodeV1('', 't', { value: { n: 1n } })), 'INVALID_VALUE');
-    assert.equal(code(() => encodeV1('', 't', { value: (() => 1) as never })), 'INVALID_VALUE');
-    assert.equal(code(() => encodeV1('', 't', { value: 'x'.repeat(17) }, limits)), 'VALUE_TOO_LARGE');
-    assert.equal(code(() => encodeV1('', 't', { value: 'é'.repeat(9) }, limits)), 'VALUE_TOO_LARGE');
-    assert.equal(code(() => encodeV1('', 't', { value: 'x', key: 'k'.repeat(9) }, limits)), 'KEY_TOO_LARGE');
-    assert.equal(code(() => encodeV1('', 't', { value: 'x', key: 'ééééé' }, limits)), 'KEY_TOO_LARGE');
-    assert.equal(code(() => encodeV1('', 't', { value: 'x', key: 5 as never })), 'INVALID_KEY');
-    assert.equal(code(() => encodeV1('', 't', { value: 'x', key: 'a\ud800' })), 'INVALID_KEY');
-    assert.equal(code(() => encodeV1('', 't', { value: 'x', headers: { 'a,b': 'v' } })), 'INVALID_HEADERS');
-    assert.equal(code(() => encodeV1('', 't', { value: 'x', headers: { 'a:b': 'v' } })), 'INVALID_HEADERS');
-    assert.equal(code(() => encodeV1('', 't', { value: 'x', headers: [{ name: '', value: 'v' }] })), 'INVALID_HEADERS');
-    assert.equal(code(() => encodeV1('', 't', { value: 'x', headers: { a: 5 as never } })), 'INVALID_HEADERS');
-    assert.equal(code(() => encodeV1('', 't', { value: 'x', headers: { a: '\udc00' } })), 'INVALID_HEADERS');
-    assert.equal(code(() => encodeV1('', 't', { value: 'x', headers: { ['\ud800']: 'v' } })), 'INVALID_HEADERS');
     assert.equal(
-      code(() => encodeV1('', 't', { value: 'x', headers: { h: 'v'.repeat(40) } }, { ...limits, maxKeyBytes: 100 })),
+      code(() => encodeV1('', 't', { value: circular })),
+      'INVALID_VALUE',
+    );
+    assert.equal(
+      code(() => encodeV1('', 't', { value: { n: 1n } })),
+      'INVALID_VALUE',
+    );
+    assert.equal(
+      code(() => encodeV1('', 't', { value: (() => 1) as never })),
+      'INVALID_VALUE',
+    );
+    assert.equal(
+      code(() => encodeV1('', 't', { value: 'x'.repeat(17) }, limits)),
+      'VALUE_TOO_LARGE',
+    );
+    assert.equal(
+      code(() => encodeV1('', 't', { value: 'é'.repeat(9) }, limits)),
+      'VALUE_TOO_LARGE',
+    );
+    assert.equal(
+      code(() => encodeV1('', 't', { value: 'x', key: 'k'.repeat(9) }, limits)),
+      'KEY_TOO_LARGE',
+    );
+    assert.equal(
+      code(() => encodeV1('', 't', { value: 'x', key: 'ééééé' }, limits)),
+      'KEY_TOO_LARGE',
+    );
+    assert.equal(
+      code(() => encodeV1('', 't', { value: 'x', key: 5 as never })),
+      'INVALID_KEY',
+    );
+    assert.equal(
+      code(() => encodeV1('', 't', { value: 'x', key: 'a\ud800' })),
+      'INVALID_KEY',
+    );
+    assert.equal(
+      code(() => encodeV1('', 't', { value: 'x', headers: { 'a,b': 'v' } })),
+      'INVALID_HEADERS',
+    );
+    assert.equal(
+      code(() => encodeV1('', 't', { value: 'x', headers: { 'a:b': 'v' } })),
+      'INVALID_HEADERS',
+    );
+    assert.equal(
+      code(() => encodeV1('', 't', { value: 'x', headers: [{ name: '', value: 'v' }] })),
+      'INVALID_HEADERS',
+    );
+    assert.equal(
+      code(() => encodeV1('', 't', { value: 'x', headers: { a: 5 as never } })),
+      'INVALID_HEADERS',
+    );
+    assert.equal(
+      code(() => encodeV1('', 't', { value: 'x', headers: { a: '\udc00' } })),
+      'INVALID_HEADERS',
+    );
+    assert.equal(
+      code(() => encodeV1('', 't', { value: 'x', headers: { ['\ud800']: 'v' } })),
+      'INVALID_HEADERS',
+    );
+    assert.equal(
+      code(() =>
+        encodeV1('', 't', { value: 'x', headers: { h: 'v'.repeat(40) } }, { ...limits, maxKeyBytes: 100 }),
+      ),
       'URI_TOO_LONG',
     );
-    assert.equal(code(() => encodeV1('', 't', { value: 'x', contentType: 'text/plain\r\nX-Evil: 1' })), 'VALIDATION');
+    assert.equal(
+      code(() => encodeV1('', 't', { value: 'x', contentType: 'text/plain\r\nX-Evil: 1' })),
+      'VALIDATION',
+    );
     // The default URI limit is 10 KB: a 4 KB binary key is 8 KB of hex and still fits.
     assert.ok(encodeV1('', 't', { value: 'x', key: Buffer.alloc(4096) }).path.length < 10240);
     assert.equal(
-      code(() => encodeV1('', 't', { value: 'x', key: Buffer.alloc(4096), headers: { h: Buffer.alloc(1200) } })),
+      code(() =>
+        encodeV1('', 't', { value: 'x', key: Buffer.alloc(4096), headers: { h: Buffer.alloc(1200) } }),
+      ),
       'URI_TOO_LONG',
     );
   });
@@ -145,26 +221,47 @@ describe('encodeV2', () => {
       key: { type: 'text', data: 'customer-42' },
       value: { type: 'json', data: '{"orderId":7,"total":19.5}' },
     });
-    const bin = JSON.parse(encodeV2('', 't', { value: Buffer.from([0, 1, 2, 3, 4]), key: Buffer.from([9]) }).body as string);
+    const bin = JSON.parse(
+      encodeV2('', 't', { value: Buffer.from([0, 1, 2, 3, 4]), key: Buffer.from([9]) }).body as string,
+    );
     assert.deepEqual(bin.value, { type: 'binary', data: 'AAECAwQ=' });
     assert.deepEqual(bin.key, { type: 'binary', data: 'CQ==' });
-    assert.deepEqual(JSON.parse(encodeV2('', 't', { value: 'hi' }).body as string).value, { type: 'text', data: 'hi' });
-    assert.deepEqual(JSON.parse(encodeV2('', 't', { value: 3 }).body as string).value, { type: 'text', data: '3' });
+    assert.deepEqual(JSON.parse(encodeV2('', 't', { value: 'hi' }).body as string).value, {
+      type: 'text',
+      data: 'hi',
+    });
+    assert.deepEqual(JSON.parse(encodeV2('', 't', { value: 3 }).body as string).value, {
+      type: 'text',
+      data: '3',
+    });
   });
 
   it('honours valueType and contentType', () => {
-    const v = (rec: Parameters<typeof encodeV2>[2]): unknown => JSON.parse(encodeV2('', 't', rec).body as string).value;
+    const v = (rec: Parameters<typeof encodeV2>[2]): unknown =>
+      JSON.parse(encodeV2('', 't', rec).body as string).value;
     assert.deepEqual(v({ value: '{"a":1}', valueType: 'json' }), { type: 'json', data: '{"a":1}' });
-    assert.deepEqual(v({ value: '{"a":1}', contentType: 'application/json' }), { type: 'json', data: '{"a":1}' });
+    assert.deepEqual(v({ value: '{"a":1}', contentType: 'application/json' }), {
+      type: 'json',
+      data: '{"a":1}',
+    });
     assert.deepEqual(v({ value: 'abc', valueType: 'binary' }), { type: 'binary', data: 'YWJj' });
     assert.deepEqual(v({ value: Buffer.from('txt'), valueType: 'text' }), { type: 'text', data: 'txt' });
-    assert.equal(code(() => encodeV2('', 't', { value: 'not json', valueType: 'json' })), 'INVALID_VALUE');
-    assert.equal(code(() => encodeV2('', 't', { value: Buffer.from([0xff]), valueType: 'text' })), 'INVALID_VALUE');
+    assert.equal(
+      code(() => encodeV2('', 't', { value: 'not json', valueType: 'json' })),
+      'INVALID_VALUE',
+    );
+    assert.equal(
+      code(() => encodeV2('', 't', { value: Buffer.from([0xff]), valueType: 'text' })),
+      'INVALID_VALUE',
+    );
   });
 
   it('limits the whole payload, not just the value', () => {
     const limits = { maxKeyBytes: 4096, maxValueBytes: 100, maxUriBytes: 10240 };
-    assert.equal(code(() => encodeV2('', 't', { value: 'x'.repeat(60), headers: { h: 'y'.repeat(30) } }, limits)), 'VALUE_TOO_LARGE');
+    assert.equal(
+      code(() => encodeV2('', 't', { value: 'x'.repeat(60), headers: { h: 'y'.repeat(30) } }, limits)),
+      'VALUE_TOO_LARGE',
+    );
     encodeV2('', 't', { value: 'x'.repeat(40) }, limits);
     // v2 has no query-string syntax, so ',' and ':' are fine in header names there.
     encodeV2('', 't', { value: 'x', headers: { 'a:b,c': 'v' } });
@@ -174,11 +271,26 @@ describe('encodeV2', () => {
 describe('success bodies', () => {
   it('reads the v1 metadata shape with string or number timestamps and extra fields', () => {
     assert.deepEqual(
-      parseProduceSuccess('v1', 'orders', 200, JSON.stringify({ metadata: { topic: 'orders', timestamp: '1718900000000', partition: 2, offset: 41 } })),
+      parseProduceSuccess(
+        'v1',
+        'orders',
+        200,
+        JSON.stringify({
+          metadata: { topic: 'orders', timestamp: '1718900000000', partition: 2, offset: 41 },
+        }),
+      ),
       { topic: 'orders', partition: 2, offset: 41, timestamp: 1718900000000 },
     );
     assert.deepEqual(
-      parseProduceSuccess('v1', 'orders', 200, JSON.stringify({ metadata: { topic: 'orders', timestamp: 5, partition: 0, offset: '7' }, Comment: 'schema deprecated' })),
+      parseProduceSuccess(
+        'v1',
+        'orders',
+        200,
+        JSON.stringify({
+          metadata: { topic: 'orders', timestamp: 5, partition: 0, offset: '7' },
+          Comment: 'schema deprecated',
+        }),
+      ),
       { topic: 'orders', partition: 0, offset: 7, timestamp: 5 },
     );
     assert.deepEqual(parseProduceSuccess('v1', 'o', 200, '{"topic":"o","partition":1,"offset":3}'), {
@@ -198,12 +310,20 @@ describe('success bodies', () => {
     assert.deepEqual(parseProduceSuccess('v2', 'o', 200, ''), { topic: 'o' });
     assert.deepEqual(parseProduceSuccess('v2', 'o', 202, 'accepted'), { topic: 'o' });
     assert.deepEqual(parseProduceSuccess('v2', 'o', 200, '{"foo":1}'), { topic: 'o' });
-    assert.deepEqual(parseProduceSuccess('v2', 'o', 200, '{"topic":"o","partition":4,"offset":9,"timestamp":"2024-01-01T00:00:00Z"}'), {
-      topic: 'o',
-      partition: 4,
-      offset: 9,
-      timestamp: Date.parse('2024-01-01T00:00:00Z'),
-    });
+    assert.deepEqual(
+      parseProduceSuccess(
+        'v2',
+        'o',
+        200,
+        '{"topic":"o","partition":4,"offset":9,"timestamp":"2024-01-01T00:00:00Z"}',
+      ),
+      {
+        topic: 'o',
+        partition: 4,
+        offset: 9,
+        timestamp: Date.parse('2024-01-01T00:00:00Z'),
+      },
+    );
   });
 });
 
@@ -214,22 +334,31 @@ describe('error bodies and status mapping', () => {
       serverCode: 415,
     });
     assert.deepEqual(
-      parseErrorBody('{"error":{"error_code":404,"message":"nope","kafka_error_code":3,"topic":"orders","incident":"inc-1"}}'),
+      parseErrorBody(
+        '{"error":{"error_code":404,"message":"nope","kafka_error_code":3,"topic":"orders","incident":"inc-1"}}',
+      ),
       { serverMessage: 'nope', serverCode: 404, incidentId: 'inc-1', kafkaErrorCode: 3, topic: 'orders' },
     );
     assert.deepEqual(
-      parseErrorBody('{"error_code":404,"message":"top","error":{"error_code":404,"message":"inner","kafka_error_code":3,"topic":"t","incident":"i2","schema":"s"}}'),
+      parseErrorBody(
+        '{"error_code":404,"message":"top","error":{"error_code":404,"message":"inner","kafka_error_code":3,"topic":"t","incident":"i2","schema":"s"}}',
+      ),
       { serverMessage: 'inner', serverCode: 404, incidentId: 'i2', kafkaErrorCode: 3, topic: 't' },
     );
     assert.deepEqual(
-      parseErrorBody('{"trace":"tr-9","error":{"code":"invalid_type","message":"\'type\' field is required","more_info":"https://x","target":{"type":"field","name":"type"}}}'),
+      parseErrorBody(
+        '{"trace":"tr-9","error":{"code":"invalid_type","message":"\'type\' field is required","more_info":"https://x","target":{"type":"field","name":"type"}}}',
+      ),
       { serverMessage: "'type' field is required", serverCode: 'invalid_type', incidentId: 'tr-9' },
     );
-    assert.deepEqual(parseErrorBody('{"error_code":40403,"message":"topic \'ffff\' does not exist","incident_id":"a34b"}'), {
-      serverMessage: "topic 'ffff' does not exist",
-      serverCode: 40403,
-      incidentId: 'a34b',
-    });
+    assert.deepEqual(
+      parseErrorBody('{"error_code":40403,"message":"topic \'ffff\' does not exist","incident_id":"a34b"}'),
+      {
+        serverMessage: "topic 'ffff' does not exist",
+        serverCode: 40403,
+        incidentId: 'a34b',
+      },
+    );
     assert.deepEqual(parseErrorBody('{"errorCode":403,"errorMessage":"Unauthorized"}'), {
       serverMessage: 'Unauthorized',
       serverCode: 403,
@@ -239,15 +368,25 @@ describe('error bodies and status mapping', () => {
   });
 
   it('maps statuses to the error hierarchy by HTTP status', () => {
-    const map = (status: number, body = '{}', headers: Record<string, string> = {}): { name: string; code: string; retriable: boolean } => {
+    const map = (
+      status: number,
+      body = '{}',
+      headers: Record<string, string> = {},
+    ): { name: string; code: string; retriable: boolean } => {
       const e = errorFromResponse(status, headers, body, { operation: 'Produce to topic "t"', topic: 't' });
       return { name: e.name, code: e.code, retriable: e.retriable };
     };
-    assert.deepEqual(map(400, '{"error":{"error_code":400,"message":"Error parsing JSON message: http: request body too large"}}'), {
-      name: 'PayloadTooLargeError',
-      code: 'PAYLOAD_TOO_LARGE',
-      retriable: false,
-    });
+    assert.deepEqual(
+      map(
+        400,
+        '{"error":{"error_code":400,"message":"Error parsing JSON message: http: request body too large"}}',
+      ),
+      {
+        name: 'PayloadTooLargeError',
+        code: 'PAYLOAD_TOO_LARGE',
+        retriable: false,
+      },
+    );
     assert.equal(map(413).code, 'PAYLOAD_TOO_LARGE');
     assert.equal(map(400, '{"error":{"error_code":400,"message":"bad keyType"}}').name, 'BadRequestError');
     for (const s of [411, 414, 422]) assert.equal(map(s).code, 'BAD_REQUEST', String(s));
@@ -258,17 +397,23 @@ describe('error bodies and status mapping', () => {
     assert.deepEqual(map(408), { name: 'TimeoutError', code: 'TIMEOUT', retriable: true });
     assert.deepEqual(map(429), { name: 'RateLimitedError', code: 'RATE_LIMITED', retriable: true });
     assert.deepEqual(map(500), { name: 'ServerError', code: 'SERVER_ERROR', retriable: true });
-    for (const s of [502, 503, 504]) assert.deepEqual(map(s), { name: 'UnavailableError', code: 'UNAVAILABLE', retriable: true });
+    for (const s of [502, 503, 504])
+      assert.deepEqual(map(s), { name: 'UnavailableError', code: 'UNAVAILABLE', retriable: true });
     for (const s of [302, 409, 418, 501]) assert.equal(map(s).code, 'UNEXPECTED_RESPONSE', String(s));
     // error_code digits do not decide: a 503 body that says 40403 is still a 503.
     assert.equal(map(503, '{"error_code":40403,"message":"x"}').code, 'UNAVAILABLE');
   });
 
   it('keeps server details and takes the incident from X-Global-Transaction-Id when the body has none', () => {
-    const e = errorFromResponse(503, { 'x-global-transaction-id': 'tx-77', 'retry-after': '2' }, '{"error_code":50301,"message":"Unknown Kafka Error"}', {
-      operation: 'Produce to topic "t"',
-      topic: 't',
-    });
+    const e = errorFromResponse(
+      503,
+      { 'x-global-transaction-id': 'tx-77', 'retry-after': '2' },
+      '{"error_code":50301,"message":"Unknown Kafka Error"}',
+      {
+        operation: 'Produce to topic "t"',
+        topic: 't',
+      },
+    );
     assert.ok(e instanceof UnavailableError);
     assert.equal(e.retryAfterMs, 2000);
     assert.equal(e.incidentId, 'tx-77');
@@ -293,10 +438,15 @@ describe('error bodies and status mapping', () => {
 
   it('scrubs credentials a server echoes back', () => {
     const secret = 'my-very-secret-api-key-123';
-    const e = errorFromResponse(401, {}, JSON.stringify({ error: { error_code: 401, message: `key ${secret} rejected` } }), {
-      operation: 'Produce',
-      secrets: [secret],
-    });
+    const e = errorFromResponse(
+      401,
+      {},
+      JSON.stringify({ error: { error_code: 401, message: `key ${secret} rejected` } }),
+      {
+        operation: 'Produce',
+        secrets: [secret],
+      },
+    );
     assert.ok(!e.message.includes(secret));
     assert.ok(!JSON.stringify(e).includes(secret));
   });

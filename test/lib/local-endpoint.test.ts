@@ -64,7 +64,11 @@ describe('EventStreamsClient against the local endpoint', () => {
   it('v1: writes value, key and headers that read back unchanged', async () => {
     const t = await topic(3);
     const client = make();
-    const r1 = await client.produce(t, { value: { order: 7 }, key: 'cust-1', headers: { colour: 'red', bin: Buffer.from([0, 255]) } });
+    const r1 = await client.produce(t, {
+      value: { order: 7 },
+      key: 'cust-1',
+      headers: { colour: 'red', bin: Buffer.from([0, 255]) },
+    });
     const r2 = await client.produce(t, { value: Buffer.from([1, 2, 3]), key: Buffer.from([0xca, 0xfe]) });
     assert.equal(r1.topic, t);
     assert.equal(r1.attempts, 1);
@@ -87,7 +91,11 @@ describe('EventStreamsClient against the local endpoint', () => {
   it('v2 with IAM: the JSON envelope reads back as the same bytes', async () => {
     const t = await topic();
     const client = make({ flavour: 'v2', auth: { mode: 'iam', apiKey: KEY, iamUrl: ep.iamUrl } });
-    const r = await client.produce(t, { value: { a: 1 }, key: Buffer.from([1]), headers: [{ name: 'h', value: 'v' }] });
+    const r = await client.produce(t, {
+      value: { a: 1 },
+      key: Buffer.from([1]),
+      headers: [{ name: 'h', value: 'v' }],
+    });
     assert.equal(r.topic, t);
     const [rec] = await ep.readRecords(t);
     assert.equal(rec!.value.toString(), '{"a":1}');
@@ -140,10 +148,13 @@ describe('EventStreamsClient against the local endpoint', () => {
   it('administers topics: ensure, list, get, update, delete', async () => {
     const client = make();
     const name = unique('adm');
-    assert.deepEqual(await client.admin.ensureTopic({ name, partitions: 2, configs: { 'retention.ms': 3600000 } }), {
-      topic: name,
-      created: true,
-    });
+    assert.deepEqual(
+      await client.admin.ensureTopic({ name, partitions: 2, configs: { 'retention.ms': 3600000 } }),
+      {
+        topic: name,
+        created: true,
+      },
+    );
     assert.deepEqual(await client.admin.ensureTopic({ name }), { topic: name, created: false });
     assert.equal((await rejection(client.admin.createTopic({ name }))).code, 'TOPIC_EXISTS');
     const listed = await client.admin.listTopics({ filter: `${name.slice(0, -2)}*` });
@@ -158,7 +169,11 @@ describe('EventStreamsClient against the local endpoint', () => {
   });
 
   it('testConnection() reports a healthy endpoint and rejected credentials', async () => {
-    assert.deepEqual(await make().testConnection(), { reachable: true, tlsTrusted: true, authenticated: true });
+    assert.deepEqual(await make().testConnection(), {
+      reachable: true,
+      tlsTrusted: true,
+      authenticated: true,
+    });
     const iam = await make({ auth: { mode: 'iam', apiKey: KEY, iamUrl: ep.iamUrl } }).testConnection();
     assert.deepEqual(iam, { reachable: true, tlsTrusted: true, authenticated: true });
     const bad = await make({ auth: { mode: 'basic-token', apiKey: 'nope-0123456789' } }).testConnection();

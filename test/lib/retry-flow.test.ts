@@ -6,14 +6,34 @@ import { FlowControl, type FlowJob, TokenBucket } from '../../lib/flow';
 import { backoffDelay, finalError, nextRetryDelay, resolveRetryPolicy, withRetry } from '../../lib/retry';
 
 describe('retry policy', () => {
-  const policy = resolveRetryPolicy({ retries: 3, initialDelayMs: 100, maxDelayMs: 1000, maxRetryTimeMs: 5000 });
+  const policy = resolveRetryPolicy({
+    retries: 3,
+    initialDelayMs: 100,
+    maxDelayMs: 1000,
+    maxRetryTimeMs: 5000,
+  });
 
   it('backs off exponentially with equal jitter, capped', () => {
-    assert.equal(backoffDelay(policy, 1, undefined, () => 0), 50);
-    assert.equal(backoffDelay(policy, 1, undefined, () => 1), 100);
-    assert.equal(backoffDelay(policy, 3, undefined, () => 1), 400);
-    assert.equal(backoffDelay(policy, 10, undefined, () => 1), 1000);
-    assert.equal(backoffDelay(policy, 10, undefined, () => 0), 500);
+    assert.equal(
+      backoffDelay(policy, 1, undefined, () => 0),
+      50,
+    );
+    assert.equal(
+      backoffDelay(policy, 1, undefined, () => 1),
+      100,
+    );
+    assert.equal(
+      backoffDelay(policy, 3, undefined, () => 1),
+      400,
+    );
+    assert.equal(
+      backoffDelay(policy, 10, undefined, () => 1),
+      1000,
+    );
+    assert.equal(
+      backoffDelay(policy, 10, undefined, () => 0),
+      500,
+    );
   });
 
   it('uses Retry-After instead, capped by maxDelayMs', () => {
@@ -76,8 +96,9 @@ describe('flow control', () => {
 
   it('starts up to maxInFlight, queues the rest in order, frees slots on release', () => {
     const started: number[] = [];
-    const flow = new FlowControl<J>({ maxInFlight: 2, maxQueuedMessages: 3, maxQueuedBytes: 1000, rateLimit: 0 }, (j) =>
-      started.push(j.id),
+    const flow = new FlowControl<J>(
+      { maxInFlight: 2, maxQueuedMessages: 3, maxQueuedBytes: 1000, rateLimit: 0 },
+      (j) => started.push(j.id),
     );
     for (let i = 1; i <= 5; i++) flow.submit(job(i));
     assert.deepEqual(started, [1, 2]);

@@ -28,7 +28,11 @@ describe('TLS', () => {
     servers.push(s);
     return s;
   };
-  const make = (server: TestServer, tls: ClientOptions['tls'], extra: Partial<ClientOptions> = {}): EventStreamsClient => {
+  const make = (
+    server: TestServer,
+    tls: ClientOptions['tls'],
+    extra: Partial<ClientOptions> = {},
+  ): EventStreamsClient => {
     const c = new EventStreamsClient({
       url: server.url,
       auth: { mode: 'bearer', apiKey: 'tls-test-key-123456' },
@@ -63,7 +67,10 @@ describe('TLS', () => {
     const server = await serve();
     let err = await tlsFailure(server, undefined);
     assert.equal(err.reason, 'UNKNOWN_CA');
-    assert.match(err.message, /not trusted: it is signed by an unknown CA\. Add the endpoint's CA certificate/);
+    assert.match(
+      err.message,
+      /not trusted: it is signed by an unknown CA\. Add the endpoint's CA certificate/,
+    );
     assert.match(err.message, /es-cert\.pem/);
     const other = generateCa('some other CA');
     err = await tlsFailure(server, { ca: other.cert });
@@ -80,7 +87,10 @@ describe('TLS', () => {
   });
 
   it('reports a certificate for another host name as HOSTNAME_MISMATCH', async () => {
-    const cert = issueCertificate(testPki().ca, { commonName: 'other.example', hostnames: ['other.example'] });
+    const cert = issueCertificate(testPki().ca, {
+      commonName: 'other.example',
+      hostnames: ['other.example'],
+    });
     const server = await serve(cert);
     const err = await tlsFailure(server, { ca: testPki().ca.cert });
     assert.equal(err.reason, 'HOSTNAME_MISMATCH');
@@ -155,9 +165,15 @@ describe('TLS', () => {
       const server = await serve();
       let produceStatus = 404;
       server.handler = (req, res) =>
-        req.path.startsWith('/admin') ? reply(res, 404, 'no such route') : reply(res, produceStatus, { error: { error_code: produceStatus, message: 'x' } });
+        req.path.startsWith('/admin')
+          ? reply(res, 404, 'no such route')
+          : reply(res, produceStatus, { error: { error_code: produceStatus, message: 'x' } });
       const client = make(server, { ca: testPki().ca.cert });
-      assert.deepEqual(await client.testConnection(), { reachable: true, tlsTrusted: true, authenticated: true });
+      assert.deepEqual(await client.testConnection(), {
+        reachable: true,
+        tlsTrusted: true,
+        authenticated: true,
+      });
       const probe = server.requests[1]!;
       assert.equal(probe.method, 'POST');
       assert.equal(probe.path, '/topics/esnodes-connection-probe!/records');
@@ -185,9 +201,13 @@ describe('TLS', () => {
         req.path === '/identity/token'
           ? reply(res, 400, { errorCode: 'BXNIM0415E', errorMessage: 'Provided API key could not be found' })
           : reply(res, 200, v1Success('x'));
-      const client = make(server, { ca: testPki().ca.cert }, {
-        auth: { mode: 'iam', apiKey: 'bad-key-1234567', iamUrl: `${server.url}/identity/token` },
-      });
+      const client = make(
+        server,
+        { ca: testPki().ca.cert },
+        {
+          auth: { mode: 'iam', apiKey: 'bad-key-1234567', iamUrl: `${server.url}/identity/token` },
+        },
+      );
       const check = await client.testConnection();
       assert.deepEqual([check.reachable, check.tlsTrusted, check.authenticated], [true, true, false]);
       assert.equal(check.error?.code, 'AUTHENTICATION_FAILED');
