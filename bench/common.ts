@@ -60,6 +60,8 @@ export interface EndpointInfo {
   caPem?: string;
   /** The endpoint's process, for its CPU. */
   pid: number;
+  /** The Kafka broker behind a Kafka-backed endpoint, when it runs on this machine. */
+  brokerPid?: number;
   topic: string;
 }
 

@@ -22,6 +22,7 @@ export interface LoopResult {
   latency: LatencySummary;
   cpuPct: number | null;
   endpointCpuPct: number | null;
+  brokerCpuPct?: number | null;
 }
 
 export interface ClosedOptions {
@@ -30,13 +31,23 @@ export interface ClosedOptions {
   measureMs: number;
   /** The endpoint's pid, for its CPU over the same window. */
   endpointPid?: number;
+  /** A further process behind the endpoint (the Kafka broker), for its CPU. */
+  brokerPid?: number;
   /** Give up when more than this many sends failed (a broken scenario should not spin). */
   maxErrors?: number;
+  /** Stop waiting for unanswered messages this long after the window ends. */
+  drainTimeoutMs?: number;
 }
 
 function describe(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}`.slice(0, 300);
   return String(err).slice(0, 300);
+}
+
+/** The other processes whose CPU a run reports: the endpoint (always first) and a broker. */
+function watched(opts: { endpointPid?: number; brokerPid?: number }): number[] {
+  if (!opts.endpointPid) return [];
+  return opts.brokerPid ? [opts.endpointPid, opts.brokerPid] : [opts.endpointPid];
 }
 
 /** Closed loop: `window` messages always outstanding; throughput = acks in the window / its length. */
@@ -78,7 +89,10 @@ export function runClosed(sender: Sender, opts: ClosedOptions): Promise<LoopResu
       });
     };
 
+    let finished = false;
     const finish = (): void => {
+      if (finished) return;
+      finished = true;
       resolve({
         ...(result ?? {
           messages: 0,
@@ -96,7 +110,7 @@ export function runClosed(sender: Sender, opts: ClosedOptions): Promise<LoopResu
     setTimeout(() => {
       measuring = true;
       startCount = completed;
-      cpu = new CpuWindow(opts.endpointPid ? [opts.endpointPid] : []);
+      cpu = new CpuWindow(watched(opts));
       setTimeout(() => {
         measuring = false;
         const c = cpu!.finish();
@@ -108,9 +122,12 @@ export function runClosed(sender: Sender, opts: ClosedOptions): Promise<LoopResu
           latency: latency.summary(),
           cpuPct: c.selfPct,
           endpointCpuPct: c.othersPct[0] ?? null,
+          ...(opts.brokerPid ? { brokerCpuPct: c.othersPct[1] ?? null } : {}),
         };
         running = false;
         if (outstanding === 0) finish();
+        // A message the sender never answers must not hang the benchmark.
+        else setTimeout(finish, opts.drainTimeoutMs ?? 10_000).unref();
       }, opts.measureMs);
     }, opts.warmupMs);
 
@@ -123,6 +140,7 @@ export interface OpenOptions {
   warmupMs: number;
   measureMs: number;
   endpointPid?: number;
+  brokerPid?: number;
   /** Stop waiting for stragglers after this long past the last scheduled send. */
   drainTimeoutMs?: number;
 }
@@ -173,6 +191,7 @@ export function runOpen(sender: Sender, opts: OpenOptions): Promise<OpenResult> 
         latency: latency.summary(),
         cpuPct: c.selfPct,
         endpointCpuPct: c.othersPct[0] ?? null,
+        ...(opts.brokerPid ? { brokerCpuPct: c.othersPct[1] ?? null } : {}),
         targetRate: opts.rate,
         sendLag: lag.summary(),
         unanswered: outstanding,
@@ -186,7 +205,7 @@ export function runOpen(sender: Sender, opts: OpenOptions): Promise<OpenResult> 
         const index = i++;
         const intended = t0 + index * interval;
         const measured = index >= firstMeasured;
-        if (index === firstMeasured) cpu = new CpuWindow(opts.endpointPid ? [opts.endpointPid] : []);
+        if (index === firstMeasured) cpu = new CpuWindow(watched(opts));
         if (measured) lag.add(now - intended);
         outstanding++;
         let called = false;

@@ -139,13 +139,13 @@ async function makeSubmitter(
       submit: (payload) =>
         tracker.add(
           pool
-          .request({
-            path: `/topics/${BENCH_TOPIC}/records?key=${BENCH_KEY}`,
-            method: 'POST',
-            headers,
-            body: JSON.stringify(payload),
-          })
-          .then((res) => res.body.text()),
+            .request({
+              path: `/topics/${BENCH_TOPIC}/records?key=${BENCH_KEY}`,
+              method: 'POST',
+              headers,
+              body: JSON.stringify(payload),
+            })
+            .then((res) => res.body.text()),
         ),
       pending: () => undefined,
       close: () => pool.close(),
@@ -154,7 +154,8 @@ async function makeSubmitter(
   // The producer node in an embedded Node-RED runtime. The harness keeps nothing per message
   // here (a counter, no promise or map entry), so the figure is Node-RED's and the node's own.
   const runtime = await startRuntime();
-  if (!runtime.hasType('event-streams-producer')) throw new Error('skipped: event-streams-producer is not built');
+  if (!runtime.hasType('event-streams-producer'))
+    throw new Error('skipped: event-streams-producer is not built');
   await runtime.deploy(producerFlow(endpoint, load, n * 2));
   let answered = 0;
   let failed = 0;
@@ -175,7 +176,9 @@ async function makeSubmitter(
       return undefined;
     },
     settled: () =>
-      answered >= submitted ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ target: submitted, resolve })),
+      answered >= submitted
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => waiters.push({ target: submitted, resolve })),
     failures: () => failed,
     pending: () => endpointNode?.getClient?.().stats(),
     close: () => runtime.stop(),
@@ -207,7 +210,8 @@ async function measure(
   const after = mem();
   await ipcCall(stub, { cmd: 'hold', on: false });
   await submitter.settled();
-  if (submitter.failures() > 0) throw new Error(`${submitter.failures()} messages failed during the heap probe`);
+  if (submitter.failures() > 0)
+    throw new Error(`${submitter.failures()} messages failed during the heap probe`);
   return {
     heapPerMessage: (after.heapUsed - before.heapUsed) / n,
     externalPerMessage: (after.external - before.external) / n,

@@ -86,7 +86,9 @@ export async function startRuntime(): Promise<EmbeddedRuntime> {
   });
   // RED.start() resolves before the (empty) initial flows are loaded and started; that load
   // replaces the credential cache, so a deploy racing it would lose its credentials.
-  const initialFlowsStarted = new Promise<void>((resolve) => RED.events.once('flows:started', () => resolve()));
+  const initialFlowsStarted = new Promise<void>((resolve) =>
+    RED.events.once('flows:started', () => resolve()),
+  );
   await RED.start();
   await initialFlowsStarted;
 

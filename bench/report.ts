@@ -60,7 +60,7 @@ export interface BenchResults {
     window: number;
     payloadBytes: number;
     template: { path: string; headers: Record<string, string>; bodyBytes: number; source: string };
-    closed: { warmupMs: number; measureMs: number };
+    closed: { warmupMs: number; roundWarmupMs?: number; measureMs: number; rounds?: number };
     open: { warmupMs: number; measureMs: number; rates: number[] };
   };
   endpoints: Array<{ id: EndpointId; label: string; skipped?: string }>;
@@ -108,9 +108,19 @@ export function computeRatios(scenarios: ScenarioResult[], endpoints: EndpointId
 }
 
 /** Why a throughput figure may be low, from the CPU figures measured alongside it. */
-function boundBy(s: ScenarioResult | undefined, load: number[] | undefined, cpus: number): string {
+function boundBy(
+  s: ScenarioResult | undefined,
+  load: number[] | undefined,
+  cpus: number,
+  ceiling?: ScenarioResult,
+): string {
   if (!s) return '';
   const parts: string[] = [];
+  if (ceiling?.msgsPerSec && s.msgsPerSec && s.msgsPerSec >= 0.9 * ceiling.msgsPerSec) {
+    parts.push(`endpoint-bound: bare undici gets only ${fmt(ceiling.msgsPerSec)} msgs/s from this endpoint`);
+  }
+  const broker = (s.details as { brokerCpuPct?: number } | undefined)?.brokerCpuPct;
+  if (broker != null) parts.push(`Kafka broker at ${fmt(broker, 0)}% of a core`);
   if ((s.cpuPct ?? 0) >= 90) parts.push(`client process at ${fmt(s.cpuPct, 0)}% of a core (CPU-bound)`);
   if ((s.endpointCpuPct ?? 0) >= 90) parts.push(`endpoint at ${fmt(s.endpointCpuPct, 0)}% of a core`);
   if (load && load[0]! > cpus)
@@ -140,6 +150,7 @@ export function evaluateTargets(r: Omit<BenchResults, 'targets'>): TargetResult[
 
   for (const ratio of r.ratios) {
     const node = find(s, 'node', 'closed', ratio.endpoint);
+    const ceiling = find(s, 'ceiling', 'closed', ratio.endpoint);
     if (ratio.oursVsHttpRequest !== null) {
       const pass = ratio.oursVsHttpRequest >= 10;
       out.push({
@@ -150,7 +161,9 @@ export function evaluateTargets(r: Omit<BenchResults, 'targets'>): TargetResult[
         pass,
         ...(pass
           ? {}
-          : { note: `short by ${(10 / ratio.oursVsHttpRequest).toFixed(2)}x. ${boundBy(node, load, cpus)}` }),
+          : {
+              note: `short by ${(10 / ratio.oursVsHttpRequest).toFixed(2)}x. ${boundBy(node, load, cpus, ceiling)}`,
+            }),
       });
     }
     if (ratio.oursVsCeiling !== null) {
@@ -232,7 +245,9 @@ export function evaluateTargets(r: Omit<BenchResults, 'targets'>): TargetResult[
       target: '< 2% of a core',
       actual: idle?.cpuPct == null ? 'not measured' : `${fmt(idle.cpuPct)}%`,
       pass: idle?.cpuPct == null ? null : idle.cpuPct < 2,
-      ...(idle?.cpuPct != null && idle.cpuPct >= 2 ? { note: lowRateNote(idle, ceilingIdle, load, cpus) } : {}),
+      ...(idle?.cpuPct != null && idle.cpuPct >= 2
+        ? { note: lowRateNote(idle, ceilingIdle, load, cpus) }
+        : {}),
     });
   }
 
@@ -300,7 +315,7 @@ export function renderReport(r: BenchResults, markdown = false): string {
     `${markdown ? '**Machine:** ' : 'Machine: '}${m.cpus} x ${m.cpuModel}, ${m.totalMemGB} GB, ${m.platform}, Node ${m.node}, undici ${m.undici}, Node-RED ${m.nodeRed}; load average at start ${m.loadAvgStart.map((x) => x.toFixed(2)).join(' ')}${m.loadAvgEnd ? `, at end ${m.loadAvgEnd.map((x) => x.toFixed(2)).join(' ')}` : ''}`,
   );
   out.push(
-    `${markdown ? '**Settings:** ' : 'Settings: '}mode ${r.mode}, ${r.settings.connections} connections (keep-alive, no pipelining), window ${r.settings.window} outstanding, payload ${r.settings.payloadBytes} B JSON + key, request template ${r.settings.template.source} (${r.settings.template.path}); closed loop ${r.settings.closed.warmupMs} ms warm-up + ${r.settings.closed.measureMs} ms; open loop ${r.settings.open.warmupMs} + ${r.settings.open.measureMs} ms; run took ${r.durationSec.toFixed(0)} s`,
+    `${markdown ? '**Settings:** ' : 'Settings: '}mode ${r.mode}, ${r.settings.connections} connections (keep-alive, no pipelining), window ${r.settings.window} outstanding, payload ${r.settings.payloadBytes} B JSON + key, request template ${r.settings.template.source} (${r.settings.template.path}); closed loop ${r.settings.closed.rounds ?? 1} round(s) of ${r.settings.closed.measureMs} ms after ${r.settings.closed.warmupMs} ms warm-up (median round reported); open loop ${r.settings.open.warmupMs} + ${r.settings.open.measureMs} ms; run took ${r.durationSec.toFixed(0)} s`,
   );
   out.push('');
   const measured = r.scenarios.filter((s) => !s.skipped);

@@ -47,14 +47,13 @@ const KINDS: ClientKind[] = ['ceiling', 'core', 'node', 'httpreq'];
 interface Plan {
   mode: 'quick' | 'full' | 'profile';
   load: LoadSettings;
-  closed: { warmupMs: number; measureMs: number };
+  /** Per round: the first round of each kind warms up longer than the later ones. */
+  closed: { warmupMs: number; roundWarmupMs: number; measureMs: number; rounds: number };
   /** Unrecorded load on each endpoint before its first measurement. */
   endpointWarmupMs: number;
   open: { warmupMs: number; measureMs: number; rates: number[] };
   /** Endpoints the open-loop runs use. */
-  openEndpoints: EndpointId[];
-  /** Client kinds measured open loop (all rates) and at 200 msgs/s. */
-  openKinds: ClientKind[];
+  openEndpoints: Array<{ id: EndpointId; kinds: ClientKind[] }>;
   lowRate: { rate: number; warmupMs: number; measureMs: number; kinds: ClientKind[] };
   heap: { messages: number; kinds: Array<'core' | 'node' | 'ceiling'> };
   stall: { rate: number; latencyMs: number; preMs: number; stallMs: number; postMs: number; queue: number };
@@ -87,16 +86,20 @@ function plan(): Plan {
   const load = { connections, window: Number(values.window ?? connections * 4) };
   const mode = values.profile ? 'profile' : values.quick ? 'quick' : 'full';
   const kafka = !values['no-kafka'] && (mode === 'full' || Boolean(process.env.KAFKA_BROKERS));
-  const sections = new Set((values.only ?? 'closed,open,low,heap,stall,kafka').split(',').map((x) => x.trim()));
+  const sections = new Set(
+    (values.only ?? 'closed,open,low,heap,stall,kafka').split(',').map((x) => x.trim()),
+  );
   if (mode === 'quick' || mode === 'profile') {
     return {
       mode,
       load,
-      closed: mode === 'profile' ? { warmupMs: 1000, measureMs: 5000 } : { warmupMs: 300, measureMs: 900 },
+      closed:
+        mode === 'profile'
+          ? { warmupMs: 1000, roundWarmupMs: 0, measureMs: 5000, rounds: 1 }
+          : { warmupMs: 300, roundWarmupMs: 0, measureMs: 900, rounds: 1 },
       endpointWarmupMs: 600,
       open: { warmupMs: 300, measureMs: 1000, rates: [1000, 5000, 10000] },
-      openEndpoints: ['stub-http'],
-      openKinds: ['core', 'node'],
+      openEndpoints: [{ id: 'stub-http', kinds: ['core', 'node'] }],
       lowRate: { rate: 200, warmupMs: 300, measureMs: 1200, kinds: ['ceiling', 'core', 'node'] },
       heap: { messages: 5000, kinds: ['core', 'node'] },
       stall: { rate: 1000, latencyMs: 50, preMs: 800, stallMs: 3000, postMs: 3000, queue: 1000 },
@@ -107,14 +110,16 @@ function plan(): Plan {
   return {
     mode,
     load,
-    closed: { warmupMs: 2000, measureMs: 6000 },
+    closed: { warmupMs: 1500, roundWarmupMs: 500, measureMs: 2500, rounds: 3 },
     endpointWarmupMs: 3000,
-    open: { warmupMs: 1000, measureMs: 5000, rates: [1000, 5000, 10000] },
-    openEndpoints: ['stub-http', 'local-https'],
-    openKinds: KINDS,
+    open: { warmupMs: 1000, measureMs: 4000, rates: [1000, 5000, 10000] },
+    openEndpoints: [
+      { id: 'stub-http', kinds: KINDS },
+      { id: 'local-https', kinds: ['core', 'node'] },
+    ],
     lowRate: { rate: 200, warmupMs: 1000, measureMs: 6000, kinds: KINDS },
     heap: { messages: 20000, kinds: ['core', 'node', 'ceiling'] },
-    stall: { rate: 1000, latencyMs: 50, preMs: 5000, stallMs: 60000, postMs: 20000, queue: 1000 },
+    stall: { rate: 1000, latencyMs: 50, preMs: 3000, stallMs: 60000, postMs: 20000, queue: 1000 },
     kafka,
     sections,
   };
@@ -219,6 +224,7 @@ async function startLocal(id: EndpointId, tls: boolean, brokers?: string[]): Pro
 
 interface KafkaLike {
   brokers: string[];
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -360,11 +366,22 @@ function closedRow(kind: ClientKind, endpoint: EndpointId, r: LoopResult): Scena
     endpointCpuPct: round(r.endpointCpuPct, 1),
     messages: r.messages,
     errors: r.errors,
-    ...(r.firstError ? { details: { firstError: r.firstError } } : {}),
+    ...(r.firstError || r.brokerCpuPct != null
+      ? {
+          details: {
+            ...(r.firstError ? { firstError: r.firstError } : {}),
+            ...(r.brokerCpuPct != null ? { brokerCpuPct: round(r.brokerCpuPct, 1) } : {}),
+          },
+        }
+      : {}),
   };
 }
 
-function openRow(kind: ClientKind, endpoint: EndpointId, r: OpenResult & { harnessCpuPct?: number | null }): ScenarioResult {
+function openRow(
+  kind: ClientKind,
+  endpoint: EndpointId,
+  r: OpenResult & { harnessCpuPct?: number | null },
+): ScenarioResult {
   const details: Record<string, unknown> = {};
   if (r.firstError) details.firstError = r.firstError;
   if (r.unanswered) details.unanswered = r.unanswered;
@@ -505,7 +522,8 @@ async function main(): Promise<void> {
   }
   const workers = new Map<ClientKind, Worker>();
   const kinds: ClientKind[] = p.mode === 'profile' ? ['ceiling', 'core', 'node'] : KINDS;
-  if (p.mode === 'profile') notes.push(`CPU profiles (load them in Chrome DevTools): ${path.relative(ROOT, profileDir)}/`);
+  if (p.mode === 'profile')
+    notes.push(`CPU profiles (load them in Chrome DevTools): ${path.relative(ROOT, profileDir)}/`);
   for (const kind of kinds) workers.set(kind, new Worker(kind, [], endpoints));
   await Promise.all(
     [...workers.values()].map((w) =>
@@ -526,33 +544,64 @@ async function main(): Promise<void> {
       if (ep?.info && ceiling && !ceiling.failed) {
         progress(`warming ${id}`);
         await ceiling
-          .run({ type: 'closed', endpoint: ep.info, template, load: p.load, warmupMs: 0, measureMs: p.endpointWarmupMs })
-          .catch(() => undefined);
-      }
-      for (const kind of kinds) {
-        if (!ep?.info) {
-          scenarios.push(skippedRow(kind, 'closed', id, ep?.skipped ?? 'endpoint not started'));
-          continue;
-        }
-        const w = workers.get(kind)!;
-        if (w.failed) {
-          scenarios.push(skippedRow(kind, 'closed', id, w.failed));
-          continue;
-        }
-        progress(`closed loop: ${kind} -> ${id}`);
-        try {
-          const r = await w.run<LoopResult>({
+          .run({
             type: 'closed',
             endpoint: ep.info,
             template,
             load: p.load,
-            ...p.closed,
-            ...(p.mode === 'profile' ? { profileFile: path.join(profileDir, `${kind}-${id}.cpuprofile`) } : {}),
-          });
-          scenarios.push(closedRow(kind, id, r));
-        } catch (err) {
-          scenarios.push(skippedRow(kind, 'closed', id, skippedReason(err)));
+            warmupMs: 0,
+            measureMs: p.endpointWarmupMs,
+          })
+          .catch(() => undefined);
+      }
+      // Kinds take turns, round after round, so that a change in the machine's background load
+      // hits every kind alike; each kind's figure is its median round.
+      const rounds = new Map<ClientKind, LoopResult[]>();
+      const failures = new Map<ClientKind, string>();
+      for (let round = 0; round < p.closed.rounds; round++) {
+        for (const kind of kinds) {
+          const w = workers.get(kind)!;
+          const skip = !ep?.info ? (ep?.skipped ?? 'endpoint not started') : (w.failed ?? failures.get(kind));
+          if (skip) {
+            failures.set(kind, skip);
+            continue;
+          }
+          progress(
+            `closed loop: ${kind} -> ${id}${p.closed.rounds > 1 ? ` (round ${round + 1}/${p.closed.rounds})` : ''}`,
+          );
+          try {
+            const r = await w.run<LoopResult>({
+              type: 'closed',
+              endpoint: ep!.info!,
+              template,
+              load: p.load,
+              warmupMs: round === 0 ? p.closed.warmupMs : p.closed.roundWarmupMs,
+              measureMs: p.closed.measureMs,
+              ...(p.mode === 'profile'
+                ? { profileFile: path.join(profileDir, `${kind}-${id}.cpuprofile`) }
+                : {}),
+            });
+            rounds.set(kind, [...(rounds.get(kind) ?? []), r]);
+          } catch (err) {
+            failures.set(kind, skippedReason(err));
+          }
         }
+      }
+      for (const kind of kinds) {
+        const list = rounds.get(kind);
+        if (!list?.length) {
+          scenarios.push(skippedRow(kind, 'closed', id, failures.get(kind) ?? 'not run'));
+          continue;
+        }
+        const sorted = [...list].sort((a, b) => a.msgsPerSec - b.msgsPerSec);
+        const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
+        const row = closedRow(kind, id, median);
+        if (list.length > 1) {
+          row.details = { ...row.details, roundsMsgsPerSec: list.map((r) => Math.round(r.msgsPerSec)) };
+          row.messages = list.reduce((n, r) => n + r.messages, 0);
+          row.errors = list.reduce((n, r) => n + r.errors, 0);
+        }
+        scenarios.push(row);
       }
     }
   };
@@ -561,10 +610,10 @@ async function main(): Promise<void> {
   if (p.mode !== 'profile') {
     // Open loop: scheduled arrivals. A kind whose closed-loop maximum is below a rate would only
     // measure its own overload, so that rate is skipped for it.
-    for (const id of p.sections.has('open') ? p.openEndpoints : []) {
+    for (const { id, kinds: openKinds } of p.sections.has('open') ? p.openEndpoints : []) {
       const ep = endpoints.get(id);
       for (const rate of p.open.rates) {
-        for (const kind of p.openKinds) {
+        for (const kind of openKinds) {
           const w = workers.get(kind)!;
           const closedMax = scenarios.find(
             (s) => s.client === kind && s.mode === 'closed' && s.endpoint === id,
@@ -690,6 +739,7 @@ async function main(): Promise<void> {
     }
     if (kafka) {
       const ep = await startLocal('local-kafka', false, kafka.brokers);
+      if (ep.info && kafka.pid) ep.info.brokerPid = kafka.pid;
       endpoints.set('local-kafka', ep);
       await runClosedMatrix(['local-kafka']);
     } else {
@@ -722,6 +772,12 @@ async function main(): Promise<void> {
   if (machine.loadAvgStart[0]! > machine.cpus * 0.5 || machine.loadAvgEnd[0]! > machine.cpus * 0.5) {
     notes.push(
       `the machine was busy (load average ${machine.loadAvgStart[0]!.toFixed(1)} at start, ${machine.loadAvgEnd[0]!.toFixed(1)} at end, on ${machine.cpus} cores): absolute figures are noisy`,
+    );
+  }
+  const withErrors = scenarios.filter((x) => (x.errors ?? 0) > 0);
+  if (withErrors.length) {
+    notes.push(
+      `some sends failed: ${withErrors.map((x) => `${x.client} ${x.mode} ${x.endpoint}: ${x.errors} (${String((x.details as { firstError?: string } | undefined)?.firstError ?? '')})`).join('; ')}`,
     );
   }
   const safeHeaders = { ...template.headers };

@@ -351,11 +351,17 @@ async function runJob(job: Job): Promise<LoopResult | OpenResult | Record<string
         warmupMs: job.warmupMs,
         measureMs: job.measureMs,
         endpointPid: job.endpoint.pid,
+        ...(job.endpoint.brokerPid ? { brokerPid: job.endpoint.brokerPid } : {}),
       });
       if (profiler) await profiler.stop(job.profileFile!);
       return result;
     }
-    const schedule = { rate: job.rate, warmupMs: job.warmupMs, measureMs: job.measureMs, endpointPid: job.endpoint.pid };
+    const schedule = {
+      rate: job.rate,
+      warmupMs: job.warmupMs,
+      measureMs: job.measureMs,
+      endpointPid: job.endpoint.pid,
+    };
     const result = await runOpen(rig.sender, schedule);
     if (!job.harnessBaseline) return result;
     const noop: Sender = { send: (done) => setImmediate(done) };

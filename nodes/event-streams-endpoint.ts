@@ -6,6 +6,9 @@
  *
  * It also serves two editor routes: "Test connection" and topic autocomplete.
  */
+import os from 'node:os';
+import path from 'node:path';
+
 import type { NodeAPI } from 'node-red';
 import type { Request, Response } from 'express';
 
@@ -13,6 +16,8 @@ import { EventStreamsClient } from '../lib/client';
 import { ClosedError, isEventStreamsError } from '../lib/errors';
 import { KafkaTopicAdmin } from '../lib/kafka-admin';
 import type { ConnectionCheck, TopicAdmin } from '../lib/types';
+import { DEFAULT_LIMITS } from '../lib/encode';
+import { Outbox } from './shared/outbox';
 import {
   buildClientOptions,
   buildKafkaAdminOptions,
@@ -66,6 +71,42 @@ export = function (RED: NodeAPI): void {
       node.warn(RED._('event-streams-endpoint.warn.insecure', { url: options.url }));
     }
 
+    // The durable outbox (off by default): opened now so that what a previous run left in the
+    // spool starts flowing as soon as the flow is deployed, with or without new input.
+    let outbox: Promise<Outbox> | undefined;
+    if (options.outbox) {
+      const userDir = (RED.settings as { userDir?: string }).userDir || path.join(os.homedir(), '.node-red');
+      const dir = options.outboxDir || path.join(userDir, 'event-streams-outbox', node.id);
+      outbox = Outbox.open(
+        {
+          dir,
+          maxBytes: options.outboxMaxBytes,
+          flavour: options.flavour,
+          limits: {
+            maxKeyBytes: options.maxKeyBytes,
+            maxValueBytes: options.maxValueBytes,
+            maxUriBytes: DEFAULT_LIMITS.maxUriBytes,
+          },
+          concurrency: options.connections,
+          retryDelayMs: Math.max(options.retryDelayMs, 100),
+        },
+        () => node.getClient(),
+      );
+      outbox.then(
+        (o) => {
+          if (o.recovered > 0) node.log(RED._('event-streams-endpoint.outbox.recovered', { count: o.recovered }));
+          o.on('dropped', (_seq: number, err: Error) =>
+            node.error(RED._('event-streams-endpoint.outbox.dropped', { reason: err.message })),
+          );
+        },
+        (err: unknown) =>
+          node.error(RED._('event-streams-endpoint.outbox.open-failed', { reason: (err as Error).message })),
+      );
+      // Callers see the failure through getOutbox(); this only keeps it from being unhandled.
+      outbox.catch(() => undefined);
+    }
+    node.getOutbox = () => outbox;
+
     node.getClient = (): EventStreamsClient => {
       if (closing) throw new ClosedError('The endpoint is being stopped');
       if (!client) client = new EventStreamsClient(buildClientOptions(options, node.credentials ?? {}));
@@ -82,6 +123,9 @@ export = function (RED: NodeAPI): void {
     node.on('close', (_removed: boolean, done: () => void) => {
       closing = true;
       const tasks: Array<Promise<void>> = [];
+      // Records the outbox has in flight stay in the spool until acknowledged: closing it loses
+      // nothing, at worst a record is sent again after the restart.
+      if (outbox) tasks.push(outbox.then((o) => o.close(options.closeTimeoutMs)));
       if (client) tasks.push(client.close({ deadlineMs: options.closeTimeoutMs }));
       if (kafkaAdmin) tasks.push(kafkaAdmin.close());
       client = undefined;

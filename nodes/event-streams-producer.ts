@@ -13,6 +13,7 @@ import { ClosedError, ValidationError } from '../lib/errors';
 import type { ProduceRecord, ProduceResult } from '../lib/types';
 import { toRecordHeaders, toRecordKey, toRecordValue } from './shared/record';
 import { StatusThrottle, asError, statusReason } from './shared/status';
+import type { Outbox } from './shared/outbox';
 import type { EndpointNode, ProducerNodeDef } from './shared/types';
 
 const TYPE = 'event-streams-producer';
@@ -74,6 +75,21 @@ export = function (RED: NodeAPI): void {
     }
 
     function computeStatus(): NodeStatus | undefined {
+      if (watched) {
+        const depth = watched.depth;
+        const text = RED._('event-streams-endpoint.outbox.status', { depth });
+        if (watched.lastError) {
+          return {
+            fill: 'yellow',
+            shape: 'ring',
+            text: `${text} (${statusText(statusReason(watched.lastError))})`,
+          };
+        }
+        if (lastOutcome && !lastOutcome.ok && pending.size === 0) {
+          return { fill: 'red', shape: 'ring', text: `${text} (${statusText(lastOutcome.reason)})` };
+        }
+        return { fill: depth > 0 ? 'blue' : 'green', shape: 'dot', text };
+      }
       const stats = currentClient()?.stats();
       const now = Date.now();
       const elapsed = Math.max(now - lastTickAt, 1);
@@ -118,22 +134,39 @@ export = function (RED: NodeAPI): void {
       refreshStatus();
     }
 
+    function deliveryReport(r: ProduceResult, viaOutbox: boolean): Record<string, unknown> {
+      const report: Record<string, unknown> = { topic: r.topic, attempts: r.attempts };
+      if (r.partition !== undefined) report.partition = r.partition;
+      if (r.offset !== undefined) report.offset = r.offset;
+      if (r.timestamp !== undefined) report.timestamp = r.timestamp;
+      if (viaOutbox) report.outbox = true;
+      return report;
+    }
+
+    let watched: Outbox | undefined;
+    const onOutboxChange = (): void => refreshStatus();
+    /** The status follows the outbox's depth, also long after the last input. */
+    function watchOutbox(o: Outbox): void {
+      if (watched || closing) return;
+      watched = o;
+      o.on('change', onOutboxChange);
+    }
+
     function settle(
       entry: Pending,
-      outcome: { result: ProduceResult } | { error: unknown },
+      outcome: { result: ProduceResult } | { error: unknown } | { spooled: number },
       send?: Send,
     ): void {
       if (entry.settled) return;
       entry.settled = true;
       pending.delete(entry);
       completedSinceTick++;
-      if ('result' in outcome) {
-        const r = outcome.result;
-        const report: Record<string, unknown> = { topic: r.topic, attempts: r.attempts };
-        if (r.partition !== undefined) report.partition = r.partition;
-        if (r.offset !== undefined) report.offset = r.offset;
-        if (r.timestamp !== undefined) report.timestamp = r.timestamp;
-        entry.msg.eventstreams = report;
+      if ('spooled' in outcome) {
+        // Outbox: durably stored is the node's completion; the delivery report (if any) follows.
+        lastOutcome = { ok: true };
+        entry.done();
+      } else if ('result' in outcome) {
+        entry.msg.eventstreams = deliveryReport(outcome.result, false);
         lastOutcome = { ok: true };
         if (hasOutput && send) send(entry.msg);
         entry.done();
@@ -159,6 +192,37 @@ export = function (RED: NodeAPI): void {
         if (key !== undefined) record.key = key;
         const headers = toRecordHeaders(headersRaw);
         if (headers !== undefined) record.headers = headers;
+        const outboxReady = endpoint.getOutbox?.();
+        if (outboxReady) {
+          const msg = entry.msg;
+          const listener = hasOutput
+            ? {
+                delivered: (r: ProduceResult) => {
+                  if (closing) return;
+                  msg.eventstreams = deliveryReport(r, true);
+                  send(msg);
+                },
+                dropped: (err: Error) => {
+                  if (!closing) node.error(err, msg);
+                },
+              }
+            : {
+                delivered: () => undefined,
+                dropped: (err: Error) => {
+                  if (!closing) node.error(err, msg);
+                },
+              };
+          outboxReady
+            .then((o) => {
+              watchOutbox(o);
+              return o.enqueue(topic, record, listener);
+            })
+            .then(
+              (seq) => settle(entry, { spooled: seq }),
+              (error: unknown) => settle(entry, { error }),
+            );
+          return;
+        }
         const client = endpoint.getClient();
         client.produce(topic, record, { signal: abort.signal }).then(
           (result) => settle(entry, { result }, send),
@@ -216,6 +280,7 @@ export = function (RED: NodeAPI): void {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       closing = true;
+      watched?.off('change', onOutboxChange);
       if (ticker) clearInterval(ticker);
       ticker = undefined;
       throttle.stop({});

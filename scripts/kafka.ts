@@ -581,7 +581,12 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
     fs.rmSync(path.join(stateDir, 'instance.json'), { force: true });
   };
 
-  await launch();
+  try {
+    await launch();
+  } catch (err) {
+    if (temporary) fs.rmSync(stateDir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     brokers,
     saslBrokers,

@@ -68,6 +68,8 @@ interface Pending {
   deadline: number;
   /** Times this record was put back in the queue because its batch could not be placed. */
   requeues: number;
+  /** Send alone: its batch was rejected as too large, and only the offender should fail. */
+  solo?: boolean;
   resolve: (r: { partition: number; offset: number; timestamp: number }) => void;
   reject: (err: unknown) => void;
 }
@@ -300,12 +302,16 @@ export class KafkaBackend implements Backend {
       let i = 0;
       for (; i < this.pending.length && batch.length < this.tuning.maxBatchRecords; i++) {
         const item = this.pending[i]!;
-        if (batch.length > 0 && bytes + item.bytes > this.tuning.maxBatchBytes) break;
+        if (batch.length > 0 && (item.solo || bytes + item.bytes > this.tuning.maxBatchBytes)) break;
         bytes += item.bytes;
         if (item.deadline <= now) {
           item.reject(new UnavailableError('Kafka did not accept the record in time', { topic: item.topic }));
         } else {
           batch.push(item);
+          if (item.solo) {
+            i++;
+            break;
+          }
         }
       }
       this.pending = this.pending.slice(i);
@@ -446,6 +452,13 @@ export class KafkaBackend implements Backend {
           }
         }
       }
+      return;
+    }
+    if (mapped.code === 'PAYLOAD_TOO_LARGE' && batch.length > 1) {
+      // Kafka rejects a partition's whole record batch for one oversized record (topic
+      // max.message.bytes); retry each record alone so that only the offender fails.
+      for (const it of batch) it.solo = true;
+      this.requeue(batch, mapped.message);
       return;
     }
     if (mapped.code === 'UNAVAILABLE' && !this.closed) {

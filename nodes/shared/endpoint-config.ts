@@ -44,6 +44,9 @@ export const ENDPOINT_DEFAULTS: EndpointOptions = {
   maxKeyBytes: 4096,
   maxValueBytes: 65536,
   closeTimeout: 10,
+  outbox: false,
+  outboxDir: '',
+  outboxMaxBytes: 64 * 1024 * 1024,
 };
 
 /** Endpoint options with numbers parsed and defaults filled in. */
@@ -68,6 +71,9 @@ export interface NormalizedEndpointOptions {
   maxKeyBytes: number;
   maxValueBytes: number;
   closeTimeoutMs: number;
+  outbox: boolean;
+  outboxDir: string;
+  outboxMaxBytes: number;
 }
 
 function num(value: unknown, fallback: number, min: number): number {
@@ -126,6 +132,9 @@ export function normalizeEndpointOptions(
     maxKeyBytes: Math.floor(num(def.maxKeyBytes, 4096, 1)),
     maxValueBytes: Math.floor(num(def.maxValueBytes, 65536, 1)),
     closeTimeoutMs: Math.min(num(def.closeTimeout, 10, 0) * 1000, MAX_CLOSE_TIMEOUT_MS),
+    outbox: bool(def.outbox, false),
+    outboxDir: str(def.outboxDir),
+    outboxMaxBytes: Math.floor(num(def.outboxMaxBytes, 64 * 1024 * 1024, 1)),
   };
 }
 

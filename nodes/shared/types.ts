@@ -8,6 +8,7 @@ import type { Node, NodeDef } from 'node-red';
 
 import type { EventStreamsClient } from '../../lib/client';
 import type { TopicAdmin } from '../../lib/types';
+import type { Outbox } from './outbox';
 
 export type AuthMode = 'bearer' | 'basic-token' | 'iam' | 'basic' | 'client-cert' | 'none';
 export type SaslMechanism = 'plain' | 'scram-sha-512' | 'scram-sha-256';
@@ -49,6 +50,12 @@ export interface EndpointOptions {
   maxValueBytes: number | string;
   /** Seconds that in-flight records may take to finish on redeploy/stop (capped below Node-RED's 15 s). */
   closeTimeout: number | string;
+  /** Durable outbox: spool accepted records on disk and send them from there (default off). */
+  outbox?: boolean | string;
+  /** Outbox directory; blank means `<userDir>/event-streams-outbox/<config node id>`. */
+  outboxDir?: string;
+  /** Bound of the outbox in bytes (default 64 MiB); past it new messages fail with QUEUE_FULL. */
+  outboxMaxBytes?: number | string;
 }
 
 /** Credentials of `event-streams-endpoint`. Secrets are `password` credentials; PEM certificates `text`. */
@@ -77,6 +84,8 @@ export interface EndpointNode extends Node<EndpointCredentials> {
   getKafkaAdmin(): TopicAdmin;
   /** Milliseconds user nodes may wait for in-flight work on close. */
   readonly closeTimeoutMs: number;
+  /** The durable outbox once open, when the endpoint has it enabled; undefined when it is off. */
+  getOutbox?(): Promise<Outbox> | undefined;
 }
 
 /** `event-streams-producer` properties. */

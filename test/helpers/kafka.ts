@@ -125,6 +125,7 @@ export async function readAll(
     retry: { retries: 3 },
   });
   const records: ReadRecord[] = [];
+  const seen = new Set<string>();
   try {
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -142,6 +143,10 @@ export async function readAll(
       consumer
         .run({
           eachMessage: async ({ partition, message }) => {
+            // A rebalance while joining can deliver a record twice; keep each offset once.
+            const id = `${partition}/${message.offset}`;
+            if (seen.has(id)) return;
+            seen.add(id);
             records.push({
               partition,
               offset: Number(message.offset),

@@ -9,7 +9,7 @@ import { inspect } from 'node:util';
 import { ConfigResourceTypes, type Admin } from 'kafkajs';
 import { freePort } from '../../scripts/kafka';
 import { isEventStreamsError, type EventStreamsError } from '../../lib/errors';
-import { KafkaTopicAdmin, mapKafkaError } from '../../lib/kafka-admin';
+import { KafkaTopicAdmin, mapKafkaError, toKafkaConfig } from '../../lib/kafka-admin';
 import { kafkaClient, kafkaOrSkip, uniqueTopic, type KafkaHandle } from '../helpers/kafka';
 
 function hasCode(code: string) {
@@ -68,6 +68,27 @@ describe('KafkaTopicAdmin validation (no broker needed)', function () {
       await a.close();
     }
     await assert.rejects(a.listTopics(), hasCode('CLOSED'));
+  });
+
+  it('passes TLS and SASL settings through to kafkajs with verification on unless disabled', function () {
+    const sasl = { mechanism: 'scram-sha-512' as const, username: 'u', password: 'p4ssw0rd' };
+    const config = toKafkaConfig({
+      brokers: ['h:9093'],
+      ssl: { ca: 'CA-PEM', servername: 'broker-0' },
+      sasl,
+    });
+    assert.deepEqual(config.ssl, { ca: 'CA-PEM', servername: 'broker-0', rejectUnauthorized: true });
+    assert.deepEqual(config.sasl, sasl);
+    assert.equal(toKafkaConfig({ brokers: ['h:9093'], ssl: true }).ssl, true);
+    assert.equal(
+      (
+        toKafkaConfig({ brokers: ['h:9093'], ssl: { rejectUnauthorized: false } }).ssl as {
+          rejectUnauthorized: boolean;
+        }
+      ).rejectUnauthorized,
+      false,
+    );
+    assert.equal(toKafkaConfig({ brokers: ['h:9093'] }).ssl, undefined);
   });
 
   it('maps kafkajs errors to the package hierarchy', function () {

@@ -19,7 +19,9 @@ describe('Kafka SASL (real Kafka)', function () {
   before(async function () {
     kafka = await kafkaOrSkip(this);
     if (!kafka.instance.saslBrokers) {
-      console.log('      SASL tests skipped: KAFKA_BROKERS is an external cluster without the local SASL listener');
+      console.log(
+        '      SASL tests skipped: KAFKA_BROKERS is an external cluster without the local SASL listener',
+      );
       this.skip();
     }
     saslBrokers = kafka.instance.saslBrokers!;
@@ -35,7 +37,11 @@ describe('Kafka SASL (real Kafka)', function () {
       try {
         await admin.createTopic({ name: topic, partitions: 1 });
         await backend.connect();
-        const r = await backend.produce(topic, { key: Buffer.from('k'), value: Buffer.from('over sasl'), headers: [] });
+        const r = await backend.produce(topic, {
+          key: Buffer.from('k'),
+          value: Buffer.from('over sasl'),
+          headers: [],
+        });
         assert.equal(r.offset, 0);
         const [read] = await readAll(kafka.brokers, topic, 1);
         assert.deepEqual(read!.value, Buffer.from('over sasl'));

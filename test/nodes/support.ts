@@ -17,14 +17,26 @@ import endpointNode from '../../nodes/event-streams-endpoint';
 import producerNode from '../../nodes/event-streams-producer';
 import topicAdminNode from '../../nodes/event-streams-topic-admin';
 
-rawHelper.init(require.resolve('node-red'));
+/**
+ * The Node-RED installation under test: node_modules/node-red unless NODE_RED_MODULE names another
+ * one (scripts/compat-nr5.sh points it at Node-RED 5 running under Node 22).
+ */
+export const NODE_RED_DIR = path.dirname(
+  require.resolve(path.join(process.env.NODE_RED_MODULE || 'node-red', 'package.json')),
+);
+rawHelper.init(require.resolve(NODE_RED_DIR));
+
+/** A core node module (e.g. `common/20-inject.js`) from the Node-RED installation under test. */
+export function coreNode(file: string): unknown {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(require.resolve(`@node-red/nodes/core/${file}`, { paths: [NODE_RED_DIR] }));
+}
 
 // Loosely typed on purpose: the helper's typings predate its promise API and the flow shapes used here.
 export const helper: any = rawHelper;
 
 // The helper does not load core nodes by itself (node-red-node-test-helper#48).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export const catchNode = require('@node-red/nodes/core/common/25-catch.js');
+export const catchNode = coreNode('common/25-catch.js');
 
 export { endpointNode, producerNode, topicAdminNode };
 export const allNodes = [endpointNode, producerNode, topicAdminNode, catchNode];

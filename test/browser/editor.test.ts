@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The editor in a real browser: headless Chromium (Debian's, via playwright-core) against a
+ * Node-RED 4 child process with this package installed, and the local endpoint over HTTPS with its
+ * own CA. The tests are one user story in order (palette → config dialog → deploy → inject → help
+ * → topic admin → example); each step asserts on what the user sees, and on the endpoint.
+ *
+ * Skipped, with a printed reason, when Chromium is not installed; REQUIRE_BROWSER=1 makes that a
+ * failure. Screenshots go to artifacts/screenshots/ on every run, and the README's ones to
+ * docs/screenshots/ with UPDATE_SCREENSHOTS=1.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import type { Locator, Page } from 'playwright-core';
+
+import { startLocalEndpoint, type LocalEndpoint } from '../../lib/local/server';
+import {
+  ROOT,
+  chromiumAvailable,
+  CHROMIUM_PATH,
+  launchBrowser,
+  screenshotPaths,
+  startNodeRed,
+  type BrowserSession,
+  type NodeRedProcess,
+} from './runtime';
+
+// The editor's global, only ever touched inside page.evaluate callbacks.
+declare const RED: any;
+
+const PRODUCER = 'event-streams-producer';
+const TOPIC_ADMIN = 'event-streams-topic-admin';
+const ENDPOINT = 'event-streams-endpoint';
+/** Bounded waits: generous because the machine is small and shared, never open-ended. */
+const UI_TIMEOUT = 30_000;
+
+describe('editor in a real browser (Chromium + Node-RED)', function () {
+  this.timeout(120_000);
+  this.slow(20_000);
+
+  const suffix = randomBytes(3).toString('hex');
+  const TOPIC = `orders-${suffix}`;
+  const OTHER_TOPICS = [`orders-eu-${suffix}`, `payments-${suffix}`];
+  const CREATED_TOPIC = `created-in-editor-${suffix}`;
+
+  let stateDir: string | undefined;
+  let endpoint: LocalEndpoint | undefined;
+  let nodeRed: NodeRedProcess | undefined;
+  let session: BrowserSession | undefined;
+  let page: Page;
+
+  before(async function () {
+    if (!chromiumAvailable()) {
+      const reason = `Chromium not found at ${CHROMIUM_PATH} (install Debian's chromium or set CHROMIUM_PATH)`;
+      if (process.env.REQUIRE_BROWSER === '1') throw new Error(`${reason}; REQUIRE_BROWSER=1 needs it`);
+      console.log(`      skipping the browser tests: ${reason}`);
+      this.skip();
+    }
+    stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'es-browser-endpoint-'));
+    endpoint = await startLocalEndpoint({
+      port: 0,
+      stateDir,
+      topics: [{ name: TOPIC, partitions: 1 }, ...OTHER_TOPICS.map((name) => ({ name, partitions: 1 }))],
+    });
+    nodeRed = await startNodeRed();
+    session = await launchBrowser();
+    page = await session.context.newPage();
+    page.setDefaultTimeout(UI_TIMEOUT);
+    await page.goto(`${nodeRed.url}/`);
+    await page.locator(`.red-ui-palette-node[data-palette-type="${PRODUCER}"]`).waitFor();
+  });
+
+  after(async function () {
+    await session?.close();
+    await nodeRed?.stop();
+    await endpoint?.stop();
+    if (stateDir) await fs.rm(stateDir, { recursive: true, force: true });
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed' && page) {
+      const name = `failed-${this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`;
+      for (const file of await screenshotPaths(name, false)) {
+        await page.screenshot({ path: file }).catch(() => undefined);
+      }
+      // Leave the editor usable for the next step: close whatever dialog the failure left open.
+      for (const id of ['#node-config-dialog-cancel', '#node-dialog-cancel']) {
+        const cancel = page.locator(id);
+        if (await cancel.isVisible().catch(() => false)) {
+          await cancel.click({ timeout: 5000 }).catch(() => undefined);
+          await cancel.waitFor({ state: 'detached', timeout: 5000 }).catch(() => undefined);
+        }
+      }
+    }
+  });
+
+  async function screenshot(name: string, forDocs: boolean, clip?: Locator): Promise<void> {
+    for (const file of await screenshotPaths(name, forDocs)) {
+      if (clip) await clip.screenshot({ path: file });
+      else await page.screenshot({ path: file });
+    }
+  }
+
+  /** Ids of the nodes of a type on the current flow, in creation order. */
+  function nodeIds(type: string): Promise<string[]> {
+    return page.evaluate((t) => RED.nodes.filterNodes({ type: t }).map((n: any) => n.id), type);
+  }
+
+  function canvasNode(id: string): Locator {
+    return page.locator(`#red-ui-workspace-chart g.red-ui-flow-node-group[id="${id}"]`);
+  }
+
+  /** Drags a palette entry onto the workspace at (x, y) in chart coordinates; returns the new node's id. */
+  async function dropFromPalette(type: string, x: number, y: number): Promise<string> {
+    const before = await nodeIds(type);
+    await page.locator('#red-ui-palette-search input').fill('');
+    const item = page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`);
+    await item.scrollIntoViewIfNeeded();
+    const from = (await item.boundingBox())!;
+    const chart = (await page.locator('#red-ui-workspace-chart').boundingBox())!;
+    await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+    await page.mouse.down();
+    // jQuery UI's draggable needs several moves to start and follow the drag.
+    await page.mouse.move(from.x + from.width / 2 + 30, from.y + from.height / 2, { steps: 5 });
+    await page.mouse.move(chart.x + x, chart.y + y, { steps: 15 });
+    await page.mouse.up();
+    let added: string | undefined;
+    await waitFor(async () => {
+      const after = await nodeIds(type);
+      added = after.find((id) => !before.includes(id));
+      return added !== undefined;
+    }, `a ${type} node to appear on the workspace`);
+    await canvasNode(added!).waitFor();
+    return added!;
+  }
+
+  /** Draws a wire from the output port of one node to the input port of another. */
+  async function wire(fromId: string, toId: string): Promise<void> {
+    const out = (await canvasNode(fromId).locator('.red-ui-flow-port-output').first().boundingBox())!;
+    const inp = (await canvasNode(toId).locator('.red-ui-flow-port-input').first().boundingBox())!;
+    await page.mouse.move(out.x + out.width / 2, out.y + out.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(inp.x + inp.width / 2, inp.y + inp.height / 2, { steps: 10 });
+    await page.mouse.up();
+    await waitFor(
+      () =>
+        page.evaluate(
+          ([a, b]) => RED.nodes.filterLinks({ source: { id: a }, target: { id: b } }).length === 1,
+          [fromId, toId],
+        ),
+      `a wire from ${fromId} to ${toId}`,
+    );
+  }
+
+  async function openEditor(id: string): Promise<void> {
+    await canvasNode(id).locator('.red-ui-flow-node').first().dblclick();
+    await page.locator('#node-dialog-ok').waitFor({ state: 'visible' });
+  }
+
+  async function closeEditor(): Promise<void> {
+    await page.locator('#node-dialog-ok').click();
+    await page.locator('#node-dialog-ok').waitFor({ state: 'detached' });
+  }
+
+  async function deploy(): Promise<void> {
+    const button = page.locator('#red-ui-header-button-deploy');
+    await button.click();
+    await page
+      .locator('.red-ui-notification')
+      .filter({ hasText: 'Successfully deployed' })
+      .last()
+      .waitFor({ state: 'visible' });
+    await page.waitForFunction(() => !RED.nodes.dirty(), undefined, { timeout: UI_TIMEOUT });
+  }
+
+  async function pressInject(id: string): Promise<void> {
+    await canvasNode(id).locator('.red-ui-flow-node-button').click();
+  }
+
+  function statusLabel(id: string): Locator {
+    return canvasNode(id).locator('.red-ui-flow-node-status-label');
+  }
+
+  async function openSidebarTab(tab: 'debug' | 'help' | 'info' | 'config'): Promise<void> {
+    await page.evaluate((t) => RED.sidebar.show(t), tab);
+    await page.locator(`#red-ui-tab-${tab}`).waitFor({ state: 'visible' }).catch(() => undefined);
+  }
+
+  async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = UI_TIMEOUT): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
+      if (await check()) return;
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+
+  /** Clicks Test connection in the open config dialog and returns the result box once it has an answer. */
+  async function testConnection(): Promise<Locator> {
+    const result = page.locator('#es-endpoint-test-result');
+    await page.locator('#es-endpoint-test').click();
+    await page.waitForFunction(
+      () => {
+        const el = (globalThis as any).document.querySelector('#es-endpoint-test-result');
+        return el && el.querySelector('i.fa-check, i.fa-times');
+      },
+      undefined,
+      { timeout: UI_TIMEOUT },
+    );
+    return result;
+  }
+
+  async function showConfigTab(label: 'Connection' | 'TLS'): Promise<void> {
+    await page.locator('#es-endpoint-tabs').getByText(label, { exact: true }).click();
+  }
+
+  let producerId = '';
+  let injectId = '';
+  let debugId = '';
+
+  it('drags the producer from the palette onto the workspace', async function () {
+    producerId = await dropFromPalette(PRODUCER, 420, 160);
+    await assert.doesNotReject(canvasNode(producerId).waitFor({ state: 'visible' }));
+    // A new producer has no endpoint yet: the editor flags it as invalid until one is chosen.
+    const valid = await page.evaluate((id) => RED.nodes.node(id).valid, producerId);
+    assert.equal(valid, false);
+  });
+
+  it('Test connection explains an untrusted certificate and a wrong API key in plain words', async function () {
+    assert.ok(producerId, 'needs the producer from the previous step');
+    await openEditor(producerId);
+    // The endpoint select offers "Add new ..."; the + next to it opens the config dialog.
+    await page.locator('#node-input-btn-endpoint-add').click();
+    await page.locator('#node-config-dialog-ok').waitFor({ state: 'visible' });
+    await page.locator('#node-config-input-name').fill('Local endpoint');
+    await page.locator('#node-config-input-url').fill(endpoint!.url);
+    await page.locator('#node-config-input-adminUrl').fill(endpoint!.adminUrl);
+    await page.locator('#node-config-input-apiKey').fill(endpoint!.apiKey);
+
+    // No CA pasted: the local CA is not publicly trusted.
+    let result = await testConnection();
+    await result.getByText(/is not trusted: it is signed by an unknown certificate authority/).waitFor();
+    assert.match(await result.innerText(), /Add the endpoint's CA certificate on the TLS tab/);
+    assert.equal(await result.locator('i.fa-times').count(), 1);
+    await screenshot('config-untrusted-certificate', false);
+
+    // CA pasted, wrong key: the endpoint answers 401.
+    await showConfigTab('TLS');
+    await page.locator('#node-config-input-ca').fill(endpoint!.caPem!);
+    await showConfigTab('Connection');
+    const wrongKey = `wrong-${randomBytes(8).toString('hex')}`;
+    await page.locator('#node-config-input-apiKey').fill(wrongKey);
+    result = await testConnection();
+    await result.getByText('The credentials were rejected (401). Check the API key').waitFor();
+    const text = await result.innerText();
+    assert.match(text, /The certificate of .* is trusted\./);
+    assert.ok(!text.includes(wrongKey), 'the API key must not be echoed back');
+    assert.equal(await result.locator('i.fa-times').count(), 1);
+  });
+
+  it('Test connection succeeds with the CA and the right API key; the config node is added', async function () {
+    await page.locator('#node-config-input-apiKey').fill(endpoint!.apiKey);
+    const result = await testConnection();
+    await result.getByText('The credentials were accepted.').waitFor();
+    assert.match(await result.innerText(), /is reachable\.[\s\S]*is trusted\./);
+    assert.equal(await result.locator('i.fa-check').count(), 1);
+    await screenshot('config-dialog-test-connection', true, page.locator('.red-ui-tray').last());
+
+    await page.locator('#node-config-dialog-ok').click();
+    await page.locator('#node-config-dialog-ok').waitFor({ state: 'detached' });
+    // Back in the producer dialog with the new config selected.
+    const selected = await page.locator('#node-input-endpoint').inputValue();
+    assert.ok(selected && selected !== '_ADD_');
+    await page.locator('#node-input-topic').fill(TOPIC);
+    await page.locator('#node-input-topic').press('Escape').catch(() => undefined);
+    await closeEditor();
+    const ids = await page.evaluate((t) => {
+      const found: string[] = [];
+      RED.nodes.eachConfig((n: any) => {
+        if (n.type === t) found.push(n.id);
+      });
+      return found;
+    }, ENDPOINT);
+    assert.equal(ids.length, 1);
+    assert.equal(await page.evaluate((id) => RED.nodes.node(id).valid, producerId), true);
+  });
+
+  it('deploys; an inject sends a record: success status, delivery report in the debug sidebar, record at the endpoint', async function () {
+    assert.ok(producerId, 'needs the producer from the previous steps');
+    injectId = await dropFromPalette('inject', 160, 160);
+    debugId = await dropFromPalette('debug', 700, 160);
+    await wire(injectId, producerId);
+    await wire(producerId, debugId);
+    // Show the delivery report, not the payload.
+    await openEditor(debugId);
+    await page.locator('#node-input-typed-complete').fill('eventstreams');
+    await closeEditor();
+
+    await deploy();
+    await openSidebarTab('debug');
+    await pressInject(injectId);
+
+    await statusLabel(producerId).filter({ hasText: 'connected' }).waitFor();
+    const dot = canvasNode(producerId).locator('.red-ui-flow-node-status');
+    assert.match((await dot.getAttribute('class')) ?? '', /red-ui-flow-node-status-dot-green/);
+
+    const message = page.locator('.red-ui-debug-msg').last();
+    await message.waitFor();
+    await message.getByText('msg.eventstreams').waitFor();
+    const shown = await message.innerText();
+    assert.match(shown, new RegExp(TOPIC));
+    assert.match(shown, /offset/);
+
+    let records: Awaited<ReturnType<LocalEndpoint['readRecords']>> = [];
+    await waitFor(async () => {
+      records = await endpoint!.readRecords(TOPIC, { limit: 10 });
+      return records.length > 0;
+    }, 'the record at the endpoint');
+    assert.equal(records.length, 1);
+    // The inject node's default payload is a timestamp.
+    assert.match(records[0]!.value.toString(), /^\d{13}$/);
+    await screenshot('editor-flow-deployed', true);
+  });
+
+  it('suggests existing topic names in the producer dialog once the endpoint is deployed', async function () {
+    await openEditor(producerId);
+    const topic = page.locator('#node-input-topic');
+    await topic.fill('');
+    await topic.pressSequentially('orders', { delay: 30 });
+    const menu = page.locator('.red-ui-autoComplete-container');
+    await menu.getByText(TOPIC, { exact: true }).waitFor();
+    await menu.getByText(OTHER_TOPICS[0]!, { exact: true }).waitFor();
+    assert.equal(await menu.getByText(OTHER_TOPICS[1]!, { exact: true }).count(), 0);
+    await screenshot('topic-autocomplete', false);
+    await menu.getByText(TOPIC, { exact: true }).click();
+    assert.equal(await topic.inputValue(), TOPIC);
+    await page.locator('#node-dialog-cancel').click();
+    await page.locator('#node-dialog-cancel').waitFor({ state: 'detached' });
+  });
+
+  it('shows each node’s help in the help sidebar', async function () {
+    // The producer: select it on the canvas, open the help tab.
+    await canvasNode(producerId).locator('.red-ui-flow-node').first().click();
+    await openSidebarTab('help');
+    const help = page.locator('.red-ui-sidebar-help-stack .red-ui-help');
+    await help.getByRole('heading', { name: 'Inputs' }).waitFor();
+    await help.getByText('Publishes msg.payload as a record to an IBM Event Streams topic').waitFor();
+    await screenshot('help-sidebar', true, page.locator('#red-ui-sidebar'));
+
+    // Every type of this package is listed in the help index; pick the other two from there.
+    const toc = page.locator('.red-ui-sidebar-help-toc');
+    const moduleItem = toc.getByText('@esnodes/node-red-event-streams', { exact: true });
+    await moduleItem.waitFor();
+    await moduleItem.click();
+    await toc.getByText(ENDPOINT, { exact: true }).click();
+    await help.getByText('Connection to an IBM Event Streams REST Producer and Admin REST endpoint').waitFor();
+    await help.getByRole('heading', { name: 'Details' }).first().waitFor();
+    await toc.getByText('es topic admin', { exact: true }).click();
+    await help.getByText('Lists, reads, creates, updates and deletes IBM Event Streams topics.').waitFor();
+  });
+
+  it('the topic-admin node creates a topic configured in its dialog', async function () {
+    const adminId = await dropFromPalette(TOPIC_ADMIN, 420, 300);
+    const trigger = await dropFromPalette('inject', 160, 300);
+    const out = await dropFromPalette('debug', 700, 300);
+    await wire(trigger, adminId);
+    await wire(adminId, out);
+    await openEditor(adminId);
+    // The only endpoint config is picked already.
+    assert.notEqual(await page.locator('#node-input-endpoint').inputValue(), '_ADD_');
+    await page.locator('#node-input-operation').selectOption('create');
+    await page.locator('#node-input-topic').fill(CREATED_TOPIC);
+    await page.locator('#node-input-topic').press('Escape').catch(() => undefined);
+    await page.locator('#node-input-partitions').fill('2');
+    await closeEditor();
+    await deploy();
+    assert.equal(await endpoint!.backend.getTopic(CREATED_TOPIC), undefined);
+    await pressInject(trigger);
+    await statusLabel(adminId).filter({ hasText: 'created' }).waitFor();
+    let detail: Awaited<ReturnType<LocalEndpoint['backend']['getTopic']>>;
+    await waitFor(async () => {
+      detail = await endpoint!.backend.getTopic(CREATED_TOPIC);
+      return detail !== undefined;
+    }, `topic ${CREATED_TOPIC} at the endpoint`);
+    assert.equal(detail!.partitions, 2);
+  });
+
+  it.skip('imports an example through Menu → Import → Examples, deploys it and it runs', async function () {
+    void ROOT;
+  });
+});
