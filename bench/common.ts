@@ -93,6 +93,11 @@ export interface ClosedJob {
   measureMs: number;
   /** Write a V8 CPU profile of the run (warm-up included) to this file. */
   profileFile?: string;
+  /**
+   * Node-RED workers only: run `bench-source → bench-pass → bench-sink` (no HTTP at all) to
+   * measure what Node-RED's own message delivery costs in this harness.
+   */
+  passOnly?: boolean;
 }
 
 export interface OpenJob {
@@ -134,10 +139,11 @@ export type Job = ClosedJob | OpenJob | StallJob;
 /** One row of the results: the common columns plus what a given measurement adds. */
 export interface ScenarioResult {
   name: string;
-  client: ClientKind;
+  /** `nodered`: Node-RED alone (a reference row of the heap probe). */
+  client: ClientKind | 'nodered';
   /** closed = max throughput; open = scheduled arrivals; heap = memory probe; stall = slowdown run. */
   mode: 'closed' | 'open' | 'heap' | 'stall';
-  endpoint: EndpointId | 'stalled-stub';
+  endpoint: EndpointId | 'stalled-stub' | 'none';
   msgsPerSec: number | null;
   p50Ms: number | null;
   p99Ms: number | null;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * Heap per queued or in-flight message, in a dedicated process started with `--expose-gc`.
- * argv: `<core|node|ceiling> <messages> <connections>`.
+ * argv: `<core|node|ceiling|nodered-hold> <messages> <connections>`.
  *
  * The probe starts its own stub endpoint (a separate process) and makes it hold every answer, so
  * `connections` requests sit in flight and the rest wait in the client's queue. It measures
@@ -26,7 +26,7 @@ import {
   sleep,
   type EndpointInfo,
 } from './common';
-import { hub, producerFlow, startRuntime } from './nodered';
+import { holdFlow, hub, producerFlow, startRuntime } from './nodered';
 import { clientOptions, loadClient, type ClientLike } from './core-client';
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -73,6 +73,8 @@ interface Submitter {
   failures(): number;
   /** Messages submitted but not yet answered, as far as the client can tell. */
   pending(): { queued: number; inFlight: number } | undefined;
+  /** Lets held messages go, for submitters that hold them themselves rather than at the stub. */
+  release?(): void;
   close(): Promise<void>;
 }
 
@@ -151,12 +153,15 @@ async function makeSubmitter(
       close: () => pool.close(),
     };
   }
-  // The producer node in an embedded Node-RED runtime. The harness keeps nothing per message
+  // The producer node (or, for `nodered-hold`, a node that only holds the message) in an embedded
+  // Node-RED runtime. The harness keeps nothing per message
   // here (a counter, no promise or map entry), so the figure is Node-RED's and the node's own.
   const runtime = await startRuntime();
-  if (!runtime.hasType('event-streams-producer'))
+  const holdOnly = kindArg === 'nodered-hold';
+  if (!holdOnly && !runtime.hasType('event-streams-producer')) {
     throw new Error('skipped: event-streams-producer is not built');
-  await runtime.deploy(producerFlow(endpoint, load, n * 2));
+  }
+  await runtime.deploy(holdOnly ? holdFlow() : producerFlow(endpoint, load, n * 2));
   let answered = 0;
   let failed = 0;
   const waiters: Array<{ target: number; resolve: () => void }> = [];
@@ -180,7 +185,9 @@ async function makeSubmitter(
         ? Promise.resolve()
         : new Promise<void>((resolve) => waiters.push({ target: submitted, resolve })),
     failures: () => failed,
-    pending: () => endpointNode?.getClient?.().stats(),
+    pending: () =>
+      holdOnly ? { queued: hub.held.length, inFlight: 0 } : endpointNode?.getClient?.().stats(),
+    ...(holdOnly ? { release: () => hub.release() } : {}),
     close: () => runtime.stop(),
   };
 }
@@ -202,6 +209,10 @@ async function measure(
   for (let i = 0; i < 200; i++) {
     await sleep(10);
     const p = submitter.pending();
+    if (submitter.release) {
+      if (p && p.queued >= n) break;
+      continue;
+    }
     const atStub = (await ipcCall<{ held: number }>(stub, { cmd: 'count' })).held;
     if (atStub >= connections && (!p || p.queued + p.inFlight >= n - connections)) break;
   }
@@ -209,6 +220,7 @@ async function measure(
   fullGc();
   const after = mem();
   await ipcCall(stub, { cmd: 'hold', on: false });
+  submitter.release?.();
   await submitter.settled();
   if (submitter.failures() > 0)
     throw new Error(`${submitter.failures()} messages failed during the heap probe`);
@@ -234,6 +246,8 @@ async function main(): Promise<void> {
     const submitter = await makeSubmitter(kindArg, endpoint, connections, n);
     // Warm up: connections open, code paths optimised, lazily created state exists.
     for (let i = 0; i < 2000; i++) submitter.submit(freshPayload(i));
+    await sleep(50);
+    submitter.release?.();
     await submitter.settled();
     const withPayload = await measure(submitter, stub.child, n, connections, false);
     const overheadOnly = await measure(submitter, stub.child, n, connections, true);

@@ -33,6 +33,17 @@ export const hub = {
   source: undefined as { send(msg: Msg): void } | undefined,
   /** Called by a sink for every message; `ok` false for messages that arrived on the error path. */
   onSink: (_msg: Msg, _ok: boolean): void => undefined,
+  /** Messages parked by `bench-hold` nodes. */
+  held: [] as Array<{ msg: Msg; send: (msg: Msg) => void; done: () => void }>,
+  /** Passes every held message on and completes it. */
+  release(): void {
+    const list = hub.held;
+    hub.held = [];
+    for (const h of list) {
+      h.send(h.msg);
+      h.done();
+    }
+  },
 };
 
 interface RuntimeApi {
@@ -113,6 +124,24 @@ export async function startRuntime(): Promise<EmbeddedRuntime> {
     },
   );
 
+  // Passes each message straight on: a stand-in for a node that costs nothing.
+  RED.nodes.registerType('esnodes-bench', 'bench-pass', function BenchPass(this: BenchNode, def: unknown) {
+    RED.nodes.createNode(this, def);
+    this.on('input', (msg, send, done) => {
+      (send as (m: Msg) => void)(msg);
+      done();
+    });
+  });
+
+  // Holds every message (with its send and done) until released: the cost Node-RED itself
+  // charges for a message a node has not finished yet, for the heap probe's attribution.
+  RED.nodes.registerType('esnodes-bench', 'bench-hold', function BenchHold(this: BenchNode, def: unknown) {
+    RED.nodes.createNode(this, def);
+    this.on('input', (msg, send, done) => {
+      hub.held.push({ msg, send: send as (m: Msg) => void, done });
+    });
+  });
+
   return {
     RED,
     userDir,
@@ -181,6 +210,26 @@ export function producerFlow(endpoint: EndpointInfo, load: LoadSettings, queueMe
     { id: 'sink', z: TAB, type: 'bench-sink', role: 'ok', wires: [] },
     { id: 'bench-catch', z: TAB, type: 'catch', scope: ['prod'], uncaught: false, wires: [['sink-err']] },
     { id: 'sink-err', z: TAB, type: 'bench-sink', role: 'error', wires: [] },
+  ];
+}
+
+/** bench-source → bench-pass → bench-sink: the cost of Node-RED's delivery over the same two hops. */
+export function passFlow(): unknown[] {
+  return [
+    { id: TAB, type: 'tab', label: 'bench' },
+    { id: 'src', z: TAB, type: 'bench-source', wires: [['pass']] },
+    { id: 'pass', z: TAB, type: 'bench-pass', wires: [['sink']] },
+    { id: 'sink', z: TAB, type: 'bench-sink', role: 'ok', wires: [] },
+  ];
+}
+
+/** bench-source → bench-hold → bench-sink: Node-RED's own per-message cost, without our node. */
+export function holdFlow(): unknown[] {
+  return [
+    { id: TAB, type: 'tab', label: 'bench' },
+    { id: 'src', z: TAB, type: 'bench-source', wires: [['hold']] },
+    { id: 'hold', z: TAB, type: 'bench-hold', wires: [['sink']] },
+    { id: 'sink', z: TAB, type: 'bench-sink', role: 'ok', wires: [] },
   ];
 }
 

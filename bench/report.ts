@@ -314,6 +314,7 @@ export function renderReport(r: BenchResults, markdown = false): string {
   out.push(
     `${markdown ? '**Machine:** ' : 'Machine: '}${m.cpus} x ${m.cpuModel}, ${m.totalMemGB} GB, ${m.platform}, Node ${m.node}, undici ${m.undici}, Node-RED ${m.nodeRed}; load average at start ${m.loadAvgStart.map((x) => x.toFixed(2)).join(' ')}${m.loadAvgEnd ? `, at end ${m.loadAvgEnd.map((x) => x.toFixed(2)).join(' ')}` : ''}`,
   );
+  if (markdown) out.push('');
   out.push(
     `${markdown ? '**Settings:** ' : 'Settings: '}mode ${r.mode}, ${r.settings.connections} connections (keep-alive, no pipelining), window ${r.settings.window} outstanding, payload ${r.settings.payloadBytes} B JSON + key, request template ${r.settings.template.source} (${r.settings.template.path}); closed loop ${r.settings.closed.rounds ?? 1} round(s) of ${r.settings.closed.measureMs} ms after ${r.settings.closed.warmupMs} ms warm-up (median round reported); open loop ${r.settings.open.warmupMs} + ${r.settings.open.measureMs} ms; run took ${r.durationSec.toFixed(0)} s`,
   );

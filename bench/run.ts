@@ -49,13 +49,13 @@ interface Plan {
   load: LoadSettings;
   /** Per round: the first round of each kind warms up longer than the later ones. */
   closed: { warmupMs: number; roundWarmupMs: number; measureMs: number; rounds: number };
-  /** Unrecorded load on each endpoint before its first measurement. */
+  /** Unrecorded load on each client process, then on each endpoint, before the first measurement. */
   endpointWarmupMs: number;
   open: { warmupMs: number; measureMs: number; rates: number[] };
   /** Endpoints the open-loop runs use. */
   openEndpoints: Array<{ id: EndpointId; kinds: ClientKind[] }>;
   lowRate: { rate: number; warmupMs: number; measureMs: number; kinds: ClientKind[] };
-  heap: { messages: number; kinds: Array<'core' | 'node' | 'ceiling'> };
+  heap: { messages: number; kinds: Array<'core' | 'node' | 'ceiling' | 'nodered-hold'> };
   stall: { rate: number; latencyMs: number; preMs: number; stallMs: number; postMs: number; queue: number };
   kafka: boolean;
   sections: Set<string>;
@@ -96,13 +96,13 @@ function plan(): Plan {
       closed:
         mode === 'profile'
           ? { warmupMs: 1000, roundWarmupMs: 0, measureMs: 5000, rounds: 1 }
-          : { warmupMs: 300, roundWarmupMs: 0, measureMs: 900, rounds: 1 },
-      endpointWarmupMs: 600,
-      open: { warmupMs: 300, measureMs: 1000, rates: [1000, 5000, 10000] },
+          : { warmupMs: 300, roundWarmupMs: 0, measureMs: 800, rounds: 1 },
+      endpointWarmupMs: 400,
+      open: { warmupMs: 300, measureMs: 800, rates: [1000, 5000, 10000] },
       openEndpoints: [{ id: 'stub-http', kinds: ['core', 'node'] }],
-      lowRate: { rate: 200, warmupMs: 300, measureMs: 1200, kinds: ['ceiling', 'core', 'node'] },
+      lowRate: { rate: 200, warmupMs: 300, measureMs: 1000, kinds: ['ceiling', 'core', 'node'] },
       heap: { messages: 5000, kinds: ['core', 'node'] },
-      stall: { rate: 1000, latencyMs: 50, preMs: 800, stallMs: 3000, postMs: 3000, queue: 1000 },
+      stall: { rate: 1000, latencyMs: 50, preMs: 500, stallMs: 2500, postMs: 3000, queue: 1000 },
       kafka: mode === 'quick' && kafka,
       sections,
     };
@@ -111,14 +111,14 @@ function plan(): Plan {
     mode,
     load,
     closed: { warmupMs: 1500, roundWarmupMs: 500, measureMs: 2500, rounds: 3 },
-    endpointWarmupMs: 3000,
+    endpointWarmupMs: 2000,
     open: { warmupMs: 1000, measureMs: 4000, rates: [1000, 5000, 10000] },
     openEndpoints: [
       { id: 'stub-http', kinds: KINDS },
       { id: 'local-https', kinds: ['core', 'node'] },
     ],
     lowRate: { rate: 200, warmupMs: 1000, measureMs: 6000, kinds: KINDS },
-    heap: { messages: 20000, kinds: ['core', 'node', 'ceiling'] },
+    heap: { messages: 20000, kinds: ['core', 'node', 'ceiling', 'nodered-hold'] },
     stall: { rate: 1000, latencyMs: 50, preMs: 3000, stallMs: 60000, postMs: 20000, queue: 1000 },
     kafka,
     sections,
@@ -434,7 +434,7 @@ function progress(text: string): void {
 }
 
 async function runHeapProbe(
-  kind: 'core' | 'node' | 'ceiling',
+  kind: 'core' | 'node' | 'ceiling' | 'nodered-hold',
   messages: number,
   connections: number,
 ): Promise<ScenarioResult> {
@@ -451,14 +451,24 @@ async function runHeapProbe(
     });
   });
   await stopChild(child);
-  const name = kind === 'ceiling' ? 'ceiling: bare undici Pool (reference)' : CLIENT_LABEL[kind];
+  const client: ScenarioResult['client'] = kind === 'nodered-hold' ? 'nodered' : kind;
+  const name =
+    kind === 'ceiling'
+      ? 'ceiling: bare undici Pool (reference)'
+      : kind === 'nodered-hold'
+        ? 'node-red: hold node only (reference)'
+        : CLIENT_LABEL[kind];
   if (!result.ok) {
     const text = String(result.error);
-    return { ...skippedRow(kind, 'heap', 'stalled-stub', /skipped: (.*)/.exec(text)?.[1] ?? text), name };
+    return {
+      ...skippedRow('core', 'heap', 'stalled-stub', /skipped: (.*)/.exec(text)?.[1] ?? text),
+      client,
+      name,
+    };
   }
   return {
     name,
-    client: kind,
+    client,
     mode: 'heap',
     endpoint: 'stalled-stub',
     msgsPerSec: null,
@@ -515,15 +525,20 @@ async function main(): Promise<void> {
   const { template, note } = await captureTemplate(stub, p.load);
   if (note) notes.push(note);
 
-  const profileDir = path.join(RESULTS_DIR, 'profiles');
+  // Profiles sit beside the results as *.cpuprofile.json, which the results' git-ignore covers;
+  // Chrome DevTools loads them as they are.
+  const profileDir = RESULTS_DIR;
+  const profileSuffix = '.cpuprofile.json';
   if (p.mode === 'profile') {
-    rmSync(profileDir, { recursive: true, force: true });
     mkdirSync(profileDir, { recursive: true });
+    for (const f of readdirSync(profileDir)) if (f.endsWith(profileSuffix)) rmSync(path.join(profileDir, f));
   }
   const workers = new Map<ClientKind, Worker>();
   const kinds: ClientKind[] = p.mode === 'profile' ? ['ceiling', 'core', 'node'] : KINDS;
   if (p.mode === 'profile')
-    notes.push(`CPU profiles (load them in Chrome DevTools): ${path.relative(ROOT, profileDir)}/`);
+    notes.push(
+      `CPU profiles (load them in Chrome DevTools): ${path.relative(ROOT, profileDir)}/profile-*${profileSuffix}`,
+    );
   for (const kind of kinds) workers.set(kind, new Worker(kind, [], endpoints));
   await Promise.all(
     [...workers.values()].map((w) =>
@@ -541,7 +556,7 @@ async function main(): Promise<void> {
       // Warm the endpoint (its JIT, its sockets) with an unrecorded ceiling run, so the first kind
       // measured against it is not charged for a cold server.
       const ceiling = workers.get('ceiling');
-      if (ep?.info && ceiling && !ceiling.failed) {
+      if (ep?.info && ceiling && !ceiling.failed && !(id === 'stub-http' && clientsWarmed)) {
         progress(`warming ${id}`);
         await ceiling
           .run({
@@ -578,7 +593,7 @@ async function main(): Promise<void> {
               warmupMs: round === 0 ? p.closed.warmupMs : p.closed.roundWarmupMs,
               measureMs: p.closed.measureMs,
               ...(p.mode === 'profile'
-                ? { profileFile: path.join(profileDir, `${kind}-${id}.cpuprofile`) }
+                ? { profileFile: path.join(profileDir, `profile-${kind}-${id}${profileSuffix}`) }
                 : {}),
             });
             rounds.set(kind, [...(rounds.get(kind) ?? []), r]);
@@ -605,7 +620,56 @@ async function main(): Promise<void> {
       }
     }
   };
-  if (p.sections.has('closed')) await runClosedMatrix(closedEndpoints);
+  // Warm every client process once (JIT, Node-RED's first deploy) against the stub, unrecorded;
+  // this also warms the stub.
+  let clientsWarmed = false;
+  const stubForWarmup = endpoints.get('stub-http')?.info;
+  if (stubForWarmup) {
+    for (const kind of kinds) {
+      const w = workers.get(kind)!;
+      if (w.failed) continue;
+      progress(`warming ${kind}`);
+      await w
+        .run({
+          type: 'closed',
+          endpoint: stubForWarmup,
+          template,
+          load: p.load,
+          warmupMs: 0,
+          measureMs: p.endpointWarmupMs,
+        })
+        .catch(() => undefined);
+    }
+    clientsWarmed = true;
+  }
+  if (p.sections.has('closed')) {
+    await runClosedMatrix(closedEndpoints);
+    // Reference: Node-RED's own delivery over the same two hops (source → node → sink), no HTTP.
+    const nodeWorker = workers.get('node');
+    if (nodeWorker && !nodeWorker.failed && stubForWarmup && p.mode !== 'profile') {
+      progress('closed loop: Node-RED pass-through (reference)');
+      try {
+        const r = await nodeWorker.run<LoopResult>({
+          type: 'closed',
+          endpoint: stubForWarmup,
+          template,
+          load: p.load,
+          warmupMs: p.closed.warmupMs,
+          measureMs: p.closed.measureMs,
+          passOnly: true,
+        });
+        scenarios.push({
+          ...closedRow('node', 'stub-http', r),
+          name: 'node-red: pass-through only (reference)',
+          client: 'nodered',
+          endpoint: 'none',
+          endpointCpuPct: null,
+        });
+      } catch (err) {
+        notes.push(`Node-RED pass-through reference failed: ${skippedReason(err)}`);
+      }
+    }
+  }
 
   if (p.mode !== 'profile') {
     // Open loop: scheduled arrivals. A kind whose closed-loop maximum is below a rate would only
@@ -763,7 +827,7 @@ async function main(): Promise<void> {
   let profiles: ProfileSummary[] | undefined;
   if (p.mode === 'profile') {
     profiles = readdirSync(profileDir)
-      .filter((f) => f.endsWith('.cpuprofile'))
+      .filter((f) => f.startsWith('profile-') && f.endsWith(profileSuffix))
       .sort()
       .map((f) => summarizeProfile(path.join(profileDir, f)));
   }

@@ -31,6 +31,7 @@ import {
   benchMessage,
   httpRequestFlow,
   hub,
+  passFlow,
   producerFlow,
   startRuntime,
   type EmbeddedRuntime,
@@ -121,9 +122,12 @@ async function nodeRedRig(
   endpoint: EndpointInfo,
   template: RequestTemplate,
   load: LoadSettings,
+  passOnly: boolean,
 ): Promise<Rig> {
   runtime ??= await startRuntime();
-  if (kind === 'node') {
+  if (passOnly) {
+    await runtime.deploy(passFlow());
+  } else if (kind === 'node') {
     for (const t of ['event-streams-endpoint', 'event-streams-producer']) {
       if (!runtime.hasType(t)) throw new Error(`skipped: node type ${t} is not built/loaded`);
     }
@@ -170,14 +174,20 @@ async function nodeRedRig(
   };
 }
 
-async function rigFor(endpoint: EndpointInfo, template: RequestTemplate, load: LoadSettings): Promise<Rig> {
+async function rigFor(
+  endpoint: EndpointInfo,
+  template: RequestTemplate,
+  load: LoadSettings,
+  passOnly = false,
+): Promise<Rig> {
+  if (passOnly) return nodeRedRig(endpoint, template, load, true);
   switch (kind) {
     case 'ceiling':
       return ceilingRig(endpoint, template, load);
     case 'core':
       return coreRig(endpoint, load);
     default:
-      return nodeRedRig(endpoint, template, load);
+      return nodeRedRig(endpoint, template, load, false);
   }
 }
 
@@ -342,7 +352,12 @@ async function runStall(job: StallJob): Promise<Record<string, unknown>> {
 
 async function runJob(job: Job): Promise<LoopResult | OpenResult | Record<string, unknown>> {
   if (job.type === 'stall') return runStall(job);
-  const rig = await rigFor(job.endpoint, job.template, job.load);
+  const rig = await rigFor(
+    job.endpoint,
+    job.template,
+    job.load,
+    job.type === 'closed' && job.passOnly === true,
+  );
   try {
     if (job.type === 'closed') {
       const profiler = job.profileFile ? await startProfiler() : undefined;

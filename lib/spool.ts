@@ -163,7 +163,10 @@ export class Spool {
     }
     const dir = path.resolve(options.dir);
     if (openDirs.has(dir)) {
-      throw new ValidationError(`The outbox directory ${dir} is already open in this process`, 'INVALID_CONFIG');
+      throw new ValidationError(
+        `The outbox directory ${dir} is already open in this process`,
+        'INVALID_CONFIG',
+      );
     }
     openDirs.add(dir);
     const spool = new Spool({ ...options, dir });
@@ -468,7 +471,7 @@ export class Spool {
 
   /** Deletes non-active segments whose records are all covered by the checkpoint. */
   private async deleteAckedSegments(): Promise<void> {
-    for (let i = 0; i < this.segments.length; ) {
+    for (let i = 0; i < this.segments.length;) {
       const seg = this.segments[i]!;
       if (seg !== this.active?.seg && seg.lastSeq <= this.through) {
         await fs.rm(seg.file, { force: true });

@@ -94,7 +94,8 @@ export = function (RED: NodeAPI): void {
       );
       outbox.then(
         (o) => {
-          if (o.recovered > 0) node.log(RED._('event-streams-endpoint.outbox.recovered', { count: o.recovered }));
+          if (o.recovered > 0)
+            node.log(RED._('event-streams-endpoint.outbox.recovered', { count: o.recovered }));
           o.on('dropped', (_seq: number, err: Error) =>
             node.error(RED._('event-streams-endpoint.outbox.dropped', { reason: err.message })),
           );

@@ -12,7 +12,8 @@
  * registry for P06/P07, npm-remote-ls for D02, npm-check for D03) goes out for real.
  *
  * The catalogue answer can be replaced with a file via VALIDATE_CATALOGUE_FILE (same JSON shape,
- * `{"modules":[{"id","types":[...]}]}`) to check that P08/N01 still detect clashes.
+ * `{"modules":[{"id","types":[...]}]}`) to check that N01 still detects clashes. (P08 never
+ * reports one in node-red-dev 0.1.6: it compares two arrays with `includes`.)
  */
 const fs = require('fs');
 const path = require('path');
@@ -24,6 +25,10 @@ function catalogue() {
   if (file) return JSON.parse(fs.readFileSync(file, 'utf8'));
   return { name: 'Node-RED Community catalogue (offline stand-in)', updated_at: '', modules: [] };
 }
+
+// oclif wraps warnings at 80 columns when stderr is not a terminal; one warning per line keeps
+// them readable in CI logs and greppable by test/ecosystem/validate.test.ts.
+globalThis.columns = globalThis.columns || 1000;
 
 // node-red-dev requires its own copy of axios; patch exactly that instance before it loads.
 const devDir = path.dirname(

@@ -114,9 +114,11 @@ export class Authenticator {
     if (typeof xAuth === 'string') return findSecret(this.keys, secretDigest(xAuth.trim())) ?? 'invalid';
     if (this.clientCertAuth) {
       const socket = req.socket as TLSSocket;
-      if (socket.encrypted && socket.authorized) {
-        const cert = socket.getPeerCertificate();
-        const cn = cert && typeof cert.subject?.CN === 'string' ? cert.subject.CN : 'client';
+      // `authorized` alone is not enough: on a resumed TLS 1.3 session Node reports it as true
+      // even when no certificate was presented, so a certificate must actually be there.
+      const cert = socket.encrypted && socket.authorized ? socket.getPeerCertificate() : undefined;
+      if (cert && cert.raw) {
+        const cn = typeof cert.subject?.CN === 'string' ? cert.subject.CN : 'client';
         return { kind: 'cert', id: cn };
       }
     }

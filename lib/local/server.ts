@@ -266,6 +266,9 @@ function errorStatus(err: unknown): number {
       return 408;
     case 'RATE_LIMITED':
       return 429;
+    // A Kafka topic whose max.message.bytes is below the record: the documented oversize answer.
+    case 'PAYLOAD_TOO_LARGE':
+      return 400;
     default:
       return err instanceof ValidationError || err.code.startsWith('INVALID') ? 400 : 500;
   }

@@ -73,7 +73,8 @@ interface Stored {
 function bytesOrText(v: unknown): { s: string } | { b: string } {
   if (typeof v === 'string') return { s: v };
   if (Buffer.isBuffer(v)) return { b: v.toString('base64') };
-  if (v instanceof Uint8Array) return { b: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') };
+  if (v instanceof Uint8Array)
+    return { b: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') };
   return { s: String(v) };
 }
 
@@ -99,12 +100,19 @@ export function serializeRecord(topic: string, record: ProduceRecord): Buffer {
   try {
     return Buffer.from(JSON.stringify(out));
   } catch {
-    throw new ValidationError('The message cannot be stored in the outbox (not serialisable)', 'INVALID_VALUE');
+    throw new ValidationError(
+      'The message cannot be stored in the outbox (not serialisable)',
+      'INVALID_VALUE',
+    );
   }
 }
 
 /** The inverse of {@link serializeRecord}. */
-export function deserializeRecord(data: Buffer): { topic: string; record: ProduceRecord; key: string | null } {
+export function deserializeRecord(data: Buffer): {
+  topic: string;
+  record: ProduceRecord;
+  key: string | null;
+} {
   const s = JSON.parse(data.toString('utf8')) as Stored;
   const record: ProduceRecord = {
     value: 'j' in s.v ? (s.v.j as ProduceRecord['value']) : untag(s.v),
@@ -291,7 +299,10 @@ export class Outbox extends EventEmitter {
     this.lastError = err;
     this.failures++;
     if (this.retryTimer === undefined) {
-      const delay = Math.min(MAX_BACKOFF_MS, Math.max(10, this.options.retryDelayMs) * 2 ** Math.min(this.failures - 1, 16));
+      const delay = Math.min(
+        MAX_BACKOFF_MS,
+        Math.max(10, this.options.retryDelayMs) * 2 ** Math.min(this.failures - 1, 16),
+      );
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
         this.pump();

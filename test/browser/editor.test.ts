@@ -19,7 +19,6 @@ import type { Locator, Page } from 'playwright-core';
 
 import { startLocalEndpoint, type LocalEndpoint } from '../../lib/local/server';
 import {
-  ROOT,
   chromiumAvailable,
   CHROMIUM_PATH,
   launchBrowser,
@@ -46,6 +45,8 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
   const TOPIC = `orders-${suffix}`;
   const OTHER_TOPICS = [`orders-eu-${suffix}`, `payments-${suffix}`];
   const CREATED_TOPIC = `created-in-editor-${suffix}`;
+  /** The example imported from the menu; it produces to the topic `examples`. */
+  const EXAMPLE = '01 - Produce text, JSON and binary';
 
   let stateDir: string | undefined;
   let endpoint: LocalEndpoint | undefined;
@@ -64,7 +65,11 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     endpoint = await startLocalEndpoint({
       port: 0,
       stateDir,
-      topics: [{ name: TOPIC, partitions: 1 }, ...OTHER_TOPICS.map((name) => ({ name, partitions: 1 }))],
+      topics: [
+        { name: TOPIC, partitions: 1 },
+        { name: 'examples', partitions: 1 },
+        ...OTHER_TOPICS.map((name) => ({ name, partitions: 1 })),
+      ],
     });
     nodeRed = await startNodeRed();
     session = await launchBrowser();
@@ -99,6 +104,12 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
   });
 
   async function screenshot(name: string, forDocs: boolean, clip?: Locator): Promise<void> {
+    // Toasts ("Successfully deployed") fade after a few seconds; keep them out of the pictures.
+    await page
+      .waitForFunction(() => (globalThis as any).$('.red-ui-notification:visible').length === 0, undefined, {
+        timeout: 15_000,
+      })
+      .catch(() => undefined);
     for (const file of await screenshotPaths(name, forDocs)) {
       if (clip) await clip.screenshot({ path: file });
       else await page.screenshot({ path: file });
@@ -156,9 +167,59 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     );
   }
 
+  /**
+   * Waits until the newest edit tray has finished opening: RED.tray focuses its first input 150 ms
+   * after the slide starts, which would steal keystrokes typed before that.
+   */
+  async function trayReady(): Promise<void> {
+    await page.waitForFunction(
+      () => {
+        const doc = (globalThis as any).document;
+        const trays = doc.querySelectorAll('.red-ui-tray');
+        const last = trays[trays.length - 1];
+        return (
+          !!last &&
+          last.contains(doc.activeElement) &&
+          (globalThis as any).getComputedStyle(last).right === '0px'
+        );
+      },
+      undefined,
+      { timeout: UI_TIMEOUT },
+    );
+  }
+
+  /**
+   * Clicks a canvas element at its centre with the mouse. Locator clicks scroll the workspace to
+   * "reveal" SVG elements that are already visible, which moves the flow out of the screenshots.
+   */
+  async function clickOnCanvas(target: Locator, double = false): Promise<void> {
+    await target.waitFor({ state: 'visible' });
+    const box = (await target.boundingBox())!;
+    const x = box.x + box.width / 2;
+    const y = box.y + box.height / 2;
+    // A closing tray's shade still covers the workspace while it fades out.
+    await target.evaluate(
+      (el, [px, py]) =>
+        new Promise<void>((resolve, reject) => {
+          const doc = (globalThis as any).document;
+          const started = Date.now();
+          const poll = (): void => {
+            if (el.contains(doc.elementFromPoint(px, py))) resolve();
+            else if (Date.now() - started > 15_000) reject(new Error('the element stays covered'));
+            else setTimeout(poll, 50);
+          };
+          poll();
+        }),
+      [x, y],
+    );
+    if (double) await page.mouse.dblclick(x, y);
+    else await page.mouse.click(x, y);
+  }
+
   async function openEditor(id: string): Promise<void> {
-    await canvasNode(id).locator('.red-ui-flow-node').first().dblclick();
+    await clickOnCanvas(canvasNode(id).locator('.red-ui-flow-node').first(), true);
     await page.locator('#node-dialog-ok').waitFor({ state: 'visible' });
+    await trayReady();
   }
 
   async function closeEditor(): Promise<void> {
@@ -178,7 +239,7 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
   }
 
   async function pressInject(id: string): Promise<void> {
-    await canvasNode(id).locator('.red-ui-flow-node-button').click();
+    await clickOnCanvas(canvasNode(id).locator('.red-ui-flow-node-button'));
   }
 
   function statusLabel(id: string): Locator {
@@ -187,7 +248,10 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
 
   async function openSidebarTab(tab: 'debug' | 'help' | 'info' | 'config'): Promise<void> {
     await page.evaluate((t) => RED.sidebar.show(t), tab);
-    await page.locator(`#red-ui-tab-${tab}`).waitFor({ state: 'visible' }).catch(() => undefined);
+    await page
+      .locator(`#red-ui-tab-${tab}`)
+      .waitFor({ state: 'visible' })
+      .catch(() => undefined);
   }
 
   async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = UI_TIMEOUT): Promise<void> {
@@ -214,8 +278,21 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     return result;
   }
 
-  async function showConfigTab(label: 'Connection' | 'TLS'): Promise<void> {
-    await page.locator('#es-endpoint-tabs').getByText(label, { exact: true }).click();
+  async function showConfigTab(tab: 'connection' | 'security'): Promise<void> {
+    const link = page.locator(`#es-endpoint-tabs a[href="#es-endpoint-tab-${tab}"]`);
+    const content = page.locator(`#es-endpoint-tab-${tab}`);
+    // RED.tabs reads two clicks on its tabs within 400 ms as a double click (rename), so a quick
+    // second tab switch can be swallowed: click until the tab shows, bounded.
+    await waitFor(async () => {
+      if (await content.isVisible()) return true;
+      await link.click();
+      return content.isVisible();
+    }, `the ${tab} tab of the endpoint dialog`);
+  }
+
+  /** The visible text box of a typedInput whose hidden value input has this id. */
+  function typedInput(id: string): Locator {
+    return page.locator(`#${id} + .red-ui-typedInput-container input.red-ui-typedInput-input`);
   }
 
   let producerId = '';
@@ -223,7 +300,7 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
   let debugId = '';
 
   it('drags the producer from the palette onto the workspace', async function () {
-    producerId = await dropFromPalette(PRODUCER, 420, 160);
+    producerId = await dropFromPalette(PRODUCER, 420, 220);
     await assert.doesNotReject(canvasNode(producerId).waitFor({ state: 'visible' }));
     // A new producer has no endpoint yet: the editor flags it as invalid until one is chosen.
     const valid = await page.evaluate((id) => RED.nodes.node(id).valid, producerId);
@@ -236,6 +313,7 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     // The endpoint select offers "Add new ..."; the + next to it opens the config dialog.
     await page.locator('#node-input-btn-endpoint-add').click();
     await page.locator('#node-config-dialog-ok').waitFor({ state: 'visible' });
+    await trayReady();
     await page.locator('#node-config-input-name').fill('Local endpoint');
     await page.locator('#node-config-input-url').fill(endpoint!.url);
     await page.locator('#node-config-input-adminUrl').fill(endpoint!.adminUrl);
@@ -249,9 +327,9 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     await screenshot('config-untrusted-certificate', false);
 
     // CA pasted, wrong key: the endpoint answers 401.
-    await showConfigTab('TLS');
+    await showConfigTab('security');
     await page.locator('#node-config-input-ca').fill(endpoint!.caPem!);
-    await showConfigTab('Connection');
+    await showConfigTab('connection');
     const wrongKey = `wrong-${randomBytes(8).toString('hex')}`;
     await page.locator('#node-config-input-apiKey').fill(wrongKey);
     result = await testConnection();
@@ -276,7 +354,10 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     const selected = await page.locator('#node-input-endpoint').inputValue();
     assert.ok(selected && selected !== '_ADD_');
     await page.locator('#node-input-topic').fill(TOPIC);
-    await page.locator('#node-input-topic').press('Escape').catch(() => undefined);
+    await page
+      .locator('#node-input-topic')
+      .press('Escape')
+      .catch(() => undefined);
     await closeEditor();
     const ids = await page.evaluate((t) => {
       const found: string[] = [];
@@ -291,13 +372,13 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
 
   it('deploys; an inject sends a record: success status, delivery report in the debug sidebar, record at the endpoint', async function () {
     assert.ok(producerId, 'needs the producer from the previous steps');
-    injectId = await dropFromPalette('inject', 160, 160);
-    debugId = await dropFromPalette('debug', 700, 160);
+    injectId = await dropFromPalette('inject', 160, 220);
+    debugId = await dropFromPalette('debug', 700, 220);
     await wire(injectId, producerId);
     await wire(producerId, debugId);
     // Show the delivery report, not the payload.
     await openEditor(debugId);
-    await page.locator('#node-input-typed-complete').fill('eventstreams');
+    await typedInput('node-input-typed-complete').fill('eventstreams');
     await closeEditor();
 
     await deploy();
@@ -323,6 +404,9 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     assert.equal(records.length, 1);
     // The inject node's default payload is a timestamp.
     assert.match(records[0]!.value.toString(), /^\d{13}$/);
+    // Deselect, so the picture shows the flow as it runs.
+    const chart = (await page.locator('#red-ui-workspace-chart').boundingBox())!;
+    await page.mouse.click(chart.x + 600, chart.y + 600);
     await screenshot('editor-flow-deployed', true);
   });
 
@@ -331,6 +415,7 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     const topic = page.locator('#node-input-topic');
     await topic.fill('');
     await topic.pressSequentially('orders', { delay: 30 });
+    assert.equal(await topic.inputValue(), 'orders');
     const menu = page.locator('.red-ui-autoComplete-container');
     await menu.getByText(TOPIC, { exact: true }).waitFor();
     await menu.getByText(OTHER_TOPICS[0]!, { exact: true }).waitFor();
@@ -344,7 +429,7 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
 
   it('shows each node’s help in the help sidebar', async function () {
     // The producer: select it on the canvas, open the help tab.
-    await canvasNode(producerId).locator('.red-ui-flow-node').first().click();
+    await clickOnCanvas(canvasNode(producerId).locator('.red-ui-flow-node').first());
     await openSidebarTab('help');
     const help = page.locator('.red-ui-sidebar-help-stack .red-ui-help');
     await help.getByRole('heading', { name: 'Inputs' }).waitFor();
@@ -357,24 +442,29 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     await moduleItem.waitFor();
     await moduleItem.click();
     await toc.getByText(ENDPOINT, { exact: true }).click();
-    await help.getByText('Connection to an IBM Event Streams REST Producer and Admin REST endpoint').waitFor();
+    await help
+      .getByText('Connection to an IBM Event Streams REST Producer and Admin REST endpoint')
+      .waitFor();
     await help.getByRole('heading', { name: 'Details' }).first().waitFor();
     await toc.getByText('es topic admin', { exact: true }).click();
     await help.getByText('Lists, reads, creates, updates and deletes IBM Event Streams topics.').waitFor();
   });
 
   it('the topic-admin node creates a topic configured in its dialog', async function () {
-    const adminId = await dropFromPalette(TOPIC_ADMIN, 420, 300);
-    const trigger = await dropFromPalette('inject', 160, 300);
-    const out = await dropFromPalette('debug', 700, 300);
+    const adminId = await dropFromPalette(TOPIC_ADMIN, 420, 340);
+    const trigger = await dropFromPalette('inject', 160, 340);
+    const out = await dropFromPalette('debug', 700, 340);
     await wire(trigger, adminId);
     await wire(adminId, out);
     await openEditor(adminId);
-    // The only endpoint config is picked already.
-    assert.notEqual(await page.locator('#node-input-endpoint').inputValue(), '_ADD_');
+    // The endpoint made earlier is offered in the select (a new node starts at "none").
+    await page.locator('#node-input-endpoint').selectOption({ label: 'Local endpoint' });
     await page.locator('#node-input-operation').selectOption('create');
     await page.locator('#node-input-topic').fill(CREATED_TOPIC);
-    await page.locator('#node-input-topic').press('Escape').catch(() => undefined);
+    await page
+      .locator('#node-input-topic')
+      .press('Escape')
+      .catch(() => undefined);
     await page.locator('#node-input-partitions').fill('2');
     await closeEditor();
     await deploy();
@@ -389,7 +479,75 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     assert.equal(detail!.partitions, 2);
   });
 
-  it.skip('imports an example through Menu → Import → Examples, deploys it and it runs', async function () {
-    void ROOT;
+  it('imports an example through Menu → Import → Examples; pointed at the endpoint, it deploys and runs', async function () {
+    await page.locator('#red-ui-header-button-sidemenu').click();
+    await page.locator('#menu-item-import').click();
+    const dialog = page.locator('#red-ui-clipboard-dialog');
+    await dialog.waitFor({ state: 'visible' });
+    await dialog.getByRole('link', { name: 'Examples' }).click();
+    const moduleItem = dialog.getByText('@esnodes/node-red-event-streams', { exact: true });
+    await moduleItem.click();
+    await dialog.getByText(EXAMPLE, { exact: true }).click();
+    // Into a new flow tab, so it does not land on top of the flow built above.
+    await page.locator('#red-ui-clipboard-dialog-import-opt-new').click();
+    await page.locator('#red-ui-clipboard-dialog-ok').click();
+    await dialog.waitFor({ state: 'hidden' });
+    const chart = (await page.locator('#red-ui-workspace-chart').boundingBox())!;
+    // Imported nodes follow the mouse until a click places them (their top left at the pointer).
+    await page.mouse.move(chart.x + 160, chart.y + 40, { steps: 5 });
+    await page.mouse.click(chart.x + 160, chart.y + 40);
+
+    const imported = await page.evaluate(() => {
+      const producer = RED.nodes
+        .filterNodes({ type: 'event-streams-producer' })
+        .find((n: any) => n.topic === 'examples');
+      const text = RED.nodes.filterNodes({ type: 'inject' }).find((n: any) => n.name === 'text');
+      return {
+        producer: producer?.id as string | undefined,
+        text: text?.id as string | undefined,
+        endpoint: producer?.endpoint as string | undefined,
+      };
+    });
+    assert.ok(
+      imported.producer && imported.text && imported.endpoint,
+      "the example's producer and inject are on the workspace",
+    );
+    await canvasNode(imported.producer).waitFor({ state: 'visible' });
+
+    // The example ships with a placeholder IBM Cloud URL: point its endpoint at the local one,
+    // as its comment tells the user to.
+    await openEditor(imported.producer);
+    assert.equal(await page.locator('#node-input-endpoint').inputValue(), imported.endpoint);
+    await page.locator('#node-input-btn-endpoint-edit').click();
+    await page.locator('#node-config-dialog-ok').waitFor({ state: 'visible' });
+    await trayReady();
+    assert.match(await page.locator('#node-config-input-url').inputValue(), /eventstreams\.cloud\.ibm\.com/);
+    await page.locator('#node-config-input-url').fill(endpoint!.url);
+    await page.locator('#node-config-input-apiKey').fill(endpoint!.apiKey);
+    await showConfigTab('security');
+    await page.locator('#node-config-input-ca').fill(endpoint!.caPem!);
+    await page.locator('#node-config-dialog-ok').click();
+    await page.locator('#node-config-dialog-ok').waitFor({ state: 'detached' });
+    await closeEditor();
+
+    await deploy();
+    await pressInject(imported.text);
+    await statusLabel(imported.producer).filter({ hasText: 'connected' }).waitFor();
+    let records: Awaited<ReturnType<LocalEndpoint['readRecords']>> = [];
+    await waitFor(async () => {
+      records = await endpoint!.readRecords('examples', { limit: 10 });
+      return records.length > 0;
+    }, "the example's record at the endpoint");
+    assert.equal(records.length, 1);
+    assert.equal(records[0]!.value.toString(), 'Hello from Node-RED');
+    assert.equal(records[0]!.key?.toString(), 'greeting');
+    assert.deepEqual(
+      records[0]!.headers.map(([k, v]) => [k, v.toString()]),
+      [
+        ['source', 'node-red'],
+        ['content', 'text'],
+      ],
+    );
+    await screenshot('example-imported', false);
   });
 });

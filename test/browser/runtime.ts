@@ -8,14 +8,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 import type { BrowserContext } from 'playwright-core';
 
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
-const PKG = require(path.join(ROOT, 'package.json')) as { name: string };
+const PKG = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string };
 
 /** Debian's Chromium; the tests never download a browser. `CHROMIUM_PATH` overrides it. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';

@@ -31,14 +31,26 @@ const EXAMPLES_DIR = path.resolve(__dirname, '..', '..', '..', 'examples');
 const PLACEHOLDER_URL = 'https://my-instance.svc01.us-south.eventstreams.cloud.ibm.com';
 const OUR_TYPES = ['event-streams-endpoint', 'event-streams-producer', 'event-streams-topic-admin'];
 const CONFIG_TYPES = new Set(['event-streams-endpoint', 'mqtt-broker']);
-const CORE_TYPES = ['inject', 'debug', 'function', 'change', 'catch', 'status', 'comment', 'mqtt in', 'mqtt-broker'];
+const CORE_TYPES = [
+  'inject',
+  'debug',
+  'function',
+  'change',
+  'catch',
+  'status',
+  'comment',
+  'mqtt in',
+  'mqtt-broker',
+];
 const MQTT_HOST = '127.0.0.1';
 const MQTT_PORT = 1883;
 const API_KEY = 'examples-test-key-0123456789';
 
-const NODE_RED_VERSION = (JSON.parse(readFileSync(path.join(NODE_RED_DIR, 'package.json'), 'utf8')) as {
-  version: string;
-}).version;
+const NODE_RED_VERSION = (
+  JSON.parse(readFileSync(path.join(NODE_RED_DIR, 'package.json'), 'utf8')) as {
+    version: string;
+  }
+).version;
 
 const runtimeNodes = [
   endpointNode,
@@ -114,7 +126,11 @@ describe(`examples (Node-RED ${NODE_RED_VERSION})`, function () {
         const ids = new Set(nodes.map((n) => n.id));
         assert.equal(ids.size, nodes.length, `${file}: ids are unique`);
         for (const n of nodes) {
-          assert.equal(n.z, undefined, `${file}: ${n.id} is not tied to a tab (imports into the current one)`);
+          assert.equal(
+            n.z,
+            undefined,
+            `${file}: ${n.id} is not tied to a tab (imports into the current one)`,
+          );
           for (const port of n.wires ?? []) {
             for (const target of port as string[]) assert.ok(ids.has(target), `${file}: ${n.id} → ${target}`);
           }
@@ -136,7 +152,11 @@ describe(`examples (Node-RED ${NODE_RED_VERSION})`, function () {
         const comments = nodes.filter((n) => n.type === 'comment');
         assert.equal(comments.length, 1, `${file}: one comment node`);
         assert.ok(comments[0]!.name.length > 10, `${file}: the comment has a title`);
-        assert.match(comments[0]!.info, /\*\*To configure:\*\*/, `${file}: the comment says what to configure`);
+        assert.match(
+          comments[0]!.info,
+          /\*\*To configure:\*\*/,
+          `${file}: the comment says what to configure`,
+        );
         for (const n of nodes) {
           assert.ok(OUR_TYPES.includes(n.type) || CORE_TYPES.includes(n.type), `${file}: ${n.type}`);
           seen.add(n.type);
@@ -150,7 +170,11 @@ describe(`examples (Node-RED ${NODE_RED_VERSION})`, function () {
     it('carry no credentials, and a placeholder endpoint URL', () => {
       for (const file of exampleFiles) {
         const raw = readFileSync(path.join(EXAMPLES_DIR, file), 'utf8');
-        assert.doesNotMatch(raw, /-----BEGIN|"credentials"|"(apiKey|password|passphrase|pfx|clientKey)"/, file);
+        assert.doesNotMatch(
+          raw,
+          /-----BEGIN|"credentials"|"(apiKey|password|passphrase|pfx|clientKey)"/,
+          file,
+        );
         for (const n of readExample(file)) {
           if (n.type === 'event-streams-endpoint') {
             assert.equal(n.url, PLACEHOLDER_URL, `${file}: ${n.id}.url`);
@@ -259,7 +283,9 @@ describe(`examples (Node-RED ${NODE_RED_VERSION})`, function () {
           if (process.env.REQUIRE_MQTT === '1') {
             assert.fail(`REQUIRE_MQTT=1 but no MQTT broker answers on ${MQTT_HOST}:${MQTT_PORT}`);
           }
-          console.log(`      (skipped: no MQTT broker on ${MQTT_HOST}:${MQTT_PORT}; REQUIRE_MQTT=1 makes this fail)`);
+          console.log(
+            `      (skipped: no MQTT broker on ${MQTT_HOST}:${MQTT_PORT}; REQUIRE_MQTT=1 makes this fail)`,
+          );
           this.skip();
         }
         const endpoint = await endpointFor({ topics: [{ name: 'iot-readings', partitions: 3 }] });
@@ -411,7 +437,11 @@ describe(`examples (Node-RED ${NODE_RED_VERSION})`, function () {
         await until(() => reports.length === 1, 5000, 'the delivery report');
         assert.equal(reports[0]!.eventstreams.topic, 'cloud-events');
         const record = byKey(await endpoint.readRecords('cloud-events'), 'order-1001');
-        assert.deepEqual(JSON.parse(text(record.value)!), { order: 'order-1001', status: 'created', total: 42.5 });
+        assert.deepEqual(JSON.parse(text(record.value)!), {
+          order: 'order-1001',
+          status: 'created',
+          total: 42.5,
+        });
         assert.deepEqual(headerMap(record), { 'event-type': 'order.created' });
         assert.ok(endpoint.requestCount('iam') >= 1, 'the API key was exchanged for an IAM token');
       },

@@ -83,7 +83,14 @@ describe('reliability: durable outbox', function () {
         outboxDir: path.join(tmp, 'spool'),
         ...cfg,
       },
-      { id: 'p1', z: 'tab1', type: 'event-streams-producer', endpoint: 'cfg', topic: TOPIC, wires: [['out']] },
+      {
+        id: 'p1',
+        z: 'tab1',
+        type: 'event-streams-producer',
+        endpoint: 'cfg',
+        topic: TOPIC,
+        wires: [['out']],
+      },
       { id: 'out', z: 'tab1', type: 'helper' },
       { id: 'c1', z: 'tab1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
       { id: 'caught', z: 'tab1', type: 'helper' },
@@ -95,13 +102,18 @@ describe('reliability: durable outbox', function () {
     const p1 = helper.getNode('p1');
     const done: Array<unknown> = [];
     const statuses: string[] = [];
-    p1.on('call:status', (call: { args: Array<{ text?: string }> }) => statuses.push(String(call.args[0]?.text)));
+    p1.on('call:status', (call: { args: Array<{ text?: string }> }) =>
+      statuses.push(String(call.args[0]?.text)),
+    );
     const out: Array<Record<string, any>> = [];
     helper.getNode('out').on('input', (m: Record<string, any>) => out.push(m));
     // Count completions through the node's done callbacks.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { hooks } = require('@node-red/util') as {
-      hooks: { add(id: string, fn: (e: { node: { id: string }; error?: unknown }) => void): void; remove(id: string): void };
+      hooks: {
+        add(id: string, fn: (e: { node: { id: string }; error?: unknown }) => void): void;
+        remove(id: string): void;
+      };
     };
     hooks.add('onComplete.outboxtest', (e) => {
       if (e.node.id === 'p1') done.push(e.error ?? 'ok');
@@ -110,11 +122,17 @@ describe('reliability: durable outbox', function () {
       const N = 60;
       for (let i = 0; i < N; i++) p1.receive({ payload: { id: `o${i}`, i }, key: `k${i % 4}` });
       await waitFor(() => done.length === N, 5000, 'every message spooled');
-      assert.ok(done.every((d) => d === 'ok'), 'all completed without error while the endpoint is down');
+      assert.ok(
+        done.every((d) => d === 'ok'),
+        'all completed without error while the endpoint is down',
+      );
       assert.equal(out.length, 0, 'nothing reported delivered yet');
       await sleep(1100);
       // The test helper's RED._ returns the message key, so the depth is read from the outbox.
-      assert.ok(statuses.some((s) => s.startsWith('event-streams-endpoint.outbox.status')), statuses.join('|'));
+      assert.ok(
+        statuses.some((s) => s.startsWith('event-streams-endpoint.outbox.status')),
+        statuses.join('|'),
+      );
       const outbox = await helper.getNode('cfg').getOutbox();
       assert.equal(outbox.depth, N, 'the outbox holds every message');
       await ep.start();
@@ -138,7 +156,10 @@ describe('reliability: durable outbox', function () {
     for (let i = 0; i < 40; i++) p1.receive({ payload: { id: `q${i}`, i, pad: 'x'.repeat(100) }, key: 'k' });
     await waitFor(() => caught.length > 0, 5000, 'a QUEUE_FULL');
     await sleep(100);
-    assert.ok(caught.every((c) => c === 'QUEUE_FULL'), caught.join(','));
+    assert.ok(
+      caught.every((c) => c === 'QUEUE_FULL'),
+      caught.join(','),
+    );
     const accepted = 40 - caught.length;
     assert.ok(accepted > 10 && accepted < 40, `accepted ${accepted}`);
     await ep.start();
@@ -168,11 +189,15 @@ describe('reliability: durable outbox', function () {
 
     async function startRuntime(userDir: string): Promise<string> {
       const red = require.resolve('node-red/red.js', { paths: [ROOT] });
-      const proc = spawn(process.execPath, [red, '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], {
-        cwd: userDir,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, NODE_RED_ENABLE_PROJECTS: 'false' },
-      });
+      const proc = spawn(
+        process.execPath,
+        [red, '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')],
+        {
+          cwd: userDir,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, NODE_RED_ENABLE_PROJECTS: 'false' },
+        },
+      );
       child = proc;
       return new Promise((resolve, reject) => {
         let buf = '';
@@ -185,7 +210,9 @@ describe('reliability: durable outbox', function () {
         };
         proc.stdout!.on('data', onData);
         proc.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-        proc.once('exit', (code) => reject(new Error(`Node-RED exited early (${code}):\n${buf.slice(-2000)}`)));
+        proc.once('exit', (code) =>
+          reject(new Error(`Node-RED exited early (${code}):\n${buf.slice(-2000)}`)),
+        );
       });
     }
 
@@ -193,7 +220,11 @@ describe('reliability: durable outbox', function () {
       const userDir = path.join(tmp, 'userdir');
       const spoolDir = path.join(tmp, 'nr-spool');
       await fs.mkdir(path.join(userDir, 'node_modules', '@esnodes'), { recursive: true });
-      await fs.symlink(ROOT, path.join(userDir, 'node_modules', '@esnodes', 'node-red-event-streams'), 'junction');
+      await fs.symlink(
+        ROOT,
+        path.join(userDir, 'node_modules', '@esnodes', 'node-red-event-streams'),
+        'junction',
+      );
       await fs.writeFile(
         path.join(userDir, 'settings.js'),
         `module.exports = {
@@ -291,6 +322,14 @@ describe('reliability: durable outbox', function () {
       assert.equal(records.length, N, 'and no duplicates in this run');
       assertPerKeyOrder(records);
       assert.match(output, /Outbox: 40 stored messages/);
+      // The runtime's own admin API: the credentials route and the flow export hide the secret.
+      const credRes = await request(`${url}/credentials/event-streams-endpoint/cfg`);
+      const credText = await credRes.body.text();
+      assert.equal(credRes.statusCode, 200);
+      assert.equal(JSON.parse(credText).has_apiKey, true);
+      assert.ok(!credText.includes(API_KEY), 'API key from /credentials');
+      const flowsRes = await request(`${url}/flows`);
+      assert.ok(!(await flowsRes.body.text()).includes(API_KEY), 'API key in GET /flows');
       // Nothing secret in what the runtime printed.
       assert.ok(!output.includes(API_KEY), 'API key in Node-RED output');
       const caKey = await fs.readFile(path.join(ep.stateDir, 'ca-key.pem'), 'utf8');

@@ -30,7 +30,10 @@ describe('reliability: spool (durable outbox store)', () => {
   it('keeps unacknowledged records across close and reopen, in order', async () => {
     const s = await Spool.open({ dir, maxBytes: 1 << 20 });
     const seqs = await Promise.all(Array.from({ length: 100 }, (_, i) => s.append(payload(i))));
-    assert.deepEqual(seqs, Array.from({ length: 100 }, (_, i) => i + 1));
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: 100 }, (_, i) => i + 1),
+    );
     for (let i = 0; i < 40; i++) s.ack(seqs[i]!);
     s.ack(seqs[50]!); // out of order
     await s.close();
@@ -169,7 +172,10 @@ describe('reliability: spool (durable outbox store)', () => {
     // One segment file that holds all 200 frames, written as one batch: its size is their sum.
     const [seg] = await segments();
     const size = (await fs.stat(path.join(dir, seg!))).size;
-    assert.equal(size, seqs.reduce((n, q) => n + 16 + payload(q - 1).length, 0));
+    assert.equal(
+      size,
+      seqs.reduce((n, q) => n + 16 + payload(q - 1).length, 0),
+    );
     await s.close();
   });
 
@@ -179,4 +185,3 @@ describe('reliability: spool (durable outbox store)', () => {
     await s.close();
   });
 });
-
