@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.nr-demo/**', '.state/**', 'artifacts/**', '.kafka/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.nr-demo/**', '.state/**', 'artifacts/**', '.kafka/**', '.compat/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -69,7 +69,6 @@ class Job implements FlowJob {
   throttled = false;
   authorization: string | undefined = undefined;
   timer: NodeJS.Timeout | undefined = undefined;
-  onAbort: (() => void) | undefined = undefined;
   readonly bytes: number;
   constructor(
     readonly topic: string,
@@ -135,6 +134,7 @@ export class EventStreamsClient {
   private readonly flow: FlowControl<Job>;
   private readonly active = new Set<Job>();
   private readonly topics = new Set<string>();
+  private readonly signalJobs = new WeakMap<AbortSignal, Set<Job>>();
   private readonly userAgent: string;
   private readonly retryFire = (job: Job): void => this.onRetryTimer(job);
 
@@ -272,10 +272,7 @@ export class EventStreamsClient {
         reject(err as EventStreamsError);
         return;
       }
-      if (signal !== undefined && job.phase !== 'done') {
-        job.onAbort = () => this.onAbort(job);
-        signal.addEventListener('abort', job.onAbort, { once: true });
-      }
+      if (signal !== undefined && job.phase !== 'done') this.watchSignal(signal, job);
     });
   }
 
@@ -500,6 +497,34 @@ export class EventStreamsClient {
     }
   }
 
+  /**
+   * One 'abort' listener per signal, not per record: callers such as the producer node pass one
+   * long-lived signal with every record, and EventTarget scans its whole listener list on each
+   * add and remove, which cost microseconds per record with a full queue.
+   */
+  private watchSignal(signal: AbortSignal, job: Job): void {
+    let jobs = this.signalJobs.get(signal);
+    if (jobs === undefined) {
+      const watched = new Set<Job>();
+      jobs = watched;
+      this.signalJobs.set(signal, watched);
+      signal.addEventListener(
+        'abort',
+        () => {
+          this.signalJobs.delete(signal);
+          for (const j of [...watched]) this.onAbort(j);
+        },
+        { once: true },
+      );
+    }
+    jobs.add(job);
+  }
+
+  private unwatchSignal(signal: AbortSignal, job: Job): void {
+    // The listener stays while the signal is in use; the WeakMap lets both go with the caller.
+    this.signalJobs.get(signal)?.delete(job);
+  }
+
   private onAbort(job: Job): void {
     if (job.phase === 'done') return;
     const err = new AbortedError('The record was aborted by its caller.', { topic: job.topic });
@@ -536,7 +561,7 @@ export class EventStreamsClient {
 
   private settle(job: Job, err?: EventStreamsError, result?: ProduceResult): void {
     job.phase = 'done';
-    if (job.onAbort !== undefined) job.signal?.removeEventListener('abort', job.onAbort);
+    if (job.signal !== undefined) this.unwatchSignal(job.signal, job);
     if (err !== undefined) {
       this.failed++;
       job.reject(err);

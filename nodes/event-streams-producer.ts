@@ -30,6 +30,8 @@ interface Pending {
   settled: boolean;
 }
 
+const SIMPLE_PROPERTY = /^[A-Za-z_$][\w$]*$/;
+
 export = function (RED: NodeAPI): void {
   function EventStreamsProducerNode(this: Node, def: ProducerNodeDef): void {
     RED.nodes.createNode(this, def);
@@ -236,6 +238,9 @@ export = function (RED: NodeAPI): void {
     /** Synchronous for msg/str/json/env/flow/global so records keep their input order; JSONata is async. */
     function evaluate(value: string, type: string, msg: NodeMessageInFlow): unknown {
       if (type === 'none' || (type === 'msg' && !value)) return undefined;
+      // The defaults (msg.key, msg.headers) are plain property names: read them directly instead
+      // of letting Node-RED parse the property expression again for every message.
+      if (type === 'msg' && SIMPLE_PROPERTY.test(value)) return (msg as Record<string, unknown>)[value];
       if (type === 'jsonata') {
         return new Promise((resolve, reject) => {
           RED.util.evaluateNodeProperty(value, type, node, msg, (err, result) =>
