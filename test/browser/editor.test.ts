@@ -55,6 +55,8 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
   let page: Page;
 
   before(async function () {
+    // Starting Node-RED and Chromium on a busy 2-core machine: bounded, but not tight.
+    this.timeout(180_000);
     if (!chromiumAvailable()) {
       const reason = `Chromium not found at ${CHROMIUM_PATH} (install Debian's chromium or set CHROMIUM_PATH)`;
       if (process.env.REQUIRE_BROWSER === '1') throw new Error(`${reason}; REQUIRE_BROWSER=1 needs it`);
@@ -103,7 +105,11 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     }
   });
 
-  async function screenshot(name: string, forDocs: boolean, clip?: Locator): Promise<void> {
+  async function screenshot(
+    name: string,
+    forDocs: boolean,
+    clip?: Locator | { x: number; y: number; width: number; height: number },
+  ): Promise<void> {
     // Toasts ("Successfully deployed") fade after a few seconds; keep them out of the pictures.
     await page
       .waitForFunction(() => (globalThis as any).$('.red-ui-notification:visible').length === 0, undefined, {
@@ -111,8 +117,8 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
       })
       .catch(() => undefined);
     for (const file of await screenshotPaths(name, forDocs)) {
-      if (clip) await clip.screenshot({ path: file });
-      else await page.screenshot({ path: file });
+      if (clip && 'screenshot' in clip) await clip.screenshot({ path: file });
+      else await page.screenshot({ path: file, ...(clip ? { clip } : {}) });
     }
   }
 
@@ -408,7 +414,8 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     // Deselect, so the picture shows the flow as it runs.
     const chart = (await page.locator('#red-ui-workspace-chart').boundingBox())!;
     await page.mouse.click(chart.x + 600, chart.y + 600);
-    await screenshot('editor-flow-deployed', true);
+    // The top of the editor: the flow with its status, and the debug sidebar.
+    await screenshot('editor-flow-deployed', true, { x: 0, y: 0, width: 1400, height: 440 });
   });
 
   it('suggests existing topic names in the producer dialog once the endpoint is deployed', async function () {
