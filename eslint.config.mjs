@@ -4,7 +4,17 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.nr-demo/**', '.state/**', 'artifacts/**', '.kafka/**', '.compat/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      '.nr-demo/**',
+      '.state/**',
+      'artifacts/**',
+      '.kafka/**',
+      '.compat/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
