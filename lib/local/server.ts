@@ -1121,6 +1121,11 @@ class LocalServer {
     send(res, status, body, headers);
   }
 
+  /** The documented admin 404 (`error_code` 40403) for a missing topic. */
+  private topicNotFound(req: IncomingMessage, res: ServerResponse, topic: string): void {
+    this.adminError(req, res, 404, 3, `topic '${topic}' does not exist`);
+  }
+
   private adminError(
     req: IncomingMessage,
     res: ServerResponse,
@@ -1189,7 +1194,7 @@ class LocalServer {
 
   private adminFailure(req: IncomingMessage, res: ServerResponse, topic: string, err: unknown): void {
     const status = errorStatus(err);
-    if (status === 404) return this.adminError(req, res, 404, 3, `topic '${topic}' does not exist`);
+    if (status === 404) return this.topicNotFound(req, res, topic);
     if (status === 422) return this.adminError(req, res, 422, 36, `Topic '${topic}' already exists.`);
     if (status === 500) {
       this.log(`local endpoint: admin operation failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -1345,7 +1350,7 @@ class LocalServer {
       .getTopic(topic)
       .then(
         (detail) => {
-          if (!detail) return this.adminError(req, res, 404, 3, `topic '${topic}' does not exist`);
+          if (!detail) return this.topicNotFound(req, res, topic);
           this.adminSend(req, res, 200, JSON.stringify(detail));
         },
         (err: unknown) => this.adminFailure(req, res, topic, err),
@@ -1359,7 +1364,7 @@ class LocalServer {
       this.backend
         .getTopic(topic)
         .then((detail) => {
-          if (!detail) return this.adminError(req, res, 404, 3, `topic '${topic}' does not exist`);
+          if (!detail) return this.topicNotFound(req, res, topic);
           let partitions: number | undefined;
           if (body.new_total_partition_count !== undefined) {
             partitions = positiveInt(body.new_total_partition_count);
@@ -1403,7 +1408,7 @@ class LocalServer {
       .deleteTopic(topic)
       .then(
         (deleted) => {
-          if (!deleted) return this.adminError(req, res, 404, 3, `topic '${topic}' does not exist`);
+          if (!deleted) return this.topicNotFound(req, res, topic);
           this.adminSend(req, res, 202, '{}');
         },
         (err: unknown) => this.adminFailure(req, res, topic, err),
