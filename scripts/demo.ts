@@ -139,6 +139,29 @@ async function deploy(url: string, flow: object[]): Promise<void> {
   if (res.statusCode >= 300) throw new Error(`Deploying the demo flow failed: ${res.statusCode} ${text}`);
 }
 
+/** Records the demo wrote, and how many carry a key and headers (memory backend: as stored). */
+async function countInMemory(endpoint: LocalEndpoint): Promise<{ records: number; keyed: number }> {
+  const records = await endpoint.readRecords(DEMO_TOPIC, { limit: 1000 });
+  return {
+    records: records.length,
+    keyed: records.filter((r) => r.key !== null && r.headers.length > 0).length,
+  };
+}
+
+/** Kafka backend: Kafka's own count (the sum of the partitions' high watermarks); every demo record is keyed. */
+async function countInKafka(brokers: string): Promise<{ records: number; keyed: number }> {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const admin = new Kafka({ brokers: brokers.split(','), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(DEMO_TOPIC);
+    const records = offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+    return { records, keyed: records };
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 async function main(): Promise<void> {
   const opts = parse();
   const userDir = path.join(opts.dir, 'userdir');
@@ -188,10 +211,9 @@ async function main(): Promise<void> {
 
     if (opts.check) {
       await new Promise((r) => setTimeout(r, opts.seconds * 1000));
-      const records = await endpoint.readRecords(DEMO_TOPIC, { limit: 1000 });
-      const keyed = records.filter((r) => r.key !== null && r.headers.length > 0);
-      const ok = records.length >= 2 && keyed.length === records.length;
-      console.log(JSON.stringify({ ok, records: records.length, topic: DEMO_TOPIC }));
+      const count = opts.kafka ? await countInKafka(opts.kafka) : await countInMemory(endpoint);
+      const ok = count.records >= 2 && count.keyed === count.records;
+      console.log(JSON.stringify({ ok, records: count.records, topic: DEMO_TOPIC }));
       await stop(ok ? 0 : 1);
       return;
     }
@@ -201,9 +223,8 @@ async function main(): Promise<void> {
     console.log(
       `  Local endpoint:   ${endpoint.url}  (admin ${endpoint.adminUrl}, ${opts.kafka ? `Kafka backend at ${opts.kafka}` : 'memory backend'})`,
     );
-    console.log(`  CA certificate:   ${endpoint.caFile}`);
     console.log(
-      `  Records so far:   curl -s --cacert ${endpoint.caFile} -H "Authorization: Bearer <api key in ${path.join(opts.dir, 'endpoint', 'api-key')}>" ${endpoint.url}/local/topics/${DEMO_TOPIC}/records`,
+      `  Records so far:   curl -s --cacert ${endpoint.caFile} -H "Authorization: Bearer $(cat ${path.join(opts.dir, 'endpoint', 'api-key')})" ${endpoint.url}/local/topics/${DEMO_TOPIC}/records`,
     );
     console.log('');
     console.log('  Press Ctrl-C to stop.');

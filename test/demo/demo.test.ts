@@ -9,6 +9,8 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { kafkaClient, kafkaOrSkip } from '../helpers/kafka';
+
 const DEMO = path.resolve(__dirname, '..', '..', 'scripts', 'demo.js');
 
 describe('demo (npm start --check)', function () {
@@ -24,7 +26,26 @@ describe('demo (npm start --check)', function () {
   });
 
   it('runs the demo flow against the local endpoint and exits 0 with ok:true', async () => {
-    const child = spawn(process.execPath, [DEMO, '--check', '--seconds', '5', '--dir', dir], {
+    await runDemo(['--dir', dir]);
+  });
+
+  it('runs the same demo on a Kafka-backed endpoint (npm start -- --kafka BROKERS)', async function () {
+    const kafka = await kafkaOrSkip(this);
+    // The demo always writes to the same topic: start from none so earlier runs cannot be counted.
+    const admin = kafkaClient(kafka.brokers).admin();
+    await admin.connect();
+    try {
+      if ((await admin.listTopics()).includes('sensor-readings')) {
+        await admin.deleteTopics({ topics: ['sensor-readings'], timeout: 10000 });
+      }
+    } finally {
+      await admin.disconnect();
+    }
+    await runDemo(['--dir', path.join(dir, 'kafka'), '--kafka', kafka.brokers.join(',')]);
+  });
+
+  async function runDemo(args: string[]): Promise<void> {
+    const child = spawn(process.execPath, [DEMO, '--check', '--seconds', '5', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -49,5 +70,5 @@ describe('demo (npm start --check)', function () {
     assert.equal(result.topic, 'sensor-readings');
     // One reading a second for five seconds, the first after about a second.
     assert.ok(result.records >= 3, detail);
-  });
+  }
 });
