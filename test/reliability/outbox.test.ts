@@ -48,6 +48,25 @@ function assertPerKeyOrder(records: StoredRecord[]): void {
   }
 }
 
+/** The endpoint config node both runtimes use: outbox on, short timeouts and retries for a fast test. */
+function outboxEndpoint(url: string, outboxDir: string): Record<string, unknown> {
+  return {
+    id: 'cfg',
+    type: 'event-streams-endpoint',
+    url,
+    authMode: 'bearer',
+    verifyTls: true,
+    connections: 4,
+    requestTimeout: 2,
+    retries: 1,
+    retryDelay: 20,
+    maxRetryTime: 2,
+    closeTimeout: 1,
+    outbox: true,
+    outboxDir,
+  };
+}
+
 describe('reliability: durable outbox', function () {
   this.timeout(60000);
   let ep: RestartableEndpoint;
@@ -67,22 +86,7 @@ describe('reliability: durable outbox', function () {
   function flow(cfg: Record<string, unknown> = {}): Array<Record<string, unknown>> {
     return [
       { id: 'tab1', type: 'tab', label: 'outbox' },
-      {
-        id: 'cfg',
-        type: 'event-streams-endpoint',
-        url: ep.url,
-        authMode: 'bearer',
-        verifyTls: true,
-        connections: 4,
-        requestTimeout: 2,
-        retries: 1,
-        retryDelay: 20,
-        maxRetryTime: 2,
-        closeTimeout: 1,
-        outbox: true,
-        outboxDir: path.join(tmp, 'spool'),
-        ...cfg,
-      },
+      { ...outboxEndpoint(ep.url, path.join(tmp, 'spool')), ...cfg },
       {
         id: 'p1',
         z: 'tab1',
@@ -239,22 +243,7 @@ describe('reliability: durable outbox', function () {
       let url = await startRuntime(userDir);
       const flows = [
         { id: 'tab1', type: 'tab', label: 'outbox' },
-        {
-          id: 'cfg',
-          type: 'event-streams-endpoint',
-          url: ep.url,
-          authMode: 'bearer',
-          verifyTls: true,
-          connections: 4,
-          requestTimeout: 2,
-          retries: 1,
-          retryDelay: 20,
-          maxRetryTime: 2,
-          closeTimeout: 1,
-          outbox: true,
-          outboxDir: spoolDir,
-          credentials: { apiKey: API_KEY, ca: ep.caPem },
-        },
+        { ...outboxEndpoint(ep.url, spoolDir), credentials: { apiKey: API_KEY, ca: ep.caPem } },
         { id: 'in', z: 'tab1', type: 'http in', url: '/send', method: 'post', wires: [['p1']] },
         {
           id: 'p1',
