@@ -13,9 +13,12 @@ import {
   AuthenticationError,
   ClosedError,
   type EventStreamsError,
+  QueueFullError,
   TlsError,
   ValidationError,
+  WithdrawnError,
 } from './errors';
+import { dispositionOf } from './error-model';
 import {
   DEFAULT_LIMITS,
   type EncodedRequest,
@@ -57,7 +60,18 @@ const TOPIC_CACHE_SIZE = 256;
  */
 export const PROBE_TOPIC = 'esnodes-connection-probe!';
 
-type Phase = 'queued' | 'sending' | 'waiting' | 'done';
+/**
+ * `chained`: behind an unsettled record with the same topic and key (per-key order);
+ * `queued`: in the flow queue; `sending`; `waiting` for a retry or a hold; `done`.
+ */
+type Phase = 'chained' | 'queued' | 'sending' | 'waiting' | 'done';
+
+/** The records of one topic+key that are unsettled, oldest first (a singly linked list). */
+interface Chain {
+  /** The record that was let go (queued, on the wire or waiting for a retry). */
+  head: Job;
+  tail: Job;
+}
 
 /** One record on its way: kept as a class so every job has the same shape (fast property access). */
 class Job implements FlowJob {
@@ -65,6 +79,12 @@ class Job implements FlowJob {
   phase: Phase = 'queued';
   attempts = 0;
   startedAt = 0;
+  /** Holds an in-flight slot (a held record gives it back while it waits). */
+  slot = false;
+  withdrawn = false;
+  /** Per-key order: the chain this record belongs to and the next record in it. */
+  chainKey: string | undefined = undefined;
+  next: Job | undefined = undefined;
   authRetried = false;
   throttled = false;
   authorization: string | undefined = undefined;
@@ -79,6 +99,13 @@ class Job implements FlowJob {
   ) {
     this.bytes = req.bytes;
   }
+}
+
+/** The per-key order identity of a record, or undefined for unkeyed records. */
+function chainKeyOf(topic: string, key: ProduceRecord['key']): string | undefined {
+  if (key === undefined || key === null) return undefined;
+  if (typeof key === 'string') return `${topic}\0s${key}`;
+  return `${topic}\0b${Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1')}`;
 }
 
 function parseBaseUrl(value: unknown, field: string): URL {
@@ -137,6 +164,12 @@ export class EventStreamsClient {
   private readonly signalJobs = new WeakMap<AbortSignal, Set<Job>>();
   private readonly userAgent: string;
   private readonly retryFire = (job: Job): void => this.onRetryTimer(job);
+  private readonly orderByKey: boolean;
+  private readonly chains = new Map<string, Chain>();
+  private chained = 0;
+  private chainedBytes = 0;
+  private readonly maxQueued: number;
+  private readonly maxQueuedBytes: number;
 
   private closing = false;
   private hardClosed = false;
@@ -207,18 +240,14 @@ export class EventStreamsClient {
       retry: this.retry,
       hasClientCert: tls.pfx !== undefined || tls.cert !== undefined,
     });
+    if (options.orderByKey !== undefined && typeof options.orderByKey !== 'boolean') {
+      throw new ValidationError('orderByKey must be true or false.', 'INVALID_CONFIG');
+    }
+    this.orderByKey = options.orderByKey ?? true;
+    this.maxQueued = positiveInt(options.queue?.maxMessages, 'queue.maxMessages', DEFAULT_QUEUE_MESSAGES, true);
+    this.maxQueuedBytes = positiveInt(options.queue?.maxBytes, 'queue.maxBytes', DEFAULT_QUEUE_BYTES, true);
     this.flow = new FlowControl<Job>(
-      {
-        maxInFlight,
-        maxQueuedMessages: positiveInt(
-          options.queue?.maxMessages,
-          'queue.maxMessages',
-          DEFAULT_QUEUE_MESSAGES,
-          true,
-        ),
-        maxQueuedBytes: positiveInt(options.queue?.maxBytes, 'queue.maxBytes', DEFAULT_QUEUE_BYTES, true),
-        rateLimit,
-      },
+      { maxInFlight, maxQueuedMessages: this.maxQueued, maxQueuedBytes: this.maxQueuedBytes, rateLimit },
       (job) => this.start(job),
     );
     this.admin = new AdminRestClient({
@@ -267,7 +296,17 @@ export class EventStreamsClient {
     return new Promise<ProduceResult>((resolve, reject) => {
       const job = new Job(topic, req, resolve, reject, signal);
       try {
-        this.flow.submit(job);
+        const key = this.orderByKey ? chainKeyOf(topic, record.key) : undefined;
+        if (key !== undefined && this.chains.has(key)) {
+          this.chainBehind(key, job);
+        } else {
+          this.checkChainedBound(job);
+          this.flow.submit(job);
+          if (key !== undefined && job.phase !== 'done') {
+            job.chainKey = key;
+            this.chains.set(key, { head: job, tail: job });
+          }
+        }
       } catch (err) {
         reject(err as EventStreamsError);
         return;
@@ -277,13 +316,47 @@ export class EventStreamsClient {
   }
 
   /**
+   * Takes back every record given with `signal` that is not being sent right now (queued, held
+   * behind its key, or waiting for a retry) and rejects each with a {@link WithdrawnError}, so
+   * that its caller can send it elsewhere (the producer node hands such records to its next
+   * instance on a redeploy). Records on the wire are left to finish. Returns how many were taken.
+   */
+  withdraw(signal: AbortSignal): number {
+    const jobs = this.signalJobs.get(signal);
+    if (jobs === undefined) return 0;
+    const taken: Job[] = [];
+    // Mark first, settle after: settling a chain's head must not start the next one we take.
+    for (const job of jobs) {
+      if (job.phase === 'queued' || job.phase === 'chained' || job.phase === 'waiting') {
+        job.withdrawn = true;
+        taken.push(job);
+      }
+    }
+    for (const job of taken) {
+      const err = new WithdrawnError('The record was taken back before it was sent.', { topic: job.topic });
+      err.attempts = job.attempts;
+      if (job.phase === 'queued') {
+        this.flow.remove(job);
+        this.settle(job, err);
+      } else if (job.phase === 'chained') {
+        this.unchain(job);
+        this.settle(job, err);
+      } else {
+        this.finish(job, err);
+      }
+    }
+    this.checkDrained();
+    return taken.length;
+  }
+
+  /**
    * Counters and the current state, for status displays. `delivered` and `failed` count records
    * that were accepted (passed validation and the queue bound); a record refused up front only
    * rejects its own promise.
    */
   stats(): ClientStats {
     const inFlight = this.flow.inFlight;
-    const queued = this.flow.queued;
+    const queued = this.flow.queued + this.chained;
     let state: ClientStats['state'];
     if (this.closing) state = 'closed';
     else if (this.authFailed) state = 'auth-failed';
@@ -295,7 +368,7 @@ export class EventStreamsClient {
       state,
       inFlight,
       queued,
-      queuedBytes: this.flow.queuedBytes,
+      queuedBytes: this.flow.queuedBytes + this.chainedBytes,
       delivered: this.delivered,
       failed: this.failed,
       retries: this.retries,
@@ -372,9 +445,93 @@ export class EventStreamsClient {
   // Produce path
 
   private start(job: Job): void {
-    job.startedAt = Date.now();
-    this.active.add(job);
+    job.slot = true;
+    if (job.startedAt === 0) {
+      job.startedAt = Date.now();
+      this.active.add(job);
+    }
     this.send(job);
+  }
+
+  /** Queue bound for records held behind their key (the flow queue checks its own part). */
+  private checkChainedBound(job: Job): void {
+    if (this.chained === 0) return;
+    if (this.flow.queued + this.chained >= this.maxQueued) {
+      throw new QueueFullError(
+        `The send queue is full (${this.flow.queued + this.chained} records waiting, limit ${this.maxQueued}); this record was not queued.`,
+      );
+    }
+    if (this.flow.queuedBytes + this.chainedBytes + job.bytes > this.maxQueuedBytes) {
+      throw new QueueFullError(
+        `The send queue is full (${this.flow.queuedBytes + this.chainedBytes} bytes waiting, limit ${this.maxQueuedBytes}); this record was not queued.`,
+      );
+    }
+  }
+
+  private chainBehind(key: string, job: Job): void {
+    if (this.flow.queued + this.chained >= this.maxQueued) {
+      throw new QueueFullError(
+        `The send queue is full (${this.flow.queued + this.chained} records waiting, limit ${this.maxQueued}); this record was not queued.`,
+      );
+    }
+    if (this.flow.queuedBytes + this.chainedBytes + job.bytes > this.maxQueuedBytes) {
+      throw new QueueFullError(
+        `The send queue is full (${this.flow.queuedBytes + this.chainedBytes} bytes waiting, limit ${this.maxQueuedBytes}); this record was not queued.`,
+      );
+    }
+    const chain = this.chains.get(key) as Chain;
+    chain.tail.next = job;
+    chain.tail = job;
+    job.chainKey = key;
+    job.phase = 'chained';
+    this.chained++;
+    this.chainedBytes += job.bytes;
+  }
+
+  /** A chained record leaves the chain's waiting count (it stays linked; done links are skipped). */
+  private unchain(job: Job): void {
+    this.chained--;
+    this.chainedBytes -= job.bytes;
+  }
+
+  /**
+   * The settled record `job` was its key's head: let the next one go. Links settled early
+   * (aborted) or being withdrawn are skipped; withdraw() settles those itself.
+   */
+  private advanceChain(job: Job): void {
+    const key = job.chainKey as string;
+    const chain = this.chains.get(key);
+    if (chain === undefined || chain.head !== job) return;
+    let next = job.next;
+    job.next = undefined;
+    while (next !== undefined && (next.phase === 'done' || next.withdrawn)) {
+      const after: Job | undefined = next.next;
+      next.next = undefined;
+      next = after;
+    }
+    if (next === undefined) {
+      this.chains.delete(key);
+      return;
+    }
+    chain.head = next;
+    this.unchain(next);
+    next.phase = 'queued';
+    this.flow.requeue(next);
+  }
+
+  /** Every record held behind its key, taken out of the chains (for shutdown). */
+  private takeChained(): Job[] {
+    const out: Job[] = [];
+    for (const chain of this.chains.values()) {
+      for (let j = chain.head.next; j !== undefined; j = j.next) {
+        if (j.phase === 'chained') {
+          this.unchain(j);
+          out.push(j);
+        }
+      }
+    }
+    this.chains.clear();
+    return out;
   }
 
   private send(job: Job): void {
@@ -459,7 +616,10 @@ export class EventStreamsClient {
     if (job.phase === 'done') return;
     const err = mapTransportError(raw, this.origin, job.signal);
     if (err instanceof AuthenticationError) this.authFailed = true;
-    const delay = this.hardClosed ? undefined : nextRetryDelay(this.retry, err, job.attempts, job.startedAt);
+    const hold = dispositionOf(err) === 'hold';
+    const delay = this.hardClosed
+      ? undefined
+      : nextRetryDelay(this.retry, err, job.attempts, job.startedAt);
     if (delay === undefined) {
       this.finish(job, finalError(err, job.attempts));
       return;
@@ -471,6 +631,11 @@ export class EventStreamsClient {
       this.waitingThrottled++;
     }
     job.phase = 'waiting';
+    if (hold) {
+      // Only this request waits for the server's delay; its slot goes to the next record.
+      job.slot = false;
+      this.flow.release();
+    }
     job.timer = setTimeout(this.retryFire, delay, job);
   }
 
@@ -478,6 +643,12 @@ export class EventStreamsClient {
     job.timer = undefined;
     this.clearWaiting(job);
     if (job.phase === 'done') return;
+    if (!job.slot) {
+      // A held record queues for a slot again, ahead of records that came after it.
+      job.phase = 'queued';
+      this.flow.requeue(job);
+      return;
+    }
     // A retry is a request like any other, so it waits for a rate token too.
     const wait = this.flow.takeToken();
     if (wait > 0) {
@@ -528,9 +699,10 @@ export class EventStreamsClient {
   private onAbort(job: Job): void {
     if (job.phase === 'done') return;
     const err = new AbortedError('The record was aborted by its caller.', { topic: job.topic });
-    if (job.phase === 'queued') {
-      this.flow.remove(job);
-      err.attempts = 0;
+    if (job.phase === 'queued' || job.phase === 'chained') {
+      if (job.phase === 'queued') this.flow.remove(job);
+      else this.unchain(job);
+      err.attempts = job.attempts;
       this.settle(job, err);
       this.checkDrained();
       return;
@@ -550,20 +722,32 @@ export class EventStreamsClient {
     }
     this.clearWaiting(job);
     this.active.delete(job);
+    const hadSlot = job.slot;
+    job.slot = false;
     this.settle(job, err, result);
-    this.flow.release();
+    if (hadSlot) this.flow.release();
     this.checkDrained();
   }
 
   private checkDrained(): void {
-    if (this.drained !== undefined && this.flow.inFlight === 0 && this.flow.queued === 0) this.drained();
+    if (
+      this.drained !== undefined &&
+      this.active.size === 0 &&
+      this.flow.queued === 0 &&
+      this.chained === 0
+    ) {
+      this.drained();
+    }
   }
 
   private settle(job: Job, err?: EventStreamsError, result?: ProduceResult): void {
+    const wasChained = job.phase === 'chained';
     job.phase = 'done';
+    this.active.delete(job);
     if (job.signal !== undefined) this.unwatchSignal(job.signal, job);
+    if (job.chainKey !== undefined && !wasChained) this.advanceChain(job);
     if (err !== undefined) {
-      this.failed++;
+      if (err.code !== 'WITHDRAWN') this.failed++;
       job.reject(err);
     } else {
       this.delivered++;
@@ -572,7 +756,7 @@ export class EventStreamsClient {
   }
 
   private async shutdown(deadlineMs: number): Promise<void> {
-    if (this.flow.inFlight > 0 || this.flow.queued > 0) {
+    if (this.active.size > 0 || this.flow.queued > 0 || this.chained > 0) {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         this.drained = resolve;
@@ -582,12 +766,15 @@ export class EventStreamsClient {
       this.drained = undefined;
     }
     this.hardClosed = true;
+    // Chains first: settling a queued head must not let the next record of its key go.
+    const chained = this.takeChained();
     const leftovers = this.flow.drain();
+    leftovers.push(...chained);
     for (const job of leftovers) {
       const err = new ClosedError('The client was closed before this record could be sent.', {
         topic: job.topic,
       });
-      err.attempts = 0;
+      err.attempts = job.attempts;
       this.settle(job, err);
     }
     const unfinished = [...this.active];

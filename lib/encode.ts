@@ -9,18 +9,6 @@
  *   base64.
  */
 import {
-  AuthenticationError,
-  AuthorizationError,
-  BadRequestError,
-  type ErrorDetails,
-  EventStreamsError,
-  PayloadTooLargeError,
-  RateLimitedError,
-  redact,
-  ServerError,
-  TimeoutError,
-  TopicNotFoundError,
-  UnavailableError,
   UnexpectedResponseError,
   ValidationError,
 } from './errors';
@@ -619,102 +607,5 @@ export interface ErrorContext {
   notFoundIsTopic?: boolean;
 }
 
-const TOO_LARGE = /too large|too big|exceeds|max(imum)? (message|key|request)? ?size/i;
-
-/**
- * Maps a non-2xx response to the error hierarchy by HTTP status (never by `error_code` digits,
- * whose last two digits are not reliably a Kafka code). 400 with a size message and 413 →
- * PayloadTooLarge; 400/411/414/422 → BadRequest; 415 → BadRequest(UNSUPPORTED_MEDIA_TYPE);
- * 401 → Authentication; 403 → Authorization; 404 → TopicNotFound; 408 → Timeout;
- * 429 → RateLimited; 500 → Server; 502/503/504 → Unavailable; anything else → UnexpectedResponse.
- */
-export function errorFromResponse(
-  statusCode: number,
-  headers: ResponseHeaders,
-  text: string,
-  ctx: ErrorContext,
-): EventStreamsError {
-  const parsed = parseErrorBody(text);
-  const secrets = ctx.secrets ?? [];
-  const serverMessage =
-    parsed.serverMessage === undefined ? undefined : redact(parsed.serverMessage, secrets);
-  const incidentId = parsed.incidentId ?? headerValue(headers, 'x-global-transaction-id');
-  const topic = parsed.topic ?? ctx.topic;
-  const details: ErrorDetails = { statusCode };
-  if (serverMessage !== undefined) details.serverMessage = serverMessage;
-  if (incidentId !== undefined) details.incidentId = incidentId;
-  if (parsed.serverCode !== undefined) details.serverCode = parsed.serverCode;
-  if (parsed.kafkaErrorCode !== undefined) details.kafkaErrorCode = parsed.kafkaErrorCode;
-  if (topic !== undefined) details.topic = topic;
-
-  const msg = (what: string): string => {
-    let m = `${ctx.operation} failed: ${what} (HTTP ${statusCode})`;
-    if (serverMessage !== undefined) m += `: ${serverMessage}`;
-    if (incidentId !== undefined) m += ` [incident ${incidentId}]`;
-    return redact(m, secrets);
-  };
-
-  switch (statusCode) {
-    case 400:
-      if (serverMessage !== undefined && TOO_LARGE.test(serverMessage)) {
-        return new PayloadTooLargeError(msg('the record is larger than the server accepts'), details);
-      }
-      return new BadRequestError(msg('the server rejected the request as invalid'), details);
-    case 413:
-      return new PayloadTooLargeError(msg('the record is larger than the server accepts'), details);
-    case 411:
-      return new BadRequestError(msg('the server requires a non-empty body'), details);
-    case 414:
-      return new BadRequestError(
-        msg('the request URI is too long (v1 carries the key and headers in the query string)'),
-        details,
-      );
-    case 415:
-      return new BadRequestError(
-        msg('the server does not accept this Content-Type'),
-        details,
-        'UNSUPPORTED_MEDIA_TYPE',
-      );
-    case 422:
-      return new BadRequestError(msg('the server could not process the request'), details);
-    case 401:
-      return new AuthenticationError(
-        msg('the credentials were not accepted; check the API key, token, password or client certificate'),
-        details,
-      );
-    case 403:
-      return new AuthorizationError(
-        msg(
-          'the credentials lack permission (producing needs the Writer role on the topic, topic administration needs Manager)',
-        ),
-        details,
-      );
-    case 404:
-      if (ctx.notFoundIsTopic !== false && ctx.topic !== undefined) {
-        return new TopicNotFoundError(msg(`topic "${ctx.topic}" does not exist`), details);
-      }
-      return new TopicNotFoundError(msg('not found'), details);
-    case 408:
-      return new TimeoutError(msg('the server timed out'), details);
-    case 429: {
-      const retryAfterMs = parseRetryAfter(headerValue(headers, 'retry-after'));
-      return new RateLimitedError(
-        msg('rate limit exceeded'),
-        retryAfterMs === undefined ? details : { ...details, retryAfterMs },
-      );
-    }
-    case 500:
-      return new ServerError(msg('the server had an internal error'), details);
-    case 502:
-    case 503:
-    case 504: {
-      const retryAfterMs = parseRetryAfter(headerValue(headers, 'retry-after'));
-      return new UnavailableError(
-        msg('the service is unavailable'),
-        retryAfterMs === undefined ? details : { ...details, retryAfterMs },
-      );
-    }
-    default:
-      return new UnexpectedResponseError(msg(`unexpected HTTP status ${statusCode}`), details);
-  }
-}
+/** Kept for callers of the encoder: the mapping itself lives in the error model. */
+export { fromHttp as errorFromResponse } from './error-model';

@@ -3,14 +3,17 @@
  * One error hierarchy for everything the core can fail with.
  *
  * Callers (the Node-RED nodes, user code) should switch on `code` (stable, SCREAMING_SNAKE) or
- * `name`, not on `instanceof`, because two copies of this package may be loaded side by side.
- * `retriable` says whether repeating the same request could succeed; the client's retry loop
- * uses nothing else to decide.
+ * `name`, not on `instanceof`, because two copies of this package may be loaded side by side;
+ * {@link isEventStreamsError} recognises ours by a `Symbol.for` brand, never by shape. What a
+ * code means for retries, the outbox and the status is decided in lib/error-model.ts alone;
+ * `retriable` is only a view of that decision.
  *
  * No error ever carries a secret: messages are built from status codes, server messages and
  * our own words, and server messages are passed through {@link redact} in case a server echoes a
  * credential back.
  */
+
+import { dispositionOf } from './error-model';
 
 export type ErrorCode =
   | 'VALIDATION'
@@ -38,6 +41,7 @@ export type ErrorCode =
   | 'UNEXPECTED_RESPONSE'
   | 'QUEUE_FULL'
   | 'CLOSED'
+  | 'WITHDRAWN'
   | 'RETRIES_EXHAUSTED'
   | 'ABORTED'
   | 'KAFKA_ERROR';
@@ -82,10 +86,13 @@ export function redact(text: string, extraSecrets: readonly string[] = []): stri
   return out;
 }
 
+/** The brand on every error of this package (shared across copies of it through Symbol.for). */
+const BRAND = Symbol.for('esnodes.event-streams.error');
+
 /** Root of every error thrown or rejected by this package. */
 export class EventStreamsError extends Error {
+  /** An own property, so Node-RED copies it into a Catch node's `msg.error.code`. */
   readonly code: ErrorCode;
-  readonly retriable: boolean;
   readonly statusCode?: number;
   readonly serverMessage?: string;
   readonly incidentId?: string;
@@ -94,11 +101,11 @@ export class EventStreamsError extends Error {
   readonly topic?: string;
   attempts?: number;
 
-  constructor(message: string, code: ErrorCode, retriable: boolean, details: ErrorDetails = {}) {
+  constructor(message: string, code: ErrorCode, details: ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = new.target.name;
     this.code = code;
-    this.retriable = retriable;
+    Object.defineProperty(this, BRAND, { value: true });
     // Only defined fields are set so that util.inspect(err) stays short and readable.
     if (details.statusCode !== undefined) this.statusCode = details.statusCode;
     if (details.serverMessage !== undefined) this.serverMessage = redact(details.serverMessage);
@@ -107,6 +114,11 @@ export class EventStreamsError extends Error {
     if (details.kafkaErrorCode !== undefined) this.kafkaErrorCode = details.kafkaErrorCode;
     if (details.topic !== undefined) this.topic = details.topic;
     if (details.attempts !== undefined) this.attempts = details.attempts;
+  }
+
+  /** Whether repeating the request could succeed (the error model's disposition is not `fail`). */
+  get retriable(): boolean {
+    return dispositionOf(this) !== 'fail';
   }
 
   /** A plain, secret-free object for logs and `msg.error`-style payloads. */
@@ -144,42 +156,42 @@ export class ValidationError extends EventStreamsError {
       | 'INVALID_CONFIG' = 'VALIDATION',
     details: ErrorDetails = {},
   ) {
-    super(message, code, false, details);
+    super(message, code, details);
   }
 }
 
 /** 401: credentials missing, wrong, or an expired token that could not be refreshed. */
 export class AuthenticationError extends EventStreamsError {
   constructor(message: string, details: ErrorDetails = {}) {
-    super(message, 'AUTHENTICATION_FAILED', false, details);
+    super(message, 'AUTHENTICATION_FAILED', details);
   }
 }
 
 /** 403: credentials are valid but lack the role (Writer on the topic, Manager for admin). */
 export class AuthorizationError extends EventStreamsError {
   constructor(message: string, details: ErrorDetails = {}) {
-    super(message, 'AUTHORIZATION_FAILED', false, details);
+    super(message, 'AUTHORIZATION_FAILED', details);
   }
 }
 
 /** 404 for a topic (IBM Cloud never auto-creates topics). */
 export class TopicNotFoundError extends EventStreamsError {
   constructor(message: string, details: ErrorDetails = {}) {
-    super(message, 'TOPIC_NOT_FOUND', false, details);
+    super(message, 'TOPIC_NOT_FOUND', details);
   }
 }
 
 /** 422 (or Kafka error 36) when creating a topic that exists. `ensureTopic` turns it into a result. */
 export class TopicExistsError extends EventStreamsError {
   constructor(message: string, details: ErrorDetails = {}) {
-    super(message, 'TOPIC_EXISTS', false, details);
+    super(message, 'TOPIC_EXISTS', details);
   }
 }
 
 /** 400 "request body too large" or 413: the key or value is over the server's limit. */
 export class PayloadTooLargeError extends EventStreamsError {
   constructor(message: string, details: ErrorDetails = {}) {
-    super(message, 'PAYLOAD_TOO_LARGE', false, details);
+    super(message, 'PAYLOAD_TOO_LARGE', details);
   }
 }
 
@@ -190,7 +202,7 @@ export class BadRequestError extends EventStreamsError {
     details: ErrorDetails = {},
     code: 'BAD_REQUEST' | 'UNSUPPORTED_MEDIA_TYPE' = 'BAD_REQUEST',
   ) {
-    super(message, code, false, details);
+    super(message, code, details);
   }
 }
 
@@ -198,7 +210,7 @@ export class BadRequestError extends EventStreamsError {
 export class RateLimitedError extends EventStreamsError {
   readonly retryAfterMs?: number;
   constructor(message: string, details: ErrorDetails & { retryAfterMs?: number } = {}) {
-    super(message, 'RATE_LIMITED', true, details);
+    super(message, 'RATE_LIMITED', details);
     if (details.retryAfterMs !== undefined) this.retryAfterMs = details.retryAfterMs;
   }
 }
@@ -207,7 +219,7 @@ export class RateLimitedError extends EventStreamsError {
 export class UnavailableError extends EventStreamsError {
   readonly retryAfterMs?: number;
   constructor(message: string, details: ErrorDetails & { retryAfterMs?: number } = {}) {
-    super(message, 'UNAVAILABLE', true, details);
+    super(message, 'UNAVAILABLE', details);
     if (details.retryAfterMs !== undefined) this.retryAfterMs = details.retryAfterMs;
   }
 }
@@ -215,7 +227,7 @@ export class UnavailableError extends EventStreamsError {
 /** 500: an internal error on the server; retried because it is usually transient. */
 export class ServerError extends EventStreamsError {
   constructor(message: string, details: ErrorDetails = {}) {
-    super(message, 'SERVER_ERROR', true, details);
+    super(message, 'SERVER_ERROR', details);
   }
 }
 
@@ -225,7 +237,7 @@ export class ServerError extends EventStreamsError {
  */
 export class TimeoutError extends EventStreamsError {
   constructor(message: string, details: ErrorDetails = {}) {
-    super(message, 'TIMEOUT', true, details);
+    super(message, 'TIMEOUT', details);
   }
 }
 
@@ -234,7 +246,7 @@ export class ConnectionError extends EventStreamsError {
   /** The system error code, e.g. ECONNREFUSED, ECONNRESET, ENOTFOUND. */
   readonly systemCode?: string;
   constructor(message: string, details: ErrorDetails & { systemCode?: string } = {}) {
-    super(message, 'CONNECTION_FAILED', true, details);
+    super(message, 'CONNECTION_FAILED', details);
     if (details.systemCode !== undefined) this.systemCode = details.systemCode;
   }
 }
@@ -248,7 +260,7 @@ export class TlsError extends EventStreamsError {
   /** OpenSSL/Node code such as UNABLE_TO_VERIFY_LEAF_SIGNATURE or ERR_TLS_CERT_ALTNAME_INVALID. */
   readonly tlsCode?: string;
   constructor(message: string, reason: TlsFailureReason, details: ErrorDetails & { tlsCode?: string } = {}) {
-    super(message, 'TLS_FAILED', false, details);
+    super(message, 'TLS_FAILED', details);
     this.reason = reason;
     if (details.tlsCode !== undefined) this.tlsCode = details.tlsCode;
   }
@@ -257,35 +269,45 @@ export class TlsError extends EventStreamsError {
 /** A response we cannot make sense of (unknown status, unparsable success body). */
 export class UnexpectedResponseError extends EventStreamsError {
   constructor(message: string, details: ErrorDetails = {}) {
-    super(message, 'UNEXPECTED_RESPONSE', false, details);
+    super(message, 'UNEXPECTED_RESPONSE', details);
   }
 }
 
 /** The client's bounded queue is full; the new record was rejected, nothing already queued was dropped. */
 export class QueueFullError extends EventStreamsError {
   constructor(message: string, details: ErrorDetails = {}) {
-    super(message, 'QUEUE_FULL', false, details);
+    super(message, 'QUEUE_FULL', details);
   }
 }
 
 /** The client was closed before the record could be sent, or a request was made after close(). */
 export class ClosedError extends EventStreamsError {
   constructor(message: string, details: ErrorDetails = {}) {
-    super(message, 'CLOSED', false, details);
+    super(message, 'CLOSED', details);
+  }
+}
+
+/**
+ * The caller took the record back before it was sent (`client.withdraw`), e.g. to hand it to
+ * the next instance of a producer node on a redeploy. Never reaches a flow as a failure.
+ */
+export class WithdrawnError extends EventStreamsError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, 'WITHDRAWN', details);
   }
 }
 
 /** The caller aborted the request through its AbortSignal. */
 export class AbortedError extends EventStreamsError {
   constructor(message: string, details: ErrorDetails = {}) {
-    super(message, 'ABORTED', false, details);
+    super(message, 'ABORTED', details);
   }
 }
 
 /** Retries (attempts or total time) ran out; `cause` is the last error. */
 export class RetriesExhaustedError extends EventStreamsError {
   constructor(message: string, last: EventStreamsError, attempts: number) {
-    super(message, 'RETRIES_EXHAUSTED', false, {
+    super(message, 'RETRIES_EXHAUSTED', {
       cause: last,
       attempts,
       ...(last.statusCode !== undefined ? { statusCode: last.statusCode } : {}),
@@ -297,18 +319,18 @@ export class RetriesExhaustedError extends EventStreamsError {
 
 /** A Kafka protocol (kafkajs) failure in the topic-admin path. */
 export class KafkaError extends EventStreamsError {
-  constructor(message: string, retriable: boolean, details: ErrorDetails = {}) {
-    super(message, 'KAFKA_ERROR', retriable, details);
+  /** kafkajs's own verdict (leader elections and the like are transient); read by the error model. */
+  readonly transient: boolean;
+  constructor(message: string, transient: boolean, details: ErrorDetails = {}) {
+    super(message, 'KAFKA_ERROR', details);
+    this.transient = transient;
   }
 }
 
-/** True for errors created by this package (by shape, so it works across package copies). */
+/**
+ * True for errors created by this package, also by another copy of it (the brand is a
+ * `Symbol.for`). Foreign errors with a `code` (kafkajs, undici, Node) are never mistaken for ours.
+ */
 export function isEventStreamsError(err: unknown): err is EventStreamsError {
-  return (
-    err instanceof EventStreamsError ||
-    (typeof err === 'object' &&
-      err !== null &&
-      typeof (err as { code?: unknown }).code === 'string' &&
-      typeof (err as { retriable?: unknown }).retriable === 'boolean')
-  );
+  return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[BRAND] === true;
 }

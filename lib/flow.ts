@@ -5,9 +5,11 @@
  *
  * Overflow policy: when the queue is full the NEW record is rejected at once with
  * {@link QueueFullError}; nothing already queued is ever dropped. Records that wait to be
- * retried keep their in-flight slot (they do not re-queue), so the in-flight cap also bounds
- * retries, order among queued records is kept, and an outage turns into back-pressure on the
- * queue (and then QueueFullError) instead of unbounded memory.
+ * retried after a transient failure keep their in-flight slot, so the in-flight cap also bounds
+ * retries and an outage turns into back-pressure on the queue (and then QueueFullError) instead
+ * of unbounded memory. A record the server asked to hold (429, 503) gives its slot back and
+ * re-enters at the front of the queue ({@link FlowControl.requeue}) when its wait is over, so one
+ * throttled request never stops the others.
  */
 import { QueueFullError } from './errors';
 
@@ -108,6 +110,24 @@ export class FlowControl<J extends FlowJob> {
     }
     job.queued = true;
     this.items.push(job);
+    this.queuedCount++;
+    this.queuedBytes += job.bytes;
+    this.pump();
+  }
+
+  /**
+   * Puts a job that was already accepted (a held retry, or the next record of a key) back at the
+   * front: it is not subject to the queue bound, which it was counted against when it came in.
+   */
+  requeue(job: J): void {
+    if (this.queuedCount === 0 && this.inFlight < this.options.maxInFlight && this.takeToken() === 0) {
+      this.inFlight++;
+      this.start(job);
+      return;
+    }
+    job.queued = true;
+    if (this.head > 0) this.items[--this.head] = job;
+    else this.items.unshift(job);
     this.queuedCount++;
     this.queuedBytes += job.bytes;
     this.pump();

@@ -19,23 +19,15 @@ import {
   type SASLOptions,
 } from 'kafkajs';
 import {
-  AuthenticationError,
-  AuthorizationError,
   ClosedError,
-  ConnectionError,
   EventStreamsError,
-  KafkaError,
-  PayloadTooLargeError,
-  TimeoutError,
-  TlsError,
   TopicExistsError,
   TopicNotFoundError,
   UnavailableError,
   ValidationError,
-  isEventStreamsError,
   redact,
-  type TlsFailureReason,
 } from './errors';
+import { fromKafka } from './error-model';
 import type {
   CreateTopicOptions,
   DeleteTopicResult,
@@ -193,121 +185,12 @@ function normaliseConfigs(
   return out;
 }
 
-const TLS_REASONS: Record<string, TlsFailureReason> = {
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'UNKNOWN_CA',
-  SELF_SIGNED_CERT_IN_CHAIN: 'UNKNOWN_CA',
-  DEPTH_ZERO_SELF_SIGNED_CERT: 'UNKNOWN_CA',
-  UNABLE_TO_GET_ISSUER_CERT: 'UNKNOWN_CA',
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'UNKNOWN_CA',
-  ERR_TLS_CERT_ALTNAME_INVALID: 'HOSTNAME_MISMATCH',
-  CERT_HAS_EXPIRED: 'EXPIRED',
-  CERT_NOT_YET_VALID: 'NOT_YET_VALID',
-};
-
-interface KafkaJsErrorShape {
-  name?: string;
-  message?: string;
-  retriable?: boolean;
-  type?: string;
-  code?: number | string;
-  cause?: unknown;
-  errors?: unknown[];
-}
-
-const NOT_FOUND_TYPES = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'UNKNOWN_TOPIC_ID']);
-const INVALID_TYPES: Record<string, 'INVALID_TOPIC' | 'INVALID_CONFIG' | 'VALIDATION'> = {
-  INVALID_TOPIC_EXCEPTION: 'INVALID_TOPIC',
-  INVALID_PARTITIONS: 'VALIDATION',
-  INVALID_REPLICATION_FACTOR: 'VALIDATION',
-  INVALID_REPLICA_ASSIGNMENT: 'VALIDATION',
-  INVALID_CONFIG: 'INVALID_CONFIG',
-  POLICY_VIOLATION: 'VALIDATION',
-  INVALID_REQUEST: 'VALIDATION',
-};
-const AUTHZ_TYPES = new Set([
-  'TOPIC_AUTHORIZATION_FAILED',
-  'CLUSTER_AUTHORIZATION_FAILED',
-  'GROUP_AUTHORIZATION_FAILED',
-  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
-]);
-const AUTHN_TYPES = new Set([
-  'SASL_AUTHENTICATION_FAILED',
-  'ILLEGAL_SASL_STATE',
-  'UNSUPPORTED_SASL_MECHANISM',
-]);
-
-/**
- * Maps a kafkajs failure to this package's error classes. `KafkaJSNumberOfRetriesExceeded` and
- * aggregate errors are unwrapped to the error that actually happened. Messages pass through
- * {@link redact} with the configured secrets; SASL failures never carry the raw kafkajs error.
- */
+/** Maps a kafkajs failure to this package's errors; the decision lives in lib/error-model.ts. */
 export function mapKafkaError(
   err: unknown,
   context: { topic?: string; secrets?: string[] } = {},
 ): EventStreamsError {
-  if (isEventStreamsError(err)) return err as EventStreamsError;
-  let e = (typeof err === 'object' && err !== null ? err : { message: String(err) }) as KafkaJsErrorShape;
-  for (let depth = 0; depth < 5; depth++) {
-    // kafkajs's retrier wraps the real error: exhausted retries, and bailed (non-retriable) errors.
-    if (
-      (e.name === 'KafkaJSNumberOfRetriesExceeded' || e.name === 'KafkaJSNonRetriableError') &&
-      typeof e.cause === 'object' &&
-      e.cause !== null &&
-      e.cause !== e
-    ) {
-      e = e.cause as KafkaJsErrorShape;
-    } else if (Array.isArray(e.errors) && e.errors.length > 0 && typeof e.errors[0] === 'object') {
-      e = e.errors[0] as KafkaJsErrorShape;
-    } else break;
-  }
-  const secrets = context.secrets ?? [];
-  const message = redact(e.message ?? 'Kafka error', secrets);
-  const topic = context.topic;
-  const base = { ...(topic !== undefined ? { topic } : {}) };
-  const kafkaErrorCode = typeof e.code === 'number' ? e.code : undefined;
-  const withCode = { ...base, ...(kafkaErrorCode !== undefined ? { kafkaErrorCode } : {}) };
-  const type = e.type ?? '';
-
-  if (e.name === 'KafkaJSSASLAuthenticationError' || AUTHN_TYPES.has(type)) {
-    return new AuthenticationError(`Kafka authentication failed: ${message}`, withCode);
-  }
-  if (AUTHZ_TYPES.has(type))
-    return new AuthorizationError(`Kafka authorization failed: ${message}`, withCode);
-  if (NOT_FOUND_TYPES.has(type)) {
-    return new TopicNotFoundError(topic ? `Topic '${topic}' does not exist` : message, withCode);
-  }
-  if (type === 'TOPIC_ALREADY_EXISTS') {
-    return new TopicExistsError(topic ? `Topic '${topic}' already exists` : message, withCode);
-  }
-  if (type in INVALID_TYPES) return new ValidationError(message, INVALID_TYPES[type], withCode);
-  if (type === 'MESSAGE_TOO_LARGE' || type === 'RECORD_LIST_TOO_LARGE') {
-    return new PayloadTooLargeError(message, withCode);
-  }
-  if (e.name === 'KafkaJSConnectionError' || e.name === 'KafkaJSConnectionClosedError') {
-    const sys = typeof e.code === 'string' ? e.code : undefined;
-    if (sys !== undefined && (sys in TLS_REASONS || sys.startsWith('ERR_SSL') || sys.startsWith('ERR_TLS'))) {
-      return new TlsError(`Kafka TLS handshake failed: ${message}`, TLS_REASONS[sys] ?? 'OTHER', {
-        ...base,
-        tlsCode: sys,
-      });
-    }
-    return new ConnectionError(`Kafka connection failed: ${message}`, {
-      ...base,
-      ...(sys !== undefined ? { systemCode: sys } : {}),
-      cause: err,
-    });
-  }
-  if (
-    e.name === 'KafkaJSRequestTimeoutError' ||
-    e.name === 'KafkaJSTimeout' ||
-    type === 'REQUEST_TIMED_OUT'
-  ) {
-    return new TimeoutError(`Kafka request timed out: ${message}`, { ...withCode, cause: err });
-  }
-  if (e.name === 'KafkaJSNonRetriableError' && /^Invalid /.test(message)) {
-    return new ValidationError(message, 'VALIDATION', base);
-  }
-  return new KafkaError(message, e.retriable === true, { ...withCode, cause: err });
+  return fromKafka(err, context);
 }
 
 /**

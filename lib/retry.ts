@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * Retry policy: which errors are retried (only those with `retriable`), how long to wait
- * (exponential backoff with jitter, capped, honouring Retry-After), and when to give up.
+ * Retry policy, shared by the client's produce path, admin/IAM calls and the outbox: which errors
+ * are retried (the error model's disposition, lib/error-model.ts), how long to wait (exponential
+ * backoff with jitter, capped; a server's Retry-After honoured, with jitter too), and when to
+ * give up.
  *
  * **At-least-once.** A produce is a POST, and a POST that timed out or lost its connection may
  * already have been written by the server. Retrying it can therefore write the record twice.
@@ -9,6 +11,7 @@
  * failures are possible by design; consumers that cannot tolerate them must de-duplicate (for
  * example on a key or header the producer sets). Set `retry.retries: 0` for at-most-once.
  */
+import { dispositionOf } from './error-model';
 import { ClosedError, type EventStreamsError, RetriesExhaustedError } from './errors';
 import type { RetryOptions } from './types';
 import { positiveInt } from './validate';
@@ -54,8 +57,10 @@ export function resolveRetryPolicy(options: RetryOptions | undefined): RetryPoli
 /**
  * The wait before retry number `retry` (1 = first retry): `initial * 2^(retry-1)`, capped at
  * `maxDelayMs`, with "equal jitter" (half fixed, half random) so that many clients hit by the
- * same outage do not retry in lockstep. A server's Retry-After replaces the computed delay but
- * is still capped by `maxDelayMs`, so one bad header cannot stall a record for hours.
+ * same outage do not retry in lockstep. A server's Retry-After replaces the computed delay (with
+ * up to 20% added at random, at most 1 s, so that requests held by the same 429 storm do not all
+ * come back in the same millisecond) but is still capped by `maxDelayMs`, so one bad header
+ * cannot stall a record for hours.
  */
 export function backoffDelay(
   policy: RetryPolicy,
@@ -64,14 +69,17 @@ export function backoffDelay(
   random: () => number = Math.random,
 ): number {
   const retryAfter = (err as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
-  if (typeof retryAfter === 'number' && retryAfter >= 0) return Math.min(retryAfter, policy.maxDelayMs);
+  if (typeof retryAfter === 'number' && retryAfter >= 0) {
+    const jitter = Math.min(retryAfter * 0.2, 1000) * random();
+    return Math.round(Math.min(retryAfter + jitter, policy.maxDelayMs));
+  }
   const exp = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** Math.min(retry - 1, 30));
   return Math.round(exp / 2 + random() * (exp / 2));
 }
 
 /**
- * The delay before the next attempt, or `undefined` when `err` must be final: it is not
- * retriable, the retries are used up, or waiting would pass `maxRetryTimeMs` since `startedAt`.
+ * The delay before the next attempt, or `undefined` when `err` must be final: its disposition is
+ * `fail`, the retries are used up, or waiting would pass `maxRetryTimeMs` since `startedAt`.
  * `attempts` is the number of requests already made.
  */
 export function nextRetryDelay(
@@ -81,7 +89,7 @@ export function nextRetryDelay(
   startedAt: number,
   now: number = Date.now(),
 ): number | undefined {
-  if (!err.retriable) return undefined;
+  if (dispositionOf(err) === 'fail') return undefined;
   if (attempts > policy.retries) return undefined;
   const delay = backoffDelay(policy, attempts, err);
   if (now + delay - startedAt > policy.maxRetryTimeMs) return undefined;

@@ -10,16 +10,11 @@ import type { ConnectionOptions } from 'node:tls';
 import { buildConnector, Pool } from 'undici';
 
 import {
-  AbortedError,
   ClosedError,
-  ConnectionError,
   EventStreamsError,
-  isEventStreamsError,
-  TimeoutError,
-  UnexpectedResponseError,
 } from './errors';
 import type { ResponseHeaders } from './encode';
-import { errorCodes, stripCause, tlsErrorFrom } from './tls';
+import { fromTransport } from './error-model';
 
 export interface TransportOptions {
   /** From {@link buildTlsConnectOptions}. */
@@ -54,77 +49,12 @@ export interface HttpResponse {
 
 export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
 
-const CONNECTION_CODES: Record<string, string> = {
-  ECONNREFUSED: 'the connection was refused (is the endpoint running, and is the port right?)',
-  ECONNRESET: 'the connection was reset',
-  EPIPE: 'the connection was closed while sending',
-  ENOTFOUND: 'the host name could not be resolved',
-  EAI_AGAIN: 'the host name could not be resolved (temporary DNS failure)',
-  ETIMEDOUT: 'the connection timed out',
-  EHOSTUNREACH: 'the host is unreachable',
-  ENETUNREACH: 'the network is unreachable',
-  ECONNABORTED: 'the connection was aborted',
-  UND_ERR_SOCKET: 'the connection was closed unexpectedly',
-  UND_ERR_CLOSED: 'the connection was closed',
-};
-
 /**
- * Maps an undici or socket error (walking its `cause` chain, since undici wraps socket errors)
- * to the package's errors: timeouts → TimeoutError, refused/reset/DNS → ConnectionError with
- * `systemCode`, certificate problems → TlsError, aborts → AbortedError.
+ * Maps an undici or socket error to the package's errors. The decision lives in the error model
+ * (lib/error-model.ts); this name stays for the transport's callers.
  */
 export function mapTransportError(err: unknown, origin: string, signal?: AbortSignal): EventStreamsError {
-  if (isEventStreamsError(err)) return err as EventStreamsError;
-  const tls = tlsErrorFrom(err, origin);
-  if (tls !== undefined) return tls;
-  const cause = stripCause(err);
-  const codes = errorCodes(err);
-  const name = err instanceof Error ? err.name : '';
-  if (
-    signal?.aborted === true ||
-    name === 'AbortError' ||
-    codes.includes('UND_ERR_ABORTED') ||
-    codes.includes('ABORT_ERR')
-  ) {
-    return new AbortedError(`The request to ${origin} was aborted.`, { cause });
-  }
-  for (const code of codes) {
-    switch (code) {
-      case 'UND_ERR_CONNECT_TIMEOUT':
-        return new TimeoutError(`Connecting to ${origin} timed out.`, { cause });
-      case 'UND_ERR_HEADERS_TIMEOUT':
-        return new TimeoutError(`${origin} did not answer in time (no response headers).`, { cause });
-      case 'UND_ERR_BODY_TIMEOUT':
-        return new TimeoutError(`${origin} stopped sending the response body.`, { cause });
-      case 'UND_ERR_RES_EXCEEDED_MAX_SIZE':
-        return new UnexpectedResponseError(
-          `The response from ${origin} is larger than expected and was cut off.`,
-          {
-            cause,
-          },
-        );
-      case 'UND_ERR_DESTROYED':
-        return new ClosedError('The client was closed before the request finished.', { cause });
-      default:
-        break;
-    }
-  }
-  // The innermost system code (ECONNRESET under UND_ERR_SOCKET) is the most useful one.
-  const system = [...codes].reverse().find((c) => CONNECTION_CODES[c] !== undefined);
-  if (system !== undefined) {
-    return new ConnectionError(`Could not reach ${origin}: ${CONNECTION_CODES[system]} [${system}].`, {
-      systemCode: system,
-      cause,
-    });
-  }
-  const sysLike = codes.find((c) => /^E[A-Z_]+$/.test(c));
-  if (sysLike !== undefined) {
-    return new ConnectionError(`Could not reach ${origin} [${sysLike}].`, { systemCode: sysLike, cause });
-  }
-  return new UnexpectedResponseError(
-    `The request to ${origin} failed: ${cause?.message ?? String(err)}${codes[0] ? ` [${codes[0]}]` : ''}.`,
-    { cause },
-  );
+  return fromTransport(err, origin, signal);
 }
 
 /** A small map of undici Pools, one per origin, sharing one set of options. */

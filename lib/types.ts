@@ -92,6 +92,12 @@ export interface ClientOptions {
   queue?: QueueOptions;
   /** Messages per second across this client; 0 or absent means unlimited. */
   rateLimit?: number;
+  /**
+   * Keep records of the same topic and key in input order through retries, 429s and outages
+   * (like Kafka's idempotent producer): a keyed record is not sent while an earlier record with
+   * the same key is unsettled. Default true; unkeyed records are never held back.
+   */
+  orderByKey?: boolean;
   limits?: LimitOptions;
   userAgent?: string;
 }

@@ -24,22 +24,9 @@ import { ClosedError, ValidationError } from '../../lib/errors';
 import { Spool } from '../../lib/spool';
 import type { ApiFlavour, ProduceRecord, ProduceResult } from '../../lib/types';
 import { validateTopicName } from '../../lib/validate';
+import { isRecordRejection } from '../../lib/error-model';
 import { rootCode } from './status';
 
-/** Codes of records the server (or our validation) rejects for what they are: never resent. */
-const PERMANENT = new Set([
-  'VALIDATION',
-  'INVALID_TOPIC',
-  'INVALID_KEY',
-  'INVALID_VALUE',
-  'INVALID_HEADERS',
-  'KEY_TOO_LARGE',
-  'VALUE_TOO_LARGE',
-  'URI_TOO_LONG',
-  'PAYLOAD_TOO_LARGE',
-  'BAD_REQUEST',
-  'UNSUPPORTED_MEDIA_TYPE',
-]);
 
 export const DEFAULT_OUTBOX_MAX_BYTES = 64 * 1024 * 1024;
 const MAX_BACKOFF_MS = 30_000;
@@ -284,7 +271,8 @@ export class Outbox extends EventEmitter {
   private onFailure(seq: number, raw: unknown): void {
     const err = raw instanceof Error ? raw : new Error(String(raw));
     const code = rootCode(err) ?? '';
-    if (PERMANENT.has(code)) {
+    // The error model decides which rejections are about the record itself (never resent).
+    if (isRecordRejection(err)) {
       this.spool.ack(seq);
       this.keys.delete(seq);
       const l = this.waiters.get(seq);

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * Node status helpers: a throttle that keeps status updates to at most one per interval however
- * fast messages flow (every update crosses the editor websocket), and the mapping from core error
- * codes to short i18n status keys.
+ * fast messages flow (every update crosses the editor websocket), and the status key of an error
+ * (which the error model decides).
  */
 import type { NodeStatus } from 'node-red';
+
+import { rootCode as modelRootCode, statusKeyOf } from '../../lib/error-model';
 
 /**
  * Coalesces status updates: the first one goes out at once, later ones within `intervalMs` of the
@@ -65,59 +67,14 @@ export class StatusThrottle {
   }
 }
 
-/** The code that best explains an error: a RetriesExhaustedError explains itself through its cause. */
+/** The code that best explains an error (decided by the error model, lib/error-model.ts). */
 export function rootCode(err: unknown): string | undefined {
-  if (!err || typeof err !== 'object') return undefined;
-  const e = err as { code?: unknown; cause?: unknown };
-  if (e.code === 'RETRIES_EXHAUSTED' && e.cause) return rootCode(e.cause) ?? 'RETRIES_EXHAUSTED';
-  return typeof e.code === 'string' ? e.code : undefined;
+  return modelRootCode(err);
 }
 
-/** Short status reason (an i18n key suffix under `<type>.status.`) for an error. */
+/** Short status reason (an i18n key suffix under `<type>.status.`) for an error, from the error model. */
 export function statusReason(err: unknown): string {
-  switch (rootCode(err)) {
-    case 'AUTHENTICATION_FAILED':
-      return 'auth-failed';
-    case 'AUTHORIZATION_FAILED':
-      return 'forbidden';
-    case 'TOPIC_NOT_FOUND':
-      return 'topic-not-found';
-    case 'TOPIC_EXISTS':
-      return 'topic-exists';
-    case 'RATE_LIMITED':
-      return 'throttled';
-    case 'TLS_FAILED':
-      return 'tls-failed';
-    case 'CONNECTION_FAILED':
-      return 'unreachable';
-    case 'TIMEOUT':
-      return 'timeout';
-    case 'UNAVAILABLE':
-    case 'SERVER_ERROR':
-      return 'unavailable';
-    case 'QUEUE_FULL':
-      return 'queue-full';
-    case 'CLOSED':
-    case 'ABORTED':
-      return 'closed';
-    case 'PAYLOAD_TOO_LARGE':
-    case 'KEY_TOO_LARGE':
-    case 'VALUE_TOO_LARGE':
-      return 'too-large';
-    case 'VALIDATION':
-    case 'INVALID_TOPIC':
-    case 'INVALID_KEY':
-    case 'INVALID_VALUE':
-    case 'INVALID_HEADERS':
-    case 'URI_TOO_LONG':
-    case 'BAD_REQUEST':
-    case 'UNSUPPORTED_MEDIA_TYPE':
-      return 'invalid';
-    case 'INVALID_CONFIG':
-      return 'config';
-    default:
-      return 'error';
-  }
+  return statusKeyOf(err);
 }
 
 /** Anything thrown, as an Error (Node-RED's done(err) and Catch expect one). */

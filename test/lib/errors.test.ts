@@ -22,7 +22,15 @@ describe('errors', () => {
     const r = new RateLimitedError('slow down', { statusCode: 429, retryAfterMs: 1000 });
     assert.equal(r.retriable, true);
     assert.equal(r.retryAfterMs, 1000);
-    assert.ok(isEventStreamsError(JSON.parse(JSON.stringify(r))));
+    assert.ok(isEventStreamsError(r));
+    // Recognised by its brand, never by shape: a JSON copy or a foreign error with a code is not ours.
+    assert.equal(isEventStreamsError(JSON.parse(JSON.stringify(r))), false);
+    const foreign = Object.assign(new Error('connect ECONNREFUSED'), {
+      name: 'KafkaJSConnectionError',
+      code: 'ECONNREFUSED',
+      retriable: true,
+    });
+    assert.equal(isEventStreamsError(foreign), false);
   });
 
   it('keeps the last error as native cause when retries run out', () => {

@@ -36,8 +36,10 @@ describe('retry policy', () => {
     );
   });
 
-  it('uses Retry-After instead, capped by maxDelayMs', () => {
-    assert.equal(backoffDelay(policy, 1, new RateLimitedError('x', { retryAfterMs: 300 })), 300);
+  it('uses Retry-After instead, with up to 20% jitter, capped by maxDelayMs', () => {
+    const ra = new RateLimitedError('x', { retryAfterMs: 300 });
+    assert.equal(backoffDelay(policy, 1, ra, () => 0), 300);
+    assert.equal(backoffDelay(policy, 1, ra, () => 1), 360);
     assert.equal(backoffDelay(policy, 1, new RateLimitedError('x', { retryAfterMs: 60_000 })), 1000);
   });
 
