@@ -11,8 +11,10 @@ import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeStatus } from '
 import type { EventStreamsClient } from '../lib/client';
 import { ClosedError, ValidationError } from '../lib/errors';
 import type { ProduceRecord, ProduceResult } from '../lib/types';
+import { adopt, expireUnadopted, park } from './shared/handover';
+import { countsByTopic, deliveryReport, type Item, type Msg, ProducerMachine, type Route, type StatusView } from './shared/producer-machine';
 import { toRecordHeaders, toRecordKey, toRecordValue } from './shared/record';
-import { StatusThrottle, asError, statusReason } from './shared/status';
+import { StatusThrottle } from './shared/status';
 import type { Outbox } from './shared/outbox';
 import type { EndpointNode, ProducerNodeDef } from './shared/types';
 
@@ -24,15 +26,19 @@ const STATUS_INTERVAL_MS = 1000;
 type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
 type Done = (err?: Error) => void;
 
-interface Pending {
-  msg: NodeMessageInFlow;
-  done: Done;
-  settled: boolean;
-}
-
 const SIMPLE_PROPERTY = /^[A-Za-z_$][\w$]*$/;
 
+let flowsHooked = false;
+
 export = function (RED: NodeAPI): void {
+  if (!flowsHooked) {
+    flowsHooked = true;
+    // Once the new flows run, a parcel nobody adopted belongs to a node that no longer exists.
+    RED.events.on('flows:started', () => {
+      setImmediate(() => expireUnadopted('the node is no longer in the deployed flows'));
+    });
+  }
+
   function EventStreamsProducerNode(this: Node, def: ProducerNodeDef): void {
     RED.nodes.createNode(this, def);
     // Node-RED constructors are plain functions; the callbacks below need the node itself.
@@ -45,28 +51,32 @@ export = function (RED: NodeAPI): void {
     const headersValue = def.headers ?? (headersType === 'msg' ? 'headers' : '');
     const hasOutput = Number(def.outputs ?? 1) !== 0;
     const endpoint = RED.nodes.getNode(def.endpoint) as EndpointNode | null;
-    const closeTimeoutMs = endpoint?.closeTimeoutMs ?? 10_000;
 
-    const pending = new Set<Pending>();
     const abort = new AbortController();
     // One listener per record in flight; the queue bounds them, not an arbitrary 10.
     setMaxListeners(0, abort.signal);
     let warnedOverride = false;
-    let closing = false;
-    let lastOutcome: { ok: true } | { ok: false; reason: string } | undefined;
-    let completedSinceTick = 0;
-    let lastTickAt = Date.now();
     let ticker: NodeJS.Timeout | undefined;
-    let onDrained: (() => void) | undefined;
+    let watched: Outbox | undefined;
 
     const throttle = new StatusThrottle((s) => node.status(s), STATUS_INTERVAL_MS);
     const statusText = (key: string, params?: Record<string, string | number>): string =>
       RED._(`${TYPE}.status.${key}`, params);
+    const render = (v: StatusView): NodeStatus => ({
+      fill: v.fill,
+      shape: v.shape,
+      text: v.reason
+        ? `${statusText(v.key, v.params)} (${statusText(v.reason)})`
+        : statusText(v.key, v.params),
+    });
 
-    if (!endpoint) {
-      node.error(RED._(`${TYPE}.errors.missing-config`));
-      node.status({ fill: 'red', shape: 'ring', text: `${TYPE}.status.missing-config` });
-    }
+    /** Where reports and errors of this instance go; a hand-over points it at the next instance. */
+    let output: Route = {
+      send: (msg) => {
+        if (hasOutput) node.send(msg as NodeMessage);
+      },
+      error: (err, msg) => node.error(err, msg),
+    };
 
     function currentClient(): EventStreamsClient | undefined {
       try {
@@ -76,162 +86,88 @@ export = function (RED: NodeAPI): void {
       }
     }
 
-    function computeStatus(): NodeStatus | undefined {
-      if (watched) {
-        const depth = watched.depth;
-        const text = RED._('event-streams-endpoint.outbox.status', { depth });
-        if (watched.lastError) {
-          return {
-            fill: 'yellow',
-            shape: 'ring',
-            text: `${text} (${statusText(statusReason(watched.lastError))})`,
-          };
-        }
-        if (lastOutcome && !lastOutcome.ok && pending.size === 0) {
-          return { fill: 'red', shape: 'ring', text: `${text} (${statusText(lastOutcome.reason)})` };
-        }
-        return { fill: depth > 0 ? 'blue' : 'green', shape: 'dot', text };
-      }
-      const stats = currentClient()?.stats();
-      const now = Date.now();
-      const elapsed = Math.max(now - lastTickAt, 1);
-      const rate = Math.round((completedSinceTick * 1000) / elapsed);
-      completedSinceTick = 0;
-      lastTickAt = now;
-      const inFlight = stats?.inFlight ?? pending.size;
-      const queued = stats?.queued ?? 0;
-      const busy = pending.size > 0;
-      if (stats?.state === 'auth-failed')
-        return { fill: 'red', shape: 'ring', text: statusText('auth-failed') };
-      if (busy && stats?.state === 'throttled') {
-        return { fill: 'yellow', shape: 'ring', text: statusText('throttled', { inFlight, queued }) };
-      }
-      if (busy && stats?.state === 'retrying') {
-        return { fill: 'yellow', shape: 'ring', text: statusText('retrying', { inFlight, queued }) };
-      }
-      if (busy) return { fill: 'blue', shape: 'dot', text: statusText('busy', { inFlight, queued, rate }) };
-      if (lastOutcome && !lastOutcome.ok) {
-        return { fill: 'red', shape: 'ring', text: statusText(lastOutcome.reason) };
-      }
-      if (lastOutcome?.ok) return { fill: 'green', shape: 'dot', text: statusText('connected') };
-      return undefined;
+    const machine = new ProducerMachine({
+      status: (v) => throttle.set(render(v)),
+      stats: () => currentClient()?.stats(),
+      outbox: () => (watched ? { depth: watched.depth, ...(watched.lastError ? { lastError: watched.lastError } : {}) } : undefined),
+    });
+
+    if (!endpoint) {
+      node.error(RED._(`${TYPE}.errors.missing-config`));
+      node.status({ fill: 'red', shape: 'ring', text: statusText('missing-config') });
     }
 
     function refreshStatus(): void {
-      if (closing) return;
-      const status = computeStatus();
-      if (status) throttle.set(status);
-      if (pending.size === 0 && ticker) {
+      machine.tick();
+      if (!machine.active && ticker) {
         clearInterval(ticker);
         ticker = undefined;
       }
     }
 
     function ensureTicking(): void {
-      if (ticker || closing) return;
-      lastTickAt = Date.now();
-      completedSinceTick = 0;
+      if (ticker || machine.closing) return;
       ticker = setInterval(refreshStatus, STATUS_INTERVAL_MS);
       ticker.unref?.();
       refreshStatus();
     }
 
-    function deliveryReport(r: ProduceResult, viaOutbox: boolean): Record<string, unknown> {
-      const report: Record<string, unknown> = { topic: r.topic, attempts: r.attempts };
-      if (r.partition !== undefined) report.partition = r.partition;
-      if (r.offset !== undefined) report.offset = r.offset;
-      if (r.timestamp !== undefined) report.timestamp = r.timestamp;
-      if (viaOutbox) report.outbox = true;
-      return report;
-    }
-
-    let watched: Outbox | undefined;
     const onOutboxChange = (): void => refreshStatus();
     /** The status follows the outbox's depth, also long after the last input. */
     function watchOutbox(o: Outbox): void {
-      if (watched || closing) return;
+      if (watched || machine.closing) return;
       watched = o;
       o.on('change', onOutboxChange);
     }
 
-    function settle(
-      entry: Pending,
-      outcome: { result: ProduceResult } | { error: unknown } | { spooled: number },
-      send?: Send,
-    ): void {
-      if (entry.settled) return;
-      entry.settled = true;
-      pending.delete(entry);
-      completedSinceTick++;
-      if ('spooled' in outcome) {
-        // Outbox: durably stored is the node's completion; the delivery report (if any) follows.
-        lastOutcome = { ok: true };
-        entry.done();
-      } else if ('result' in outcome) {
-        entry.msg.eventstreams = deliveryReport(outcome.result, false);
-        lastOutcome = { ok: true };
-        if (hasOutput && send) send(entry.msg);
-        entry.done();
-      } else {
-        const err = asError(outcome.error);
-        lastOutcome = { ok: false, reason: statusReason(err) };
-        entry.done(err);
-        // Errors are shown at once (still throttled), not at the next tick.
-        if (!closing) {
-          const status = computeStatus();
-          if (status) throttle.set(status);
-        }
-      }
-      if (pending.size === 0 && onDrained) onDrained();
-    }
-
-    function dispatch(entry: Pending, send: Send, topic: string, keyRaw: unknown, headersRaw: unknown): void {
+    function dispatch(item: Item, record: ProduceRecord): void {
       try {
         if (!endpoint) throw new ValidationError(RED._(`${TYPE}.errors.missing-config`), 'INVALID_CONFIG');
-        if (closing) throw new ClosedError('The node is being stopped', { topic });
-        const record: ProduceRecord = { value: toRecordValue(entry.msg.payload) };
+        if (machine.closing) throw new ClosedError('The node is being stopped', { topic: item.topic });
+        const outboxReady = endpoint.getOutbox?.();
+        if (outboxReady) {
+          const msg = item.msg;
+          // The report follows the spooled record through `output`, so that after a redeploy it
+          // comes out of the next instance of this node.
+          const listener = {
+            delivered: (r: ProduceResult) => {
+              msg.eventstreams = deliveryReport(r, true);
+              output.send(msg);
+            },
+            dropped: (err: Error) => output.error(err, msg),
+          };
+          outboxReady
+            .then((o) => {
+              watchOutbox(o);
+              return o.enqueue(item.topic, record, listener);
+            })
+            .then(
+              () => machine.outcome(item, { spooled: true }),
+              (error: unknown) => machine.outcome(item, { error }),
+            );
+          return;
+        }
+        endpoint.getClient().produce(item.topic, record, { signal: abort.signal }).then(
+          (result) => machine.outcome(item, { result }),
+          (error: unknown) => machine.outcome(item, { error }),
+        );
+      } catch (error) {
+        machine.outcome(item, { error });
+      }
+    }
+
+    function build(item: Item, keyRaw: unknown, headersRaw: unknown): void {
+      try {
+        const record: ProduceRecord = { value: toRecordValue(item.msg.payload) };
         const key = toRecordKey(keyRaw);
         if (key !== undefined) record.key = key;
         const headers = toRecordHeaders(headersRaw);
         if (headers !== undefined) record.headers = headers;
-        const outboxReady = endpoint.getOutbox?.();
-        if (outboxReady) {
-          const msg = entry.msg;
-          const listener = hasOutput
-            ? {
-                delivered: (r: ProduceResult) => {
-                  if (closing) return;
-                  msg.eventstreams = deliveryReport(r, true);
-                  send(msg);
-                },
-                dropped: (err: Error) => {
-                  if (!closing) node.error(err, msg);
-                },
-              }
-            : {
-                delivered: () => undefined,
-                dropped: (err: Error) => {
-                  if (!closing) node.error(err, msg);
-                },
-              };
-          outboxReady
-            .then((o) => {
-              watchOutbox(o);
-              return o.enqueue(topic, record, listener);
-            })
-            .then(
-              (seq) => settle(entry, { spooled: seq }),
-              (error: unknown) => settle(entry, { error }),
-            );
-          return;
-        }
-        const client = endpoint.getClient();
-        client.produce(topic, record, { signal: abort.signal }).then(
-          (result) => settle(entry, { result }, send),
-          (error: unknown) => settle(entry, { error }),
-        );
+        // Kept with the item so that a hand-over can send it again unchanged.
+        item.record = record;
+        dispatch(item, record);
       } catch (error) {
-        settle(entry, { error });
+        machine.outcome(item, { error });
       }
     }
 
@@ -252,8 +188,14 @@ export = function (RED: NodeAPI): void {
     }
 
     node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
-      const entry: Pending = { msg, done, settled: false };
-      pending.add(entry);
+      const item: Item = {
+        msg: msg as unknown as Msg,
+        topic: '',
+        done,
+        send: hasOutput ? (m) => send(m as NodeMessage) : undefined,
+        settled: false,
+      };
+      machine.begin(item);
       ensureTicking();
       try {
         let topic = nodeTopic;
@@ -268,51 +210,89 @@ export = function (RED: NodeAPI): void {
         } else {
           throw new ValidationError(RED._(`${TYPE}.errors.no-topic`), 'INVALID_TOPIC');
         }
+        item.topic = topic;
         const keyRaw = evaluate(keyValue, keyType, msg);
         const headersRaw = evaluate(headersValue, headersType, msg);
         if (keyRaw instanceof Promise || headersRaw instanceof Promise) {
           Promise.all([keyRaw, headersRaw]).then(
-            ([k, h]) => dispatch(entry, send, topic, k, h),
-            (error: unknown) => settle(entry, { error }),
+            ([k, h]) => build(item, k, h),
+            (error: unknown) => machine.outcome(item, { error }),
           );
         } else {
-          dispatch(entry, send, topic, keyRaw, headersRaw);
+          build(item, keyRaw, headersRaw);
         }
       } catch (error) {
-        settle(entry, { error });
+        machine.outcome(item, { error });
       }
     });
 
-    node.on('close', (_removed: boolean, done: () => void) => {
-      closing = true;
+    // A previous instance of this node (same id, before a redeploy) may have left records. They
+    // are taken once the new flows run, so that reports reach wired nodes that exist by then.
+    let adopted = false;
+    const takeOver = (): void => {
+      if (adopted || machine.closing) return;
+      adopted = true;
+      RED.events.removeListener('flows:started', onStarted);
+      clearTimeout(adoptFallback);
+      adoptNow();
+    };
+    const onStarted = (): void => takeOver();
+    RED.events.on('flows:started', onStarted);
+    const adoptFallback = setTimeout(takeOver, 1000);
+    adoptFallback.unref();
+    const adoptNow = (): boolean => adopt(node.id, {
+      send: (msg) => output.send(msg),
+      error: (err, msg) => output.error(err, msg),
+      adopt: (items) => {
+        node.log(`took over ${items.length} unsent message(s) from before the redeploy: ${countsByTopic(items)}`);
+        for (const item of items) {
+          const record = item.record;
+          machine.begin(item);
+          ensureTicking();
+          if (record) {
+            dispatch(item, record);
+          } else {
+            machine.outcome(item, { error: new ClosedError('The record could not be handed over.') });
+          }
+        }
+      },
+    });
+
+    node.on('close', (removed: boolean, done: () => void) => {
+      takeOver();
+      machine.closing = true;
       watched?.off('change', onOutboxChange);
       if (ticker) clearInterval(ticker);
       ticker = undefined;
       throttle.stop({});
-      let finished = false;
-      const finish = (): void => {
-        if (finished) return;
-        finished = true;
-        clearTimeout(deadline);
-        onDrained = undefined;
-        done();
-      };
-      // In-flight records get the endpoint's close window to finish (the config node's
-      // client.close() drains them on a full redeploy). Whatever is still open afterwards is
-      // aborted and failed with a ClosedError, so no message is ever left without an outcome.
-      const deadline = setTimeout(() => {
-        abort.abort();
-        for (const entry of [...pending]) {
-          settle(entry, {
-            error: new ClosedError(
-              'The node was stopped before the record was acknowledged; it may or may not have been written',
-            ),
-          });
+      // Take back from the client what is not on the wire yet; the rejections arrive as
+      // microtasks, so by the next macrotask every taken record is parked in the machine.
+      currentClient()?.withdraw(abort.signal);
+      setImmediate(() => {
+        if (removed) {
+          // The node is gone: fail what it had not sent while this flow's Catch nodes may still
+          // run (a modified-nodes deploy keeps them), and say so in the log in any case.
+          const failed = machine.failParked('the node was removed before the record was sent');
+          if (failed.length > 0) {
+            node.error(
+              `${failed.length} message(s) were not sent because the node was removed: ${countsByTopic(failed)}. Each was failed with code CLOSED.`,
+            );
+          }
+          done();
+          return;
         }
-        finish();
-      }, closeTimeoutMs + 500);
-      if (pending.size === 0) finish();
-      else onDrained = finish;
+        // Redeploy (or stop): hand over. The next instance sends the parked records and reports
+        // the outcome of those still on the wire.
+        const unsent = machine.parked.splice(0);
+        const parcel = park(node.id, unsent, {
+          error: (text) => RED.log.error(`[${TYPE}:${node.id}] ${text}`),
+          warn: (text) => RED.log.warn(`[${TYPE}:${node.id}] ${text}`),
+        });
+        output = parcel.route;
+        for (const item of machine.pending) item.route = parcel.route;
+        for (const item of unsent) item.route = parcel.route;
+        done();
+      });
     });
   }
 

@@ -340,6 +340,13 @@ describe('event-streams-producer', function () {
     await delay(10);
     assert.ok(delivered < sent, 'the redeploy started with records in flight');
     await closing;
+    // Records not sent yet, and reports of those on the wire, come out of the new instance.
+    const p1b = helper.getNode('p1');
+    assert.notEqual(p1b, p1, 'the producer was restarted');
+    p1b.on('call:send', () => delivered++);
+    p1b.on('call:error', (call: { args: unknown[] }) =>
+      failures.push(String((call.args[0] as { code?: string }).code)),
+    );
     await until(() => delivered + failures.length === sent, 8000, 'every outcome');
     assert.notEqual(helper.getNode('cfg'), oldCfg, 'the config node was restarted');
     await delay(100);

@@ -11,6 +11,7 @@ import {
   normalizeEndpointOptions,
   substituteEnv,
 } from '../../nodes/shared/endpoint-config';
+import { AuthenticationError, RateLimitedError, RetriesExhaustedError } from '../../lib/errors';
 import { toRecordHeaders, toRecordKey, toRecordValue } from '../../nodes/shared/record';
 import { mapServiceKey } from '../../nodes/shared/service-key';
 import { StatusThrottle, statusReason } from '../../nodes/shared/status';
@@ -304,9 +305,14 @@ describe('nodes/shared', () => {
 
   describe('status', () => {
     it('maps error codes to short reasons, looking through RetriesExhausted', () => {
-      assert.equal(statusReason({ code: 'AUTHENTICATION_FAILED' }), 'auth-failed');
-      assert.equal(statusReason({ code: 'RETRIES_EXHAUSTED', cause: { code: 'RATE_LIMITED' } }), 'throttled');
+      assert.equal(statusReason(new AuthenticationError('no')), 'auth-failed');
+      assert.equal(
+        statusReason(new RetriesExhaustedError('gave up', new RateLimitedError('slow'), 3)),
+        'throttled',
+      );
       assert.equal(statusReason(new Error('x')), 'error');
+      // Foreign objects are mapped by the error model, never taken for ours by their shape.
+      assert.equal(statusReason({ code: 'AUTHENTICATION_FAILED' }), 'error');
     });
 
     it('emits at most one status per interval and always ends on the newest', async () => {

@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The producer node's state machine as a plain class (no Node-RED imports), so that settling,
+ * status choice and close can be tested on their own. The node file is its adapter.
+ *
+ * Inputs: `begin` (a message came in), `outcome` (what the client or outbox said), `tick` (the
+ * status timer), `close`. Outputs, through {@link MachineIO} and each item's own callbacks:
+ * sends, dones and statuses.
+ *
+ * Every item has exactly one visible outcome: a delivery report (`send` + `done()`), or
+ * `done(err)`; after a hand-over (see ./handover.ts) the same, through the next instance.
+ */
+import { describeFailure, failureReport, isRecordRejection, statusKeyOf } from '../../lib/error-model';
+import { ClosedError, isEventStreamsError } from '../../lib/errors';
+import type { ClientStats, ProduceRecord, ProduceResult } from '../../lib/types';
+
+export type Msg = Record<string, unknown> & { eventstreams?: unknown };
+
+/** Where an item's outcome goes once its node has handed it over (the next instance). */
+export interface Route {
+  /** `done` is the original message's completion, called once the outcome has gone somewhere. */
+  send(msg: Msg, done?: (err?: Error) => void): void;
+  error(err: Error, msg: Msg, done?: (err?: Error) => void): void;
+}
+
+export interface Item {
+  msg: Msg;
+  /** Resolved topic; '' until known. */
+  topic: string;
+  done: (err?: Error) => void;
+  /** The node's send for this message, or undefined when the node has no output. */
+  send: ((msg: Msg) => void) | undefined;
+  settled: boolean;
+  /** Set on hand-over: the outcome is reported through the next instance. */
+  route?: Route;
+  /** The record as built, kept for a hand-over (the next instance sends it unchanged). */
+  record?: ProduceRecord;
+}
+
+export type Outcome =
+  | { result: ProduceResult }
+  | { spooled: true }
+  | { error: unknown };
+
+export interface StatusView {
+  fill: 'red' | 'green' | 'yellow' | 'blue' | 'grey';
+  shape: 'dot' | 'ring';
+  /** Key under `<node-type>.status.`. */
+  key: string;
+  params?: Record<string, string | number>;
+  /** A second status key shown in brackets (the reason). */
+  reason?: string;
+}
+
+export interface MachineIO {
+  status(view: StatusView): void;
+  /** The shared client's counters, when there is a client. */
+  stats(): ClientStats | undefined;
+  /** The outbox's depth and last send error, when the outbox is on and open. */
+  outbox(): { depth: number; lastError?: Error } | undefined;
+  now?: () => number;
+}
+
+/** Counts per topic, for log lines: `orders: 3, telemetry: 12`. */
+export function countsByTopic(items: Iterable<Item>): string {
+  const counts = new Map<string, number>();
+  for (const item of items) counts.set(item.topic || '(none)', (counts.get(item.topic || '(none)') ?? 0) + 1);
+  return [...counts].map(([t, n]) => `${t}: ${n}`).join(', ');
+}
+
+/** The delivery report placed on `msg.eventstreams`. */
+export function deliveryReport(r: ProduceResult, viaOutbox: boolean): Record<string, unknown> {
+  const report: Record<string, unknown> = { topic: r.topic, attempts: r.attempts };
+  if (r.partition !== undefined) report.partition = r.partition;
+  if (r.offset !== undefined) report.offset = r.offset;
+  if (r.timestamp !== undefined) report.timestamp = r.timestamp;
+  if (viaOutbox) report.outbox = true;
+  return report;
+}
+
+/**
+ * The error a flow gets: our own error with its `code` and `cause` as own properties (Node-RED
+ * copies only those into `msg.error`) and a message that starts with the code; the details
+ * (code, HTTP status, server message, attempts) go on `msg.eventstreams.error`, which every
+ * Node-RED version passes on to Catch nodes with the rest of the message.
+ */
+export function failMessage(item: Item, raw: unknown): Error {
+  const err = raw instanceof Error ? raw : new Error(String(raw));
+  const report = isEventStreamsError(err) ? failureReport(err) : { code: 'ERROR', message: err.message };
+  const prev = item.msg.eventstreams;
+  item.msg.eventstreams = {
+    ...(typeof prev === 'object' && prev !== null ? prev : {}),
+    ...(item.topic ? { topic: item.topic } : {}),
+    error: report,
+  };
+  if (isEventStreamsError(err)) {
+    const text = describeFailure(err);
+    if (text !== err.message) {
+      err.message = text;
+      err.stack = `${err.name}: ${text}`;
+    }
+  }
+  return err;
+}
+
+export class ProducerMachine {
+  readonly pending = new Set<Item>();
+  /** Items the client gave back while closing (not sent): for the next instance, or failed. */
+  readonly parked: Item[] = [];
+  closing = false;
+  private lastOutcome: { ok: true } | { ok: false; reason: string } | undefined;
+  private completedSinceTick = 0;
+  private lastTickAt: number;
+  private readonly now: () => number;
+
+  constructor(private readonly io: MachineIO) {
+    this.now = io.now ?? Date.now;
+    this.lastTickAt = this.now();
+  }
+
+  /** A message came in (or was adopted from a previous instance). */
+  begin(item: Item): void {
+    this.pending.add(item);
+  }
+
+  /** What became of an item. Withdrawn items (closing) are parked, not settled. */
+  outcome(item: Item, outcome: Outcome): void {
+    if (item.settled) return;
+    if ('error' in outcome && isEventStreamsError(outcome.error) && outcome.error.code === 'WITHDRAWN') {
+      this.pending.delete(item);
+      this.parked.push(item);
+      return;
+    }
+    item.settled = true;
+    this.pending.delete(item);
+    this.completedSinceTick++;
+    if ('spooled' in outcome) {
+      // Outbox: durably stored is the node's completion; the delivery report (if any) follows.
+      this.lastOutcome = { ok: true };
+      item.done();
+    } else if ('result' in outcome) {
+      item.msg.eventstreams = deliveryReport(outcome.result, false);
+      this.lastOutcome = { ok: true };
+      this.deliver(item);
+    } else {
+      const err = failMessage(item, outcome.error);
+      this.lastOutcome = { ok: false, reason: statusKeyOf(err) };
+      this.fail(item, err);
+      // Errors are shown at once (the adapter throttles), not at the next tick.
+      if (!this.closing) this.tick();
+    }
+  }
+
+  /** Sends the report through the item's node (or its next instance after a hand-over). */
+  deliver(item: Item): void {
+    if (item.route) {
+      item.route.send(item.msg, item.done);
+    } else {
+      item.send?.(item.msg);
+      item.done();
+    }
+  }
+
+  /** `done(err)` for Catch nodes, or through the next instance after a hand-over. */
+  fail(item: Item, err: Error): void {
+    if (item.route) {
+      item.route.error(err, item.msg, item.done);
+    } else {
+      item.done(err);
+    }
+  }
+
+  /** Fails every parked item (no next instance will take them); returns them for the log line. */
+  failParked(reason: string): Item[] {
+    const items = this.parked.splice(0);
+    for (const item of items) {
+      item.settled = true;
+      this.fail(item, failMessage(item, new ClosedError(reason, item.topic ? { topic: item.topic } : {})));
+    }
+    return items;
+  }
+
+  /** The status for now; also resets the rate window. */
+  computeStatus(): StatusView | undefined {
+    const outbox = this.io.outbox();
+    if (outbox) {
+      const params = { depth: outbox.depth };
+      if (outbox.lastError && !isRecordRejection(outbox.lastError)) {
+        return { fill: 'yellow', shape: 'ring', key: 'outbox', params, reason: statusKeyOf(outbox.lastError) };
+      }
+      if (this.lastOutcome && !this.lastOutcome.ok && this.pending.size === 0) {
+        return { fill: 'red', shape: 'ring', key: 'outbox', params, reason: this.lastOutcome.reason };
+      }
+      return { fill: outbox.depth > 0 ? 'blue' : 'green', shape: 'dot', key: 'outbox', params };
+    }
+    const stats = this.io.stats();
+    const now = this.now();
+    const elapsed = Math.max(now - this.lastTickAt, 1);
+    const rate = Math.round((this.completedSinceTick * 1000) / elapsed);
+    this.completedSinceTick = 0;
+    this.lastTickAt = now;
+    const inFlight = stats?.inFlight ?? this.pending.size;
+    const queued = stats?.queued ?? 0;
+    const waiting = this.pending.size > 0;
+    const busy = waiting && inFlight + queued > 0;
+    if (stats?.state === 'auth-failed') return { fill: 'red', shape: 'ring', key: 'auth-failed' };
+    // A held (429) or retrying record has given up its slot: it is still this node's work.
+    if (waiting && stats?.state === 'throttled') {
+      return { fill: 'yellow', shape: 'ring', key: 'throttled', params: { inFlight, queued } };
+    }
+    if (waiting && stats?.state === 'retrying') {
+      return { fill: 'yellow', shape: 'ring', key: 'retrying', params: { inFlight, queued } };
+    }
+    if (busy) return { fill: 'blue', shape: 'dot', key: 'busy', params: { inFlight, queued, rate } };
+    if (this.lastOutcome && !this.lastOutcome.ok) {
+      return { fill: 'red', shape: 'ring', key: this.lastOutcome.reason };
+    }
+    // Idle: nothing in flight or queued is "connected", not "0 in flight, 0 queued, 0/s".
+    if (this.lastOutcome?.ok || stats?.state === 'idle') return { fill: 'green', shape: 'dot', key: 'connected' };
+    return undefined;
+  }
+
+  /** The status timer (and any change worth showing at once). */
+  tick(): void {
+    if (this.closing) return;
+    const view = this.computeStatus();
+    if (view) this.io.status(view);
+  }
+
+  /** Whether the status timer is still needed. */
+  get active(): boolean {
+    return this.pending.size > 0;
+  }
+}
