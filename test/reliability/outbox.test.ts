@@ -134,7 +134,7 @@ describe('reliability: durable outbox', function () {
       await sleep(1100);
       // The test helper's RED._ returns the message key, so the depth is read from the outbox.
       assert.ok(
-        statuses.some((s) => s.startsWith('event-streams-endpoint.outbox.status')),
+        statuses.some((s) => s.startsWith('event-streams-producer.status.outbox')),
         statuses.join('|'),
       );
       const outbox = await helper.getNode('cfg').getOutbox();
