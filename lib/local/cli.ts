@@ -28,6 +28,7 @@ Options:
   --state-dir DIR        CA, certificates and API key (default ${defaultStateDir()})
   --hostname NAME        Extra DNS name or IP for the server certificate (repeatable)
   --token-lifetime SEC   IAM token lifetime in seconds (default 3600)
+  --rate-limit N         Produce requests per second; more get 429 with Retry-After (default: none)
   --flavour cloud|onprem IBM Cloud (v1 + v2) or on-prem (v1 only, 411 on empty bodies); default cloud
   --fault JSON           A fault spec or an array of them (repeatable), e.g. '{"status":503,"count":2}'
   -h, --help             Show this help
@@ -65,6 +66,7 @@ export function parseCli(argv: string[]): { help: true } | { help: false; option
       'token-lifetime': { type: 'string' },
       flavour: { type: 'string' },
       fault: { type: 'string', multiple: true },
+      'rate-limit': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -110,6 +112,9 @@ export function parseCli(argv: string[]): { help: true } | { help: false; option
       throw new UsageError(`Invalid flavour: ${values.flavour} (cloud or onprem)`);
     }
     options.flavour = values.flavour;
+  }
+  if (values['rate-limit'] !== undefined) {
+    options.rateLimit = parsePositiveInt(values['rate-limit'], 'rate limit');
   }
   if (values.fault) {
     const faults: FaultSpec[] = [];

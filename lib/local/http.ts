@@ -17,6 +17,7 @@ import type { TokenStore } from './iam';
 import { ADMIN_MAX_BODY } from './limits';
 import type { MemoryBackend } from './memory-backend';
 import type { Backend } from './types';
+import type { RateWindow } from './rate-limit';
 
 /** How long a connection we refused a body on may linger so the client can read our answer. */
 export const LINGER_MS = 500;
@@ -50,6 +51,8 @@ export interface ServerDeps {
   readonly auth: Authenticator;
   readonly tokens: TokenStore;
   readonly faults: FaultInjector;
+  /** `--rate-limit`: produce requests per second, past which requests get 429 (none when undefined). */
+  readonly rateLimit?: RateWindow;
   readonly maxKeyBytes: number;
   readonly maxMessageBytes: number;
   readonly maxUriBytes: number;

@@ -25,6 +25,7 @@ import { isEventStreamsError, UnavailableError } from '../errors';
 import { Authenticator } from './auth';
 import { ensureLocalCertificates } from './certs';
 import { FaultInjector } from './faults';
+import { RateWindow } from './rate-limit';
 import {
   adminError,
   BadEncodingError,
@@ -145,6 +146,9 @@ class LocalServer {
       auth,
       tokens,
       faults,
+      ...(options.rateLimit !== undefined && options.rateLimit > 0
+        ? { rateLimit: new RateWindow(options.rateLimit) }
+        : {}),
       maxKeyBytes: options.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES,
       maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       maxUriBytes: options.maxUriBytes ?? DEFAULT_MAX_URI_BYTES,

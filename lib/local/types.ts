@@ -75,6 +75,11 @@ export interface LocalEndpointOptions {
   kafka?: KafkaConnectionOptions;
   /** Faults active from the start (tests, CLI flags). */
   faults?: FaultSpec[];
+  /**
+   * Produce requests per second, like an Event Streams plan's quota: requests past it are
+   * answered 429 with Retry-After. Default: no limit.
+   */
+  rateLimit?: number;
   /** Where log lines go. Default: nowhere (the CLI passes stderr). */
   log?: (line: string) => void;
 }

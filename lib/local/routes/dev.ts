@@ -49,6 +49,13 @@ function faultMessage(status: number): string {
 /** Applies any matching fault, then runs `next` (unless the fault answered or dropped). */
 export function withFault(ctx: RequestContext, kind: RouteKind, shape: Shape, next: () => void): void {
   const { deps, req, res } = ctx;
+  // --rate-limit: an over-quota plan answers 429 with Retry-After before anything else.
+  if (kind === 'produce' && deps.rateLimit !== undefined) {
+    const retryAfterSec = deps.rateLimit.take();
+    if (retryAfterSec !== undefined) {
+      return faultAnswer(ctx, shape, { latencyMs: 0, status: 429, retryAfterSec, drop: false });
+    }
+  }
   const fault = deps.faults.take(kind);
   if (!fault) return next();
   const apply = (): void => {
