@@ -41,6 +41,7 @@ export const ENDPOINT_DEFAULTS: EndpointOptions = {
   queueMessages: 1000,
   queueBytes: 16 * 1024 * 1024,
   rateLimit: 0,
+  orderByKey: true,
   maxKeyBytes: 4096,
   maxValueBytes: 65536,
   closeTimeout: 10,
@@ -68,6 +69,8 @@ export interface NormalizedEndpointOptions {
   queueMessages: number;
   queueBytes: number;
   rateLimit: number;
+  /** Keep records of one key in input order through retries (the client's `orderByKey`). */
+  orderByKey: boolean;
   maxKeyBytes: number;
   maxValueBytes: number;
   closeTimeoutMs: number;
@@ -129,6 +132,7 @@ export function normalizeEndpointOptions(
     queueMessages: Math.floor(num(def.queueMessages, 1000, 1)),
     queueBytes: Math.floor(num(def.queueBytes, 16 * 1024 * 1024, 1)),
     rateLimit: num(def.rateLimit, 0, 0),
+    orderByKey: bool(def.orderByKey, true),
     maxKeyBytes: Math.floor(num(def.maxKeyBytes, 4096, 1)),
     maxValueBytes: Math.floor(num(def.maxValueBytes, 65536, 1)),
     closeTimeoutMs: Math.min(num(def.closeTimeout, 10, 0) * 1000, MAX_CLOSE_TIMEOUT_MS),
@@ -234,6 +238,7 @@ export function buildClientOptions(
     },
     queue: { maxMessages: options.queueMessages, maxBytes: options.queueBytes },
     rateLimit: options.rateLimit,
+    orderByKey: options.orderByKey,
     limits: { maxKeyBytes: options.maxKeyBytes, maxValueBytes: options.maxValueBytes },
   };
 }

@@ -46,6 +46,7 @@ export interface EndpointOptions {
   queueBytes: number | string;
   /** Messages per second, 0 = unlimited. */
   rateLimit: number | string;
+  orderByKey: boolean;
   maxKeyBytes: number | string;
   maxValueBytes: number | string;
   /** Seconds that in-flight records may take to finish on redeploy/stop (capped below Node-RED's 15 s). */
