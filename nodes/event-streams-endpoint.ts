@@ -17,7 +17,7 @@ import { ClosedError, isEventStreamsError } from '../lib/errors';
 import { KafkaTopicAdmin } from '../lib/kafka-admin';
 import type { ConnectionCheck, TopicAdmin } from '../lib/types';
 import { DEFAULT_LIMITS } from '../lib/encode';
-import { Outbox } from './shared/outbox';
+import { Outbox } from '../lib/outbox';
 import {
   buildClientOptions,
   buildKafkaAdminOptions,

@@ -13,7 +13,7 @@ import { ClosedError, ValidationError } from '../lib/errors';
 import type { ProduceRecord, ProduceResult } from '../lib/types';
 import { toRecordHeaders, toRecordKey, toRecordValue } from './shared/record';
 import { StatusThrottle, asError, statusReason } from './shared/status';
-import type { Outbox } from './shared/outbox';
+import type { Outbox } from '../lib/outbox';
 import type { EndpointNode, ProducerNodeDef } from './shared/types';
 
 const TYPE = 'event-streams-producer';

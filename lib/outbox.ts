@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * The durable outbox of an endpoint config node: records are validated, written to a crash-safe
+ * The durable outbox (used by the endpoint config node when enabled): records are validated, written to a crash-safe
  * spool (lib/spool.ts) and only then confirmed to the producer node; a sender drains the spool
  * through the core client, surviving outages of any length and Node-RED restarts.
  *
@@ -18,13 +18,12 @@
  */
 import { EventEmitter } from 'node:events';
 
-import type { EventStreamsClient } from '../../lib/client';
-import { type EncodeLimits, encodeRecord } from '../../lib/encode';
-import { ClosedError, ValidationError } from '../../lib/errors';
-import { Spool } from '../../lib/spool';
-import type { ApiFlavour, ProduceRecord, ProduceResult } from '../../lib/types';
-import { validateTopicName } from '../../lib/validate';
-import { rootCode } from './status';
+import type { EventStreamsClient } from './client';
+import { type EncodeLimits, encodeRecord } from './encode';
+import { ClosedError, ValidationError } from './errors';
+import { Spool } from './spool';
+import type { ApiFlavour, ProduceRecord, ProduceResult } from './types';
+import { validateTopicName } from './validate';
 
 /** Codes of records the server (or our validation) rejects for what they are: never resent. */
 const PERMANENT = new Set([
@@ -40,6 +39,14 @@ const PERMANENT = new Set([
   'BAD_REQUEST',
   'UNSUPPORTED_MEDIA_TYPE',
 ]);
+
+/** The code of an error, looking through RetriesExhausted to what was retried. */
+function rootCodeOf(err: unknown): string | undefined {
+  if (!err || typeof err !== 'object') return undefined;
+  const e = err as { code?: unknown; cause?: unknown };
+  if (e.code === 'RETRIES_EXHAUSTED' && e.cause) return rootCodeOf(e.cause) ?? 'RETRIES_EXHAUSTED';
+  return typeof e.code === 'string' ? e.code : undefined;
+}
 
 export const DEFAULT_OUTBOX_MAX_BYTES = 64 * 1024 * 1024;
 const MAX_BACKOFF_MS = 30_000;
@@ -283,7 +290,7 @@ export class Outbox extends EventEmitter {
 
   private onFailure(seq: number, raw: unknown): void {
     const err = raw instanceof Error ? raw : new Error(String(raw));
-    const code = rootCode(err) ?? '';
+    const code = rootCodeOf(err) ?? '';
     if (PERMANENT.has(code)) {
       this.spool.ack(seq);
       this.keys.delete(seq);
