@@ -122,8 +122,9 @@ async function fsyncDir(dir: string): Promise<void> {
 }
 
 /**
- * The spool. Open with {@link Spool.open}; append, hand records to the sender with
- * {@link Spool.pending}, acknowledge them with {@link Spool.ack}, close on shutdown.
+ * The spool. Open with {@link Spool.open}; append, list what recovery handed back with
+ * {@link Spool.seqs} and read it with {@link Spool.get}, acknowledge with {@link Spool.ack}
+ * (O(1) each: records live in an insertion-ordered Map), close on shutdown.
  */
 export class Spool {
   /** What the last recovery found. */
@@ -195,7 +196,15 @@ export class Spool {
     return this.options.maxBytes;
   }
 
-  /** Unacknowledged records in spool order. */
+  /**
+   * The seqs of unacknowledged records in spool order: a snapshot of numbers, for a sender that
+   * builds its own index at open (then reads payloads with {@link Spool.get}).
+   */
+  seqs(): number[] {
+    return Array.from(this.entries.keys());
+  }
+
+  /** Unacknowledged records in spool order (a copy of all of them: for tests and tools). */
   pending(): SpoolEntry[] {
     const out: SpoolEntry[] = [];
     for (const [seq, data] of this.entries) out.push({ seq, data });
@@ -318,6 +327,8 @@ export class Spool {
     const names = (await fs.readdir(dir)).filter((n) => SEGMENT_RE.test(n)).sort();
     let maxSeq = this.through;
     let records = 0;
+    let ascending = true;
+    let lastKept = 0;
     for (const name of names) {
       const file = path.join(dir, name);
       const buf = await fs.readFile(file);
@@ -349,6 +360,8 @@ export class Spool {
         if (seq > this.through && !this.ackedAbove.has(seq)) {
           const data = Buffer.from(buf.subarray(off + HEADER_BYTES, end));
           if (!this.entries.has(seq)) {
+            if (seq < lastKept) ascending = false;
+            lastKept = seq;
             this.entries.set(seq, data);
             this.unackedBytes += HEADER_BYTES + len;
             records++;
@@ -371,9 +384,11 @@ export class Spool {
     }
     // Segments are read in name (first seq) order, records come out in seq order from the Map
     // only if inserted in order: re-sort once in case a damaged middle segment shuffled them.
-    const sorted = [...this.entries.entries()].sort((a, b) => a[0] - b[0]);
-    this.entries.clear();
-    for (const [s, d] of sorted) this.entries.set(s, d);
+    if (!ascending) {
+      const sorted = [...this.entries.entries()].sort((a, b) => a[0] - b[0]);
+      this.entries.clear();
+      for (const [s, d] of sorted) this.entries.set(s, d);
+    }
     this.nextSeq = maxSeq + 1;
     this.recovery.records = records;
     await this.deleteAckedSegments();
