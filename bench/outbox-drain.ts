@@ -169,6 +169,12 @@ async function workerMain(job: WorkerJob): Promise<Array<{ direct: DrainPhase; o
     await client.close({ deadlineMs: 1000 });
     await fs.rm(dir, { recursive: true, force: true });
     out.push({ direct: d, outbox: o });
+    // Progress on the worker's stderr: a 100k round takes minutes on a busy machine.
+    process.stderr.write(
+      `  outbox drain round ${round + 1}/${job.rounds}: direct ${d.recordsPerSec}/s ` +
+        `(loop p99 ${d.eventLoopP99Ms} ms, ${d.cpuUsPerRecord} µs/record), outbox ${o.recordsPerSec}/s ` +
+        `(loop p99 ${o.eventLoopP99Ms} ms, max ${o.eventLoopMaxMs} ms, ${o.cpuUsPerRecord} µs/record)\n`,
+    );
   }
   return out;
 }
@@ -199,7 +205,7 @@ async function startEndpoint(
   const child = spawn(
     process.execPath,
     [cli, '--port', '0', '--state-dir', stateDir, '--topic', `${TOPIC}:3`],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+    { stdio: ['ignore', 'pipe', 'ignore'] },
   );
   const line = await new Promise<string>((resolve, reject) => {
     const rl = createInterface({ input: child.stdout! });
@@ -214,7 +220,7 @@ async function startEndpoint(
 
 /** Runs the drain comparison: endpoint and measured clients each in their own process. */
 export async function runOutboxDrain(
-  options: { records?: number; rounds?: number; log?: (s: string) => void } = {},
+  options: { records?: number; rounds?: number } = {},
 ): Promise<OutboxDrainResult> {
   const records = options.records ?? 100_000;
   const rounds = options.rounds ?? 3;
@@ -236,12 +242,6 @@ export async function runOutboxDrain(
       worker.send(job);
     });
     worker.kill();
-    for (const [i, r] of raw.entries()) {
-      options.log?.(
-        `  outbox drain round ${i + 1}: direct ${r.direct.recordsPerSec}/s, outbox ${r.outbox.recordsPerSec}/s, ` +
-          `loop p99 ${r.outbox.eventLoopP99Ms} ms`,
-      );
-    }
     const direct = medianPhase(raw.map((r) => r.direct));
     const outbox = medianPhase(raw.map((r) => r.outbox));
     const ratio = Math.round((outbox.recordsPerSec / direct.recordsPerSec) * 100) / 100;
@@ -288,7 +288,6 @@ if (require.main === module) {
     runOutboxDrain({
       records: values.records ? Number(values.records) : undefined,
       rounds: values.rounds ? Number(values.rounds) : undefined,
-      log: (s) => console.log(s),
     }).then(
       (r) => {
         console.log(formatOutboxDrain(r));
