@@ -254,12 +254,7 @@ export class Spool {
     if (data === undefined) return;
     this.entries.delete(seq);
     this.unackedBytes -= HEADER_BYTES + data.length;
-    if (seq === this.through + 1) {
-      this.through = seq;
-      while (this.ackedAbove.delete(this.through + 1)) this.through++;
-    } else {
-      this.ackedAbove.add(seq);
-    }
+    this.settleSeq(seq);
     // Nothing left at all: everything up to the last appended seq is acknowledged.
     if (this.entries.size === 0 && this.batch.length === 0 && !this.flushing) {
       this.through = Math.max(this.through, this.nextSeq - 1);
@@ -272,6 +267,20 @@ export class Spool {
         void this.checkpoint().catch(() => undefined);
       }, this.checkpointDelayMs);
       this.checkpointTimer.unref?.();
+    }
+  }
+
+  /**
+   * Moves the checkpoint past `seq` (acknowledged, or never stored): `through` advances over
+   * consecutive seqs, later ones wait in `ackedAbove`. A seq left out here would pin `through`
+   * forever and grow every checkpoint after it.
+   */
+  private settleSeq(seq: number): void {
+    if (seq === this.through + 1) {
+      this.through = seq;
+      while (this.ackedAbove.delete(this.through + 1)) this.through++;
+    } else if (seq > this.through) {
+      this.ackedAbove.add(seq);
     }
   }
 
@@ -448,6 +457,8 @@ export class Spool {
           this.entries.delete(w.seq);
           this.unackedBytes -= HEADER_BYTES + d.length;
         }
+        // Never confirmed, so never to be sent: settled like an acknowledged seq.
+        this.settleSeq(w.seq);
         w.reject(err as Error);
       }
       // The segment may now end in a partial frame; start a fresh one next time.
