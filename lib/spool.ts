@@ -86,6 +86,13 @@ interface Waiter {
 
 const openDirs = new Set<string>();
 
+/** Frames checked per turn of the event loop while recovering. */
+const RECOVERY_SLICE_FRAMES = 2048;
+
+function yieldTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 function segName(firstSeq: number): string {
   return `seg-${String(firstSeq).padStart(16, '0')}.log`;
 }
@@ -345,7 +352,10 @@ export class Spool {
       let last = 0;
       let bad = false;
       const firstSeq = Number(SEGMENT_RE.exec(name)![1]);
+      let frames = 0;
       while (off < buf.length) {
+        // A full segment is tens of thousands of frames: let the event loop breathe between slices.
+        if (++frames % RECOVERY_SLICE_FRAMES === 0) await yieldTurn();
         if (off + HEADER_BYTES > buf.length) {
           bad = true;
           break;
