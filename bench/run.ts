@@ -36,6 +36,7 @@ import {
   type ScenarioResult,
 } from './common';
 import { loadClient } from './core-client';
+import { formatOutboxDrain, runOutboxDrain, type OutboxDrainResult } from './outbox-drain';
 import type { LoopResult, OpenResult } from './drivers';
 import { summarizeProfile, type ProfileSummary } from './profile';
 import { computeRatios, evaluateTargets, renderReport, type BenchResults, type MachineInfo } from './report';
@@ -78,7 +79,7 @@ function plan(): Plan {
       'usage: npm run bench -- [--quick] [--profile] [--connections 8] [--window 32] [--no-kafka]\n' +
         '  --quick    every scenario, short windows, no Kafka unless KAFKA_BROKERS is set (< 1 min)\n' +
         '  --profile  closed loop into the stub with --cpu-prof for the core client and the node; prints hot spots\n' +
-        '  --only     comma list of sections to run: closed,open,low,heap,stall,kafka (default all)',
+        '  --only     comma list of sections to run: closed,open,low,heap,stall,kafka,drain (default all)',
     );
     process.exit(0);
   }
@@ -87,7 +88,7 @@ function plan(): Plan {
   const mode = values.profile ? 'profile' : values.quick ? 'quick' : 'full';
   const kafka = !values['no-kafka'] && (mode === 'full' || Boolean(process.env.KAFKA_BROKERS));
   const sections = new Set(
-    (values.only ?? 'closed,open,low,heap,stall,kafka').split(',').map((x) => x.trim()),
+    (values.only ?? 'closed,open,low,heap,stall,kafka,drain').split(',').map((x) => x.trim()),
   );
   if (mode === 'quick' || mode === 'profile') {
     return {
@@ -824,6 +825,18 @@ async function main(): Promise<void> {
   );
   if (kafka) await kafka.stop().catch(() => undefined);
 
+  // The outbox drain row (bench/outbox-drain.ts) brings its own endpoint and worker processes.
+  let outboxDrain: OutboxDrainResult | undefined;
+  if (p.mode !== 'profile' && p.sections.has('drain')) {
+    progress('outbox drain');
+    const size = p.mode === 'quick' ? { records: 20_000, rounds: 1 } : { records: 100_000, rounds: 3 };
+    outboxDrain = await runOutboxDrain(size).catch((err: unknown) => {
+      notes.push(`outbox drain skipped: ${skippedReason(err)}`);
+      return undefined;
+    });
+    if (outboxDrain) notes.push(formatOutboxDrain(outboxDrain));
+  }
+
   let profiles: ProfileSummary[] | undefined;
   if (p.mode === 'profile') {
     profiles = readdirSync(profileDir)
@@ -879,7 +892,7 @@ async function main(): Promise<void> {
   const results: BenchResults = { ...partial, targets: evaluateTargets(partial) };
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = path.join(RESULTS_DIR, p.mode === 'profile' ? 'profile.json' : 'latest.json');
-  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify(outboxDrain ? { ...results, outboxDrain } : results, null, 2)}\n`);
   console.log(renderReport(results));
   console.log(`\nresults: ${path.relative(process.cwd(), file)}`);
 }

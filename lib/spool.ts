@@ -86,6 +86,13 @@ interface Waiter {
 
 const openDirs = new Set<string>();
 
+/** Frames checked per turn of the event loop while recovering. */
+const RECOVERY_SLICE_FRAMES = 2048;
+
+function yieldTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 function segName(firstSeq: number): string {
   return `seg-${String(firstSeq).padStart(16, '0')}.log`;
 }
@@ -122,8 +129,9 @@ async function fsyncDir(dir: string): Promise<void> {
 }
 
 /**
- * The spool. Open with {@link Spool.open}; append, hand records to the sender with
- * {@link Spool.pending}, acknowledge them with {@link Spool.ack}, close on shutdown.
+ * The spool. Open with {@link Spool.open}; append, list what recovery handed back with
+ * {@link Spool.seqs} and read it with {@link Spool.get}, acknowledge with {@link Spool.ack}
+ * (O(1) each: records live in an insertion-ordered Map), close on shutdown.
  */
 export class Spool {
   /** What the last recovery found. */
@@ -195,7 +203,15 @@ export class Spool {
     return this.options.maxBytes;
   }
 
-  /** Unacknowledged records in spool order. */
+  /**
+   * The seqs of unacknowledged records in spool order: a snapshot of numbers, for a sender that
+   * builds its own index at open (then reads payloads with {@link Spool.get}).
+   */
+  seqs(): number[] {
+    return Array.from(this.entries.keys());
+  }
+
+  /** Unacknowledged records in spool order (a copy of all of them: for tests and tools). */
   pending(): SpoolEntry[] {
     const out: SpoolEntry[] = [];
     for (const [seq, data] of this.entries) out.push({ seq, data });
@@ -245,12 +261,7 @@ export class Spool {
     if (data === undefined) return;
     this.entries.delete(seq);
     this.unackedBytes -= HEADER_BYTES + data.length;
-    if (seq === this.through + 1) {
-      this.through = seq;
-      while (this.ackedAbove.delete(this.through + 1)) this.through++;
-    } else {
-      this.ackedAbove.add(seq);
-    }
+    this.settleSeq(seq);
     // Nothing left at all: everything up to the last appended seq is acknowledged.
     if (this.entries.size === 0 && this.batch.length === 0 && !this.flushing) {
       this.through = Math.max(this.through, this.nextSeq - 1);
@@ -263,6 +274,20 @@ export class Spool {
         void this.checkpoint().catch(() => undefined);
       }, this.checkpointDelayMs);
       this.checkpointTimer.unref?.();
+    }
+  }
+
+  /**
+   * Moves the checkpoint past `seq` (acknowledged, or never stored): `through` advances over
+   * consecutive seqs, later ones wait in `ackedAbove`. A seq left out here would pin `through`
+   * forever and grow every checkpoint after it.
+   */
+  private settleSeq(seq: number): void {
+    if (seq === this.through + 1) {
+      this.through = seq;
+      while (this.ackedAbove.delete(this.through + 1)) this.through++;
+    } else if (seq > this.through) {
+      this.ackedAbove.add(seq);
     }
   }
 
@@ -318,6 +343,8 @@ export class Spool {
     const names = (await fs.readdir(dir)).filter((n) => SEGMENT_RE.test(n)).sort();
     let maxSeq = this.through;
     let records = 0;
+    let ascending = true;
+    let lastKept = 0;
     for (const name of names) {
       const file = path.join(dir, name);
       const buf = await fs.readFile(file);
@@ -325,7 +352,10 @@ export class Spool {
       let last = 0;
       let bad = false;
       const firstSeq = Number(SEGMENT_RE.exec(name)![1]);
+      let frames = 0;
       while (off < buf.length) {
+        // A full segment is tens of thousands of frames: let the event loop breathe between slices.
+        if (++frames % RECOVERY_SLICE_FRAMES === 0) await yieldTurn();
         if (off + HEADER_BYTES > buf.length) {
           bad = true;
           break;
@@ -349,6 +379,8 @@ export class Spool {
         if (seq > this.through && !this.ackedAbove.has(seq)) {
           const data = Buffer.from(buf.subarray(off + HEADER_BYTES, end));
           if (!this.entries.has(seq)) {
+            if (seq < lastKept) ascending = false;
+            lastKept = seq;
             this.entries.set(seq, data);
             this.unackedBytes += HEADER_BYTES + len;
             records++;
@@ -371,9 +403,11 @@ export class Spool {
     }
     // Segments are read in name (first seq) order, records come out in seq order from the Map
     // only if inserted in order: re-sort once in case a damaged middle segment shuffled them.
-    const sorted = [...this.entries.entries()].sort((a, b) => a[0] - b[0]);
-    this.entries.clear();
-    for (const [s, d] of sorted) this.entries.set(s, d);
+    if (!ascending) {
+      const sorted = [...this.entries.entries()].sort((a, b) => a[0] - b[0]);
+      this.entries.clear();
+      for (const [s, d] of sorted) this.entries.set(s, d);
+    }
     this.nextSeq = maxSeq + 1;
     this.recovery.records = records;
     await this.deleteAckedSegments();
@@ -433,6 +467,8 @@ export class Spool {
           this.entries.delete(w.seq);
           this.unackedBytes -= HEADER_BYTES + d.length;
         }
+        // Never confirmed, so never to be sent: settled like an acknowledged seq.
+        this.settleSeq(w.seq);
         w.reject(err as Error);
       }
       // The segment may now end in a partial frame; start a fresh one next time.

@@ -17,7 +17,7 @@ import { ClosedError, isEventStreamsError } from '../lib/errors';
 import { KafkaTopicAdmin } from '../lib/kafka-admin';
 import type { ConnectionCheck, TopicAdmin } from '../lib/types';
 import { DEFAULT_LIMITS } from '../lib/encode';
-import { Outbox } from './shared/outbox';
+import { Outbox, outboxClientOptions } from '../lib/outbox';
 import {
   buildClientOptions,
   buildKafkaAdminOptions,
@@ -74,6 +74,8 @@ export = function (RED: NodeAPI): void {
     // The durable outbox (off by default): opened now so that what a previous run left in the
     // spool starts flowing as soon as the flow is deployed, with or without new input.
     let outbox: Promise<Outbox> | undefined;
+    // The outbox's own client makes one attempt per request: the outbox is the retry loop.
+    let outboxClient: EventStreamsClient | undefined;
     if (options.outbox) {
       const userDir = (RED.settings as { userDir?: string }).userDir || path.join(os.homedir(), '.node-red');
       const dir = options.outboxDir || path.join(userDir, 'event-streams-outbox', node.id);
@@ -90,7 +92,15 @@ export = function (RED: NodeAPI): void {
           concurrency: options.connections,
           retryDelayMs: Math.max(options.retryDelayMs, 100),
         },
-        () => node.getClient(),
+        () => {
+          if (closing) throw new ClosedError('The endpoint is being stopped');
+          if (!outboxClient) {
+            outboxClient = new EventStreamsClient(
+              outboxClientOptions(buildClientOptions(options, node.credentials ?? {})),
+            );
+          }
+          return outboxClient;
+        },
       );
       outbox.then(
         (o) => {
@@ -128,6 +138,8 @@ export = function (RED: NodeAPI): void {
       // nothing, at worst a record is sent again after the restart.
       if (outbox) tasks.push(outbox.then((o) => o.close(options.closeTimeoutMs)));
       if (client) tasks.push(client.close({ deadlineMs: options.closeTimeoutMs }));
+      if (outboxClient) tasks.push(outboxClient.close({ deadlineMs: options.closeTimeoutMs }));
+      outboxClient = undefined;
       if (kafkaAdmin) tasks.push(kafkaAdmin.close());
       client = undefined;
       kafkaAdmin = undefined;

@@ -15,7 +15,7 @@ import { adopt, expireUnadopted, park } from './shared/handover';
 import { countsByTopic, deliveryReport, type Item, type Msg, ProducerMachine, type Route, type StatusView } from './shared/producer-machine';
 import { toRecordHeaders, toRecordKey, toRecordValue } from './shared/record';
 import { StatusThrottle } from './shared/status';
-import type { Outbox } from './shared/outbox';
+import type { Outbox } from '../lib/outbox';
 import type { EndpointNode, ProducerNodeDef } from './shared/types';
 
 const TYPE = 'event-streams-producer';

@@ -8,7 +8,7 @@ import type { Node, NodeDef } from 'node-red';
 
 import type { EventStreamsClient } from '../../lib/client';
 import type { TopicAdmin } from '../../lib/types';
-import type { Outbox } from './outbox';
+import type { Outbox } from '../../lib/outbox';
 
 export type AuthMode = 'bearer' | 'basic-token' | 'iam' | 'basic' | 'client-cert' | 'none';
 export type SaslMechanism = 'plain' | 'scram-sha-512' | 'scram-sha-256';

@@ -167,9 +167,31 @@ describe('reliability: spool (durable outbox store)', () => {
 
   it('commits appends of one tick together (one write, one fsync)', async () => {
     const s = await Spool.open({ dir, maxBytes: 1 << 20 });
-    const seqs = await Promise.all(Array.from({ length: 200 }, (_, i) => s.append(payload(i))));
+    // Count the calls on every FileHandle (the spool's segment and directory handles share the
+    // prototype): 200 separate writes or syncs would fail this, whatever the file ends up holding.
+    const probe = await fs.open(path.join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    await probe.close();
+    const calls = { write: 0, datasync: 0, sync: 0 };
+    const originals = { write: proto.write!, datasync: proto.datasync!, sync: proto.sync! };
+    for (const name of Object.keys(calls) as Array<keyof typeof calls>) {
+      proto[name] = function (this: unknown, ...args: unknown[]) {
+        calls[name]++;
+        return originals[name].apply(this, args);
+      };
+    }
+    let seqs: number[];
+    try {
+      seqs = await Promise.all(Array.from({ length: 200 }, (_, i) => s.append(payload(i))));
+    } finally {
+      Object.assign(proto, originals);
+    }
     assert.equal(seqs.length, 200);
-    // One segment file that holds all 200 frames, written as one batch: its size is their sum.
+    assert.equal(calls.write, 1, 'one write for the 200 appends');
+    assert.equal(calls.datasync, 1, 'one fdatasync for the 200 appends');
+    // The first append also creates the segment, whose directory entry is made durable once.
+    assert.ok(calls.sync <= 1, `at most the directory's fsync besides (saw ${calls.sync})`);
+    // And the segment holds all 200 frames.
     const [seg] = await segments();
     const size = (await fs.stat(path.join(dir, seg!))).size;
     assert.equal(
