@@ -9,6 +9,7 @@
  * failures are possible by design; consumers that cannot tolerate them must de-duplicate (for
  * example on a key or header the producer sets). Set `retry.retries: 0` for at-most-once.
  */
+import { CORE_DEFAULTS, ENDPOINT_FIELD_DEFAULTS, ms } from './defaults';
 import { ClosedError, type EventStreamsError, RetriesExhaustedError } from './errors';
 import type { RetryOptions } from './types';
 import { positiveInt } from './validate';
@@ -21,11 +22,12 @@ export interface RetryPolicy {
   maxRetryTimeMs: number;
 }
 
+/** The values and their reasons are in lib/defaults.ts. */
 export const DEFAULT_RETRY: Readonly<RetryPolicy> = Object.freeze({
-  retries: 5,
-  initialDelayMs: 200,
-  maxDelayMs: 10_000,
-  maxRetryTimeMs: 60_000,
+  retries: ENDPOINT_FIELD_DEFAULTS.retries.value,
+  initialDelayMs: ms(ENDPOINT_FIELD_DEFAULTS.retryDelay),
+  maxDelayMs: ms(CORE_DEFAULTS.maxRetryDelay),
+  maxRetryTimeMs: ms(ENDPOINT_FIELD_DEFAULTS.maxRetryTime),
 });
 
 /**

@@ -18,6 +18,7 @@ import { KafkaTopicAdmin } from '../lib/kafka-admin';
 import type { ConnectionCheck, TopicAdmin } from '../lib/types';
 import { DEFAULT_LIMITS } from '../lib/encode';
 import { Outbox } from './shared/outbox';
+import { type CredentialName, ENDPOINT_CREDENTIALS } from './shared/credentials';
 import {
   buildClientOptions,
   buildKafkaAdminOptions,
@@ -34,18 +35,8 @@ import type {
 
 const TYPE = 'event-streams-endpoint';
 
-/** Credential schema; secrets are `password` so they never travel back to the editor. */
-type CredentialName = keyof EndpointCredentials;
-const CREDENTIALS: Record<CredentialName, { type: 'text' | 'password' }> = {
-  apiKey: { type: 'password' },
-  username: { type: 'text' },
-  password: { type: 'password' },
-  ca: { type: 'text' },
-  clientCert: { type: 'text' },
-  clientKey: { type: 'password' },
-  pfx: { type: 'password' },
-  passphrase: { type: 'password' },
-};
+/** Credential schema (nodes/shared/credentials.ts; the editor gets the same from resources/). */
+const CREDENTIALS = ENDPOINT_CREDENTIALS;
 const CREDENTIAL_NAMES = Object.keys(CREDENTIALS) as CredentialName[];
 
 /** What the editor shows in place of a stored password credential it was not sent. */

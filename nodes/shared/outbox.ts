@@ -41,7 +41,6 @@ const PERMANENT = new Set([
   'UNSUPPORTED_MEDIA_TYPE',
 ]);
 
-export const DEFAULT_OUTBOX_MAX_BYTES = 64 * 1024 * 1024;
 const MAX_BACKOFF_MS = 30_000;
 
 export interface OutboxOptions {

@@ -7,6 +7,7 @@ import { EventStreamsClient } from '../../lib/client';
 import { type EventStreamsError, RetriesExhaustedError } from '../../lib/errors';
 import type { ClientOptions } from '../../lib/types';
 import { reply, startHttpsServer, type TestServer, testPki, v1Success } from '../helpers/https-server';
+import { waitFor } from '../helpers/wait';
 
 const API_KEY = 'client-test-api-key-0123456789';
 const FAST_RETRY = { retries: 3, initialDelayMs: 1, maxDelayMs: 5 };
@@ -289,7 +290,8 @@ describe('EventStreamsClient (against a test HTTPS server)', () => {
         : reply(res, 200, v1Success('orders'));
     const started = Date.now();
     const p = client.produce('orders', { value: 'x' });
-    await new Promise((r) => setTimeout(r, 60));
+    // The 429 has arrived once the record counts a retry; it then waits out Retry-After.
+    await waitFor(() => client.stats().retries === 1, 'the 429 and its retry wait');
     assert.equal(client.stats().state, 'throttled');
     const r = await p;
     const elapsed = Date.now() - started;
@@ -441,7 +443,7 @@ describe('EventStreamsClient (against a test HTTPS server)', () => {
     );
     server.handler = (_req, res) => reply(res, 503, '');
     const p = rejection(client.produce('orders', { value: 1 }));
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => server.requests.length === 1 && client.stats().retries === 1, 'the first 503');
     assert.equal(client.stats().state, 'retrying');
     await client.close({ deadlineMs: 20 });
     assert.equal((await p).code, 'CLOSED');
@@ -462,7 +464,7 @@ describe('EventStreamsClient (against a test HTTPS server)', () => {
     const e2 = await queued;
     assert.equal(e2.code, 'ABORTED');
     assert.equal(client.stats().queued, 0);
-    await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => server.requests.length === 1, 'the first record to reach the server');
     a1.abort();
     assert.equal((await inFlight).code, 'ABORTED');
     hold.open();
