@@ -126,7 +126,7 @@ export interface RetryHooks {
   /** Called before each wait, e.g. to count retries or mark a state. */
   onRetry?: (err: EventStreamsError, delayMs: number, attempt: number) => void;
   /** Turns anything thrown into an EventStreamsError (non-package errors are final). */
-  normalise?: (err: unknown) => EventStreamsError;
+  normalize?: (err: unknown) => EventStreamsError;
 }
 
 /**
@@ -144,7 +144,7 @@ export async function withRetry<T>(
     try {
       return await fn(attempt);
     } catch (raw) {
-      const err = hooks.normalise ? hooks.normalise(raw) : (raw as EventStreamsError);
+      const err = hooks.normalize ? hooks.normalize(raw) : (raw as EventStreamsError);
       if (typeof (err as { retriable?: unknown }).retriable !== 'boolean') throw raw;
       const delay = nextRetryDelay(policy, err, attempt, startedAt);
       if (delay === undefined) throw finalError(err, attempt);

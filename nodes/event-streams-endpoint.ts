@@ -19,12 +19,8 @@ import type { ConnectionCheck, TopicAdmin } from '../lib/types';
 import { DEFAULT_LIMITS } from '../lib/encode';
 import { Outbox } from './shared/outbox';
 import { type CredentialName, ENDPOINT_CREDENTIALS } from './shared/credentials';
-import {
-  buildClientOptions,
-  buildKafkaAdminOptions,
-  normalizeEndpointOptions,
-  substituteEnv,
-} from './shared/endpoint-config';
+import { buildClientOptions, normalizeEndpointOptions, substituteEnv } from './shared/endpoint-config';
+import { buildKafkaClientConfig } from './shared/kafka-config';
 import type {
   EndpointCredentials,
   EndpointNode,
@@ -108,7 +104,7 @@ export = function (RED: NodeAPI): void {
     node.getKafkaAdmin = (): TopicAdmin => {
       if (closing) throw new ClosedError('The endpoint is being stopped');
       if (!kafkaAdmin)
-        kafkaAdmin = new KafkaTopicAdmin(buildKafkaAdminOptions(options, node.credentials ?? {}));
+        kafkaAdmin = new KafkaTopicAdmin(buildKafkaClientConfig(options, node.credentials ?? {}));
       return kafkaAdmin;
     };
 

@@ -13,7 +13,7 @@ import {
 } from '../../lib/defaults';
 import { ValidationError } from '../../lib/errors';
 import { numberOr } from '../../lib/numbers';
-import type { AuthOptions, ClientOptions, KafkaAdminOptions, TlsOptions } from '../../lib/types';
+import type { AuthOptions, ClientOptions, TlsOptions } from '../../lib/types';
 import type { AuthMode, EndpointCredentials, EndpointOptions, SaslMechanism } from './types';
 
 export const AUTH_MODES: readonly AuthMode[] = [
@@ -143,7 +143,8 @@ export function buildTlsOptions(options: NormalizedEndpointOptions, creds: Endpo
   return tls;
 }
 
-function requireCred(value: unknown, what: string): string {
+/** A credential the chosen auth mode needs; throws INVALID_CONFIG naming it when missing. */
+export function requireCred(value: unknown, what: string): string {
   const v = text(value);
   if (!v) throw new ValidationError(`The endpoint configuration has no ${what}`, 'INVALID_CONFIG');
   return v;
@@ -216,48 +217,6 @@ export function buildClientOptions(
     rateLimit: options.rateLimit,
     limits: { maxKeyBytes: options.maxKeyBytes, maxValueBytes: options.maxValueBytes },
   };
-}
-
-/**
- * Kafka-protocol admin options from the same settings: an API key becomes SASL PLAIN user `token`
- * (IBM Cloud), username/password go to the chosen mechanism (on-prem SCRAM), a client certificate
- * means mutual TLS without SASL.
- */
-export function buildKafkaAdminOptions(
-  options: NormalizedEndpointOptions,
-  creds: EndpointCredentials,
-): KafkaAdminOptions {
-  if (options.brokers.length === 0) {
-    throw new ValidationError('The endpoint configuration has no Kafka brokers', 'INVALID_CONFIG');
-  }
-  const result: KafkaAdminOptions = {
-    brokers: options.brokers,
-    clientId: 'node-red-event-streams',
-    connectionTimeoutMs: Math.min(options.requestTimeoutMs, ms(CORE_DEFAULTS.kafkaMaxConnectTimeout)),
-    requestTimeoutMs: options.requestTimeoutMs,
-  };
-  if (options.brokersTls) result.ssl = buildTlsOptions(options, creds);
-  switch (options.authMode) {
-    case 'bearer':
-    case 'basic-token':
-    case 'iam':
-      result.sasl = {
-        mechanism: options.saslMechanism,
-        username: 'token',
-        password: requireCred(creds.apiKey, 'API key'),
-      };
-      break;
-    case 'basic':
-      result.sasl = {
-        mechanism: options.saslMechanism,
-        username: requireCred(creds.username, 'username'),
-        password: requireCred(creds.password, 'password'),
-      };
-      break;
-    default:
-      break;
-  }
-  return result;
 }
 
 /** Whole-string `${VAR}` substitution, as Node-RED does for credentials it attaches to nodes. */

@@ -9,12 +9,12 @@ import sinon from 'sinon';
 
 import {
   buildClientOptions,
-  buildKafkaAdminOptions,
   normalizeEndpointOptions,
   substituteEnv,
 } from '../../nodes/shared/endpoint-config';
 import { ENDPOINT_CHOICE_DEFAULTS, endpointFieldValues } from '../../lib/defaults';
 import { ENDPOINT_CREDENTIALS } from '../../nodes/shared/credentials';
+import { buildKafkaClientConfig } from '../../nodes/shared/kafka-config';
 import { toRecordHeaders, toRecordKey, toRecordValue } from '../../nodes/shared/record';
 import { mapServiceKey } from '../../nodes/shared/service-key';
 import { StatusThrottle, statusReason } from '../../nodes/shared/status';
@@ -197,7 +197,7 @@ describe('nodes/shared', () => {
         brokers: 'a:9093, b:9093',
         authMode: 'bearer',
       });
-      const k = buildKafkaAdminOptions(key, { apiKey: 'KEY', ca: 'PEM' });
+      const k = buildKafkaClientConfig(key, { apiKey: 'KEY', ca: 'PEM' });
       assert.deepEqual(k.brokers, ['a:9093', 'b:9093']);
       assert.deepEqual(k.sasl, { mechanism: 'plain', username: 'token', password: 'KEY' });
       assert.deepEqual(k.ssl, { rejectUnauthorized: true, ca: 'PEM' });
@@ -207,12 +207,12 @@ describe('nodes/shared', () => {
         authMode: 'basic',
         saslMechanism: 'scram-sha-512',
       });
-      assert.deepEqual(buildKafkaAdminOptions(scram, { username: 'u', password: 'p' }).sasl, {
+      assert.deepEqual(buildKafkaClientConfig(scram, { username: 'u', password: 'p' }).sasl, {
         mechanism: 'scram-sha-512',
         username: 'u',
         password: 'p',
       });
-      assert.throws(() => buildKafkaAdminOptions(normalizeEndpointOptions({ url: 'https://h' }), {}), {
+      assert.throws(() => buildKafkaClientConfig(normalizeEndpointOptions({ url: 'https://h' }), {}), {
         code: 'INVALID_CONFIG',
       });
     });
