@@ -2,6 +2,7 @@
 /** The one table of defaults and limits: the README shows it, and the runtime reads it. */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 
 import { CORE_DEFAULTS, ENDPOINT_FIELD_DEFAULTS, ms } from '../../lib/defaults';
 import { DEFAULT_LIMITS } from '../../lib/encode';
@@ -90,6 +91,30 @@ describe('defaults and limits (lib/defaults.ts)', () => {
       assert.ok(s.why.length > 20, `${name} says why`);
       assert.ok(s.value >= s.min, `${name} default is accepted by its own minimum`);
       if (s.integer) assert.ok(Number.isInteger(s.value), `${name} is an integer`);
+    }
+  });
+
+  it("the endpoint's help shows the same defaults", () => {
+    const help = readFileSync(
+      path.join(__dirname, '..', '..', '..', 'nodes', 'locales', 'en-US', 'event-streams-endpoint.html'),
+      'utf8',
+    );
+    const F = ENDPOINT_FIELD_DEFAULTS;
+    const MiB = 1024 * 1024;
+    const shown = (label: string, value: string): string =>
+      `${label} <span class="property-type">${value}</span>`;
+    for (const expected of [
+      shown('Connections', `${F.connections.value}`),
+      shown('Request timeout', `${F.requestTimeout.value} s`),
+      shown('Retries', `${F.retries.value}`),
+      shown('Max retry time', `${F.maxRetryTime.value} s`),
+      shown('Queue limit', `${F.queueMessages.value} messages / ${F.queueBytes.value / MiB} MiB`),
+      shown('Rate limit', `${F.rateLimit.value}`),
+      shown('Max key / value size', `${F.maxKeyBytes.value} / ${F.maxValueBytes.value}`),
+      shown('Shutdown wait', `${F.closeTimeout.value} s`),
+      `at most ${CORE_DEFAULTS.maxCloseTimeout.value} s`,
+    ]) {
+      assert.ok(help.includes(expected), `the help shows "${expected}" (lib/defaults.ts)`);
     }
   });
 });
