@@ -7,6 +7,7 @@ export default tseslint.config(
   {
     ignores: [
       'dist/**',
+      'resources/**',
       'node_modules/**',
       '.nr-demo/**',
       '.state/**',

@@ -7,6 +7,7 @@
  * Delivery is at-least-once: see lib/retry.ts for why a retried POST may duplicate a record.
  */
 import { AdminRestClient } from './admin';
+import { CORE_DEFAULTS, ENDPOINT_FIELD_DEFAULTS, ms } from './defaults';
 import { type AuthProvider, createAuthProvider } from './auth';
 import {
   AbortedError,
@@ -45,12 +46,13 @@ import type {
 import { positiveInt, validateTopicName } from './validate';
 
 export const DEFAULT_USER_AGENT = 'node-red-event-streams';
-const DEFAULT_CONNECTIONS = 8;
-const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
-const DEFAULT_QUEUE_MESSAGES = 1000;
-const DEFAULT_QUEUE_BYTES = 16 * 1024 * 1024;
-const DEFAULT_CLOSE_DEADLINE_MS = 10_000;
+// The values and their reasons are in lib/defaults.ts.
+const DEFAULT_CONNECTIONS = ENDPOINT_FIELD_DEFAULTS.connections.value;
+const DEFAULT_CONNECT_TIMEOUT_MS = ms(CORE_DEFAULTS.connectTimeout);
+const DEFAULT_REQUEST_TIMEOUT_MS = ms(ENDPOINT_FIELD_DEFAULTS.requestTimeout);
+const DEFAULT_QUEUE_MESSAGES = ENDPOINT_FIELD_DEFAULTS.queueMessages.value;
+const DEFAULT_QUEUE_BYTES = ENDPOINT_FIELD_DEFAULTS.queueBytes.value;
+const DEFAULT_CLOSE_DEADLINE_MS = ms(ENDPOINT_FIELD_DEFAULTS.closeTimeout);
 /** Topic names already validated (a bounded cache: most flows produce to a handful of topics). */
 const TOPIC_CACHE_SIZE = 256;
 /**
@@ -141,8 +143,8 @@ function parseBaseUrl(value: unknown, field: string): URL {
  * with topic administration over the Admin REST API as `admin`.
  *
  * Defaults: flavour `v1` (served by both IBM Cloud and on-prem; choose `v2` with IAM on IBM
- * Cloud), 8 keep-alive connections, in-flight cap = connections, queue 1000 records / 16 MiB,
- * 5 retries from 200 ms up to 10 s each and 60 s in total.
+ * Cloud), in-flight cap = connections; every number (connections, queue, retries, timeouts,
+ * limits) is in lib/defaults.ts with its reason.
  */
 export class EventStreamsClient {
   /** Topic administration over the Admin REST API at `adminUrl ?? url`. */

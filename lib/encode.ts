@@ -8,6 +8,7 @@
  * - v2 (`POST {base}/v2/topics/{t}/records`): a JSON envelope; binary data and header values are
  *   base64.
  */
+import { CORE_DEFAULTS, ENDPOINT_FIELD_DEFAULTS } from './defaults';
 import {
   UnexpectedResponseError,
   ValidationError,
@@ -22,10 +23,11 @@ export interface EncodeLimits {
   maxUriBytes: number;
 }
 
+/** The values and their reasons are in lib/defaults.ts. */
 export const DEFAULT_LIMITS: Readonly<EncodeLimits> = Object.freeze({
-  maxKeyBytes: 4096,
-  maxValueBytes: 65536,
-  maxUriBytes: 10240,
+  maxKeyBytes: ENDPOINT_FIELD_DEFAULTS.maxKeyBytes.value,
+  maxValueBytes: ENDPOINT_FIELD_DEFAULTS.maxValueBytes.value,
+  maxUriBytes: CORE_DEFAULTS.maxUriBytes.value,
 });
 
 /** One produce request, built once and reused unchanged by every retry. */

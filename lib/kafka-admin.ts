@@ -147,7 +147,7 @@ function checkPartitions(value: unknown, what: string): number {
 /** Normalised config update: a value to set, or `undefined` to reset to the default. */
 type ConfigChange = { name: string; value: string | undefined };
 
-function normaliseConfigs(
+function normalizeConfigs(
   configs: TopicConfigEntry[] | Record<string, string | number> | undefined,
   allowReset: boolean,
 ): ConfigChange[] {
@@ -451,7 +451,7 @@ export class KafkaTopicAdmin implements TopicAdmin {
     const name = checkTopicName(options.name);
     const partitions =
       options.partitions === undefined ? 1 : checkPartitions(options.partitions, 'partitions');
-    const configEntries = normaliseConfigs(options.configs, false).map((c) => ({
+    const configEntries = normalizeConfigs(options.configs, false).map((c) => ({
       name: c.name,
       value: c.value!,
     }));
@@ -507,7 +507,7 @@ export class KafkaTopicAdmin implements TopicAdmin {
       throw new ValidationError('options must be an object');
     const partitions =
       options.partitions === undefined ? undefined : checkPartitions(options.partitions, 'partitions');
-    const changes = normaliseConfigs(options.configs, true);
+    const changes = normalizeConfigs(options.configs, true);
     if (partitions === undefined && changes.length === 0) {
       throw new ValidationError('Nothing to update: give partitions and/or configs');
     }

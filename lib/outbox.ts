@@ -37,7 +37,6 @@ import { Spool } from './spool';
 import type { ClientOptions, ApiFlavour, ProduceRecord, ProduceResult } from './types';
 import { validateTopicName } from './validate';
 
-export const DEFAULT_OUTBOX_MAX_BYTES = 64 * 1024 * 1024;
 /** Longest wait between probes while the server fails (see the module comment). */
 export const DEFAULT_OUTBOX_MAX_HOLD_MS = 1500;
 /** Time one slice of indexing recovered records may take before yielding to the event loop. */

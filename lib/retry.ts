@@ -11,6 +11,7 @@
  * failures are possible by design; consumers that cannot tolerate them must de-duplicate (for
  * example on a key or header the producer sets). Set `retry.retries: 0` for at-most-once.
  */
+import { CORE_DEFAULTS, ENDPOINT_FIELD_DEFAULTS, ms } from './defaults';
 import { dispositionOf } from './error-model';
 import { ClosedError, type EventStreamsError, RetriesExhaustedError } from './errors';
 import type { RetryOptions } from './types';
@@ -24,11 +25,12 @@ export interface RetryPolicy {
   maxRetryTimeMs: number;
 }
 
+/** The values and their reasons are in lib/defaults.ts. */
 export const DEFAULT_RETRY: Readonly<RetryPolicy> = Object.freeze({
-  retries: 5,
-  initialDelayMs: 200,
-  maxDelayMs: 10_000,
-  maxRetryTimeMs: 60_000,
+  retries: ENDPOINT_FIELD_DEFAULTS.retries.value,
+  initialDelayMs: ms(ENDPOINT_FIELD_DEFAULTS.retryDelay),
+  maxDelayMs: ms(CORE_DEFAULTS.maxRetryDelay),
+  maxRetryTimeMs: ms(ENDPOINT_FIELD_DEFAULTS.maxRetryTime),
 });
 
 /**
@@ -132,7 +134,7 @@ export interface RetryHooks {
   /** Called before each wait, e.g. to count retries or mark a state. */
   onRetry?: (err: EventStreamsError, delayMs: number, attempt: number) => void;
   /** Turns anything thrown into an EventStreamsError (non-package errors are final). */
-  normalise?: (err: unknown) => EventStreamsError;
+  normalize?: (err: unknown) => EventStreamsError;
 }
 
 /**
@@ -150,7 +152,7 @@ export async function withRetry<T>(
     try {
       return await fn(attempt);
     } catch (raw) {
-      const err = hooks.normalise ? hooks.normalise(raw) : (raw as EventStreamsError);
+      const err = hooks.normalize ? hooks.normalize(raw) : (raw as EventStreamsError);
       if (typeof (err as { retriable?: unknown }).retriable !== 'boolean') throw raw;
       const delay = nextRetryDelay(policy, err, attempt, startedAt);
       if (delay === undefined) throw finalError(err, attempt);

@@ -239,8 +239,12 @@ export interface ConnectionCheck {
   error?: import('./errors').EventStreamsError;
 }
 
-/** Options of the Kafka-protocol topic admin (lib/kafka-admin.ts), for on-prem clusters without Admin REST. */
-export interface KafkaAdminOptions {
+/**
+ * How to reach and authenticate to Kafka brokers: what every Kafka-protocol client of the package
+ * needs (the topic admin today; a consumer would take the same). Built from an endpoint config by
+ * nodes/shared/kafka-config.ts.
+ */
+export interface KafkaClientConfig {
   brokers: string[];
   clientId?: string;
   /** TLS to the brokers; `true` means TLS with the system CAs. */
@@ -252,6 +256,10 @@ export interface KafkaAdminOptions {
   sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
+}
+
+/** Options of the Kafka-protocol topic admin (lib/kafka-admin.ts), for on-prem clusters without Admin REST. */
+export interface KafkaAdminOptions extends KafkaClientConfig {
   /** Replication factor for created topics. Default: the broker default (-1); IBM Cloud needs 3. */
   replicationFactor?: number;
 }

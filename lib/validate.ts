@@ -70,17 +70,5 @@ export function printable(s: string, max = 80): string {
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }
 
-/** Accepts a positive integer option, or throws `INVALID_CONFIG` naming the option. */
-export function positiveInt(value: unknown, name: string, fallback: number, allowZero = false): number {
-  if (value === undefined || value === null) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || !Number.isInteger(value)) {
-    throw new ValidationError(`Option ${name} must be an integer.`, 'INVALID_CONFIG');
-  }
-  if (value < 0 || (!allowZero && value === 0)) {
-    throw new ValidationError(
-      `Option ${name} must be ${allowZero ? 'zero or more' : 'positive'}.`,
-      'INVALID_CONFIG',
-    );
-  }
-  return value;
-}
+/** Kept here for the modules that import it from validate; the number parsers live in lib/numbers.ts. */
+export { positiveInt } from './numbers';

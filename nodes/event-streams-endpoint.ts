@@ -18,12 +18,9 @@ import { KafkaTopicAdmin } from '../lib/kafka-admin';
 import type { ConnectionCheck, TopicAdmin } from '../lib/types';
 import { DEFAULT_LIMITS } from '../lib/encode';
 import { Outbox, outboxClientOptions } from '../lib/outbox';
-import {
-  buildClientOptions,
-  buildKafkaAdminOptions,
-  normalizeEndpointOptions,
-  substituteEnv,
-} from './shared/endpoint-config';
+import { type CredentialName, ENDPOINT_CREDENTIALS } from './shared/credentials';
+import { buildClientOptions, normalizeEndpointOptions, substituteEnv } from './shared/endpoint-config';
+import { buildKafkaClientConfig } from './shared/kafka-config';
 import type {
   EndpointCredentials,
   EndpointNode,
@@ -34,18 +31,8 @@ import type {
 
 const TYPE = 'event-streams-endpoint';
 
-/** Credential schema; secrets are `password` so they never travel back to the editor. */
-type CredentialName = keyof EndpointCredentials;
-const CREDENTIALS: Record<CredentialName, { type: 'text' | 'password' }> = {
-  apiKey: { type: 'password' },
-  username: { type: 'text' },
-  password: { type: 'password' },
-  ca: { type: 'text' },
-  clientCert: { type: 'text' },
-  clientKey: { type: 'password' },
-  pfx: { type: 'password' },
-  passphrase: { type: 'password' },
-};
+/** Credential schema (nodes/shared/credentials.ts; the editor gets the same from resources/). */
+const CREDENTIALS = ENDPOINT_CREDENTIALS;
 const CREDENTIAL_NAMES = Object.keys(CREDENTIALS) as CredentialName[];
 
 /** What the editor shows in place of a stored password credential it was not sent. */
@@ -127,7 +114,7 @@ export = function (RED: NodeAPI): void {
     node.getKafkaAdmin = (): TopicAdmin => {
       if (closing) throw new ClosedError('The endpoint is being stopped');
       if (!kafkaAdmin)
-        kafkaAdmin = new KafkaTopicAdmin(buildKafkaAdminOptions(options, node.credentials ?? {}));
+        kafkaAdmin = new KafkaTopicAdmin(buildKafkaClientConfig(options, node.credentials ?? {}));
       return kafkaAdmin;
     };
 

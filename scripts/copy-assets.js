@@ -22,3 +22,8 @@ for (const entry of fs.readdirSync(src)) {
   const from = path.join(src, entry);
   if (entry.endsWith('.html') || entry === 'locales' || entry === 'icons') copy(from, path.join(dest, entry));
 }
+
+// The editor's copy of runtime definitions, generated from the compiled modules (see there).
+const { renderEditorResource, RESOURCE_FILE } = require('./editor-resource');
+fs.mkdirSync(path.dirname(RESOURCE_FILE), { recursive: true });
+fs.writeFileSync(RESOURCE_FILE, renderEditorResource());

@@ -29,7 +29,9 @@ Options:
   --hostname NAME        Extra DNS name or IP for the server certificate (repeatable)
   --token-lifetime SEC   IAM token lifetime in seconds (default 3600)
   --rate-limit N         Produce requests per second; more get 429 with Retry-After (default: none)
-  --flavour cloud|onprem IBM Cloud (v1 + v2) or on-prem (v1 only, 411 on empty bodies); default cloud
+  --deployment cloud|onprem
+                         IBM Cloud (v1 + v2) or on-prem (v1 only, 411 on empty bodies); default cloud
+                         (--flavour is the old name and still works)
   --fault JSON           A fault spec or an array of them (repeatable), e.g. '{"status":503,"count":2}'
   -h, --help             Show this help
 
@@ -64,6 +66,8 @@ export function parseCli(argv: string[]): { help: true } | { help: false; option
       'state-dir': { type: 'string' },
       hostname: { type: 'string', multiple: true },
       'token-lifetime': { type: 'string' },
+      deployment: { type: 'string' },
+      // The old name of --deployment, still accepted.
       flavour: { type: 'string' },
       fault: { type: 'string', multiple: true },
       'rate-limit': { type: 'string' },
@@ -107,11 +111,13 @@ export function parseCli(argv: string[]): { help: true } | { help: false; option
   if (values['token-lifetime'] !== undefined) {
     options.tokenLifetimeSec = parsePositiveInt(values['token-lifetime'], 'token lifetime');
   }
-  if (values.flavour !== undefined) {
-    if (values.flavour !== 'cloud' && values.flavour !== 'onprem') {
-      throw new UsageError(`Invalid flavour: ${values.flavour} (cloud or onprem)`);
+  const deployment = values.deployment ?? values.flavour;
+  if (deployment !== undefined) {
+    if (deployment !== 'cloud' && deployment !== 'onprem') {
+      const flag = values.deployment !== undefined ? 'deployment' : 'flavour';
+      throw new UsageError(`Invalid ${flag}: ${deployment} (cloud or onprem)`);
     }
-    options.flavour = values.flavour;
+    options.deployment = deployment;
   }
   if (values['rate-limit'] !== undefined) {
     options.rateLimit = parsePositiveInt(values['rate-limit'], 'rate limit');

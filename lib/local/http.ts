@@ -56,7 +56,7 @@ export interface ServerDeps {
   readonly maxKeyBytes: number;
   readonly maxMessageBytes: number;
   readonly maxUriBytes: number;
-  /** The `cloud` flavour: v2 produce exists, and an empty v1 body is 400 instead of on-prem's 411. */
+  /** The `cloud` deployment: v2 produce exists, and an empty v1 body is 400 instead of on-prem's 411. */
   readonly cloud: boolean;
   readonly autoCreate: boolean;
   readonly defaultPartitions: number;

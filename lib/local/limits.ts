@@ -4,10 +4,12 @@
  * the same numbers (server.ts re-exports the public ones, which the CLI and tests import from there).
  */
 
-/** Defaults of the documented limits (IBM Cloud fixed values; on-prem MAX_KEY_SIZE/MAX_MESSAGE_SIZE). */
-export const DEFAULT_MAX_KEY_BYTES = 4096;
-export const DEFAULT_MAX_MESSAGE_BYTES = 65536;
-export const DEFAULT_MAX_URI_BYTES = 10240;
+import { CORE_DEFAULTS, ENDPOINT_FIELD_DEFAULTS } from '../defaults';
+
+/** Defaults of the documented limits: the client's, from lib/defaults.ts (IBM Cloud fixed values). */
+export const DEFAULT_MAX_KEY_BYTES = ENDPOINT_FIELD_DEFAULTS.maxKeyBytes.value;
+export const DEFAULT_MAX_MESSAGE_BYTES = ENDPOINT_FIELD_DEFAULTS.maxValueBytes.value;
+export const DEFAULT_MAX_URI_BYTES = CORE_DEFAULTS.maxUriBytes.value;
 export const DEFAULT_PORT = 9443;
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_TOKEN_LIFETIME_SEC = 3600;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * The local IBM Event Streams-compatible endpoint: REST Producer v1 (and v2 for the `cloud`
- * flavour), the Admin REST topic API, an IAM token exchange, health routes, record inspection and
+ * deployment), the Admin REST topic API, an IAM token exchange, health routes, record inspection and
  * fault injection, over node:https (or node:http with `tls: false`).
  *
  * This file makes the server, listens and stops, and routes each request by method and path to a
@@ -92,6 +92,11 @@ export interface LocalEndpoint extends LocalEndpointInfo {
 }
 
 /** The default state directory: CA, server certificate and the generated API key. */
+/** `deployment`, or its deprecated name `flavour`; `cloud` when neither is set. */
+export function deploymentOf(options: LocalEndpointOptions): 'cloud' | 'onprem' {
+  return options.deployment ?? options.flavour ?? 'cloud';
+}
+
 export function defaultStateDir(): string {
   return path.join(os.homedir(), '.event-streams-local');
 }
@@ -152,7 +157,7 @@ class LocalServer {
       maxKeyBytes: options.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES,
       maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       maxUriBytes: options.maxUriBytes ?? DEFAULT_MAX_URI_BYTES,
-      cloud: (options.flavour ?? 'cloud') === 'cloud',
+      cloud: deploymentOf(options) === 'cloud',
       autoCreate: options.autoCreateTopics === true,
       defaultPartitions: options.defaultPartitions ?? 1,
       adminHeaders,
@@ -373,7 +378,7 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
   const url = `${useTls ? 'https' : 'http'}://${hostForUrl(host)}:${boundPort}`;
   local.deps.baseUrl = url;
   log(
-    `event-streams-local listening on ${url} (${backend.kind} backend, ${options.flavour ?? 'cloud'} flavour)`,
+    `event-streams-local listening on ${url} (${backend.kind} backend, ${deploymentOf(options)} deployment)`,
   );
 
   let stopping: Promise<void> | undefined;

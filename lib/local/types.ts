@@ -68,6 +68,11 @@ export interface LocalEndpointOptions {
   maxMessageBytes?: number;
   maxUriBytes?: number;
   /** `cloud` (IBM Cloud: v1 + v2, empty body → 400) or `onprem` (v1 only, empty body → 411). Default `cloud`. */
+  deployment?: 'cloud' | 'onprem';
+  /**
+   * @deprecated The old name of `deployment` (still accepted; `deployment` wins when both are set).
+   * "Flavour" now only means the REST Producer API version, v1 or v2.
+   */
   flavour?: 'cloud' | 'onprem';
   /** Memory backend bounds per topic (oldest records are evicted past them). */
   memory?: { maxRecordsPerTopic?: number; maxBytesPerTopic?: number };

@@ -4,8 +4,16 @@
  * Pure functions, so the runtime node, the editor's "Test connection" route and the tests share
  * one translation.
  */
+import {
+  CORE_DEFAULTS,
+  ENDPOINT_CHOICE_DEFAULTS as C,
+  ENDPOINT_FIELD_DEFAULTS as F,
+  ms,
+  type Setting,
+} from '../../lib/defaults';
 import { ValidationError } from '../../lib/errors';
-import type { AuthOptions, ClientOptions, KafkaAdminOptions, TlsOptions } from '../../lib/types';
+import { numberOr } from '../../lib/numbers';
+import type { AuthOptions, ClientOptions, TlsOptions } from '../../lib/types';
 import type { AuthMode, EndpointCredentials, EndpointOptions, SaslMechanism } from './types';
 
 export const AUTH_MODES: readonly AuthMode[] = [
@@ -18,37 +26,8 @@ export const AUTH_MODES: readonly AuthMode[] = [
 ];
 export const SASL_MECHANISMS: readonly SaslMechanism[] = ['plain', 'scram-sha-512', 'scram-sha-256'];
 
-/** Node-RED's close handler is abandoned after 15 s; stay well inside it. */
-export const MAX_CLOSE_TIMEOUT_MS = 12_000;
-
-/** Defaults of every endpoint property, also the editor's `defaults` values. */
-export const ENDPOINT_DEFAULTS: EndpointOptions = {
-  name: '',
-  url: '',
-  adminUrl: '',
-  flavour: 'v1',
-  authMode: 'bearer',
-  iamUrl: '',
-  verifyTls: true,
-  brokers: '',
-  saslMechanism: 'plain',
-  brokersTls: true,
-  connections: 8,
-  requestTimeout: 30,
-  retries: 5,
-  retryDelay: 200,
-  maxRetryTime: 60,
-  queueMessages: 1000,
-  queueBytes: 16 * 1024 * 1024,
-  rateLimit: 0,
-  orderByKey: true,
-  maxKeyBytes: 4096,
-  maxValueBytes: 65536,
-  closeTimeout: 10,
-  outbox: false,
-  outboxDir: '',
-  outboxMaxBytes: 64 * 1024 * 1024,
-};
+/** Node-RED's close handler is abandoned after 15 s; stay well inside it (see lib/defaults.ts). */
+export const MAX_CLOSE_TIMEOUT_MS = ms(CORE_DEFAULTS.maxCloseTimeout);
 
 /** Endpoint options with numbers parsed and defaults filled in. */
 export interface NormalizedEndpointOptions {
@@ -79,10 +58,10 @@ export interface NormalizedEndpointOptions {
   outboxMaxBytes: number;
 }
 
-function num(value: unknown, fallback: number, min: number): number {
-  if (value === '' || value === null || value === undefined) return fallback;
-  const n = typeof value === 'number' ? value : Number(String(value).trim());
-  return Number.isFinite(n) && n >= min ? n : fallback;
+/** An endpoint field typed into the editor, read with its default and minimum from lib/defaults.ts. */
+function num(value: unknown, setting: Setting): number {
+  const n = numberOr(value, setting.value, setting.min);
+  return setting.integer ? Math.floor(n) : n;
 }
 
 function bool(value: unknown, fallback: boolean): boolean {
@@ -110,35 +89,35 @@ export function normalizeEndpointOptions(
 ): NormalizedEndpointOptions {
   const str = (v: unknown): string => (typeof v === 'string' ? v.trim() : '');
   const url = str(def.url);
-  const authMode = AUTH_MODES.includes(def.authMode as AuthMode) ? (def.authMode as AuthMode) : 'bearer';
+  const authMode = AUTH_MODES.includes(def.authMode as AuthMode) ? (def.authMode as AuthMode) : C.authMode;
   const sasl = SASL_MECHANISMS.includes(def.saslMechanism as SaslMechanism)
     ? (def.saslMechanism as SaslMechanism)
-    : 'plain';
+    : C.saslMechanism;
   return {
     url,
     adminUrl: str(def.adminUrl) || url,
-    flavour: def.flavour === 'v2' ? 'v2' : 'v1',
+    flavour: def.flavour === 'v1' || def.flavour === 'v2' ? def.flavour : C.flavour,
     authMode,
     iamUrl: str(def.iamUrl),
-    verifyTls: bool(def.verifyTls, true),
+    verifyTls: bool(def.verifyTls, C.verifyTls),
     brokers: parseBrokers(def.brokers),
     saslMechanism: sasl,
-    brokersTls: bool(def.brokersTls, true),
-    connections: Math.floor(num(def.connections, 8, 1)),
-    requestTimeoutMs: num(def.requestTimeout, 30, 0.001) * 1000,
-    retries: Math.floor(num(def.retries, 5, 0)),
-    retryDelayMs: num(def.retryDelay, 200, 0),
-    maxRetryTimeMs: num(def.maxRetryTime, 60, 0) * 1000,
-    queueMessages: Math.floor(num(def.queueMessages, 1000, 1)),
-    queueBytes: Math.floor(num(def.queueBytes, 16 * 1024 * 1024, 1)),
-    rateLimit: num(def.rateLimit, 0, 0),
-    orderByKey: bool(def.orderByKey, true),
-    maxKeyBytes: Math.floor(num(def.maxKeyBytes, 4096, 1)),
-    maxValueBytes: Math.floor(num(def.maxValueBytes, 65536, 1)),
-    closeTimeoutMs: Math.min(num(def.closeTimeout, 10, 0) * 1000, MAX_CLOSE_TIMEOUT_MS),
-    outbox: bool(def.outbox, false),
+    brokersTls: bool(def.brokersTls, C.brokersTls),
+    connections: num(def.connections, F.connections),
+    requestTimeoutMs: num(def.requestTimeout, F.requestTimeout) * 1000,
+    retries: num(def.retries, F.retries),
+    retryDelayMs: num(def.retryDelay, F.retryDelay),
+    maxRetryTimeMs: num(def.maxRetryTime, F.maxRetryTime) * 1000,
+    queueMessages: num(def.queueMessages, F.queueMessages),
+    queueBytes: num(def.queueBytes, F.queueBytes),
+    rateLimit: num(def.rateLimit, F.rateLimit),
+    orderByKey: bool(def.orderByKey, C.orderByKey),
+    maxKeyBytes: num(def.maxKeyBytes, F.maxKeyBytes),
+    maxValueBytes: num(def.maxValueBytes, F.maxValueBytes),
+    closeTimeoutMs: Math.min(num(def.closeTimeout, F.closeTimeout) * 1000, MAX_CLOSE_TIMEOUT_MS),
+    outbox: bool(def.outbox, C.outbox),
     outboxDir: str(def.outboxDir),
-    outboxMaxBytes: Math.floor(num(def.outboxMaxBytes, 64 * 1024 * 1024, 1)),
+    outboxMaxBytes: num(def.outboxMaxBytes, F.outboxMaxBytes),
   };
 }
 
@@ -167,7 +146,8 @@ export function buildTlsOptions(options: NormalizedEndpointOptions, creds: Endpo
   return tls;
 }
 
-function requireCred(value: unknown, what: string): string {
+/** A credential the chosen auth mode needs; throws INVALID_CONFIG naming it when missing. */
+export function requireCred(value: unknown, what: string): string {
   const v = text(value);
   if (!v) throw new ValidationError(`The endpoint configuration has no ${what}`, 'INVALID_CONFIG');
   return v;
@@ -241,48 +221,6 @@ export function buildClientOptions(
     orderByKey: options.orderByKey,
     limits: { maxKeyBytes: options.maxKeyBytes, maxValueBytes: options.maxValueBytes },
   };
-}
-
-/**
- * Kafka-protocol admin options from the same settings: an API key becomes SASL PLAIN user `token`
- * (IBM Cloud), username/password go to the chosen mechanism (on-prem SCRAM), a client certificate
- * means mutual TLS without SASL.
- */
-export function buildKafkaAdminOptions(
-  options: NormalizedEndpointOptions,
-  creds: EndpointCredentials,
-): KafkaAdminOptions {
-  if (options.brokers.length === 0) {
-    throw new ValidationError('The endpoint configuration has no Kafka brokers', 'INVALID_CONFIG');
-  }
-  const result: KafkaAdminOptions = {
-    brokers: options.brokers,
-    clientId: 'node-red-event-streams',
-    connectionTimeoutMs: Math.min(options.requestTimeoutMs, 10_000),
-    requestTimeoutMs: options.requestTimeoutMs,
-  };
-  if (options.brokersTls) result.ssl = buildTlsOptions(options, creds);
-  switch (options.authMode) {
-    case 'bearer':
-    case 'basic-token':
-    case 'iam':
-      result.sasl = {
-        mechanism: options.saslMechanism,
-        username: 'token',
-        password: requireCred(creds.apiKey, 'API key'),
-      };
-      break;
-    case 'basic':
-      result.sasl = {
-        mechanism: options.saslMechanism,
-        username: requireCred(creds.username, 'username'),
-        password: requireCred(creds.password, 'password'),
-      };
-      break;
-    default:
-      break;
-  }
-  return result;
 }
 
 /** Whole-string `${VAR}` substitution, as Node-RED does for credentials it attaches to nodes. */

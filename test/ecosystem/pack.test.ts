@@ -35,11 +35,12 @@ const EXAMPLES = readdirSync(path.join(ROOT, 'examples'))
 
 /**
  * Everything users need and nothing else: compiled lib and nodes (with typings for the lib API),
- * the nodes' editor assets, the examples, README, LICENSE, package.json. Source maps are left out:
+ * the nodes' editor assets, the editor resource generated at build (resources/editor.js), the
+ * examples, README, LICENSE, package.json. Source maps are left out:
  * they point at TypeScript sources the package does not ship.
  */
 const ALLOWED =
-  /^(package\.json|README\.md|LICENSE|examples\/\d\d - [^/]+\.json|dist\/lib\/[\w/-]+\.(js|d\.ts)|dist\/nodes\/[\w/.-]+\.(js|d\.ts|html|json|svg))$/;
+  /^(package\.json|README\.md|LICENSE|resources\/editor\.js|examples\/\d\d - [^/]+\.json|dist\/lib\/[\w/-]+\.(js|d\.ts)|dist\/nodes\/[\w/.-]+\.(js|d\.ts|html|json|svg))$/;
 
 interface PackResult {
   filename: string;
@@ -170,6 +171,7 @@ describe(`npm pack (installed into Node-RED ${NODE_RED_VERSION})`, function () {
         `dist/nodes/locales/en-US/${t}.html`,
       ]),
       ...EXAMPLES.map((e) => `examples/${e}`),
+      'resources/editor.js',
     ];
     for (const f of required) assert.ok(files.includes(f), `${f} is in the package`);
     assert.ok(files.some((f) => f.startsWith('dist/nodes/icons/') && f.endsWith('.svg')));
@@ -230,6 +232,12 @@ describe(`npm pack (installed into Node-RED ${NODE_RED_VERSION})`, function () {
       await res.arrayBuffer();
       assert.equal(res.status, 200, `icon ${icon}`);
     }
+
+    // The editor resource the endpoint's .html loads with <script src="resources/<module>/editor.js">.
+    const resource = await fetch(`${nr.url}/resources/${PKG.name}/editor.js`);
+    const resourceText = await resource.text();
+    assert.equal(resource.status, 200, 'resources/editor.js is served');
+    assert.match(resourceText, /shared\.mapServiceKey = function mapServiceKey/);
 
     const listed = (await getJson(`${nr.url}/library/examples/flows/${PKG.name}/`)) as Array<{ fn?: string }>;
     assert.deepEqual(

@@ -7,6 +7,7 @@ import { EventStreamsClient } from '../../lib/client';
 import { type EventStreamsError, RetriesExhaustedError } from '../../lib/errors';
 import type { ClientOptions } from '../../lib/types';
 import { reply, startHttpsServer, type TestServer, testPki, v1Success } from '../helpers/https-server';
+import { waitFor } from '../helpers/wait';
 
 const API_KEY = 'client-test-api-key-0123456789';
 const FAST_RETRY = { retries: 3, initialDelayMs: 1, maxDelayMs: 5 };
@@ -461,7 +462,7 @@ describe('EventStreamsClient (against a test HTTPS server)', () => {
     const e2 = await queued;
     assert.equal(e2.code, 'ABORTED');
     assert.equal(client.stats().queued, 0);
-    await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => server.requests.length === 1, 'the first record to reach the server');
     a1.abort();
     assert.equal((await inFlight).code, 'ABORTED');
     hold.open();

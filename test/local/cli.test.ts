@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { parseCli } from '../../lib/local/cli';
+import { deploymentOf } from '../../lib/local/server';
 import { Client, removeDir, tempDir } from './util';
 
 const CLI = path.join(__dirname, '..', '..', 'lib', 'local', 'cli.js');
@@ -208,11 +209,24 @@ describe('local endpoint: CLI', function () {
       stateDir: '/tmp/x',
       hostnames: ['es.local'],
       tokenLifetimeSec: 60,
-      flavour: 'cloud',
+      deployment: 'cloud',
       faults: [{ latencyMs: 5 }],
     });
     assert.throws(() => parseCli(['--user', 'u']), /password/);
     assert.throws(() => parseCli(['--flavour', 'moon']), /flavour/);
+    assert.throws(() => parseCli(['--deployment', 'moon']), /deployment/);
+    const renamed = parseCli(['--deployment', 'onprem']);
+    assert.ok(
+      !renamed.help && renamed.options.deployment === 'onprem',
+      '--deployment is the new name of --flavour',
+    );
     assert.throws(() => parseCli(['--fault', '{bad']), /fault/);
+  });
+
+  it('takes the deployment from `deployment`, or from its old name `flavour`; cloud by default', () => {
+    assert.equal(deploymentOf({}), 'cloud');
+    assert.equal(deploymentOf({ flavour: 'onprem' }), 'onprem');
+    assert.equal(deploymentOf({ deployment: 'onprem' }), 'onprem');
+    assert.equal(deploymentOf({ deployment: 'cloud', flavour: 'onprem' }), 'cloud');
   });
 });

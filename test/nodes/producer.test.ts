@@ -203,7 +203,7 @@ describe('event-streams-producer', function () {
     p1.receive({ payload: 2, topic: other });
     p1.receive({ payload: 3, topic: fixed });
     await until(() => out.length === 3);
-    await delay(20);
+    await until(() => warnings.length > 0, 5000, 'the override warning');
     assert.deepEqual(warnings, ['event-streams-producer.errors.nooverride']);
     assert.equal((await te.endpoint.readRecords(fixed, { partition: 0 })).length, 3);
     assert.equal((await te.endpoint.readRecords(other, { partition: 0 })).length, 0);
@@ -290,14 +290,19 @@ describe('event-streams-producer', function () {
     const out = collect('out');
     const p1 = helper.getNode('p1');
     const times: number[] = [];
-    p1.on('call:status', () => times.push(Date.now()));
+    let last: { fill?: string } | undefined;
+    p1.on('call:status', (call: { args: Array<{ fill?: string }> }) => {
+      times.push(Date.now());
+      last = call.args[0];
+    });
     const total = 150;
     for (let i = 0; i < total; i++) {
       p1.receive({ payload: i, topic });
       if (i % 10 === 0) await delay(5);
     }
     await until(() => out.length === total, 15000, 'all delivered');
-    await delay(1100);
+    // The throttled status catches up with the deliveries: green once nothing is in flight.
+    await until(() => last?.fill === 'green', 5000, 'the settled status');
     assert.ok(times.length >= 2, 'status was updated');
     for (let i = 1; i < times.length; i++) {
       // call:status is emitted on nextTick; allow a little scheduling jitter.
@@ -460,13 +465,14 @@ describe('event-streams-producer', function () {
 
   it('warns loudly at start when TLS verification is off', async () => {
     await helper.load(allNodes, flow({ verifyTls: false }), creds());
-    await delay(20);
-    const warned = helper
-      .log()
-      .args.some(
-        (a: Array<{ level?: number; msg?: unknown }>) =>
-          a[0]?.level === helper.log().WARN && String(a[0]?.msg).includes('warn.insecure'),
-      );
-    assert.ok(warned, 'insecure warning logged');
+    const warned = (): boolean =>
+      helper
+        .log()
+        .args.some(
+          (a: Array<{ level?: number; msg?: unknown }>) =>
+            a[0]?.level === helper.log().WARN && String(a[0]?.msg).includes('warn.insecure'),
+        );
+    await until(warned, 5000, 'the insecure warning').catch(() => undefined);
+    assert.ok(warned(), 'insecure warning logged');
   });
 });

@@ -1,36 +1,50 @@
 // SPDX-License-Identifier: Apache-2.0
-/** Pure helpers of the nodes: service-key mapping (both copies), option building, record mapping, status throttle. */
+/** Pure helpers of the nodes: service-key mapping (runtime and editor resource), option building, record mapping, status throttle. */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import vm from 'node:vm';
 
+import sinon from 'sinon';
+
 import {
   buildClientOptions,
-  buildKafkaAdminOptions,
   normalizeEndpointOptions,
   substituteEnv,
 } from '../../nodes/shared/endpoint-config';
 import { AuthenticationError, RateLimitedError, RetriesExhaustedError } from '../../lib/errors';
+import { ENDPOINT_CHOICE_DEFAULTS, endpointFieldValues } from '../../lib/defaults';
+import { ENDPOINT_CREDENTIALS } from '../../nodes/shared/credentials';
+import { buildKafkaClientConfig } from '../../nodes/shared/kafka-config';
 import { toRecordHeaders, toRecordKey, toRecordValue } from '../../nodes/shared/record';
 import { mapServiceKey } from '../../nodes/shared/service-key';
 import { StatusThrottle, statusReason } from '../../nodes/shared/status';
 import { resolveAdminRequest } from '../../nodes/shared/topic-admin-request';
 
-/** The editor's copy of mapServiceKey, cut out of the .html between its markers and evaluated. */
-function editorMapServiceKey(): typeof mapServiceKey {
-  const html = readFileSync(
-    path.join(__dirname, '..', '..', '..', 'nodes', 'event-streams-endpoint.html'),
-    'utf8',
-  );
-  const start = html.indexOf('// service-key:begin');
-  const end = html.indexOf('// service-key:end');
-  assert.ok(start > 0 && end > start, 'service-key markers present in the editor');
-  const context = vm.createContext({});
-  vm.runInContext(`${html.slice(start, end)}\nthis.mapServiceKey = mapServiceKey;`, context);
-  const fn = (context as { mapServiceKey: typeof mapServiceKey }).mapServiceKey;
+const ROOT = path.join(__dirname, '..', '..', '..');
+
+/** resources/editor.js, the build's editor copy of runtime definitions, evaluated as a browser would. */
+function editorResource(): {
+  mapServiceKey: typeof mapServiceKey;
+  endpointDefaults: Record<string, unknown>;
+  endpointCredentials: Record<string, unknown>;
+} {
+  const source = readFileSync(path.join(ROOT, 'resources', 'editor.js'), 'utf8');
+  const context = vm.createContext({ window: {} });
+  vm.runInContext(source, context);
+  const shared = (context as { window: { esnodesEventStreams: any } }).window.esnodesEventStreams;
   // Objects from another realm fail deepStrictEqual's prototype check; round-trip them.
-  return (input, prefs) => JSON.parse(JSON.stringify(fn(input, prefs)));
+  const plain = (v: unknown): any => JSON.parse(JSON.stringify(v));
+  return {
+    mapServiceKey: (input, prefs) => plain(shared.mapServiceKey(input, prefs)),
+    endpointDefaults: plain(shared.endpointDefaults),
+    endpointCredentials: plain(shared.endpointCredentials),
+  };
+}
+
+/** The editor's service-key mapping, as the endpoint dialog gets it. */
+function editorMapServiceKey(): typeof mapServiceKey {
+  return editorResource().mapServiceKey;
 }
 
 const CLOUD_KEY = {
@@ -44,10 +58,31 @@ const CLOUD_KEY = {
   kafka_brokers_sasl: ['broker-0-t.kafka.svc01.us-south.eventstreams.cloud.ibm.com:9093', 'broker-1-t:9093'],
 };
 
+describe('editor resource (resources/editor.js)', () => {
+  it('is what the build generates from the runtime modules now (not a stale or hand-edited copy)', () => {
+    // The generator is the plain-JS build script itself, so it is loaded as the build loads it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { renderEditorResource, RESOURCE_FILE } = require(path.join(ROOT, 'scripts', 'editor-resource.js'));
+    assert.equal(readFileSync(RESOURCE_FILE, 'utf8'), renderEditorResource(path.join(ROOT, 'dist')));
+  });
+  it('carries the runtime defaults and credential schema', () => {
+    const r = editorResource();
+    assert.deepEqual(r.endpointDefaults, { ...ENDPOINT_CHOICE_DEFAULTS, ...endpointFieldValues() });
+    assert.deepEqual(r.endpointCredentials, ENDPOINT_CREDENTIALS);
+  });
+  it('is the only copy: the endpoint .html loads it and keeps no mapping, schema or numbers of its own', () => {
+    const html = readFileSync(path.join(ROOT, 'nodes', 'event-streams-endpoint.html'), 'utf8');
+    assert.match(html, /<script src="resources\/@esnodes\/node-red-event-streams\/editor\.js"><\/script>/);
+    assert.doesNotMatch(html, /function mapServiceKey/);
+    assert.doesNotMatch(html, /type: 'password'/);
+    assert.doesNotMatch(html, /\{ value: \d/, 'a numeric default typed into the .html');
+  });
+});
+
 describe('nodes/shared', () => {
   for (const [label, getImpl] of [
     ['service key mapping (runtime copy)', () => mapServiceKey],
-    ['service key mapping (editor copy)', editorMapServiceKey],
+    ['service key mapping (editor, from resources/editor.js)', editorMapServiceKey],
   ] as const) {
     describe(label, () => {
       const map = getImpl();
@@ -163,7 +198,7 @@ describe('nodes/shared', () => {
         brokers: 'a:9093, b:9093',
         authMode: 'bearer',
       });
-      const k = buildKafkaAdminOptions(key, { apiKey: 'KEY', ca: 'PEM' });
+      const k = buildKafkaClientConfig(key, { apiKey: 'KEY', ca: 'PEM' });
       assert.deepEqual(k.brokers, ['a:9093', 'b:9093']);
       assert.deepEqual(k.sasl, { mechanism: 'plain', username: 'token', password: 'KEY' });
       assert.deepEqual(k.ssl, { rejectUnauthorized: true, ca: 'PEM' });
@@ -173,12 +208,12 @@ describe('nodes/shared', () => {
         authMode: 'basic',
         saslMechanism: 'scram-sha-512',
       });
-      assert.deepEqual(buildKafkaAdminOptions(scram, { username: 'u', password: 'p' }).sasl, {
+      assert.deepEqual(buildKafkaClientConfig(scram, { username: 'u', password: 'p' }).sasl, {
         mechanism: 'scram-sha-512',
         username: 'u',
         password: 'p',
       });
-      assert.throws(() => buildKafkaAdminOptions(normalizeEndpointOptions({ url: 'https://h' }), {}), {
+      assert.throws(() => buildKafkaClientConfig(normalizeEndpointOptions({ url: 'https://h' }), {}), {
         code: 'INVALID_CONFIG',
       });
     });
@@ -315,15 +350,21 @@ describe('nodes/shared', () => {
       assert.equal(statusReason({ code: 'AUTHENTICATION_FAILED' }), 'error');
     });
 
-    it('emits at most one status per interval and always ends on the newest', async () => {
+    it('emits at most one status per interval and always ends on the newest', () => {
+      // Fake timers: the throttle's clock is the test's, so a busy machine cannot stretch the 5 ms steps.
+      const clock = sinon.useFakeTimers({ now: 1_000_000, toFake: ['setTimeout', 'clearTimeout', 'Date'] });
       const seen: Array<{ at: number; text?: string }> = [];
       const t = new StatusThrottle((s) => seen.push({ at: Date.now(), text: s.text }), 100);
-      for (let i = 0; i < 50; i++) {
-        t.set({ text: `n${i}` });
-        await new Promise((r) => setTimeout(r, 5));
+      try {
+        for (let i = 0; i < 50; i++) {
+          t.set({ text: `n${i}` });
+          clock.tick(5);
+        }
+        clock.tick(150);
+      } finally {
+        t.stop();
+        clock.restore();
       }
-      await new Promise((r) => setTimeout(r, 150));
-      t.stop();
       assert.ok(seen.length >= 2 && seen.length <= 5, `emitted ${seen.length}`);
       for (let i = 1; i < seen.length; i++) assert.ok(seen[i]!.at - seen[i - 1]!.at >= 95);
       assert.equal(seen[seen.length - 1]!.text, 'n49');

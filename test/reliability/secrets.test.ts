@@ -20,7 +20,7 @@ import { generateCa, issueCertificate } from '../../lib/local/certs';
 import { TokenStore } from '../../lib/local/iam';
 import { normalizeEndpointOptions } from '../../nodes/shared/endpoint-config';
 import { allNodes, helper, startTestEndpoint, type TestEndpoint } from '../nodes/support';
-import { sleep, waitFor } from './harness';
+import { waitFor } from './harness';
 
 const API_KEY = 'sec-good-api-key-A1b2C3d4E5f6';
 const WRONG_KEY = 'sec-wrong-api-key-Z9y8X7w6V5';
@@ -68,8 +68,9 @@ describe('reliability: secrets and access', function () {
   });
 
   /** Everything observable from a flow run, as text. */
-  function capture(nodeIds: string[]): { text: () => string } {
+  function capture(nodeIds: string[]): { text: () => string; lastStatus: (id: string) => any } {
     const parts: string[] = [];
+    const statuses = new Map<string, any>();
     for (const id of nodeIds) {
       const n = helper.getNode(id);
       for (const ev of ['call:status', 'call:error', 'call:warn', 'call:log', 'call:send', 'call:debug']) {
@@ -77,6 +78,7 @@ describe('reliability: secrets and access', function () {
           parts.push(inspect(call.args, { depth: 10, showHidden: true })),
         );
       }
+      n.on('call:status', (call: { args: unknown[] }) => statuses.set(id, call.args[0]));
     }
     for (const id of ['out', 'caught']) {
       helper
@@ -86,6 +88,7 @@ describe('reliability: secrets and access', function () {
         );
     }
     return {
+      lastStatus: (id) => statuses.get(id),
       text: () => {
         const log = helper.log();
         const logged = log ? inspect(log.args, { depth: 10, showHidden: true }) : '';
@@ -143,7 +146,16 @@ describe('reliability: secrets and access', function () {
     helper.getNode('caught').on('input', () => outcomes++);
     for (let i = 0; i < n; i++) helper.getNode('p1').receive({ payload: { i, note: 'hello' } });
     await waitFor(() => outcomes === n, 10000, 'every outcome');
-    await sleep(1100); // let the throttled status catch up
+    // The status is throttled: wait until it has caught up with the outcomes (settled: no longer
+    // busy, retrying or throttled), so that its final text is captured too.
+    await waitFor(
+      () => {
+        const s = cap.lastStatus('p1');
+        return s !== undefined && (s.fill === 'green' || s.fill === 'red');
+      },
+      10000,
+      'the settled status',
+    );
     return cap.text();
   }
 

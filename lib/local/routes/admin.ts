@@ -6,6 +6,7 @@
  */
 import type { EventStreamsError } from '../../errors';
 import type { TopicDetail } from '../../types';
+import { optionalPositiveInt } from '../../numbers';
 import { globToRegExp, type Principal } from '../auth';
 import {
   adminError,
@@ -181,10 +182,6 @@ function parseConfigs(raw: unknown, allowReset: boolean): ConfigEntry[] | Refusa
   return out;
 }
 
-function positiveInt(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 1 ? value : undefined;
-}
-
 function createTopic(ctx: RequestContext): void {
   readJson(
     ctx,
@@ -203,7 +200,7 @@ function createTopic(ctx: RequestContext): void {
       }
       // partition_count takes precedence over the legacy partitions field.
       const rawCount = body.partition_count ?? body.partitions ?? 1;
-      const partitions = positiveInt(rawCount);
+      const partitions = optionalPositiveInt(rawCount);
       if (partitions === undefined) {
         return adminError(ctx, 400, 37, 'The partition count must be a positive integer');
       }
@@ -291,7 +288,7 @@ function updateTopic(ctx: RequestContext, topic: string): void {
         if (!detail) return topicNotFound(ctx, topic);
         let partitions: number | undefined;
         if (body.new_total_partition_count !== undefined) {
-          partitions = positiveInt(body.new_total_partition_count);
+          partitions = optionalPositiveInt(body.new_total_partition_count);
           if (partitions === undefined || partitions <= detail.partitions) {
             return adminError(
               ctx,

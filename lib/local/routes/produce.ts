@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * REST Producer v1 (POST /topics/{topic}/records) and v2 (POST /v2/topics/{topic}/records, cloud
- * flavour only): authentication and produce permission, key/header/envelope parsing, and storing.
+ * deployment only): authentication and produce permission, key/header/envelope parsing, and storing.
  *
  * v1 on the memory backend is the benchmarks' hot path: it stays callback-based and synchronous
  * (no promise per record) and builds its success body by concatenation.

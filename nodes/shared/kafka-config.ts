@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The endpoint config's Kafka-protocol side: brokers, TLS and SASL for any Kafka client the package
+ * runs (the topic admin's Kafka backend today, a consumer node tomorrow). Pure, like
+ * endpoint-config.ts, whose TLS and credential rules it shares.
+ */
+import { CORE_DEFAULTS, ms } from '../../lib/defaults';
+import { ValidationError } from '../../lib/errors';
+import type { KafkaClientConfig } from '../../lib/types';
+import { buildTlsOptions, type NormalizedEndpointOptions, requireCred } from './endpoint-config';
+import type { EndpointCredentials } from './types';
+
+/**
+ * Kafka-protocol client config from the endpoint's settings: an API key becomes SASL PLAIN user
+ * `token` (IBM Cloud), username/password go to the chosen mechanism (on-prem SCRAM), a client
+ * certificate means mutual TLS without SASL. Throws INVALID_CONFIG for an unusable config.
+ */
+export function buildKafkaClientConfig(
+  options: NormalizedEndpointOptions,
+  creds: EndpointCredentials,
+): KafkaClientConfig {
+  if (options.brokers.length === 0) {
+    throw new ValidationError('The endpoint configuration has no Kafka brokers', 'INVALID_CONFIG');
+  }
+  const result: KafkaClientConfig = {
+    brokers: options.brokers,
+    clientId: 'node-red-event-streams',
+    connectionTimeoutMs: Math.min(options.requestTimeoutMs, ms(CORE_DEFAULTS.kafkaMaxConnectTimeout)),
+    requestTimeoutMs: options.requestTimeoutMs,
+  };
+  if (options.brokersTls) result.ssl = buildTlsOptions(options, creds);
+  switch (options.authMode) {
+    case 'bearer':
+    case 'basic-token':
+    case 'iam':
+      result.sasl = {
+        mechanism: options.saslMechanism,
+        username: 'token',
+        password: requireCred(creds.apiKey, 'API key'),
+      };
+      break;
+    case 'basic':
+      result.sasl = {
+        mechanism: options.saslMechanism,
+        username: requireCred(creds.username, 'username'),
+        password: requireCred(creds.password, 'password'),
+      };
+      break;
+    default:
+      break;
+  }
+  return result;
+}
