@@ -9,6 +9,8 @@ import type { IncomingMessage } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 
+import { checkGlob, compileGlob } from '../glob';
+import { ValidationError } from '../errors';
 import { secretDigest, type TokenStore } from './iam';
 
 /** Who made a request. `id` is the API key, username or certificate CN (never logged). */
@@ -29,13 +31,14 @@ export interface AuthenticatorOptions {
   forbiddenTopics?: string[];
 }
 
-/** `*` matches any run of characters; everything else is literal. */
-export function globToRegExp(glob: string): RegExp {
-  const body = glob
-    .split('*')
-    .map((part) => part.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'))
-    .join('.*');
-  return new RegExp(`^${body}$`);
+/**
+ * A permission glob (`*`, `?`, see lib/glob.ts) as a predicate. Invalid globs are refused when the
+ * endpoint starts, so a typo cannot silently grant or deny everything.
+ */
+export function permissionGlob(glob: string): (topic: string) => boolean {
+  const problem = checkGlob(glob);
+  if (problem) throw new ValidationError(`Invalid topic permission ${JSON.stringify(glob)}: ${problem}`);
+  return compileGlob(glob) ?? (() => true);
 }
 
 interface Secret {
@@ -58,8 +61,8 @@ export class Authenticator {
   private readonly users: Secret[];
   private readonly tokens: TokenStore;
   private readonly clientCertAuth: boolean;
-  private readonly permissions?: Map<string, RegExp[]>;
-  private readonly forbidden: RegExp[];
+  private readonly permissions?: Map<string, Array<(topic: string) => boolean>>;
+  private readonly forbidden: Array<(topic: string) => boolean>;
 
   constructor(options: AuthenticatorOptions) {
     this.keys = options.apiKeys.map((key) => ({
@@ -74,10 +77,10 @@ export class Authenticator {
     this.clientCertAuth = options.clientCertAuth === true;
     if (options.producePermissions) {
       this.permissions = new Map(
-        Object.entries(options.producePermissions).map(([k, globs]) => [k, globs.map(globToRegExp)]),
+        Object.entries(options.producePermissions).map(([k, globs]) => [k, globs.map(permissionGlob)]),
       );
     }
-    this.forbidden = (options.forbiddenTopics ?? []).map(globToRegExp);
+    this.forbidden = (options.forbiddenTopics ?? []).map(permissionGlob);
   }
 
   /** The principal of an API key, or undefined (used by the IAM token exchange). */
@@ -138,10 +141,10 @@ export class Authenticator {
 
   /** Forbidden topics, then the per-key globs (a key without an entry may produce everywhere). */
   mayProduce(principal: Principal, topic: string): boolean {
-    for (const re of this.forbidden) if (re.test(topic)) return false;
+    for (const match of this.forbidden) if (match(topic)) return false;
     const globs = this.permissions?.get(principal.id);
     if (!globs) return true;
-    for (const re of globs) if (re.test(topic)) return true;
+    for (const match of globs) if (match(topic)) return true;
     return false;
   }
 }

@@ -20,7 +20,8 @@ import type { Duplex } from 'node:stream';
 
 import { type EventStreamsError, isEventStreamsError, UnavailableError, ValidationError } from '../errors';
 import type { TopicDetail } from '../types';
-import { Authenticator, globToRegExp, type Principal } from './auth';
+import { Authenticator, type Principal } from './auth';
+import { checkGlob, compileGlob } from '../glob';
 import { ensureLocalCertificates } from './certs';
 import { FaultInjector, type FaultAction, type RouteKind, validateFaults } from './faults';
 import { APIKEY_GRANT_TYPE, TokenStore } from './iam';
@@ -1305,23 +1306,17 @@ class LocalServer {
       );
     }
     const filter = params.get('topic_filter');
-    let matcher: RegExp | undefined;
+    let matcher: ((name: string) => boolean) | undefined;
     if (filter) {
-      if (filter.length > 2 && filter.startsWith('/') && filter.endsWith('/')) {
-        try {
-          matcher = new RegExp(filter.slice(1, -1));
-        } catch {
-          return this.adminError(req, res, 400, 0, 'topic_filter is not a valid regular expression');
-        }
-      } else {
-        matcher = globToRegExp(filter);
-      }
+      const problem = checkGlob(filter);
+      if (problem) return this.adminError(req, res, 400, 0, `topic_filter: ${problem}`);
+      matcher = compileGlob(filter);
     }
     this.backend
       .listTopics()
       .then(
         (all) => {
-          const topics = matcher ? all.filter((t) => matcher.test(t.name)) : all;
+          const topics = matcher ? all.filter((t) => matcher(t.name)) : all;
           const total = topics.length;
           const last = Math.max(1, Math.ceil(total / perPage));
           const items: TopicDetail[] = topics.slice((page - 1) * perPage, page * perPage);

@@ -2,7 +2,7 @@
 /** The IAM token store (bounded, expiring) and the permission globs of the authenticator. */
 import assert from 'node:assert/strict';
 
-import { globToRegExp } from '../../lib/local/auth';
+import { permissionGlob } from '../../lib/local/auth';
 import { secretDigest, TokenStore } from '../../lib/local/iam';
 
 describe('local endpoint: IAM token store', function () {
@@ -46,12 +46,20 @@ describe('local endpoint: topic globs', function () {
     ['*', 'anything', true],
     ['a.b', 'a.b', true],
     ['a.b', 'axb', false],
-    ['t(1)', 't(1)', true],
+    ['t?x', 't1x', true],
+    ['t?x', 'tx', false],
     ['*-dlq', 'orders-dlq', true],
   ];
   for (const [glob, name, expected] of cases) {
     it(`'${glob}' ${expected ? 'matches' : 'does not match'} '${name}'`, function () {
-      assert.equal(globToRegExp(glob).test(name), expected);
+      assert.equal(permissionGlob(glob)(name), expected);
     });
   }
+});
+
+describe('local endpoint: permission globs are checked at start', function () {
+  it('refuses a permission that is not a glob of topic-name characters', function () {
+    assert.throws(() => permissionGlob('t(1)'), /Invalid topic permission/);
+    assert.throws(() => permissionGlob('/^a.*$/'), /Invalid topic permission/);
+  });
 });
