@@ -11,6 +11,7 @@ import type { Principal } from '../auth';
 import {
   adminError,
   adminSend,
+  authenticate,
   closeAfter,
   decodePathSegment,
   errorStatus,
@@ -43,8 +44,9 @@ const CLEANUP_POLICIES = new Set(['delete', 'compact', 'delete,compact', 'compac
 const INTEGER_RE = /^-?\d+$/;
 
 /**
- * Dispatches /admin/* and /alive. Authentication runs after the fault (a fault answers even an
- * unauthenticated caller, as an outage in front of IBM's service would).
+ * Dispatches /admin/* and /alive. Faults apply to authenticated callers only (see withFault).
+ * Reads (status, list, get) are open to every role; creating, updating and deleting topics needs
+ * the manager role, as IBM's Manager service role: a writer key gets 403.
  */
 export function routeAdmin(ctx: RequestContext): void {
   const { req, res, seg, method, deps } = ctx;
@@ -79,10 +81,19 @@ export function routeAdmin(ctx: RequestContext): void {
   deps.counts.admin++;
   const run = handler;
   withFault(ctx, 'admin', 'admin', () => {
-    const principal = deps.auth.authenticate(req);
+    const principal = authenticate(ctx);
     if (typeof principal === 'string') {
       closeAfter(res, req);
       return adminError(ctx, 401, 0, 'Unauthorized');
+    }
+    if (!isGet && principal.role !== 'manager') {
+      closeAfter(res, req);
+      return adminError(
+        ctx,
+        403,
+        0,
+        'Forbidden: this key may only produce; topic administration needs a manager key',
+      );
     }
     run(principal);
   });
