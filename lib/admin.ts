@@ -15,6 +15,7 @@ import {
 } from './errors';
 import type { AuthProvider } from './auth';
 import { errorFromResponse, headerValue } from './encode';
+import { compileGlob } from './glob';
 import { type RetryPolicy, withRetry } from './retry';
 import type { HttpMethod, HttpResponse, Transport } from './transport';
 import type {
@@ -28,7 +29,7 @@ import type {
   TopicDetail,
   UpdateTopicOptions,
 } from './types';
-import { printable, validateTopicName } from './validate';
+import { validateTopicName } from './validate';
 
 /** Page size used when the caller asks for all topics. */
 export const DEFAULT_PER_PAGE = 100;
@@ -153,30 +154,12 @@ function checkPartitions(n: unknown, field: string): number | undefined {
 }
 
 /**
- * Turns a list filter into a predicate: `/regex/` (unanchored, as written) or a glob where `*`
- * matches any run of characters and the whole name must match.
+ * Turns a list filter into a predicate: a glob (lib/glob.ts) where `*` matches any run of
+ * characters, `?` one, and the whole name must match. Anything else (including `/regex/`) is a
+ * VALIDATION error: a filter can come from a msg or the editor, and must never become a regex.
  */
 export function topicFilter(filter: string | undefined): ((name: string) => boolean) | undefined {
-  if (filter === undefined || filter === '' || filter === '*') return undefined;
-  if (filter.length >= 2 && filter.startsWith('/') && filter.endsWith('/')) {
-    let re: RegExp;
-    try {
-      re = new RegExp(filter.slice(1, -1));
-    } catch {
-      throw new ValidationError(
-        `The topic filter ${printable(filter)} is not a valid regular expression.`,
-        'VALIDATION',
-      );
-    }
-    return (name) => re.test(name);
-  }
-  const re = new RegExp(
-    `^${filter
-      .split('*')
-      .map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-      .join('.*')}$`,
-  );
-  return (name) => re.test(name);
+  return compileGlob(filter);
 }
 
 function hasNextLink(link: string | undefined): boolean | undefined {

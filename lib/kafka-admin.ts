@@ -28,6 +28,7 @@ import {
   redact,
 } from './errors';
 import { fromKafka } from './error-model';
+import { compileGlob } from './glob';
 import type {
   CreateTopicOptions,
   DeleteTopicResult,
@@ -227,28 +228,11 @@ const REPORTED_CONFIGS = new Set([
 // kafkajs's ConfigSource.DYNAMIC_TOPIC_CONFIG: a value set on the topic itself.
 const DYNAMIC_TOPIC_CONFIG = 1;
 
-/** A topic filter as Admin REST has it: glob with `*`, or `/regex/`. */
+/** A topic filter as Admin REST has it: a glob with `*` and `?`, matched without regex (lib/glob.ts). */
 export function compileTopicFilter(filter: string | undefined): ((name: string) => boolean) | undefined {
-  if (filter === undefined || filter === '') return undefined;
-  if (typeof filter !== 'string') throw new ValidationError('filter must be a string');
-  if (filter.length >= 2 && filter.startsWith('/') && filter.endsWith('/')) {
-    let re: RegExp;
-    try {
-      re = new RegExp(filter.slice(1, -1));
-    } catch {
-      throw new ValidationError(`Invalid topic filter regex ${filter}`);
-    }
-    return (name) => re.test(name);
-  }
-  const re = new RegExp(
-    '^' +
-      filter
-        .split('*')
-        .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-        .join('.*') +
-      '$',
-  );
-  return (name) => re.test(name);
+  if (filter !== undefined && typeof filter !== 'string')
+    throw new ValidationError('filter must be a string');
+  return compileGlob(filter);
 }
 
 /**

@@ -18,8 +18,15 @@ import { KafkaTopicAdmin } from '../lib/kafka-admin';
 import type { ConnectionCheck, TopicAdmin } from '../lib/types';
 import { DEFAULT_LIMITS } from '../lib/encode';
 import { Outbox, outboxClientOptions } from '../lib/outbox';
+import { checkGlob } from '../lib/glob';
 import { type CredentialName, ENDPOINT_CREDENTIALS } from './shared/credentials';
-import { buildClientOptions, normalizeEndpointOptions, substituteEnv } from './shared/endpoint-config';
+import {
+  buildClientOptions,
+  normalizeEndpointOptions,
+  substituteEnv,
+  type NormalizedEndpointOptions,
+} from './shared/endpoint-config';
+import { testRequestConfig, type StoredEndpoint } from './shared/editor-request';
 import { buildKafkaClientConfig } from './shared/kafka-config';
 import type {
   EndpointCredentials,
@@ -33,10 +40,26 @@ const TYPE = 'event-streams-endpoint';
 
 /** Credential schema (nodes/shared/credentials.ts; the editor gets the same from resources/). */
 const CREDENTIALS = ENDPOINT_CREDENTIALS;
-const CREDENTIAL_NAMES = Object.keys(CREDENTIALS) as CredentialName[];
 
-/** What the editor shows in place of a stored password credential it was not sent. */
-const PASSWORD_PLACEHOLDER = '__PWRD__';
+/**
+ * The options each running endpoint node resolved (after Node-RED's `${VAR}` handling), for the
+ * Test connection route: the stored destinations a stored secret may be sent to.
+ */
+const resolvedOptions = new WeakMap<object, NormalizedEndpointOptions>();
+
+/**
+ * The editor routes take JSON only. A cross-site page can send a form or `text/plain` without a
+ * CORS preflight, but not `application/json`, so this keeps other sites' pages out even when
+ * adminAuth is off (Node-RED's default).
+ */
+function refuseNonJson(req: Request, res: Response): boolean {
+  const hasBody =
+    req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+  if (req.method === 'GET' && !hasBody && req.headers['content-type'] === undefined) return false;
+  if (req.is('application/json') === 'application/json') return false;
+  res.status(415).json({ ok: false, code: 'UNSUPPORTED_MEDIA_TYPE', messages: ['Send application/json'] });
+  return true;
+}
 
 interface EndpointNodeImpl extends EndpointNode {
   closeTimeoutMs: number;
@@ -49,6 +72,7 @@ export = function (RED: NodeAPI): void {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const node = this;
     const options = normalizeEndpointOptions(def);
+    resolvedOptions.set(node, options);
     node.closeTimeoutMs = options.closeTimeoutMs;
     let client: EventStreamsClient | undefined;
     let kafkaAdmin: TopicAdmin | undefined;
@@ -157,27 +181,34 @@ export = function (RED: NodeAPI): void {
   );
 
   /**
-   * Credentials for a test: values typed in the dialog win; password fields the editor did not
-   * resend (empty, or its `__PWRD__` placeholder) come from the stored credentials of that node.
+   * The stored node a test request names: its saved properties (what the editor sends back), the
+   * same as the running node resolved them, and its credentials. `undefined` when there is no such
+   * node (a new one not deployed yet); `'other-type'` when the id names a node of another type,
+   * whose credentials are never used.
    */
-  function testCredentials(id: unknown, sent: unknown): EndpointCredentials {
-    const given = sent && typeof sent === 'object' ? (sent as Record<string, unknown>) : {};
-    const stored =
-      typeof id === 'string' && id
-        ? ((RED.nodes.getCredentials(id) as Record<string, unknown> | undefined) ?? {})
-        : {};
-    const out: EndpointCredentials = {};
-    for (const name of CREDENTIAL_NAMES) {
-      const value = given[name];
-      let chosen: unknown;
-      if (CREDENTIALS[name].type === 'password') {
-        chosen = typeof value === 'string' && value !== PASSWORD_PLACEHOLDER ? value : stored[name];
-      } else {
-        chosen = typeof value === 'string' ? value : stored[name];
-      }
-      if (typeof chosen === 'string' && chosen !== '') out[name] = substituteEnv(chosen);
+  function storedEndpoint(id: unknown): StoredEndpoint | undefined | 'other-type' {
+    if (typeof id !== 'string' || id === '') return undefined;
+    let raw: Record<string, unknown> | undefined;
+    RED.nodes.eachNode((n) => {
+      if (n.id === id) raw = n as unknown as Record<string, unknown>;
+    });
+    const running = RED.nodes.getNode(id) as (EndpointNode & object) | null;
+    if (!raw) return running ? 'other-type' : undefined;
+    if (raw.type !== TYPE || (running && running.type !== TYPE)) return 'other-type';
+    const resolved = running ? resolvedOptions.get(running) : undefined;
+    if (running && resolved) {
+      return { raw, resolved, credentials: { ...(running.credentials ?? {}) } };
     }
-    return out;
+    // Saved but not running (e.g. on a disabled flow): the stored values with env substitution.
+    const substituted: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(raw)) substituted[k] = typeof v === 'string' ? substituteEnv(v) : v;
+    const storedCreds = (RED.nodes.getCredentials(id) as Record<string, unknown> | undefined) ?? {};
+    const credentials: EndpointCredentials = {};
+    for (const name of Object.keys(CREDENTIALS) as CredentialName[]) {
+      const v = storedCreds[name];
+      if (typeof v === 'string' && v !== '') credentials[name] = substituteEnv(v);
+    }
+    return { raw, resolved: normalizeEndpointOptions(substituted), credentials };
   }
 
   function describe(check: ConnectionCheck, host: string, insecure: boolean): TestConnectionResponse {
@@ -250,11 +281,30 @@ export = function (RED: NodeAPI): void {
     '/event-streams-endpoint/test',
     RED.auth.needsPermission('event-streams-endpoint.write'),
     (req: Request, res: Response) => {
-      const body = (req.body ?? {}) as Partial<Record<keyof EndpointOptions, unknown>> & {
+      if (refuseNonJson(req, res)) return;
+      const rawBody: unknown = req.body;
+      const body = (
+        rawBody && typeof rawBody === 'object' && !Array.isArray(rawBody) ? rawBody : {}
+      ) as Partial<Record<keyof EndpointOptions, unknown>> & {
         id?: unknown;
         credentials?: unknown;
       };
-      const options = normalizeEndpointOptions(body);
+      const stored = storedEndpoint(body.id);
+      if (stored === 'other-type') {
+        res.status(400).json({
+          ok: false,
+          reachable: false,
+          tlsTrusted: null,
+          authenticated: null,
+          insecure: false,
+          host: '',
+          messages: [RED._('event-streams-endpoint.test.not-endpoint')],
+          code: 'INVALID_CONFIG',
+        } satisfies TestConnectionResponse);
+        return;
+      }
+      const request = testRequestConfig(body, CREDENTIALS, stored);
+      const options = request.options;
       let host = '';
       try {
         host = new URL(options.url).host;
@@ -263,13 +313,15 @@ export = function (RED: NodeAPI): void {
       }
       let client: EventStreamsClient;
       try {
-        const clientOptions = buildClientOptions(options, testCredentials(body.id, body.credentials));
+        const clientOptions = buildClientOptions(options, request.credentials);
         // One attempt, bounded: the user is waiting on a button.
         clientOptions.retry = { retries: 0 };
         clientOptions.requestTimeoutMs = Math.min(options.requestTimeoutMs, 15_000);
         client = new EventStreamsClient(clientOptions);
       } catch (err) {
         const message = isEventStreamsError(err) ? err.message : 'Invalid configuration';
+        // A secret left as stored while a destination changed: say why, not just "no API key".
+        const withheld = request.destinationChanged && request.withheld.length > 0;
         res.status(400).json({
           ok: false,
           host,
@@ -277,7 +329,11 @@ export = function (RED: NodeAPI): void {
           tlsTrusted: null,
           authenticated: null,
           insecure: !options.verifyTls,
-          messages: [RED._('event-streams-endpoint.test.config', { reason: message })],
+          messages: [
+            withheld
+              ? RED._('event-streams-endpoint.test.secrets-required')
+              : RED._('event-streams-endpoint.test.config', { reason: message }),
+          ],
           code: isEventStreamsError(err) ? err.code : 'INVALID_CONFIG',
         } satisfies TestConnectionResponse);
         return;
@@ -312,16 +368,32 @@ export = function (RED: NodeAPI): void {
     '/event-streams-endpoint/:id/topics',
     RED.auth.needsPermission('event-streams-endpoint.read'),
     (req: Request, res: Response) => {
+      if (refuseNonJson(req, res)) return;
       const node = RED.nodes.getNode(String(req.params.id)) as EndpointNode | null;
       if (!node || node.type !== TYPE || typeof node.getClient !== 'function') {
         // Undeployed or unknown: the editor simply offers no suggestions.
         res.status(404).json([]);
         return;
       }
-      const filter = typeof req.query.filter === 'string' && req.query.filter ? req.query.filter : undefined;
+      const rawFilter = req.query.filter;
+      if (rawFilter !== undefined && typeof rawFilter !== 'string') {
+        res.status(400).json({ error: 'filter must be a single glob' });
+        return;
+      }
+      const filter = rawFilter ? rawFilter : undefined;
+      const problem = filter === undefined ? undefined : checkGlob(filter);
+      if (problem) {
+        res.status(400).json({ error: problem, code: 'VALIDATION' });
+        return;
+      }
+      const backend = req.query.backend;
+      if (backend !== undefined && backend !== 'kafka' && backend !== 'rest') {
+        res.status(400).json({ error: 'backend must be rest or kafka', code: 'VALIDATION' });
+        return;
+      }
       let admin: TopicAdmin;
       try {
-        admin = req.query.backend === 'kafka' ? node.getKafkaAdmin() : node.getClient().admin;
+        admin = backend === 'kafka' ? node.getKafkaAdmin() : node.getClient().admin;
       } catch (err) {
         res.status(409).json({ error: isEventStreamsError(err) ? err.message : 'unavailable' });
         return;

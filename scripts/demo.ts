@@ -172,6 +172,8 @@ async function main(): Promise<void> {
     port: 0,
     stateDir: path.join(opts.dir, 'endpoint'),
     topics: [{ name: DEMO_TOPIC, partitions: 3 }],
+    // The demo prints a /local/topics/.../records curl: the development routes are on here.
+    dev: true,
     log,
     ...(opts.kafka ? { kafka: { brokers: opts.kafka.split(',').map((b) => b.trim()) } } : {}),
   });

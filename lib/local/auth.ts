@@ -2,26 +2,37 @@
 /**
  * Credential checks of the local endpoint: API keys (Bearer, Basic `token:<key>`, X-Auth-Token),
  * Basic username/password, IAM tokens issued by {@link TokenStore}, and client certificates signed
- * by the local CA. Secrets are compared as SHA-256 digests with `timingSafeEqual`, so neither their
+ * by the local CA. Every principal has a role, after IBM's IAM service roles: `manager` (the
+ * `--api-key` keys, users and client certificates: everything) or `writer` (`--writer-key`:
+ * produce, list and read topics; no admin writes, no /local routes). Secrets are compared as SHA-256 digests with `timingSafeEqual`, so neither their
  * content nor their length shows in response timing.
  */
 import type { IncomingMessage } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 
+import { checkGlob, compileGlob } from '../glob';
+import { ValidationError } from '../errors';
 import { secretDigest, type TokenStore } from './iam';
+
+/** IBM IAM-style service roles: Writer may produce (and read), Manager may do everything. */
+export type Role = 'manager' | 'writer';
 
 /** Who made a request. `id` is the API key, username or certificate CN (never logged). */
 export interface Principal {
   kind: 'apikey' | 'token' | 'user' | 'cert';
   id: string;
+  role: Role;
 }
 
 /** Why authentication failed, for the v2 error `target` and for tests. */
 export type AuthFailure = 'missing' | 'invalid' | 'scheme';
 
 export interface AuthenticatorOptions {
+  /** Manager keys. */
   apiKeys: string[];
+  /** Keys that may only produce (and list/read topics). */
+  writerKeys?: string[];
   users?: Array<{ username: string; password: string }>;
   tokens: TokenStore;
   clientCertAuth?: boolean;
@@ -29,13 +40,14 @@ export interface AuthenticatorOptions {
   forbiddenTopics?: string[];
 }
 
-/** `*` matches any run of characters; everything else is literal. */
-export function globToRegExp(glob: string): RegExp {
-  const body = glob
-    .split('*')
-    .map((part) => part.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'))
-    .join('.*');
-  return new RegExp(`^${body}$`);
+/**
+ * A permission glob (`*`, `?`, see lib/glob.ts) as a predicate. Invalid globs are refused when the
+ * endpoint starts, so a typo cannot silently grant or deny everything.
+ */
+export function permissionGlob(glob: string): (topic: string) => boolean {
+  const problem = checkGlob(glob);
+  if (problem) throw new ValidationError(`Invalid topic permission ${JSON.stringify(glob)}: ${problem}`);
+  return compileGlob(glob) ?? (() => true);
 }
 
 interface Secret {
@@ -58,26 +70,37 @@ export class Authenticator {
   private readonly users: Secret[];
   private readonly tokens: TokenStore;
   private readonly clientCertAuth: boolean;
-  private readonly permissions?: Map<string, RegExp[]>;
-  private readonly forbidden: RegExp[];
+  private readonly roles = new Map<string, Role>();
+  private readonly permissions?: Map<string, Array<(topic: string) => boolean>>;
+  private readonly forbidden: Array<(topic: string) => boolean>;
 
   constructor(options: AuthenticatorOptions) {
-    this.keys = options.apiKeys.map((key) => ({
-      digest: secretDigest(key),
-      principal: { kind: 'apikey', id: key },
-    }));
+    const writers = new Set(options.writerKeys ?? []);
+    // A key given both ways is a manager key: --api-key is the stronger statement.
+    for (const k of options.apiKeys) writers.delete(k);
+    this.keys = [
+      ...options.apiKeys.map((key) => ({
+        digest: secretDigest(key),
+        principal: { kind: 'apikey', id: key, role: 'manager' } as Principal,
+      })),
+      ...[...writers].map((key) => ({
+        digest: secretDigest(key),
+        principal: { kind: 'apikey', id: key, role: 'writer' } as Principal,
+      })),
+    ];
+    for (const k of this.keys) this.roles.set(k.principal.id, k.principal.role);
     this.users = (options.users ?? []).map((u) => ({
       digest: secretDigest(`${u.username}:${u.password}`),
-      principal: { kind: 'user', id: u.username },
+      principal: { kind: 'user', id: u.username, role: 'manager' },
     }));
     this.tokens = options.tokens;
     this.clientCertAuth = options.clientCertAuth === true;
     if (options.producePermissions) {
       this.permissions = new Map(
-        Object.entries(options.producePermissions).map(([k, globs]) => [k, globs.map(globToRegExp)]),
+        Object.entries(options.producePermissions).map(([k, globs]) => [k, globs.map(permissionGlob)]),
       );
     }
-    this.forbidden = (options.forbiddenTopics ?? []).map(globToRegExp);
+    this.forbidden = (options.forbiddenTopics ?? []).map(permissionGlob);
   }
 
   /** The principal of an API key, or undefined (used by the IAM token exchange). */
@@ -97,11 +120,13 @@ export class Authenticator {
       const credentials = space < 0 ? '' : authorization.slice(space + 1).trim();
       if (scheme.length === 6 && scheme.toLowerCase() === 'bearer') {
         if (!credentials) return 'invalid';
-        const digest = secretDigest(credentials);
-        const key = findSecret(this.keys, digest);
+        const key = findSecret(this.keys, secretDigest(credentials));
         if (key) return key;
-        const tokenPrincipal = this.tokens.verify(digest);
-        return tokenPrincipal !== undefined ? { kind: 'token', id: tokenPrincipal } : 'invalid';
+        const tokenKey = this.tokens.verify(credentials);
+        const role = tokenKey === undefined ? undefined : this.roles.get(tokenKey);
+        return tokenKey !== undefined && role !== undefined
+          ? { kind: 'token', id: tokenKey, role }
+          : 'invalid';
       }
       if (bearerOnly) return 'scheme';
       if (scheme.length === 5 && scheme.toLowerCase() === 'basic') {
@@ -119,7 +144,7 @@ export class Authenticator {
       const cert = socket.encrypted && socket.authorized ? socket.getPeerCertificate() : undefined;
       if (cert && cert.raw) {
         const cn = typeof cert.subject?.CN === 'string' ? cert.subject.CN : 'client';
-        return { kind: 'cert', id: cn };
+        return { kind: 'cert', id: cn, role: 'manager' };
       }
     }
     return 'missing';
@@ -138,10 +163,10 @@ export class Authenticator {
 
   /** Forbidden topics, then the per-key globs (a key without an entry may produce everywhere). */
   mayProduce(principal: Principal, topic: string): boolean {
-    for (const re of this.forbidden) if (re.test(topic)) return false;
+    for (const match of this.forbidden) if (match(topic)) return false;
     const globs = this.permissions?.get(principal.id);
     if (!globs) return true;
-    for (const re of globs) if (re.test(topic)) return true;
+    for (const match of globs) if (match(topic)) return true;
     return false;
   }
 }

@@ -8,6 +8,12 @@
 import { parseArgs } from 'node:util';
 
 import { validateFaults } from './faults';
+import {
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+} from './limits';
 import { DEFAULT_HOST, DEFAULT_PORT, defaultStateDir, startLocalEndpoint } from './server';
 import type { FaultSpec, LocalEndpointOptions } from './types';
 
@@ -19,7 +25,10 @@ Options:
   --host HOST            Address to bind (default ${DEFAULT_HOST})
   --port PORT            Port (default ${DEFAULT_PORT}; 0 picks a free one)
   --no-tls               Plain HTTP instead of HTTPS with a local CA
-  --api-key KEY          Accepted API key (repeatable; default: a generated key kept in the state dir)
+  --api-key KEY          Manager API key: produce, topic admin, /local (repeatable; default: a
+                         generated key kept in the state dir)
+  --writer-key KEY       Writer API key: produce and read topics only; topic create/update/delete
+                         and /local answer 403 (repeatable)
   --user USER            Username for Basic authentication (pair with --password; repeatable)
   --password PASSWORD    Password of the preceding --user
   --topic NAME[:N]       Create a topic with N partitions (default 1) at start (repeatable)
@@ -32,8 +41,16 @@ Options:
   --deployment cloud|onprem
                          IBM Cloud (v1 + v2) or on-prem (v1 only, 411 on empty bodies); default cloud
                          (--flavour is the old name and still works)
+  --dev                  Development routes: GET /local/topics/T/records and /local/faults (manager
+                         keys only); without it they answer 404. Never on a shared gateway.
   --fault JSON           A fault spec or an array of them (repeatable), e.g. '{"status":503,"count":2}'
+                         (applies to authenticated requests only)
+  --max-connections N    Open sockets at most (default ${DEFAULT_MAX_CONNECTIONS}); idle sockets close
+                         after ${DEFAULT_IDLE_TIMEOUT_MS / 1000} s (TLS handshake ${DEFAULT_HANDSHAKE_TIMEOUT_MS / 1000} s, keep-alive ${DEFAULT_KEEP_ALIVE_TIMEOUT_MS / 1000} s)
   -h, --help             Show this help
+
+Several gateways started with the same --api-key/--writer-key set (and the same --kafka) accept
+each other's IAM tokens, so they can sit behind one load balancer.
 
 When ready, one JSON line is printed on stdout: {"url","adminUrl","iamUrl","apiKey","caFile"}.
 SIGINT or SIGTERM stops the endpoint.
@@ -58,6 +75,9 @@ export function parseCli(argv: string[]): { help: true } | { help: false; option
       port: { type: 'string' },
       'no-tls': { type: 'boolean' },
       'api-key': { type: 'string', multiple: true },
+      'writer-key': { type: 'string', multiple: true },
+      dev: { type: 'boolean' },
+      'max-connections': { type: 'string' },
       user: { type: 'string', multiple: true },
       password: { type: 'string', multiple: true },
       topic: { type: 'string', multiple: true },
@@ -83,6 +103,11 @@ export function parseCli(argv: string[]): { help: true } | { help: false; option
   }
   if (values['no-tls']) options.tls = false;
   if (values['api-key']) options.apiKeys = values['api-key'];
+  if (values['writer-key']) options.writerKeys = values['writer-key'];
+  if (values.dev) options.dev = true;
+  if (values['max-connections'] !== undefined) {
+    options.connections = { maxConnections: parsePositiveInt(values['max-connections'], 'connection cap') };
+  }
   const users = values.user ?? [];
   const passwords = values.password ?? [];
   if (users.length !== passwords.length) throw new UsageError('Each --user needs a --password');

@@ -37,24 +37,34 @@ const KEYS = new Set([
   'route',
 ]);
 
-function nonNegative(value: unknown, name: string): void {
-  if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 0)) {
-    throw new ValidationError(`Fault ${name} must be a non-negative number`);
+/** Bounds of fault parameters: a fault may slow the endpoint down, never park it indefinitely. */
+export const MAX_FAULT_LATENCY_MS = 60_000;
+export const MAX_FAULT_RETRY_AFTER_SEC = 3600;
+export const MAX_FAULT_COUNT = 1_000_000;
+export const MAX_FAULTS = 100;
+
+function nonNegative(value: unknown, name: string, max: number): void {
+  if (
+    value !== undefined &&
+    (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > max)
+  ) {
+    throw new ValidationError(`Fault ${name} must be a number from 0 to ${max}`);
   }
 }
 
 /** Checks an untrusted fault list (CLI flag, `POST /local/faults`) and returns it typed. */
 export function validateFaults(input: unknown): FaultSpec[] {
   const list = Array.isArray(input) ? input : [input];
+  if (list.length > MAX_FAULTS) throw new ValidationError(`At most ${MAX_FAULTS} faults at a time`);
   return list.map((item): FaultSpec => {
     if (typeof item !== 'object' || item === null || Array.isArray(item)) {
       throw new ValidationError('A fault must be a JSON object');
     }
     const f = item as Record<string, unknown>;
     for (const k of Object.keys(f)) if (!KEYS.has(k)) throw new ValidationError(`Unknown fault field '${k}'`);
-    nonNegative(f.latencyMs, 'latencyMs');
-    nonNegative(f.status429RetryAfterSec, 'status429RetryAfterSec');
-    nonNegative(f.count, 'count');
+    nonNegative(f.latencyMs, 'latencyMs', MAX_FAULT_LATENCY_MS);
+    nonNegative(f.status429RetryAfterSec, 'status429RetryAfterSec', MAX_FAULT_RETRY_AFTER_SEC);
+    nonNegative(f.count, 'count', MAX_FAULT_COUNT);
     if (f.count !== undefined && !Number.isInteger(f.count))
       throw new ValidationError('Fault count must be an integer');
     if (
@@ -98,6 +108,11 @@ export class FaultInjector {
 
   clear(): void {
     this.faults = [];
+  }
+
+  /** Whether any fault is set (the common case is none: then requests skip fault handling). */
+  get active(): boolean {
+    return this.faults.length > 0;
   }
 
   list(): FaultSpec[] {

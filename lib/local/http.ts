@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse, STATUS_CODES } from 'node:http';
 
 import { isEventStreamsError, ValidationError } from '../errors';
-import type { Authenticator } from './auth';
+import type { AuthFailure, Authenticator, Principal } from './auth';
 import type { FaultInjector } from './faults';
 import type { TokenStore } from './iam';
 import { ADMIN_MAX_BODY } from './limits';
@@ -66,6 +66,8 @@ export interface ServerDeps {
   /** Fault-latency timers, cleared on stop. */
   readonly timers: Set<NodeJS.Timeout>;
   readonly log: (line: string) => void;
+  /** `--dev`: the /local inspection and fault routes exist (404 otherwise). */
+  readonly dev: boolean;
   baseUrl: string;
 }
 
@@ -83,6 +85,17 @@ export interface RequestContext {
   readonly seg: string[];
   /** The raw query string, without '?'. */
   readonly query: string;
+  /** Set by {@link authenticate}: checked once per request even when the fault check needed it first. */
+  auth?: { bearerOnly: boolean; result: Principal | AuthFailure };
+}
+
+/** The request's principal (or why there is none), computed once per request and mode. */
+export function authenticate(ctx: RequestContext, bearerOnly = false): Principal | AuthFailure {
+  const cached = ctx.auth;
+  if (cached !== undefined && cached.bearerOnly === bearerOnly) return cached.result;
+  const result = ctx.deps.auth.authenticate(ctx.req, bearerOnly);
+  ctx.auth = { bearerOnly, result };
+  return result;
 }
 
 // ---------------------------------------------------------------- decoding

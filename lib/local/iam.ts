@@ -1,18 +1,33 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * A stand-in for IBM Cloud IAM's `POST /identity/token` (API key grant). Tokens are random opaque
- * strings, not JWTs: clients must treat IAM tokens as opaque anyway, and an opaque token cannot
- * be mistaken for a real IBM credential.
+ * A stand-in for IBM Cloud IAM's `POST /identity/token` (API key grant).
+ *
+ * Tokens are self-contained and signed, so nothing is stored per token: any gateway started with
+ * the same API keys verifies a token another one issued (several gateways behind a load balancer),
+ * no caller can fill or evict a token table, and a restart keeps tokens valid until they expire.
+ *
+ *   ES1.<kid>.<expiry ms, base36>.<nonce>.<HMAC-SHA256 of everything before it>
+ *
+ * The HMAC key is derived with HKDF-SHA256 from the configured API keys (all of them, sorted), so
+ * it exists nowhere but in the gateways' memory and changes when the key set changes (which ends
+ * every outstanding token: rotate keys on every gateway together). `kid` names the API key the
+ * token was issued for, as an HMAC of it (the key itself is never in the token); the key's role
+ * is looked up when the token is used, so a key removed or demoted takes its tokens with it.
+ * Clients must treat IAM tokens as opaque anyway; these are not JWTs and cannot be mistaken for a
+ * real IBM credential.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** The grant type IBM IAM requires for API key exchanges. */
 export const APIKEY_GRANT_TYPE = 'urn:ibm:params:oauth:grant-type:apikey';
 
-/** Upper bound on live tokens; past it the oldest are dropped (a local endpoint needs few). */
-export const MAX_TOKENS = 10_000;
+const VERSION = 'ES1';
+const HKDF_SALT = 'event-streams-local/iam-token-signing';
+const HKDF_INFO = 'v1';
+/** Tokens longer than this are not ours; checked before any hashing. */
+const MAX_TOKEN_LENGTH = 160;
 
-/** The digest a token or key is stored and looked up under, so no lookup compares raw secrets. */
+/** The digest a key is looked up under, so no lookup compares raw secrets. */
 export function secretDigest(secret: string): Buffer {
   return createHash('sha256').update(secret, 'utf8').digest();
 }
@@ -27,34 +42,55 @@ export interface IssuedToken {
   scope: string;
 }
 
-interface TokenEntry {
-  expiresAt: number;
-  /** The API key the token was issued for, for per-key produce permissions. */
-  principal: string;
+/** The signing key for a set of API keys: the same set gives the same key on every gateway. */
+export function deriveSigningKey(apiKeys: readonly string[]): Buffer {
+  const unique = [...new Set(apiKeys)].sort();
+  // Length-prefixed, so ["ab","c"] and ["a","bc"] differ.
+  const ikm = Buffer.concat(
+    unique.flatMap((k) => {
+      const b = Buffer.from(k, 'utf8');
+      const len = Buffer.alloc(4);
+      len.writeUInt32BE(b.length);
+      return [len, b];
+    }),
+  );
+  return Buffer.from(hkdfSync('sha256', ikm, HKDF_SALT, HKDF_INFO, 32));
 }
 
-/** Issued tokens by digest, bounded and purged of expired entries on every issue. */
+/**
+ * Issues and verifies signed IAM tokens. Holds only the derived key and the key ids of the
+ * configured API keys; the name is kept from when tokens were stored (nothing is now).
+ */
 export class TokenStore {
-  private readonly tokens = new Map<string, TokenEntry>();
+  private readonly key: Buffer;
+  private readonly kidToPrincipal = new Map<string, string>();
+  private readonly principalToKid = new Map<string, string>();
 
   constructor(
     private readonly lifetimeSec: number,
-    private readonly maxTokens = MAX_TOKENS,
-  ) {}
-
-  issue(principal: string, now = Date.now()): IssuedToken {
-    this.purge(now);
-    while (this.tokens.size >= this.maxTokens) {
-      // Map iteration follows insertion order, so the first key is the oldest token.
-      const oldest = this.tokens.keys().next().value;
-      if (oldest === undefined) break;
-      this.tokens.delete(oldest);
+    apiKeys: readonly string[],
+  ) {
+    this.key = deriveSigningKey(apiKeys);
+    for (const k of apiKeys) {
+      const kid = createHmac('sha256', this.key).update('kid\0').update(k, 'utf8').digest().subarray(0, 12);
+      const id = kid.toString('base64url');
+      this.kidToPrincipal.set(id, k);
+      this.principalToKid.set(k, id);
     }
-    const token = randomBytes(32).toString('base64url');
+  }
+
+  private sign(body: string): string {
+    return createHmac('sha256', this.key).update(body).digest('base64url');
+  }
+
+  /** A token for a configured API key (the principal id of an `apikey` principal). */
+  issue(principal: string, now = Date.now()): IssuedToken {
+    const kid = this.principalToKid.get(principal);
+    if (kid === undefined) throw new Error('tokens are issued for configured API keys only');
     const expiresAt = now + this.lifetimeSec * 1000;
-    this.tokens.set(secretDigest(token).toString('base64'), { expiresAt, principal });
+    const body = `${VERSION}.${kid}.${expiresAt.toString(36)}.${randomBytes(12).toString('base64url')}`;
     return {
-      access_token: token,
+      access_token: `${body}.${this.sign(body)}`,
       refresh_token: 'not_supported',
       token_type: 'Bearer',
       expires_in: this.lifetimeSec,
@@ -63,29 +99,18 @@ export class TokenStore {
     };
   }
 
-  /** The principal of a live token, or undefined (unknown or expired; expired ones are removed). */
-  verify(digest: Buffer, now = Date.now()): string | undefined {
-    const key = digest.toString('base64');
-    const entry = this.tokens.get(key);
-    if (!entry) return undefined;
-    if (entry.expiresAt <= now) {
-      this.tokens.delete(key);
-      return undefined;
-    }
-    return entry.principal;
-  }
-
-  get size(): number {
-    return this.tokens.size;
-  }
-
-  purge(now = Date.now()): void {
-    for (const [key, entry] of this.tokens) {
-      if (entry.expiresAt <= now) this.tokens.delete(key);
-    }
-  }
-
-  clear(): void {
-    this.tokens.clear();
+  /** The API key a valid, unexpired token was issued for, or undefined. Constant work per call. */
+  verify(token: string, now = Date.now()): string | undefined {
+    if (token.length > MAX_TOKEN_LENGTH || !token.startsWith(`${VERSION}.`)) return undefined;
+    const dot = token.lastIndexOf('.');
+    const body = token.slice(0, dot);
+    const given = Buffer.from(token.slice(dot + 1), 'base64url');
+    const expected = Buffer.from(this.sign(body), 'base64url');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+    const parts = body.split('.');
+    if (parts.length !== 4) return undefined;
+    const expiresAt = parseInt(parts[2]!, 36);
+    if (!(expiresAt > now)) return undefined;
+    return this.kidToPrincipal.get(parts[1]!);
   }
 }

@@ -21,6 +21,15 @@ export const MAX_PER_PAGE = 1000;
 /** IBM Cloud allows topic names up to 200 characters (Kafka itself allows 249). */
 export const MAX_TOPIC_NAME = 200;
 
+/** Connection defaults: a socket that sends nothing is gone within 20 s (TLS: 10 s). */
+export const DEFAULT_MAX_CONNECTIONS = 1024;
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+export const DEFAULT_IDLE_TIMEOUT_MS = 20_000;
+export const DEFAULT_HEADERS_TIMEOUT_MS = 20_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+/** Benchmarks keep connections idle between bursts; Node's 5 s default would churn them. */
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 30_000;
+
 export const ADMIN_MAX_BODY = 64 * 1024;
 export const IAM_MAX_BODY = 16 * 1024;
 export const LOCAL_READ_DEFAULT_LIMIT = 1000;
@@ -37,4 +46,30 @@ export function validTopicName(name: string): boolean {
     name !== '..' &&
     TOPIC_NAME_RE.test(name)
   );
+}
+
+/** Deepest nesting of arrays and objects accepted in a JSON request body. */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Whether JSON text nests arrays/objects deeper than `max`, by one linear scan (strings skipped).
+ * Checked before parsing: a deeply nested value parses, but re-serialising it overflows the stack.
+ */
+export function jsonTooDeep(text: string, max = MAX_JSON_DEPTH): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92 /* \\ */) i++;
+      else if (c === 34 /* " */) inString = false;
+    } else if (c === 34) {
+      inString = true;
+    } else if (c === 91 /* [ */ || c === 123 /* { */) {
+      if (++depth > max) return true;
+    } else if (c === 93 /* ] */ || c === 125 /* } */) {
+      depth--;
+    }
+  }
+  return false;
 }

@@ -12,6 +12,18 @@ import type { Backend, RecordToStore, StoredRecord, TopicUpdate } from './types'
 /** Defaults for `memory` options. */
 export const DEFAULT_MAX_RECORDS_PER_TOPIC = 100_000;
 export const DEFAULT_MAX_BYTES_PER_TOPIC = 64 * 1024 * 1024;
+/** Topics, partitions (all topics together) and record bytes (all topics together) it holds at most. */
+export const DEFAULT_MAX_TOPICS = 1000;
+export const DEFAULT_MAX_PARTITIONS = 10_000;
+export const DEFAULT_MAX_TOTAL_BYTES = 256 * 1024 * 1024;
+
+export interface MemoryBackendOptions {
+  maxRecordsPerTopic?: number;
+  maxBytesPerTopic?: number;
+  maxTopics?: number;
+  maxPartitions?: number;
+  maxTotalBytes?: number;
+}
 
 /** Rough per-record bookkeeping cost counted against the byte bound (object, offsets, arrays). */
 const RECORD_OVERHEAD_BYTES = 64;
@@ -100,10 +112,28 @@ export class MemoryBackend implements Backend {
   private readonly topics = new Map<string, TopicState>();
   private readonly maxRecords: number;
   private readonly maxBytes: number;
+  private readonly maxTopics: number;
+  private readonly maxPartitions: number;
+  private readonly maxTotalBytes: number;
+  private partitionCount = 0;
+  private totalBytes = 0;
 
-  constructor(options: { maxRecordsPerTopic?: number; maxBytesPerTopic?: number } = {}) {
+  constructor(options: MemoryBackendOptions = {}) {
     this.maxRecords = Math.max(1, options.maxRecordsPerTopic ?? DEFAULT_MAX_RECORDS_PER_TOPIC);
     this.maxBytes = Math.max(1, options.maxBytesPerTopic ?? DEFAULT_MAX_BYTES_PER_TOPIC);
+    this.maxTopics = Math.max(1, options.maxTopics ?? DEFAULT_MAX_TOPICS);
+    this.maxPartitions = Math.max(1, options.maxPartitions ?? DEFAULT_MAX_PARTITIONS);
+    this.maxTotalBytes = Math.max(1, options.maxTotalBytes ?? DEFAULT_MAX_TOTAL_BYTES);
+  }
+
+  private checkPartitions(adding: number, topic: string): void {
+    if (this.partitionCount + adding > this.maxPartitions) {
+      throw new ValidationError(
+        `The memory backend holds at most ${this.maxPartitions} partitions in all (${this.partitionCount} in use)`,
+        'VALIDATION',
+        { topic },
+      );
+    }
   }
 
   /** Synchronous existence check, used by the server to skip a promise on the hot path. */
@@ -133,15 +163,34 @@ export class MemoryBackend implements Backend {
       value: record.value,
       headers: record.headers,
     };
+    const size = recordBytes(stored);
+    // Past the bound of all topics together, this topic's oldest records make room (as past its
+    // own bound); if that cannot make enough, the record is refused rather than growing the heap.
+    while (this.totalBytes + size > this.maxTotalBytes && state.all.length > 0) this.evictOldest(state);
+    if (this.totalBytes + size > this.maxTotalBytes) {
+      log.nextOffset--;
+      throw new ValidationError(
+        `The memory backend is full (${this.maxTotalBytes} bytes across all topics): delete topics to make room`,
+        'VALIDATION',
+        { topic },
+      );
+    }
     log.records.push(stored);
     state.all.push(stored);
-    state.bytes += recordBytes(stored);
+    state.bytes += size;
+    this.totalBytes += size;
     while (state.all.length > this.maxRecords || (state.bytes > this.maxBytes && state.all.length > 1)) {
-      const oldest = state.all.shift()!;
-      state.partitions[oldest.partition]!.records.shift();
-      state.bytes -= recordBytes(oldest);
+      this.evictOldest(state);
     }
     return stored;
+  }
+
+  private evictOldest(state: TopicState): void {
+    const oldest = state.all.shift()!;
+    state.partitions[oldest.partition]!.records.shift();
+    const size = recordBytes(oldest);
+    state.bytes -= size;
+    this.totalBytes -= size;
   }
 
   async produce(
@@ -160,6 +209,12 @@ export class MemoryBackend implements Backend {
     if (!Number.isInteger(partitions) || partitions < 1) {
       throw new ValidationError(`Invalid partition count ${partitions}`, 'VALIDATION', { topic: name });
     }
+    if (this.topics.size >= this.maxTopics) {
+      throw new ValidationError(`The memory backend holds at most ${this.maxTopics} topics`, 'VALIDATION', {
+        topic: name,
+      });
+    }
+    this.checkPartitions(partitions, name);
     const state: TopicState = {
       name,
       partitions: Array.from({ length: partitions }, newPartition),
@@ -170,6 +225,7 @@ export class MemoryBackend implements Backend {
     };
     for (const c of configs) state.configs.set(c.name, c.value);
     this.topics.set(name, state);
+    this.partitionCount += partitions;
   }
 
   private describe(state: TopicState): TopicDetail {
@@ -207,6 +263,8 @@ export class MemoryBackend implements Backend {
           { topic: name },
         );
       }
+      this.checkPartitions(update.partitions - state.partitions.length, name);
+      this.partitionCount += update.partitions - state.partitions.length;
       while (state.partitions.length < update.partitions) state.partitions.push(newPartition());
     }
     for (const c of update.configs ?? []) {
@@ -216,6 +274,10 @@ export class MemoryBackend implements Backend {
   }
 
   async deleteTopic(name: string): Promise<boolean> {
+    const state = this.topics.get(name);
+    if (!state) return false;
+    this.partitionCount -= state.partitions.length;
+    this.totalBytes -= state.bytes;
     return this.topics.delete(name);
   }
 
@@ -255,5 +317,7 @@ export class MemoryBackend implements Backend {
 
   async close(): Promise<void> {
     this.topics.clear();
+    this.partitionCount = 0;
+    this.totalBytes = 0;
   }
 }

@@ -43,6 +43,12 @@ import {
 import { TokenStore } from './iam';
 import {
   ADMIN_MAX_BODY,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_HEADERS_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_HOST,
   DEFAULT_MAX_KEY_BYTES,
   DEFAULT_MAX_MESSAGE_BYTES,
@@ -164,16 +170,27 @@ class LocalServer {
       counts: { produce: 0, admin: 0, iam: 0, other: 0 },
       timers: new Set<NodeJS.Timeout>(),
       log,
+      dev: options.dev === true,
       baseUrl: '',
     };
 
     const handler = (req: IncomingMessage, res: ServerResponse): void => this.handle(req, res);
+    const conn = options.connections ?? {};
+    const limit = (v: number | undefined, fallback: number): number =>
+      typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fallback;
+    const handshakeTimeout = limit(conn.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS);
+    const idleTimeout = limit(conn.idleTimeoutMs, DEFAULT_IDLE_TIMEOUT_MS);
+    const headersTimeout = limit(conn.headersTimeoutMs, DEFAULT_HEADERS_TIMEOUT_MS);
+    const requestTimeout = Math.max(headersTimeout, limit(conn.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS));
     // A URI up to maxUriBytes must reach us so that we can answer 414 ourselves, instead of the
     // parser's 431, so the header limit is raised above Node's 16 KiB default when needed.
     const common = {
       maxHeaderSize: Math.max(32 * 1024, this.deps.maxUriBytes + 16 * 1024),
       noDelay: true,
       keepAlive: true,
+      // headersTimeout and requestTimeout are enforced by this periodic check (Node's default
+      // 30 s would let a slow sender hold a socket that much longer than the timeout says).
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, headersTimeout / 4)),
     };
     this.server = tls
       ? https.createServer(
@@ -182,6 +199,8 @@ class LocalServer {
             key: tls.key,
             cert: tls.cert,
             minVersion: 'TLSv1.2',
+            // A socket that never completes the handshake (or never starts it) is dropped.
+            handshakeTimeout,
             ...(options.clientCertAuth
               ? // Certificates are requested, not required: callers without one still use keys or passwords.
                 { requestCert: true, rejectUnauthorized: false, ca: [tls.ca] }
@@ -190,10 +209,21 @@ class LocalServer {
           handler,
         )
       : http.createServer(common, handler);
-    // Benchmarks keep connections idle between bursts; Node's 5 s default would churn them.
-    this.server.keepAliveTimeout = 30_000;
-    this.server.headersTimeout = 40_000;
-    this.server.requestTimeout = 60_000;
+    this.server.keepAliveTimeout = limit(conn.keepAliveTimeoutMs, DEFAULT_KEEP_ALIVE_TIMEOUT_MS);
+    this.server.headersTimeout = headersTimeout;
+    this.server.requestTimeout = requestTimeout;
+    // Past the cap Node closes new sockets at once, so a flood of idle sockets cannot use up the
+    // process's file descriptors for the callers that do send requests.
+    this.server.maxConnections = Math.floor(limit(conn.maxConnections, DEFAULT_MAX_CONNECTIONS));
+    // Node times out headers only once a request has begun: a socket that connects (after the TLS
+    // handshake) and sends nothing would stay open forever. Until its first request it gets an
+    // inactivity timeout; after that Node's keep-alive and request timeouts take over.
+    this.server.on(
+      tls ? 'secureConnection' : 'connection',
+      (socket: Duplex & { setTimeout(ms: number): void }) => {
+        socket.setTimeout(idleTimeout);
+      },
+    );
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) =>
       this.clientError(err, socket),
     );
@@ -250,6 +280,12 @@ class LocalServer {
    * match its path, count it, pick its fault kind and error shape, call its module.
    */
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket as IncomingMessage['socket'] & { esSpoke?: true };
+    if (socket.esSpoke === undefined) {
+      // The socket's first request: the before-first-request timeout is done (see the constructor).
+      socket.esSpoke = true;
+      socket.setTimeout(0);
+    }
     req.on('error', () => req.socket.destroy());
     res.on('error', () => res.destroy());
     const url = req.url ?? '/';
@@ -279,13 +315,13 @@ class LocalServer {
         if (method !== 'POST') return notAllowed(ctx, 'POST', false);
         deps.counts.produce++;
         const topic = decodePathSegment(seg[3]!);
-        return withFault(ctx, 'produce', 'v2', () => produceV2(ctx, topic));
+        return withFault(ctx, 'produce', 'v2', () => produceV2(ctx, topic), true);
       }
       if (seg[1] === 'admin' || pathname === '/alive') return routeAdmin(ctx);
       if (pathname === '/identity/token') {
         if (method !== 'POST') return notAllowed(ctx, 'POST', false);
         deps.counts.iam++;
-        return withFault(ctx, 'iam', 'iam', () => iamToken(ctx));
+        return iamToken(ctx);
       }
       if (seg[1] === 'local') return routeLocal(ctx);
       deps.counts.other++;
@@ -328,9 +364,14 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
     backend = new MemoryBackend(options.memory);
   }
 
-  const tokens = new TokenStore(options.tokenLifetimeSec ?? DEFAULT_TOKEN_LIFETIME_SEC);
+  const writerKeys = (options.writerKeys ?? []).filter((k) => typeof k === 'string' && k.length > 0);
+  const tokens = new TokenStore(options.tokenLifetimeSec ?? DEFAULT_TOKEN_LIFETIME_SEC, [
+    ...apiKeys,
+    ...writerKeys,
+  ]);
   const auth = new Authenticator({
     apiKeys,
+    writerKeys,
     ...(options.users ? { users: options.users } : {}),
     tokens,
     ...(options.clientCertAuth ? { clientCertAuth: true } : {}),
@@ -403,7 +444,6 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
         const closed = new Promise<void>((resolve) => local.server.close(() => resolve()));
         local.server.closeAllConnections();
         await closed;
-        tokens.clear();
         await backend.close();
         log('event-streams-local stopped');
       })();

@@ -47,7 +47,18 @@ export interface LocalEndpointOptions {
   hostnames?: string[];
   /** API keys accepted as Bearer, Basic `token:<key>` and X-Auth-Token. Default: one generated key. */
   apiKeys?: string[];
-  /** Username/password pairs accepted as Basic (on-prem SCRAM style). */
+  /**
+   * Keys of the writer role (IBM IAM "Writer"): they may produce, exchange for IAM tokens and read
+   * topic metadata, but admin writes (create, update, delete) and /local answer 403. `apiKeys`
+   * are the manager keys.
+   */
+  writerKeys?: string[];
+  /**
+   * Development routes: /local/topics/{topic}/records and /local/faults (manager keys only).
+   * Off by default, so a gateway in front of a real Kafka answers 404 there.
+   */
+  dev?: boolean;
+  /** Username/password pairs accepted as Basic (on-prem SCRAM style); they have the manager role. */
   users?: Array<{ username: string; password: string }>;
   /** Ask for client certificates and accept those signed by the local CA (mutual TLS). */
   clientCertAuth?: boolean;
@@ -74,8 +85,32 @@ export interface LocalEndpointOptions {
    * "Flavour" now only means the REST Producer API version, v1 or v2.
    */
   flavour?: 'cloud' | 'onprem';
-  /** Memory backend bounds per topic (oldest records are evicted past them). */
-  memory?: { maxRecordsPerTopic?: number; maxBytesPerTopic?: number };
+  /**
+   * Memory backend bounds: records and bytes per topic (oldest records are evicted past them), and
+   * topics, partitions and record bytes of all topics together (refused with 400 past them).
+   */
+  memory?: {
+    maxRecordsPerTopic?: number;
+    maxBytesPerTopic?: number;
+    maxTopics?: number;
+    maxPartitions?: number;
+    maxTotalBytes?: number;
+  };
+  /**
+   * Connection hygiene (defaults in lib/local/limits.ts): every socket that sends nothing is closed
+   * within `handshakeTimeoutMs` (TLS) or `idleTimeoutMs` (before its first request); headers must
+   * arrive within `headersTimeoutMs`, a whole request within `requestTimeoutMs`; an idle
+   * keep-alive socket closes after `keepAliveTimeoutMs`. Past `maxConnections` new sockets are
+   * refused.
+   */
+  connections?: {
+    maxConnections?: number;
+    handshakeTimeoutMs?: number;
+    idleTimeoutMs?: number;
+    headersTimeoutMs?: number;
+    requestTimeoutMs?: number;
+    keepAliveTimeoutMs?: number;
+  };
   /** Use a Kafka cluster instead of memory. */
   kafka?: KafkaConnectionOptions;
   /** Faults active from the start (tests, CLI flags). */

@@ -43,6 +43,7 @@ describe('KafkaTopicAdmin validation (no broker needed)', function () {
     await assert.rejects(admin.getTopic('..'), hasCode('INVALID_TOPIC'));
     await assert.rejects(admin.deleteTopic('a/b'), hasCode('INVALID_TOPIC'));
     await assert.rejects(admin.listTopics({ filter: '/(/' }), hasCode('VALIDATION'));
+    await assert.rejects(admin.listTopics({ filter: '/^ok$/' }), hasCode('VALIDATION'));
     assert.throws(() => new KafkaTopicAdmin({ brokers: [] }), hasCode('VALIDATION'));
     assert.throws(() => new KafkaTopicAdmin({ brokers: ['nohost'] }), hasCode('VALIDATION'));
   });
@@ -222,7 +223,7 @@ describe('KafkaTopicAdmin (real Kafka)', function () {
       [name, second],
     );
     assert.equal(all.total, 2);
-    const regex = await admin.listTopics({ filter: `/^${prefix}-sec/` });
+    const regex = await admin.listTopics({ filter: `${prefix}-sec*` });
     assert.deepEqual(
       regex.topics.map((t) => t.name),
       [second],

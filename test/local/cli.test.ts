@@ -221,6 +221,38 @@ describe('local endpoint: CLI', function () {
       '--deployment is the new name of --flavour',
     );
     assert.throws(() => parseCli(['--fault', '{bad']), /fault/);
+    assert.throws(() => parseCli(['--fault', '{"latencyMs":1e300}']), /latencyMs/);
+  });
+
+  it('parses the role, development and connection flags, and documents them in --help', function () {
+    const r = parseCli([
+      '--api-key',
+      'm',
+      '--writer-key',
+      'w1',
+      '--writer-key',
+      'w2',
+      '--dev',
+      '--max-connections',
+      '50',
+    ]);
+    assert.equal(r.help, false);
+    if (r.help) return;
+    assert.deepEqual(r.options, {
+      apiKeys: ['m'],
+      writerKeys: ['w1', 'w2'],
+      dev: true,
+      connections: { maxConnections: 50 },
+    });
+    assert.equal(
+      (parseCli([]) as { options: { dev?: boolean } }).options.dev,
+      undefined,
+      '--dev is off by default',
+    );
+    assert.throws(() => parseCli(['--max-connections', '0']), /connection cap/);
+    const help = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+    for (const flag of ['--writer-key', '--dev', '--max-connections'])
+      assert.ok(help.stdout.includes(flag), flag);
   });
 
   it('takes the deployment from `deployment`, or from its old name `flavour`; cloud by default', () => {

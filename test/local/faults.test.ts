@@ -13,7 +13,12 @@ describe('local endpoint: fault injection', function () {
 
   before(async function () {
     dir = tempDir();
-    ep = await startLocalEndpoint({ port: 0, stateDir: dir, topics: [{ name: 'f1', partitions: 2 }] });
+    ep = await startLocalEndpoint({
+      port: 0,
+      stateDir: dir,
+      dev: true,
+      topics: [{ name: 'f1', partitions: 2 }],
+    });
     client = new Client(ep);
   });
 

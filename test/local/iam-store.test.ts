@@ -1,40 +1,59 @@
 // SPDX-License-Identifier: Apache-2.0
-/** The IAM token store (bounded, expiring) and the permission globs of the authenticator. */
+/** The signed IAM tokens (self-contained, verifiable by any instance) and the permission globs. */
 import assert from 'node:assert/strict';
 
-import { globToRegExp } from '../../lib/local/auth';
-import { secretDigest, TokenStore } from '../../lib/local/iam';
+import { permissionGlob } from '../../lib/local/auth';
+import { TokenStore } from '../../lib/local/iam';
 
-describe('local endpoint: IAM token store', function () {
-  it('verifies live tokens, expires them after the lifetime and removes them', function () {
-    const store = new TokenStore(10);
+describe('local endpoint: signed IAM tokens', function () {
+  it('verifies live tokens, names the key they were issued for and expires them', function () {
+    const store = new TokenStore(10, ['key-a', 'key-b']);
     const t0 = 1_000_000;
-    const issued = store.issue('key-a', t0);
+    const issued = store.issue('key-b', t0);
     assert.equal(issued.expires_in, 10);
     assert.equal(issued.expiration, Math.floor((t0 + 10_000) / 1000));
-    const digest = secretDigest(issued.access_token);
-    assert.equal(store.verify(digest, t0 + 9_999), 'key-a');
-    assert.equal(store.verify(digest, t0 + 10_000), undefined);
-    assert.equal(store.size, 0);
-    assert.equal(store.verify(secretDigest('never-issued'), t0), undefined);
+    assert.equal(store.verify(issued.access_token, t0 + 9_999), 'key-b');
+    assert.equal(store.verify(issued.access_token, t0 + 10_000), undefined);
+    assert.equal(store.verify('never-issued', t0), undefined);
+    assert.ok(!issued.access_token.includes('key-b'), 'the key is not in the token');
   });
 
-  it('is bounded: past the cap the oldest tokens are dropped, and expired ones are purged on issue', function () {
-    const store = new TokenStore(10, 3);
-    const tokens = [0, 1, 2, 3].map((i) => store.issue(`k${i}`, 1000 + i).access_token);
-    assert.equal(store.size, 3);
-    assert.equal(store.verify(secretDigest(tokens[0]!), 1005), undefined);
-    assert.equal(store.verify(secretDigest(tokens[3]!), 1005), 'k3');
-    store.issue('late', 60_000);
-    assert.equal(store.size, 1);
+  it('is verified by another instance with the same keys (in any order), and by no other', function () {
+    const a = new TokenStore(60, ['k1', 'k2']);
+    const b = new TokenStore(60, ['k2', 'k1']);
+    const other = new TokenStore(60, ['k1', 'k2', 'k3']);
+    const token = a.issue('k1').access_token;
+    assert.equal(b.verify(token), 'k1');
+    assert.equal(other.verify(token), undefined);
   });
 
-  it('issues distinct opaque tokens', function () {
-    const store = new TokenStore(60);
+  it('refuses tampered tokens: another expiry, another key id, a cut signature', function () {
+    const store = new TokenStore(60, ['k1', 'k2']);
+    const t0 = 5_000_000;
+    const token = store.issue('k1', t0).access_token;
+    const [v, kid, exp, nonce, sig] = token.split('.');
+    const later = (parseInt(exp!, 36) + 1_000_000).toString(36);
+    const kid2 = store.issue('k2', t0).access_token.split('.')[1];
+    for (const bad of [
+      [v, kid, later, nonce, sig].join('.'),
+      [v, kid2, exp, nonce, sig].join('.'),
+      [v, kid, exp, nonce, sig!.slice(0, -2)].join('.'),
+      [v, kid, exp, nonce].join('.'),
+      `${token}x`,
+    ]) {
+      assert.equal(store.verify(bad, t0), undefined, bad);
+    }
+  });
+
+  it('issues distinct opaque tokens, and nothing is stored however many are issued', function () {
+    const store = new TokenStore(60, ['k']);
     const a = store.issue('k').access_token;
     const b = store.issue('k').access_token;
     assert.notEqual(a, b);
-    assert.match(a, /^[A-Za-z0-9_-]{43}$/);
+    assert.match(a, /^ES1\.[A-Za-z0-9_-]+\.[0-9a-z]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/);
+    for (let i = 0; i < 20_000; i++) store.issue('k');
+    // The first token still works: there is no table to evict it from.
+    assert.equal(store.verify(a), 'k');
   });
 });
 
@@ -46,12 +65,20 @@ describe('local endpoint: topic globs', function () {
     ['*', 'anything', true],
     ['a.b', 'a.b', true],
     ['a.b', 'axb', false],
-    ['t(1)', 't(1)', true],
+    ['t?x', 't1x', true],
+    ['t?x', 'tx', false],
     ['*-dlq', 'orders-dlq', true],
   ];
   for (const [glob, name, expected] of cases) {
     it(`'${glob}' ${expected ? 'matches' : 'does not match'} '${name}'`, function () {
-      assert.equal(globToRegExp(glob).test(name), expected);
+      assert.equal(permissionGlob(glob)(name), expected);
     });
   }
+});
+
+describe('local endpoint: permission globs are checked at start', function () {
+  it('refuses a permission that is not a glob of topic-name characters', function () {
+    assert.throws(() => permissionGlob('t(1)'), /Invalid topic permission/);
+    assert.throws(() => permissionGlob('/^a.*$/'), /Invalid topic permission/);
+  });
 });

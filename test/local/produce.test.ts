@@ -33,6 +33,7 @@ describe('local endpoint: REST Producer', function () {
     ep = await startLocalEndpoint({
       port: 0,
       stateDir: dir,
+      dev: true,
       apiKeys: [KEY, LIMITED],
       users: [{ username: 'alice', password: 's3cret-pw' }],
       forbiddenTopics: ['secret-*'],

@@ -21,7 +21,13 @@ describe('local endpoint: malformed and oversize requests', function () {
 
   before(async function () {
     dir = tempDir();
-    ep = await startLocalEndpoint({ port: 0, stateDir: dir, apiKeys: [KEY], topics: [{ name: 'r1' }] });
+    ep = await startLocalEndpoint({
+      port: 0,
+      stateDir: dir,
+      dev: true,
+      apiKeys: [KEY],
+      topics: [{ name: 'r1' }],
+    });
     client = new Client(ep);
   });
 

@@ -72,6 +72,7 @@ describe('event-streams-endpoint editor routes', function () {
       adminUrl: te.endpoint.adminUrl,
       flavour: 'v1',
       authMode: 'bearer',
+      iamUrl: te.endpoint.iamUrl,
       verifyTls: true,
       credentials: { apiKey: API_KEY, ca: te.endpoint.caPem, ...credentials },
       ...overrides,
@@ -160,6 +161,62 @@ describe('event-streams-endpoint editor routes', function () {
       assert.equal(none.body.code, 'INVALID_CONFIG');
     });
 
+    it('does not fill in stored secrets once the request changes a destination', async () => {
+      await loadConfigOnly();
+      const stored = { apiKey: '__PWRD__', ca: te.endpoint.caPem };
+      for (const change of [
+        { url: `${te.endpoint.url}/elsewhere` },
+        { adminUrl: 'https://127.0.0.1:1' },
+        { iamUrl: 'https://127.0.0.1:1/identity/token' },
+        { brokers: '127.0.0.1:1' },
+        { verifyTls: false },
+      ]) {
+        const res = await helper
+          .request()
+          .post('/event-streams-endpoint/test')
+          .send({ ...testBody(change), id: 'cfg', credentials: stored })
+          .expect(400);
+        assert.deepEqual(
+          res.body.messages,
+          ['event-streams-endpoint.test.secrets-required'],
+          JSON.stringify(change),
+        );
+      }
+      // The same destinations written differently (case, default port, trailing spaces) still match.
+      const u = new URL(te.endpoint.url);
+      const res = await helper
+        .request()
+        .post('/event-streams-endpoint/test')
+        .send({
+          ...testBody({ url: ` https://${u.hostname.toUpperCase()}:${u.port} `, adminUrl: '' }),
+          id: 'cfg',
+          credentials: stored,
+        })
+        .expect(200);
+      assert.equal(res.body.ok, true, JSON.stringify(res.body));
+    });
+
+    it('refuses an id that names a node of another type, and bodies that are not JSON', async () => {
+      await loadConfigOnly();
+      await helper
+        .request()
+        .post('/event-streams-endpoint/test')
+        .send({ ...testBody(), id: 'tab1', credentials: { apiKey: '__PWRD__' } })
+        .expect(400);
+      await helper
+        .request()
+        .post('/event-streams-endpoint/test')
+        .type('form')
+        .send({ url: te.endpoint.url, id: 'cfg' })
+        .expect(415);
+      await helper
+        .request()
+        .post('/event-streams-endpoint/test')
+        .set('Content-Type', 'text/plain')
+        .send(JSON.stringify(testBody()))
+        .expect(415);
+    });
+
     it('answers 400 for an unusable configuration', async () => {
       await loadConfigOnly();
       const res = await helper
@@ -177,6 +234,20 @@ describe('event-streams-endpoint editor routes', function () {
       await loadConfigOnly();
       const res = await helper.request().get('/event-streams-endpoint/cfg/topics').expect(200);
       assert.ok(Array.isArray(res.body));
+      assert.ok(res.body.includes(topic));
+    });
+
+    it('refuses a filter that is not a glob, and an unknown backend', async () => {
+      await loadConfigOnly();
+      await helper.request().get('/event-streams-endpoint/cfg/topics?filter=%2F(a%2B)%2B%2F').expect(400);
+      await helper
+        .request()
+        .get(`/event-streams-endpoint/cfg/topics?filter=${'a'.repeat(256)}`)
+        .expect(400);
+      await helper.request().get('/event-streams-endpoint/cfg/topics?backend=other').expect(400);
+      const res = await helper
+        .request()
+        .get(`/event-streams-endpoint/cfg/topics?filter=${topic.slice(0, 3)}*`);
       assert.ok(res.body.includes(topic));
     });
 

@@ -10,6 +10,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import { type FaultAction, type RouteKind, validateFaults } from '../faults';
 import {
   adminError,
+  authenticate,
   closeAfter,
   decodePathSegment,
   errorStatus,
@@ -46,8 +47,25 @@ function faultMessage(status: number): string {
   }
 }
 
-/** Applies any matching fault, then runs `next` (unless the fault answered or dropped). */
-export function withFault(ctx: RequestContext, kind: RouteKind, shape: Shape, next: () => void): void {
+/**
+ * Applies any matching fault to an authenticated request, then runs `next` (unless the fault
+ * answered or dropped). A request without valid credentials never meets a fault: it goes straight
+ * to its route, which answers 401, so nobody without a key can consume, trigger or observe one.
+ */
+export function withFault(
+  ctx: RequestContext,
+  kind: RouteKind,
+  shape: Shape,
+  next: () => void,
+  bearerOnly = false,
+): void {
+  if (!ctx.deps.faults.active) return next();
+  if (typeof authenticate(ctx, bearerOnly) === 'string') return next();
+  applyFault(ctx, kind, shape, next);
+}
+
+/** Applies any matching fault to a request whose caller was already authenticated. */
+export function applyFault(ctx: RequestContext, kind: RouteKind, shape: Shape, next: () => void): void {
   const { deps, req, res } = ctx;
   // --rate-limit: an over-quota plan answers 429 with Retry-After before anything else.
   if (kind === 'produce' && deps.rateLimit !== undefined) {
@@ -115,11 +133,14 @@ function faultAnswer(ctx: RequestContext, shape: Shape, fault: FaultAction): voi
 }
 
 /**
- * /local/topics/{topic}/records and /local/faults. They need credentials like the API but are not
- * counted and take no faults: tests use them to look at and steer the endpoint.
+ * /local/topics/{topic}/records and /local/faults: only with `dev` (`--dev`), 404 otherwise, and
+ * for manager credentials only (a writer key gets 403). They are not counted and take no faults:
+ * tests and the demo use them to look at and steer the endpoint.
  */
 export function routeLocal(ctx: RequestContext): void {
   const { req, res, seg, method, deps } = ctx;
+  // Not counted either way (requestCount excludes /local), so turning --dev on changes no count.
+  if (!deps.dev) return v1Error(res, 404, 'Not Found');
   let allow = '';
   let handler: (() => void) | undefined;
   if (seg.length === 5 && seg[2] === 'topics' && seg[4] === 'records') {
@@ -140,9 +161,14 @@ export function routeLocal(ctx: RequestContext): void {
     return v1Error(res, 404, 'Not Found');
   }
   if (!handler) return v1Error(res, 405, 'Method Not Allowed', undefined, { allow });
-  if (typeof deps.auth.authenticate(req) === 'string') {
+  const principal = authenticate(ctx);
+  if (typeof principal === 'string') {
     closeAfter(res, req);
     return v1Error(res, 401, 'Unauthorized');
+  }
+  if (principal.role !== 'manager') {
+    closeAfter(res, req);
+    return v1Error(res, 403, 'Forbidden: the /local routes need a manager key (--api-key)');
   }
   handler();
 }

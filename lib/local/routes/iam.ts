@@ -6,6 +6,7 @@
  */
 import { APIKEY_GRANT_TYPE } from '../iam';
 import { iamError, mediaType, parseQuery, readRequestBody, type RequestContext, send } from '../http';
+import { applyFault } from './dev';
 import { IAM_MAX_BODY } from '../limits';
 
 const NO_STORE = { 'cache-control': 'no-store' };
@@ -43,10 +44,13 @@ export function iamToken(ctx: RequestContext): void {
       if (!principal) {
         return iamError(res, 400, 'BXNIM0415E', 'Provided API key could not be found', NO_STORE);
       }
-      send(res, 200, JSON.stringify(deps.tokens.issue(principal.id)), {
-        'cache-control': 'no-store',
-        pragma: 'no-cache',
-      });
+      // Faults apply once the caller has proven its key (never to anonymous requests).
+      applyFault(ctx, 'iam', 'iam', () =>
+        send(res, 200, JSON.stringify(deps.tokens.issue(principal.id)), {
+          'cache-control': 'no-store',
+          pragma: 'no-cache',
+        }),
+      );
     },
   );
 }

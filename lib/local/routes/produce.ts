@@ -10,6 +10,7 @@ import type { ServerResponse } from 'node:http';
 
 import { type EventStreamsError, isEventStreamsError } from '../../errors';
 import {
+  authenticate,
   closeAfter,
   errorStatus,
   internalError,
@@ -24,7 +25,7 @@ import {
   v2CodeFor,
   v2Error,
 } from '../http';
-import { validTopicName } from '../limits';
+import { jsonTooDeep, MAX_JSON_DEPTH, validTopicName } from '../limits';
 import type { RecordToStore, StoredRecord } from '../types';
 
 const HEX_RE = /^(?:[0-9a-fA-F]{2})*$/;
@@ -58,7 +59,7 @@ type FieldError = { error: string; code: string; field: string };
 
 export function produceV1(ctx: RequestContext, topic: string): void {
   const { req, res, deps, query } = ctx;
-  const principal = deps.auth.authenticate(req);
+  const principal = authenticate(ctx);
   if (typeof principal === 'string') {
     closeAfter(res, req);
     return v1Error(res, 401, 'Unauthorized');
@@ -247,7 +248,7 @@ function produceError(
 
 export function produceV2(ctx: RequestContext, topic: string): void {
   const { req, res, deps, query } = ctx;
-  const principal = deps.auth.authenticate(req, true);
+  const principal = authenticate(ctx, true);
   if (typeof principal === 'string') {
     closeAfter(res, req);
     const message =
@@ -284,8 +285,18 @@ export function produceV2(ctx: RequestContext, topic: string): void {
       }),
     (body) => {
       let envelope: unknown;
+      const text = body.toString('utf8');
+      if (jsonTooDeep(text)) {
+        return v2Error(
+          res,
+          400,
+          'invalid_json',
+          `The request body nests deeper than ${MAX_JSON_DEPTH} levels`,
+          { type: 'field', name: 'body' },
+        );
+      }
       try {
-        envelope = JSON.parse(body.toString('utf8'));
+        envelope = JSON.parse(text);
       } catch {
         return v2Error(res, 400, 'invalid_json', 'The request body is not valid JSON', {
           type: 'field',
