@@ -25,6 +25,8 @@ import {
   parseProduceSuccess,
 } from './encode';
 import { FlowControl, type FlowJob } from './flow';
+import { needsSchemaText } from './schema';
+import { SchemaRegistryClient } from './schema-registry';
 import { finalError, nextRetryDelay, resolveRetryPolicy, type RetryPolicy } from './retry';
 import { buildTlsConnectOptions } from './tls';
 import { type HttpResponse, mapTransportError, Transport } from './transport';
@@ -120,6 +122,8 @@ function parseBaseUrl(value: unknown, field: string): URL {
 export class EventStreamsClient {
   /** Topic administration over the Admin REST API at `adminUrl ?? url`. */
   readonly admin: TopicAdmin;
+  /** The Schema Registry's own API at `registryUrl ?? url` (schemas, versions, compatibility rules). */
+  readonly schemas: SchemaRegistryClient;
   /** TLS verification is off (`tls.rejectUnauthorized === false`). */
   readonly insecure: boolean;
   readonly flavour: ApiFlavour;
@@ -227,6 +231,12 @@ export class EventStreamsClient {
       auth: this.auth,
       retry: this.retry,
     });
+    this.schemas = new SchemaRegistryClient({
+      url: options.registryUrl ? parseBaseUrl(options.registryUrl, 'registryUrl').href : url.href,
+      transport: this.transport,
+      auth: this.auth,
+      retry: this.retry,
+    });
   }
 
   /** True once close() has been called: no new records are accepted. */
@@ -246,6 +256,13 @@ export class EventStreamsClient {
       return Promise.reject(
         new ClosedError('The client is closed; the record was not sent.', { topic: String(topic) }),
       );
+    }
+    // v2 sends Avro schemas inline: a schema named by registry id is fetched (cached) first.
+    if (
+      this.flavour === 'v2' &&
+      (needsSchemaText(record?.valueSchema) || needsSchemaText(record?.keySchema))
+    ) {
+      return this.schemas.withSchemaText(record).then((r) => this.produce(topic, r, options));
     }
     let req: EncodedRequest;
     try {

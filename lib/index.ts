@@ -28,3 +28,10 @@ export { buildTlsConnectOptions, splitPemCertificates, tlsErrorFrom } from './tl
 export { mapTransportError, Transport, type TransportOptions } from './transport';
 export { backoffDelay, nextRetryDelay, resolveRetryPolicy, DEFAULT_RETRY, type RetryPolicy } from './retry';
 export { createAuthProvider, iamTokenRequestBody, type AuthProvider } from './auth';
+export * from './schema';
+export {
+  SchemaRegistryClient,
+  type SchemaRegistryClientInit,
+  type SchemaText,
+  type SchemaVersionMeta,
+} from './schema-registry';
