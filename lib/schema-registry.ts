@@ -15,6 +15,7 @@ import {
   normaliseFormat,
   parseCompatibility,
   parseSchema,
+  schemaSource,
 } from './schema';
 import type { HttpMethod, HttpResponse, Transport } from './transport';
 import type { ProduceRecord } from './types';
@@ -160,7 +161,8 @@ export class SchemaRegistryClient {
    * makes one), otherwise a new version of it. The compatibility rule in force may refuse it.
    */
   async registerSchema(id: string | undefined, schema: string | object): Promise<SchemaVersionMeta> {
-    const text = JSON.stringify(parseSchema(schema).schema());
+    parseSchema(schema);
+    const text = schemaSource(schema);
     const sid = id === undefined || id === '' ? undefined : checkId(id);
     const headers: Record<string, string> = {};
     if (sid !== undefined) headers['x-registry-artifactid'] = sid;

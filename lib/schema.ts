@@ -114,9 +114,23 @@ function reason(err: unknown): string {
   return err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err);
 }
 
-/** The schema as canonical JSON text (what is registered and compared for "same schema"). */
+/**
+ * The schema in avsc's normalised form with defaults, aliases and order kept: what two schemas
+ * are compared on ("same schema" in the registry). Registries store and serve the text as given.
+ */
 export function schemaText(type: avro.Type): string {
-  return JSON.stringify(type.schema());
+  return JSON.stringify(type.schema({ exportAttrs: true }));
+}
+
+/** The schema text as given, whitespace removed (what is sent and stored). */
+export function schemaSource(schema: string | object): string {
+  if (typeof schema !== 'string') return JSON.stringify(schema);
+  try {
+    return JSON.stringify(JSON.parse(schema));
+  } catch {
+    // A bare primitive name (string, long, ...): parseSchema accepted it, so quote it.
+    return JSON.stringify(schema.trim());
+  }
 }
 
 /** The full name of a named schema (record, enum, fixed), else undefined. */
@@ -362,7 +376,11 @@ export function v2AvroPart(format: AvroFormat, value: unknown, what: 'value' | '
   }
   const type = parseSchema(format.schema, `The ${what} Avro schema`);
   const checked = toAvroValue(type, value, what);
-  const part: V2AvroPart = { type: 'avro', data: avroJson(type, checked), schema: schemaText(type) };
+  const part: V2AvroPart = {
+    type: 'avro',
+    data: avroJson(type, checked),
+    schema: schemaSource(format.schema),
+  };
   if (format.strategy !== undefined) part.schema_name_strategy = format.strategy;
   return part;
 }

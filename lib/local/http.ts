@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse, STATUS_CODES } from 'node:http';
 
 import { isEventStreamsError, ValidationError } from '../errors';
+import type { SchemaRegistry } from './registry';
 import type { Authenticator } from './auth';
 import type { FaultInjector } from './faults';
 import type { TokenStore } from './iam';
@@ -63,6 +64,11 @@ export interface ServerDeps {
   /** Fault-latency timers, cleared on stop. */
   readonly timers: Set<NodeJS.Timeout>;
   readonly log: (line: string) => void;
+  /**
+   * The Schema Registry (routes/registry.ts, schema-conforming produce). A promise: on the Kafka
+   * backend its state is read from Kafka in the background, so the endpoint starts as fast as before.
+   */
+  readonly registry: Promise<SchemaRegistry> | undefined;
   baseUrl: string;
 }
 

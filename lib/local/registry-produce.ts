@@ -13,7 +13,7 @@
  * page does not list them): `com.ibm.eventstreams.schemaregistry.schema.id`, `.schema.version`
  * and `.encoding` (`JSON` or `BINARY`).
  */
-import { fromAvroJson, parseSchema, parseStrategy, schemaText, subjectFor } from '../schema';
+import { fromAvroJson, parseSchema, parseStrategy, schemaSource, subjectFor } from '../schema';
 import { RegistryError, type SchemaRegistry } from './registry';
 
 export const SCHEMA_ID_HEADER = 'com.ibm.eventstreams.schemaregistry.schema.id';
@@ -91,7 +91,7 @@ export async function serializeAvroPart(
       text = registered.schema;
     } else {
       const type = parseSchema(part.schema, `The ${field} schema`);
-      text = schemaText(type);
+      text = schemaSource(part.schema as string | object);
       subject = subjectFor(strategy, topic, type, isKey);
       registered = await registry.register(subject, text);
     }

@@ -19,6 +19,7 @@ import {
   incompatibility,
   MAX_SCHEMA_CHARS,
   parseSchema,
+  schemaSource,
   schemaText,
 } from '../schema';
 
@@ -168,7 +169,7 @@ export class SchemaRegistry {
   /** The version of `id` whose schema equals `schema` (canonically), else a 404. */
   lookup(id: string, schema: string): VersionMeta {
     const text = schemaText(parseOrFail(schema));
-    const v = this.artifact(id).versions.find((x) => x.schema === text);
+    const v = this.artifact(id).versions.find((x) => schemaText(parseSchema(x.schema)) === text);
     if (v === undefined) throw new RegistryError(404, 40403, 'Schema not found');
     return { id, ...v, created: false };
   }
@@ -209,13 +210,14 @@ export class SchemaRegistry {
     return this.serial(async () => {
       const aid = id === undefined ? this.generatedId() : checkArtifactId(id);
       const type = parseOrFail(schema);
-      const text = schemaText(type);
+      const canonical = schemaText(type);
+      const text = schemaSource(schema);
       const existing = this.artifacts.get(aid);
       if (existing !== undefined && mustBeNew) {
         throw new RegistryError(409, 40901, `A schema with id '${aid}' already exists.`);
       }
       if (existing !== undefined) {
-        const same = existing.versions.find((v) => v.schema === text);
+        const same = existing.versions.find((v) => schemaText(parseSchema(v.schema)) === canonical);
         if (same !== undefined) return { id: aid, ...same, created: false };
         const why = incompatibility(
           this.effectiveRule(aid),
