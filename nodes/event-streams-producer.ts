@@ -12,6 +12,7 @@ import type { EventStreamsClient } from '../lib/client';
 import { ClosedError, ValidationError } from '../lib/errors';
 import type { ProduceRecord, ProduceResult } from '../lib/types';
 import { toRecordHeaders, toRecordKey, toRecordValue } from './shared/record';
+import { applySchemaOptions, schemaDefaults, type SchemaDefaults } from './shared/schema-options';
 import { StatusThrottle, asError, statusReason } from './shared/status';
 import type { Outbox } from './shared/outbox';
 import type { EndpointNode, ProducerNodeDef } from './shared/types';
@@ -46,6 +47,14 @@ export = function (RED: NodeAPI): void {
     const hasOutput = Number(def.outputs ?? 1) !== 0;
     const endpoint = RED.nodes.getNode(def.endpoint) as EndpointNode | null;
     const closeTimeoutMs = endpoint?.closeTimeoutMs ?? 10_000;
+    // Value/key format (Avro) settings are checked once; a bad schema fails each message clearly.
+    let schemas: SchemaDefaults | Error;
+    try {
+      schemas = schemaDefaults(def);
+    } catch (err) {
+      schemas = asError(err);
+      node.error(schemas);
+    }
 
     const pending = new Set<Pending>();
     const abort = new AbortController();
@@ -190,7 +199,9 @@ export = function (RED: NodeAPI): void {
         if (!endpoint) throw new ValidationError(RED._(`${TYPE}.errors.missing-config`), 'INVALID_CONFIG');
         if (closing) throw new ClosedError('The node is being stopped', { topic });
         const record: ProduceRecord = { value: toRecordValue(entry.msg.payload) };
-        const key = toRecordKey(keyRaw);
+        if (schemas instanceof Error) throw schemas;
+        const avroKey = applySchemaOptions(record, entry.msg as { schema?: unknown }, schemas, keyRaw);
+        const key = avroKey ? undefined : toRecordKey(keyRaw);
         if (key !== undefined) record.key = key;
         const headers = toRecordHeaders(headersRaw);
         if (headers !== undefined) record.headers = headers;
