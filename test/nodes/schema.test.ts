@@ -165,6 +165,54 @@ describe('schemas in flows', function () {
     assert.equal(caught[0]!.error.code, 'INVALID_SCHEMA');
   });
 
+  it('topic-admin schema operations: register, list, get, compatibility, refused evolution, delete', async () => {
+    await helper.load(
+      allNodes,
+      [
+        TAB,
+        endpointConfig(te.endpoint, {}),
+        {
+          id: 'a1',
+          z: 'tab1',
+          type: 'event-streams-topic-admin',
+          endpoint: 'cfg',
+          backend: 'rest',
+          operation: '',
+          wires: [['out']],
+        },
+        { id: 'out', z: 'tab1', type: 'helper' },
+        { id: 'c1', z: 'tab1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+        { id: 'caught', z: 'tab1', type: 'helper' },
+      ],
+      { cfg: { apiKey: API_KEY, ca: te.endpoint.caPem } },
+    );
+    const out = collect('out');
+    const caught = collect('caught');
+    const a1 = helper.getNode('a1');
+    const id = uniqueTopic('flow-schema');
+    /** Sends one request and resolves with its result payload, or {error} when Catch got it. */
+    const step = async (operation: string, payload: unknown): Promise<any> => {
+      const [o, c] = [out.length, caught.length];
+      a1.receive({ operation, payload });
+      await until(() => out.length > o || caught.length > c, 5000, operation);
+      return caught.length > c ? { error: caught[c]!.error } : out[o]!.payload;
+    };
+    const reg = await step('schema-register', { id, schema: READING });
+    assert.equal(reg.version, 1);
+    assert.ok((await step('schema-list', {})).includes(id));
+    assert.deepEqual((await step('schema-get', id)).schema, READING);
+    assert.deepEqual(await step('schema-compatibility', { id, rule: 'FULL' }), { id, rule: 'FULL' });
+    assert.deepEqual(await step('schema-compatibility', { id }), { id, rule: 'FULL' });
+    const refused = await step('schema-register', {
+      id,
+      schema: { ...READING, fields: [READING.fields[0]] },
+    });
+    assert.equal(refused.error?.code, 'SCHEMA_INCOMPATIBLE');
+    assert.equal((await step('schema-delete', { id })).deleted, true);
+    const missing = await step('schema-get', { id });
+    assert.equal(missing.error?.code, 'SCHEMA_NOT_FOUND');
+  });
+
   describe('msg → schema options helper', () => {
     it('node defaults, msg.schema forms and Avro keys', () => {
       const defaults = schemaDefaults({
