@@ -47,6 +47,8 @@ export interface SchemaText {
 
 /** Cached schema texts: flows reference a handful of schemas. */
 const CACHE_SIZE = 256;
+/** How long the latest version of a schema is reused before asking the registry again. */
+export const LATEST_TTL_MS = 30_000;
 
 /** Ids end up in URLs and messages: no control characters. */
 function hasControlChars(s: string): boolean {
@@ -102,7 +104,7 @@ const seg = (s: string): string => encodeURIComponent(s);
 export class SchemaRegistryClient {
   private readonly origin: string;
   private readonly basePath: string;
-  private readonly cache = new Map<string, SchemaText>();
+  private readonly cache = new Map<string, { text: SchemaText; expires?: number }>();
 
   constructor(private readonly init: SchemaRegistryClientInit) {
     let url: URL;
@@ -233,17 +235,22 @@ export class SchemaRegistryClient {
     return { id: sid, rule: r };
   }
 
-  /** A registry schema's text, cached per id and version (the latest is not cached: it moves). */
+  /**
+   * A registry schema's text, cached per id and version. "Latest" moves when a version is added,
+   * so it is cached for {@link LATEST_TTL_MS} only: a flow producing many records a second makes
+   * one registry request per schema per half minute, not one per record.
+   */
   async schemaText(id: string, version?: number): Promise<string> {
     const key = `${id}\u0000${version ?? ''}`;
-    const hit = version === undefined ? undefined : this.cache.get(key);
-    if (hit !== undefined) return hit.schema;
+    const hit = this.cache.get(key);
+    if (hit !== undefined && (hit.expires === undefined || hit.expires > Date.now())) return hit.text.schema;
     const got = await this.getSchema(id, version);
     parseSchema(got.schema, `Schema "${printable(id)}" from the registry`);
-    if (version !== undefined) {
-      if (this.cache.size >= CACHE_SIZE) this.cache.clear();
-      this.cache.set(key, got);
-    }
+    if (this.cache.size >= CACHE_SIZE) this.cache.clear();
+    this.cache.set(
+      key,
+      version === undefined ? { text: got, expires: Date.now() + LATEST_TTL_MS } : { text: got },
+    );
     return got.schema;
   }
 
