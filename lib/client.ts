@@ -29,6 +29,8 @@ import {
   parseProduceSuccess,
 } from './encode';
 import { FlowControl, type FlowJob } from './flow';
+import { needsSchemaText } from './schema';
+import { SchemaRegistryClient } from './schema-registry';
 import { finalError, nextRetryDelay, resolveRetryPolicy, type RetryPolicy } from './retry';
 import { buildTlsConnectOptions } from './tls';
 import { type HttpResponse, mapTransportError, Transport } from './transport';
@@ -107,7 +109,11 @@ class Job implements FlowJob {
 function chainKeyOf(topic: string, key: ProduceRecord['key']): string | undefined {
   if (key === undefined || key === null) return undefined;
   if (typeof key === 'string') return `${topic}\0s${key}`;
-  return `${topic}\0b${Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1')}`;
+  if (key instanceof Uint8Array) {
+    return `${topic}\0b${Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1')}`;
+  }
+  // A typed key (an Avro key's data): its JSON form identifies it.
+  return `${topic}\0j${JSON.stringify(key)}`;
 }
 
 function parseBaseUrl(value: unknown, field: string): URL {
@@ -149,6 +155,8 @@ function parseBaseUrl(value: unknown, field: string): URL {
 export class EventStreamsClient {
   /** Topic administration over the Admin REST API at `adminUrl ?? url`. */
   readonly admin: TopicAdmin;
+  /** The Schema Registry's own API at `registryUrl ?? url` (schemas, versions, compatibility rules). */
+  readonly schemas: SchemaRegistryClient;
   /** TLS verification is off (`tls.rejectUnauthorized === false`). */
   readonly insecure: boolean;
   readonly flavour: ApiFlavour;
@@ -258,6 +266,12 @@ export class EventStreamsClient {
       auth: this.auth,
       retry: this.retry,
     });
+    this.schemas = new SchemaRegistryClient({
+      url: options.registryUrl ? parseBaseUrl(options.registryUrl, 'registryUrl').href : url.href,
+      transport: this.transport,
+      auth: this.auth,
+      retry: this.retry,
+    });
   }
 
   /** True once close() has been called: no new records are accepted. */
@@ -277,6 +291,13 @@ export class EventStreamsClient {
       return Promise.reject(
         new ClosedError('The client is closed; the record was not sent.', { topic: String(topic) }),
       );
+    }
+    // v2 sends Avro schemas inline: a schema named by registry id is fetched (cached) first.
+    if (
+      this.flavour === 'v2' &&
+      (needsSchemaText(record?.valueSchema) || needsSchemaText(record?.keySchema))
+    ) {
+      return this.schemas.withSchemaText(record).then((r) => this.produce(topic, r, options));
     }
     let req: EncodedRequest;
     try {

@@ -13,6 +13,7 @@ import {
   UnexpectedResponseError,
   ValidationError,
 } from './errors';
+import { normaliseFormat, v1AvroValue, v2AvroPart, type V2AvroPart } from './schema';
 import type { ApiFlavour, HeaderValue, ProduceRecord, RecordHeaders } from './types';
 import { describeType, isWellFormedString, printable } from './validate';
 
@@ -231,7 +232,9 @@ export function encodeV1(
   limits: EncodeLimits = DEFAULT_LIMITS,
 ): EncodedRequest {
   checkRecord(record);
-  const value: unknown = record.value;
+  // Avro: the body is the value's Avro JSON encoding, the schema is named in the query.
+  const avro = v1Avro(record);
+  const value: unknown = avro === undefined ? record.value : avro.body;
   let body: string | Buffer;
   let contentType: string;
   let bodyBytes: number;
@@ -272,6 +275,7 @@ export function encodeV1(
       );
   }
   if (bodyBytes > limits.maxValueBytes) tooLarge(bodyBytes, limits, false);
+  if (avro !== undefined) contentType = JSON_TYPE;
   const override = checkContentType(record.contentType);
   if (override !== undefined) contentType = override;
 
@@ -284,8 +288,9 @@ export function encodeV1(
         ? `?key=${encodeURIComponent(key)}`
         : `?key=${key.toString('hex')}&keyType=binary`;
   }
+  if (avro !== undefined) path += `${key === undefined ? '?' : '&'}${avro.query}`;
   if (headers !== undefined) {
-    path += key === undefined ? '?headers=' : '&headers=';
+    path += key === undefined && avro === undefined ? '?headers=' : '&headers=';
     for (let i = 0; i < headers.length; i++) {
       const h = headers[i]!;
       const hex =
@@ -302,6 +307,19 @@ export function encodeV1(
     );
   }
   return { path, contentType, body, bytes: bodyBytes + path.length };
+}
+
+function v1Avro(record: ProduceRecord): { body: string; query: string } | undefined {
+  if (record.keySchema !== undefined && normaliseFormat(record.keySchema, 'key') !== undefined) {
+    throw new ValidationError(
+      'The v1 API cannot send Avro keys; send the key as text or bytes.',
+      'INVALID_SCHEMA',
+    );
+  }
+  const format = record.valueSchema === undefined ? undefined : normaliseFormat(record.valueSchema);
+  if (format === undefined) return undefined;
+  if (record.value === undefined || record.value === null) missingValue(record.value);
+  return v1AvroValue(format, record.value);
 }
 
 type V2Type = 'text' | 'binary' | 'json';
@@ -395,11 +413,23 @@ export function encodeV2(
   limits: EncodeLimits = DEFAULT_LIMITS,
 ): EncodedRequest {
   checkRecord(record);
-  const envelope: { headers?: Array<{ name: string; value: string }>; key?: V2Data; value: V2Data } = {
-    value: v2Value(record),
+  const valueAvro = record.valueSchema === undefined ? undefined : normaliseFormat(record.valueSchema);
+  const keyAvro = record.keySchema === undefined ? undefined : normaliseFormat(record.keySchema, 'key');
+  if (valueAvro !== undefined && (record.value === undefined || record.value === null)) {
+    missingValue(record.value);
+  }
+  const envelope: {
+    headers?: Array<{ name: string; value: string }>;
+    key?: V2Data | V2AvroPart;
+    value: V2Data | V2AvroPart;
+  } = {
+    value: valueAvro !== undefined ? v2AvroPart(valueAvro, record.value, 'value') : v2Value(record),
   };
-  const key = checkKey(record.key, limits);
-  if (key !== undefined) {
+  const avroKey = keyAvro !== undefined && record.key !== undefined && record.key !== null;
+  const key = avroKey ? undefined : checkKey(record.key, limits);
+  if (avroKey) {
+    envelope.key = v2AvroPart(keyAvro, record.key, 'key');
+  } else if (key !== undefined) {
     envelope.key =
       typeof key === 'string'
         ? { type: 'text', data: key }
@@ -418,7 +448,8 @@ export function encodeV2(
   const body = JSON.stringify(envelope);
   const bytes = body.length * 3 <= limits.maxValueBytes ? body.length : Buffer.byteLength(body);
   if (bytes > limits.maxValueBytes) tooLarge(bytes, limits, true);
-  const path = `${basePath}/v2/topics/${topic}/records`;
+  let path = `${basePath}/v2/topics/${topic}/records`;
+  if (valueAvro !== undefined || keyAvro !== undefined) path += '?serializer=confluent';
   return { path, contentType: JSON_TYPE, body, bytes: bytes + path.length };
 }
 

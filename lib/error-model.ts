@@ -30,7 +30,7 @@ import {
   ConnectionError,
   type ErrorCode,
   type ErrorDetails,
-  type EventStreamsError,
+  EventStreamsError,
   KafkaError,
   PayloadTooLargeError,
   RateLimitedError,
@@ -48,6 +48,8 @@ import {
 } from './errors';
 import { type ErrorContext, headerValue, parseErrorBody, parseRetryAfter, type ResponseHeaders } from './encode';
 import { errorCodes, stripCause, tlsErrorFrom } from './tls';
+
+const SCHEMA_FIELD = /"schema"\s*:\s*"/;
 
 export type Disposition = 'retry' | 'hold' | 'fail';
 
@@ -97,6 +99,14 @@ export const RULES: Readonly<Record<ErrorCode, Rule>> = Object.freeze({
   RETRIES_EXHAUSTED: rule('fail', 'endpoint', 'error'),
   ABORTED: rule('fail', 'local', 'closed'),
   KAFKA_ERROR: rule('fail', 'endpoint', 'error'),
+  // Schema-conforming produce (lib/avro.ts, the registry): a schema that does not parse is the
+  // node's configuration; data that does not match it is the record; a missing or refused schema
+  // is about the subject, which registering or fixing the schema resolves (the outbox holds it).
+  INVALID_SCHEMA: rule('fail', 'local', 'config'),
+  SCHEMA_MISMATCH: rule('fail', 'record', 'schema-mismatch'),
+  SCHEMA_NOT_FOUND: rule('fail', 'topic', 'schema-not-found'),
+  SCHEMA_CONFLICT: rule('fail', 'topic', 'error'),
+  SCHEMA_INCOMPATIBLE: rule('fail', 'topic', 'error'),
 });
 
 const UNKNOWN_RULE: Rule = rule('fail', 'endpoint', 'error');
@@ -257,6 +267,14 @@ export function fromHttp(
         details,
       );
     case 404:
+      // On-prem v1.1 names the schema in `error.schema` when schemaname/schemaversion is unknown.
+      if (SCHEMA_FIELD.test(text)) {
+        return new EventStreamsError(
+          msg('the named schema or schema version does not exist'),
+          'SCHEMA_NOT_FOUND',
+          details,
+        );
+      }
       if (ctx.notFoundIsTopic !== false && ctx.topic !== undefined) {
         return new TopicNotFoundError(msg(`topic "${ctx.topic}" does not exist`), details);
       }

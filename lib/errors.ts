@@ -25,6 +25,11 @@ export type ErrorCode =
   | 'VALUE_TOO_LARGE'
   | 'URI_TOO_LONG'
   | 'INVALID_CONFIG'
+  | 'INVALID_SCHEMA'
+  | 'SCHEMA_MISMATCH'
+  | 'SCHEMA_NOT_FOUND'
+  | 'SCHEMA_CONFLICT'
+  | 'SCHEMA_INCOMPATIBLE'
   | 'AUTHENTICATION_FAILED'
   | 'AUTHORIZATION_FAILED'
   | 'TOPIC_NOT_FOUND'
@@ -153,7 +158,9 @@ export class ValidationError extends EventStreamsError {
       | 'KEY_TOO_LARGE'
       | 'VALUE_TOO_LARGE'
       | 'URI_TOO_LONG'
-      | 'INVALID_CONFIG' = 'VALIDATION',
+      | 'INVALID_CONFIG'
+      | 'INVALID_SCHEMA'
+      | 'SCHEMA_MISMATCH' = 'VALIDATION',
     details: ErrorDetails = {},
   ) {
     super(message, code, details);

@@ -29,3 +29,10 @@ export { mapTransportError, Transport, type TransportOptions } from './transport
 export { backoffDelay, nextRetryDelay, resolveRetryPolicy, DEFAULT_RETRY, type RetryPolicy } from './retry';
 export { CORE_DEFAULTS, ENDPOINT_CHOICE_DEFAULTS, ENDPOINT_FIELD_DEFAULTS, type Setting } from './defaults';
 export { createAuthProvider, iamTokenRequestBody, type AuthProvider } from './auth';
+export * from './schema';
+export {
+  SchemaRegistryClient,
+  type SchemaRegistryClientInit,
+  type SchemaText,
+  type SchemaVersionMeta,
+} from './schema-registry';

@@ -77,6 +77,8 @@ export interface ClientOptions {
   url: string;
   /** Admin REST base URL (`kafka_admin_url`). Defaults to `url`. */
   adminUrl?: string;
+  /** Schema Registry base URL (its `/artifacts` API; Confluent clients use `/confluent`). Defaults to `url`. */
+  registryUrl?: string;
   flavour?: ApiFlavour;
   auth?: AuthOptions;
   tls?: TlsOptions;
@@ -111,7 +113,8 @@ export type RecordValue = Buffer | Uint8Array | string | number | boolean | obje
 
 export interface ProduceRecord {
   value: RecordValue;
-  key?: string | Buffer | Uint8Array;
+  /** A string or bytes; with an Avro `keySchema`, any value of that schema. */
+  key?: string | Buffer | Uint8Array | RecordValue;
   headers?: RecordHeaders;
   /**
    * v1: overrides the Content-Type derived from the value (Buffer → application/octet-stream,
@@ -121,6 +124,10 @@ export interface ProduceRecord {
   contentType?: string;
   /** v2 only: force the envelope's value type. */
   valueType?: 'text' | 'binary' | 'json';
+  /** Send the value as Avro (lib/schema.ts): checked against the schema before anything is sent. */
+  valueSchema?: import('./schema').AvroFormat;
+  /** v2 only: send the key as Avro. */
+  keySchema?: import('./schema').AvroFormat;
 }
 
 export interface ProduceOptions {

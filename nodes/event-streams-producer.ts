@@ -14,7 +14,8 @@ import type { ProduceRecord, ProduceResult } from '../lib/types';
 import { adopt, expireUnadopted, park } from './shared/handover';
 import { countsByTopic, deliveryReport, type Item, type Msg, ProducerMachine, type Route, type StatusView } from './shared/producer-machine';
 import { toRecordHeaders, toRecordKey, toRecordValue } from './shared/record';
-import { StatusThrottle } from './shared/status';
+import { applySchemaOptions, schemaDefaults, type SchemaDefaults } from './shared/schema-options';
+import { StatusThrottle, asError } from './shared/status';
 import type { Outbox } from '../lib/outbox';
 import type { EndpointNode, ProducerNodeDef } from './shared/types';
 
@@ -51,6 +52,14 @@ export = function (RED: NodeAPI): void {
     const headersValue = def.headers ?? (headersType === 'msg' ? 'headers' : '');
     const hasOutput = Number(def.outputs ?? 1) !== 0;
     const endpoint = RED.nodes.getNode(def.endpoint) as EndpointNode | null;
+    // Value/key format (Avro) settings are checked once; a bad schema fails each message clearly.
+    let schemas: SchemaDefaults | Error;
+    try {
+      schemas = schemaDefaults(def);
+    } catch (err) {
+      schemas = asError(err);
+      node.error(schemas);
+    }
 
     const abort = new AbortController();
     // One listener per record in flight; the queue bounds them, not an arbitrary 10.
@@ -159,7 +168,9 @@ export = function (RED: NodeAPI): void {
     function build(item: Item, keyRaw: unknown, headersRaw: unknown): void {
       try {
         const record: ProduceRecord = { value: toRecordValue(item.msg.payload) };
-        const key = toRecordKey(keyRaw);
+        if (schemas instanceof Error) throw schemas;
+        const avroKey = applySchemaOptions(record, item.msg as { schema?: unknown }, schemas, keyRaw);
+        const key = avroKey ? undefined : toRecordKey(keyRaw);
         if (key !== undefined) record.key = key;
         const headers = toRecordHeaders(headersRaw);
         if (headers !== undefined) record.headers = headers;

@@ -8,6 +8,7 @@ import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
 
 import { ClosedError, ValidationError } from '../lib/errors';
 import type { TopicAdmin } from '../lib/types';
+import { isSchemaOperation, runSchemaOperation } from './shared/schema-admin';
 import { StatusThrottle, asError, statusReason } from './shared/status';
 import { type AdminNodeSettings, type AdminRequest, resolveAdminRequest } from './shared/topic-admin-request';
 import type { EndpointNode, TopicAdminNodeDef } from './shared/types';
@@ -125,6 +126,27 @@ export = function (RED: NodeAPI): void {
         if (closing) throw new ClosedError('The node is being stopped');
         if (configsError) throw configsError;
         warnOverride(msg);
+        // Schema registry operations always use the REST client (the registry has no Kafka API).
+        const op = settings.operation || msg.operation;
+        if (isSchemaOperation(op)) {
+          const schemaOp = op.trim().toLowerCase() as Parameters<typeof runSchemaOperation>[1];
+          const schemas = endpoint.getClient().schemas;
+          throttle.set({ fill: 'blue', shape: 'dot', text: statusText('running', { operation: schemaOp }) });
+          runSchemaOperation(schemas, schemaOp, msg.payload).then(
+            (result) => {
+              msg.payload = result;
+              if (!closing) throttle.set({ fill: 'green', shape: 'dot', text: statusText('done-get') });
+              send(msg);
+              done();
+            },
+            (error: unknown) => {
+              const err = asError(error);
+              if (!closing) throttle.set({ fill: 'red', shape: 'ring', text: statusText(statusReason(err)) });
+              done(err);
+            },
+          );
+          return;
+        }
         request = resolveAdminRequest(settings, msg);
         admin = backend === 'kafka' ? endpoint.getKafkaAdmin() : endpoint.getClient().admin;
       } catch (error) {

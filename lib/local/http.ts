@@ -12,6 +12,7 @@ import { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse, ST
 
 import { isEventStreamsError, ValidationError } from '../errors';
 import type { AuthFailure, Authenticator, Principal } from './auth';
+import type { SchemaRegistry } from './registry';
 import type { FaultInjector } from './faults';
 import type { TokenStore } from './iam';
 import { ADMIN_MAX_BODY } from './limits';
@@ -68,6 +69,11 @@ export interface ServerDeps {
   readonly log: (line: string) => void;
   /** `--dev`: the /local inspection and fault routes exist (404 otherwise). */
   readonly dev: boolean;
+  /**
+   * The Schema Registry (routes/registry.ts, schema-conforming produce). A promise: on the Kafka
+   * backend its state is read from Kafka in the background, so the endpoint starts as fast as before.
+   */
+  readonly registry: Promise<SchemaRegistry> | undefined;
   baseUrl: string;
 }
 

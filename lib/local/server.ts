@@ -61,6 +61,9 @@ import { routeAdmin } from './routes/admin';
 import { routeLocal, withFault } from './routes/dev';
 import { iamToken } from './routes/iam';
 import { produceV1, produceV2 } from './routes/produce';
+import { isRegistryPath, routeRegistry } from './routes/registry';
+import { SchemaRegistry } from './registry';
+import { FileRegistryStore, KafkaRegistryStore } from './registry-store';
 import type { Backend, FaultSpec, LocalEndpointInfo, LocalEndpointOptions, StoredRecord } from './types';
 
 // The public constants moved to ./limits.ts; CLI, tests and lib/local/index.ts import them from here.
@@ -148,6 +151,7 @@ class LocalServer {
     faults: FaultInjector,
     tls: { key: string; cert: string; ca: string } | undefined,
     log: (line: string) => void,
+    registry?: Promise<SchemaRegistry>,
   ) {
     const adminHeaders: OutgoingHttpHeaders = { 'cache-control': 'no-cache, no-store', pragma: 'no-cache' };
     if (tls) adminHeaders['strict-transport-security'] = 'max-age=31536000; includeSubDomains';
@@ -171,6 +175,7 @@ class LocalServer {
       timers: new Set<NodeJS.Timeout>(),
       log,
       dev: options.dev === true,
+      registry,
       baseUrl: '',
     };
 
@@ -324,6 +329,7 @@ class LocalServer {
         return iamToken(ctx);
       }
       if (seg[1] === 'local') return routeLocal(ctx);
+      if (isRegistryPath(pathname)) return routeRegistry(ctx);
       deps.counts.other++;
       v1Error(res, 404, 'Not Found');
     } catch (err) {
@@ -381,6 +387,18 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
   const faults = new FaultInjector();
   if (options.faults) faults.set(options.faults);
 
+  // Schema registry state: the state directory (memory backend) or a compacted Kafka topic.
+  const kafkaOptions = options.kafka;
+  const registry =
+    options.schemaRegistry === false
+      ? undefined
+      : kafkaOptions
+        ? KafkaRegistryStore.open(kafkaOptions, log).then((store) => SchemaRegistry.open(store))
+        : SchemaRegistry.open(new FileRegistryStore(stateDir));
+  registry?.catch((err: unknown) =>
+    log(`local endpoint: schema registry unavailable: ${err instanceof Error ? err.message : String(err)}`),
+  );
+
   const local = new LocalServer(
     options,
     backend,
@@ -389,6 +407,7 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
     faults,
     certs ? { key: certs.server.key, cert: certs.server.cert, ca: certs.ca.cert } : undefined,
     log,
+    registry,
   );
 
   try {
@@ -444,6 +463,7 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
         const closed = new Promise<void>((resolve) => local.server.close(() => resolve()));
         local.server.closeAllConnections();
         await closed;
+        await registry?.then((r) => r.close()).catch(() => undefined);
         await backend.close();
         log('event-streams-local stopped');
       })();

@@ -111,6 +111,11 @@ export interface LocalEndpointOptions {
     requestTimeoutMs?: number;
     keepAliveTimeoutMs?: number;
   };
+  /**
+   * Serve a Schema Registry (`/artifacts`, `/confluent`) and schema-conforming produce. Default
+   * true; its state lives in `stateDir` (memory backend) or the `_esnodes_schemas` topic (Kafka).
+   */
+  schemaRegistry?: boolean;
   /** Use a Kafka cluster instead of memory. */
   kafka?: KafkaConnectionOptions;
   /** Faults active from the start (tests, CLI flags). */

@@ -4,6 +4,7 @@
  * `defaults`/`credentials` in the .html files). One interface per node, so the editor, the runtime
  * and the tests cannot drift apart on a property name.
  */
+import type { SchemaNodeOptions } from './schema-options';
 import type { Node, NodeDef } from 'node-red';
 
 import type { EventStreamsClient } from '../../lib/client';
@@ -106,7 +107,7 @@ export interface ProducerOptions {
   outputs: number | string;
 }
 
-export interface ProducerNodeDef extends NodeDef, ProducerOptions {}
+export interface ProducerNodeDef extends NodeDef, ProducerOptions, SchemaNodeOptions {}
 
 export type TopicOperation = 'list' | 'get' | 'create' | 'ensure' | 'update' | 'delete';
 

@@ -445,6 +445,44 @@ describe(`examples (Node-RED ${NODE_RED_VERSION})`, function () {
         assert.deepEqual(headerMap(record), { 'event-type': 'order.created' });
         assert.ok(endpoint.requestCount('iam') >= 1, 'the API key was exchanged for an IAM token');
       },
+
+      '07 - Avro sensor readings with the Schema Registry.json': async () => {
+        const endpoint = await endpointFor();
+        await deploy('07 - Avro sensor readings with the Schema Registry.json', endpoint);
+        const ready = collect('es-ex07-ready');
+        const reports = collect('es-ex07-report');
+        const errors = collect('es-ex07-error');
+        // "at start" registers the schema, then ensures the topic.
+        await until(() => ready.length === 1, 5000, 'schema registered and topic ensured');
+        assert.deepEqual(ready[0]!.payload, { topic: 'sensor-readings', created: true });
+        trigger('es-ex07-reading');
+        trigger('es-ex07-reading');
+        await until(() => reports.length === 2, 5000, 'two delivery reports');
+        const records = await endpoint.readRecords('sensor-readings');
+        assert.equal(records.length, 2);
+        const { default: avro } = await import('avsc');
+        const schema = JSON.parse(
+          readExample('07 - Avro sensor readings with the Schema Registry.json').find(
+            (n) => n.id === 'es-ex07-start',
+          )!.payload as string,
+        ).schema;
+        const type = avro.Type.forSchema(schema);
+        for (const r of records) {
+          assert.equal(r.value[0], 0, 'Confluent wire format');
+          const reading = type.fromBuffer(r.value.subarray(5)) as { sensor: string; celsius: number };
+          assert.equal(reading.sensor, 'greenhouse-1');
+          assert.equal(typeof reading.celsius, 'number');
+        }
+        trigger('es-ex07-bad');
+        await until(() => errors.length === 1, 5000, 'the bad reading caught');
+        assert.equal(errors[0]!.error.code, 'SCHEMA_MISMATCH');
+        assert.match(errors[0]!.error.message, /celsius/);
+        assert.equal(
+          (await endpoint.readRecords('sensor-readings')).length,
+          2,
+          'the bad reading was not sent',
+        );
+      },
     };
 
     it('has a run for every example file', () => {

@@ -379,9 +379,14 @@ describe('local endpoint: REST Producer', function () {
       ['binary (base64)', { type: 'binary', data: 'AAECAwQ=' }, Buffer.from([0, 1, 2, 3, 4])],
       ['upper-case type', { type: 'TEXT', data: 'x' }, Buffer.from('x')],
       [
+        // Registered as the registry's first schema (id 1), stored in the Confluent wire format.
         'avro with serializer=confluent',
-        { type: 'avro', data: '{"f":1}' },
-        Buffer.from('{"f":1}'),
+        {
+          type: 'avro',
+          data: '{"f":1}',
+          schema: '{"type":"record","name":"F","fields":[{"name":"f","type":"int"}]}',
+        },
+        Buffer.from([0, 0, 0, 0, 1, 2]),
         '?serializer=confluent',
       ],
     ];

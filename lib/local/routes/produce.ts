@@ -26,6 +26,8 @@ import {
   v2Error,
 } from '../http';
 import { jsonTooDeep, MAX_JSON_DEPTH, validTopicName } from '../limits';
+
+import { type AvroPart, SchemaProduceError, serializeAvroPart, v1SchemaHeaders } from '../registry-produce';
 import type { RecordToStore, StoredRecord } from '../types';
 
 const HEX_RE = /^(?:[0-9a-fA-F]{2})*$/;
@@ -75,8 +77,9 @@ export function produceV1(ctx: RequestContext, topic: string): void {
   }
   let key: Buffer | null = null;
   let headers: Array<[string, Buffer]> = [];
+  let params: Map<string, string> | undefined;
   if (query) {
-    const params = parseQuery(query);
+    params = parseQuery(query);
     const keyText = params.get('key');
     const keyType = params.get('keyType') ?? 'text';
     if (keyType !== 'text' && keyType !== 'binary') {
@@ -125,22 +128,41 @@ export function produceV1(ctx: RequestContext, topic: string): void {
           return v1Error(res, 400, 'Error parsing JSON message: invalid JSON');
         }
       }
-      store(deps, res, topic, { key, value: body, headers }, (err, r) => {
-        if (err) return produceError(deps, res, 'v1', topic, err);
-        const json =
-          '{"metadata":{"topic":' +
-          JSON.stringify(topic) +
-          ',"timestamp":"' +
-          r!.timestamp +
-          '","partition":' +
-          r!.partition +
-          ',"offset":' +
-          r!.offset +
-          '}}';
-        send(res, 200, json);
-      });
+      if (params !== undefined && deps.registry !== undefined && params.has('schemaname')) {
+        const p = params;
+        deps.registry
+          .then((registry) => v1SchemaHeaders(registry, p, body, kind === 'json'))
+          .then(
+            (schemaHeaders) =>
+              storeV1(deps, res, topic, {
+                key,
+                value: body,
+                headers: [...headers, ...(schemaHeaders ?? [])],
+              }),
+            (err: unknown) => schemaError(deps, res, 'v1', err),
+          );
+        return;
+      }
+      storeV1(deps, res, topic, { key, value: body, headers });
     },
   );
+}
+
+function storeV1(deps: ServerDeps, res: ServerResponse, topic: string, record: RecordToStore): void {
+  store(deps, res, topic, record, (err, r) => {
+    if (err) return produceError(deps, res, 'v1', topic, err);
+    const json =
+      '{"metadata":{"topic":' +
+      JSON.stringify(topic) +
+      ',"timestamp":"' +
+      r!.timestamp +
+      '","partition":' +
+      r!.partition +
+      ',"offset":' +
+      r!.offset +
+      '}}';
+    send(res, 200, json);
+  });
 }
 
 /** `name:hexvalue,...`; returns an error message on failure. */
@@ -303,36 +325,77 @@ export function produceV2(ctx: RequestContext, topic: string): void {
           name: 'body',
         });
       }
-      const record = parseEnvelope(envelope, confluent, deps.maxKeyBytes);
-      if ('error' in record) {
-        return v2Error(res, 400, record.code, record.error, { type: 'field', name: record.field });
+      const parsed = parseEnvelope(envelope, confluent, deps.maxKeyBytes);
+      if ('error' in parsed) {
+        return v2Error(res, 400, parsed.code, parsed.error, { type: 'field', name: parsed.field });
       }
-      store(deps, res, topic, record, (err, r) => {
-        if (err) return produceError(deps, res, 'v2', topic, err);
-        // The real v2 success body is undocumented (GAP); this shape is our choice.
-        send(
-          res,
-          200,
-          '{"topic":' +
-            JSON.stringify(topic) +
-            ',"partition":' +
-            r!.partition +
-            ',"offset":' +
-            r!.offset +
-            ',"timestamp":' +
-            r!.timestamp +
-            '}',
-        );
-      });
+      if (parsed.avroValue !== undefined || parsed.avroKey !== undefined) {
+        if (deps.registry === undefined) {
+          return v2Error(res, 400, 'invalid_value', 'This endpoint has no schema registry', {
+            type: 'field',
+            name: 'type',
+          });
+        }
+        const { avroValue, avroKey, ...record } = parsed;
+        deps.registry
+          .then((registry) =>
+            Promise.all([
+              avroValue && serializeAvroPart(registry, topic, avroValue, false),
+              avroKey && serializeAvroPart(registry, topic, avroKey, true),
+            ]),
+          )
+          .then(
+            ([value, key]) =>
+              storeV2(ctx, topic, { ...record, value: value ?? record.value, key: key ?? record.key }),
+            (err: unknown) => schemaError(deps, res, 'v2', err),
+          );
+        return;
+      }
+      storeV2(ctx, topic, parsed);
     },
   );
 }
+
+/** v2 schema-conforming produce failures: the documented error shapes with our codes. */
+function schemaError(deps: ServerDeps, res: ServerResponse, shape: 'v1' | 'v2', err: unknown): void {
+  if (!(err instanceof SchemaProduceError)) return internalError(deps, res, err);
+  if (shape === 'v2') {
+    return v2Error(res, err.status, err.code, err.message, { type: 'field', name: err.field });
+  }
+  // On-prem v1.1 error body: top-level copies plus the schema name.
+  const inner: Record<string, unknown> = { error_code: err.status, message: err.message };
+  if (err.schema !== undefined) inner.schema = err.schema;
+  send(res, err.status, JSON.stringify({ error_code: err.status, message: err.message, error: inner }));
+}
+
+function storeV2(ctx: RequestContext, topic: string, record: RecordToStore): void {
+  const { res, deps } = ctx;
+  store(deps, res, topic, record, (err, r) => {
+    if (err) return produceError(deps, res, 'v2', topic, err);
+    // The real v2 success body is undocumented (GAP); this shape is our choice.
+    send(
+      res,
+      200,
+      '{"topic":' +
+        JSON.stringify(topic) +
+        ',"partition":' +
+        r!.partition +
+        ',"offset":' +
+        r!.offset +
+        ',"timestamp":' +
+        r!.timestamp +
+        '}',
+    );
+  });
+}
+
+type ParsedEnvelope = RecordToStore & { avroValue?: AvroPart; avroKey?: AvroPart };
 
 function parseEnvelope(
   envelope: unknown,
   confluent: boolean,
   maxKeyBytes: number,
-): RecordToStore | FieldError {
+): ParsedEnvelope | FieldError {
   if (typeof envelope !== 'object' || envelope === null || Array.isArray(envelope)) {
     return { error: 'The request body must be a JSON object', code: 'invalid_type', field: 'body' };
   }
@@ -343,9 +406,11 @@ function parseEnvelope(
   const value = parseTypedData(env.value, 'value', confluent);
   if ('error' in value) return value;
   let key: Buffer | null = null;
+  let avroKey: AvroPart | undefined;
   if (env.key !== undefined && env.key !== null) {
     const k = parseTypedData(env.key, 'key', confluent);
     if ('error' in k) return k;
+    avroKey = k.avro;
     if (k.data.length > maxKeyBytes) {
       return {
         error: `The key is larger than ${maxKeyBytes} bytes`,
@@ -380,7 +445,10 @@ function parseEnvelope(
       headers.push([item.name, Buffer.from(v, 'base64')]);
     }
   }
-  return { key, value: value.data, headers };
+  const out: ParsedEnvelope = { key, value: value.data, headers };
+  if (value.avro !== undefined) out.avroValue = value.avro;
+  if (avroKey !== undefined) out.avroKey = avroKey;
+  return out;
 }
 
 /** One `{type, data}` object of the v2 envelope. */
@@ -388,7 +456,7 @@ function parseTypedData(
   raw: unknown,
   field: 'key' | 'value',
   confluent: boolean,
-): { data: Buffer } | FieldError {
+): { data: Buffer; avro?: AvroPart } | FieldError {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return { error: `'${field}' must be an object with 'type' and 'data'`, code: 'invalid_type', field };
   }
@@ -437,8 +505,8 @@ function parseTypedData(
           field: 'type',
         };
       }
-      // There is no schema registry here: the Avro JSON encoding is stored as given (our choice).
-      return { data: Buffer.from(typeof data === 'string' ? data : JSON.stringify(data), 'utf8') };
+      // Serialised later (registry-produce.ts): registered, validated, Confluent wire format.
+      return { data: Buffer.alloc(0), avro: raw as AvroPart };
     default:
       return {
         error: `'type' of '${field}' must be one of text, binary, json, avro`,

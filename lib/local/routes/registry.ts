@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The Schema Registry route family: IBM's `/artifacts` and `/rules` API and the
+ * Confluent-compatible `/confluent` API, answered by ../registry-routes.ts on the endpoint's
+ * registry. Every credential the endpoint accepts works here too (Basic `token:<key>` is what
+ * Confluent clients send).
+ */
+import { v1Error, type RequestContext } from '../http';
+import { handleRegistry } from '../registry-routes';
+
+export { isRegistryPath } from '../registry-routes';
+
+export function routeRegistry(ctx: RequestContext): void {
+  const { req, res, deps } = ctx;
+  deps.counts.other++;
+  const registry = deps.registry;
+  if (registry === undefined) return v1Error(res, 404, 'Not Found');
+  registry.then(
+    (r) =>
+      handleRegistry(
+        { registry: r, authenticate: (x) => typeof deps.auth.authenticate(x) !== 'string', log: deps.log },
+        req,
+        res,
+        ctx.pathname,
+        ctx.method,
+      ),
+    () => {
+      req.resume();
+      v1Error(res, 503, 'The schema registry is unavailable');
+    },
+  );
+}
