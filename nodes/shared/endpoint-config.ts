@@ -106,17 +106,25 @@ export function normalizeEndpointOptions(
   def: Partial<Record<keyof EndpointOptions, unknown>>,
 ): NormalizedEndpointOptions {
   const str = (v: unknown): string => (typeof v === 'string' ? v.trim() : '');
-  const url = str(def.url);
+  // The runtime has already replaced `${VAR}` where VAR is set; the editor's Test connection
+  // sends the fields as typed, so they are resolved here the same way.
+  const envStr = (v: unknown): string => substituteEnv(str(v)) ?? '';
+  // An optional URL naming an unset variable counts as not given (IBM Cloud defaults apply).
+  const optional = (v: unknown): string => {
+    const s = envStr(v);
+    return unsetEnvReference(s) ? '' : s;
+  };
+  const url = envStr(def.url);
   const authMode = AUTH_MODES.includes(def.authMode as AuthMode) ? (def.authMode as AuthMode) : 'bearer';
   const sasl = SASL_MECHANISMS.includes(def.saslMechanism as SaslMechanism)
     ? (def.saslMechanism as SaslMechanism)
     : 'plain';
   return {
     url,
-    adminUrl: str(def.adminUrl) || url,
+    adminUrl: optional(def.adminUrl) || url,
     flavour: def.flavour === 'v2' ? 'v2' : 'v1',
     authMode,
-    iamUrl: str(def.iamUrl),
+    iamUrl: optional(def.iamUrl),
     verifyTls: bool(def.verifyTls, true),
     brokers: parseBrokers(def.brokers),
     saslMechanism: sasl,
@@ -138,8 +146,9 @@ export function normalizeEndpointOptions(
   };
 }
 
+/** A credential or field still reading `${VAR}`: VAR was not set when the flow started. */
 function text(value: unknown): string | undefined {
-  return typeof value === 'string' && value.length > 0 ? value : undefined;
+  return typeof value === 'string' && value.length > 0 && !unsetEnvReference(value) ? value : undefined;
 }
 
 /** TLS options for REST and Kafka alike; the same CA and client certificate serve both. */
@@ -165,6 +174,13 @@ export function buildTlsOptions(options: NormalizedEndpointOptions, creds: Endpo
 
 function requireCred(value: unknown, what: string): string {
   const v = text(value);
+  const unset = unsetEnvReference(value);
+  if (unset) {
+    throw new ValidationError(
+      `The endpoint's ${what} is \${${unset}}, but ${unset} is not set in Node-RED's environment`,
+      'INVALID_CONFIG',
+    );
+  }
   if (!v) throw new ValidationError(`The endpoint configuration has no ${what}`, 'INVALID_CONFIG');
   return v;
 }
@@ -210,6 +226,13 @@ export function buildClientOptions(
   creds: EndpointCredentials,
 ): ClientOptions {
   if (!options.url) throw new ValidationError('The endpoint configuration has no URL', 'INVALID_CONFIG');
+  const unsetUrl = unsetEnvReference(options.url);
+  if (unsetUrl) {
+    throw new ValidationError(
+      `The endpoint URL is \${${unsetUrl}}, but ${unsetUrl} is not set in Node-RED's environment`,
+      'INVALID_CONFIG',
+    );
+  }
   let parsed: URL;
   try {
     parsed = new URL(options.url);
@@ -286,4 +309,11 @@ export function substituteEnv(value: string | undefined): string | undefined {
   const m = /^\$\{(\S+)\}$/.exec(value) ?? /^\$\((\S+)\)$/.exec(value);
   if (m && m[1] !== undefined && process.env[m[1]] !== undefined) return process.env[m[1]];
   return value;
+}
+
+/** The variable name when `value` is a whole-string `${VAR}` / `$(VAR)` reference left unresolved. */
+export function unsetEnvReference(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value[0] !== '$') return undefined;
+  const m = /^\$\{(\S+)\}$/.exec(value) ?? /^\$\((\S+)\)$/.exec(value);
+  return m?.[1];
 }
