@@ -26,5 +26,6 @@ export {
 } from './encode';
 export { buildTlsConnectOptions, splitPemCertificates, tlsErrorFrom } from './tls';
 export { mapTransportError, Transport, type TransportOptions } from './transport';
+export { proxyForUrl, shouldProxy } from './proxy';
 export { backoffDelay, nextRetryDelay, resolveRetryPolicy, DEFAULT_RETRY, type RetryPolicy } from './retry';
 export { createAuthProvider, iamTokenRequestBody, type AuthProvider } from './auth';

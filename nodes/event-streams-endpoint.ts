@@ -22,6 +22,7 @@ import {
   buildClientOptions,
   buildKafkaAdminOptions,
   normalizeEndpointOptions,
+  proxyFromConfigNode,
   substituteEnv,
 } from './shared/endpoint-config';
 import type {
@@ -108,9 +109,13 @@ export = function (RED: NodeAPI): void {
     }
     node.getOutbox = () => outbox;
 
+    // An optional core `http proxy` config node; without one, the environment's proxy variables.
+    const proxy = proxyFromConfigNode(def.proxy ? (RED.nodes.getNode(def.proxy) as never) : null);
+
     node.getClient = (): EventStreamsClient => {
       if (closing) throw new ClosedError('The endpoint is being stopped');
-      if (!client) client = new EventStreamsClient(buildClientOptions(options, node.credentials ?? {}));
+      if (!client)
+        client = new EventStreamsClient(buildClientOptions(options, node.credentials ?? {}, proxy));
       return client;
     };
 
@@ -264,7 +269,13 @@ export = function (RED: NodeAPI): void {
       }
       let client: EventStreamsClient;
       try {
-        const clientOptions = buildClientOptions(options, testCredentials(body.id, body.credentials));
+        // A deployed core `http proxy` node chosen in the dialog; otherwise the environment's.
+        const proxyNode = typeof body.proxy === 'string' && body.proxy ? RED.nodes.getNode(body.proxy) : null;
+        const clientOptions = buildClientOptions(
+          options,
+          testCredentials(body.id, body.credentials),
+          proxyFromConfigNode(proxyNode as never),
+        );
         // One attempt, bounded: the user is waiting on a button.
         clientOptions.retry = { retries: 0 };
         clientOptions.requestTimeoutMs = Math.min(options.requestTimeoutMs, 15_000);

@@ -5,7 +5,13 @@
  * one translation.
  */
 import { ValidationError } from '../../lib/errors';
-import type { AuthOptions, ClientOptions, KafkaAdminOptions, TlsOptions } from '../../lib/types';
+import type {
+  AuthOptions,
+  ClientOptions,
+  KafkaAdminOptions,
+  ProxyOptions,
+  TlsOptions,
+} from '../../lib/types';
 import type { AuthMode, EndpointCredentials, EndpointOptions, SaslMechanism } from './types';
 
 export const AUTH_MODES: readonly AuthMode[] = [
@@ -220,10 +226,31 @@ export function buildAuthOptions(
   }
 }
 
+/**
+ * The proxy from Node-RED's core `http proxy` config node (its URL, no-proxy list and
+ * credentials replace the environment, as for the core http request node); undefined to use
+ * http_proxy/https_proxy/no_proxy.
+ */
+export function proxyFromConfigNode(
+  node: { url?: unknown; noproxy?: unknown; credentials?: { username?: unknown; password?: unknown } } | null,
+): ProxyOptions | undefined {
+  if (!node || typeof node.url !== 'string' || !node.url.trim()) return undefined;
+  const out: ProxyOptions = {
+    url: node.url.trim(),
+    noProxy: Array.isArray(node.noproxy) ? node.noproxy.map(String).filter(Boolean) : [],
+  };
+  const username = text(node.credentials?.username);
+  const password = text(node.credentials?.password);
+  if (username) out.username = username;
+  if (password) out.password = password;
+  return out;
+}
+
 /** Full core client options for an endpoint config. Throws INVALID_CONFIG for an unusable config. */
 export function buildClientOptions(
   options: NormalizedEndpointOptions,
   creds: EndpointCredentials,
+  proxy?: ProxyOptions,
 ): ClientOptions {
   if (!options.url) throw new ValidationError('The endpoint configuration has no URL', 'INVALID_CONFIG');
   const unsetUrl = unsetEnvReference(options.url);
@@ -258,6 +285,7 @@ export function buildClientOptions(
     queue: { maxMessages: options.queueMessages, maxBytes: options.queueBytes },
     rateLimit: options.rateLimit,
     limits: { maxKeyBytes: options.maxKeyBytes, maxValueBytes: options.maxValueBytes },
+    ...(proxy ? { proxy } : {}),
   };
 }
 
