@@ -345,3 +345,36 @@ export function unsetEnvReference(value: unknown): string | undefined {
   const m = /^\$\{(\S+)\}$/.exec(value) ?? /^\$\((\S+)\)$/.exec(value);
   return m?.[1];
 }
+
+/**
+ * Server-owned choices, from settings.js (declared with the endpoint type, so Node-RED knows
+ * them; none is exported to the editor). One place for their names and defaults.
+ */
+export const SERVER_SETTINGS = {
+  /** Base directory of every outbox; default `<userDir>/event-streams-outbox`. */
+  outboxDir: 'eventStreamsEndpointOutboxDir',
+  /** Upper bound of any one outbox in bytes; the editor's limit is capped to it. Default 1 GiB. */
+  outboxMaxBytes: 'eventStreamsEndpointOutboxMaxBytes',
+  /** false: configs that turn TLS verification off are refused. Default true. */
+  allowInsecureTls: 'eventStreamsEndpointAllowInsecureTls',
+} as const;
+export const DEFAULT_SERVER_OUTBOX_MAX_BYTES = 1024 * 1024 * 1024;
+
+/** What an outbox directory field may hold: one subdirectory name, never a path. */
+const OUTBOX_SUBDIR = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * The outbox subdirectory an editor user chose (blank: the config node id), validated so that
+ * caller-supplied text never becomes a path: no separators, no `..`, no absolute paths.
+ */
+export function outboxSubdirectory(value: string, nodeId: string): string {
+  const name = value.trim() || nodeId;
+  if (!OUTBOX_SUBDIR.test(name)) {
+    throw new ValidationError(
+      `The outbox directory must be a subdirectory name (letters, digits, '.', '_' and '-', up to 64), not '${name.slice(0, 80)}'; ` +
+        `its base directory is set in settings.js (${SERVER_SETTINGS.outboxDir})`,
+      'INVALID_CONFIG',
+    );
+  }
+  return name;
+}
