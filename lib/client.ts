@@ -244,6 +244,7 @@ export class EventStreamsClient {
       connectTimeoutMs: positiveInt(options.connectTimeoutMs, 'connectTimeoutMs', DEFAULT_CONNECT_TIMEOUT_MS),
       requestTimeoutMs: positiveInt(options.requestTimeoutMs, 'requestTimeoutMs', DEFAULT_REQUEST_TIMEOUT_MS),
       userAgent: this.userAgent,
+      ...(options.proxy ? { proxy: options.proxy } : {}),
     });
     this.auth = createAuthProvider(options.auth, {
       request: (origin, req) => this.transport.request(origin, req),

@@ -26,6 +26,7 @@ export {
 } from './encode';
 export { buildTlsConnectOptions, splitPemCertificates, tlsErrorFrom } from './tls';
 export { mapTransportError, Transport, type TransportOptions } from './transport';
+export { proxyForUrl, shouldProxy } from './proxy';
 export { backoffDelay, nextRetryDelay, resolveRetryPolicy, DEFAULT_RETRY, type RetryPolicy } from './retry';
 export { CORE_DEFAULTS, ENDPOINT_CHOICE_DEFAULTS, ENDPOINT_FIELD_DEFAULTS, type Setting } from './defaults';
 export { createAuthProvider, iamTokenRequestBody, type AuthProvider } from './auth';

@@ -8,16 +8,8 @@
  * the methods (notably the non-incremental config update).
  */
 import type * as tls from 'node:tls';
-import {
-  ConfigResourceTypes,
-  Kafka,
-  logLevel,
-  type Admin,
-  type DescribeConfigResponse,
-  type KafkaConfig,
-  type LogEntry,
-  type SASLOptions,
-} from 'kafkajs';
+import type * as KafkaJs from 'kafkajs';
+import type { Admin, DescribeConfigResponse, Kafka, KafkaConfig, LogEntry, SASLOptions } from 'kafkajs';
 import {
   ClosedError,
   EventStreamsError,
@@ -45,6 +37,17 @@ import type {
 
 // ---------------------------------------------------------------------------------------------
 // Shared with lib/local/kafka-backend.ts
+
+let kafkajsModule: typeof KafkaJs | undefined;
+/**
+ * kafkajs, loaded on first use of a Kafka feature (the topic-admin Kafka backend, the local
+ * endpoint's Kafka backend), so a Node-RED that only uses REST never pays for loading it.
+ */
+function kafkajs(): typeof KafkaJs {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  kafkajsModule ??= require('kafkajs') as typeof KafkaJs;
+  return kafkajsModule;
+}
 
 /** Connection settings common to {@link KafkaAdminOptions} and the local endpoint's Kafka options. */
 export interface KafkaClientSettings {
@@ -93,7 +96,7 @@ export function toKafkaConfig(
     connectionTimeout: settings.connectionTimeoutMs ?? KAFKA_DEFAULTS.connectionTimeoutMs,
     requestTimeout: settings.requestTimeoutMs ?? KAFKA_DEFAULTS.requestTimeoutMs,
     retry,
-    logLevel: log ? logLevel.ERROR : logLevel.NOTHING,
+    logLevel: log ? kafkajs().logLevel.ERROR : kafkajs().logLevel.NOTHING,
     logCreator: () => (entry: LogEntry) => {
       if (!log) return;
       const { message, error } = entry.log as { message?: string; error?: string };
@@ -289,7 +292,7 @@ export class KafkaTopicAdmin implements TopicAdmin {
       }
     }
     this.secrets = secretsOf(options);
-    this.kafka = new Kafka(toKafkaConfig(options, log));
+    this.kafka = new (kafkajs().Kafka)(toKafkaConfig(options, log));
     this.replicationFactor = options.replicationFactor ?? -1;
     this.timeoutMs = options.requestTimeoutMs ?? KAFKA_DEFAULTS.requestTimeoutMs;
   }
@@ -349,7 +352,7 @@ export class KafkaTopicAdmin implements TopicAdmin {
     const [metadata, configs] = await Promise.all([
       admin.fetchTopicMetadata({ topics: names }),
       admin.describeConfigs({
-        resources: names.map((name) => ({ type: ConfigResourceTypes.TOPIC, name })),
+        resources: names.map((name) => ({ type: kafkajs().ConfigResourceTypes.TOPIC, name })),
         includeSynonyms: false,
       }),
     ]);
@@ -508,7 +511,7 @@ export class KafkaTopicAdmin implements TopicAdmin {
       }
       if (changes.length > 0) {
         const described = await admin.describeConfigs({
-          resources: [{ type: ConfigResourceTypes.TOPIC, name }],
+          resources: [{ type: kafkajs().ConfigResourceTypes.TOPIC, name }],
           includeSynonyms: false,
         });
         const merged = new Map<string, string>();
@@ -524,7 +527,7 @@ export class KafkaTopicAdmin implements TopicAdmin {
           validateOnly: false,
           resources: [
             {
-              type: ConfigResourceTypes.TOPIC,
+              type: kafkajs().ConfigResourceTypes.TOPIC,
               name,
               configEntries: [...merged].map(([n, v]) => ({ name: n, value: v })),
             },
@@ -534,7 +537,7 @@ export class KafkaTopicAdmin implements TopicAdmin {
         // result, not with a stale DescribeConfigs answer.
         await settle(async () => {
           const now = await admin.describeConfigs({
-            resources: [{ type: ConfigResourceTypes.TOPIC, name }],
+            resources: [{ type: kafkajs().ConfigResourceTypes.TOPIC, name }],
             includeSynonyms: false,
           });
           const entries = new Map((now.resources[0]?.configEntries ?? []).map((c) => [c.configName, c]));

@@ -7,7 +7,7 @@
  */
 import type { ConnectionOptions } from 'node:tls';
 
-import { buildConnector, Pool } from 'undici';
+import { buildConnector, Pool, type Dispatcher } from 'undici';
 
 import {
   ClosedError,
@@ -15,6 +15,7 @@ import {
 } from './errors';
 import type { ResponseHeaders } from './encode';
 import { fromTransport } from './error-model';
+import { proxyDispatcher, type ProxyOptions } from './proxy';
 
 export interface TransportOptions {
   /** From {@link buildTlsConnectOptions}. */
@@ -27,6 +28,8 @@ export interface TransportOptions {
   userAgent: string;
   /** Bodies larger than this fail the request instead of filling memory. Default 1 MiB. */
   maxResponseBytes?: number;
+  /** HTTP(S) proxy choice; absent: the environment's http_proxy/https_proxy/no_proxy. */
+  proxy?: ProxyOptions;
 }
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -57,9 +60,9 @@ export function mapTransportError(err: unknown, origin: string, signal?: AbortSi
   return fromTransport(err, origin, signal);
 }
 
-/** A small map of undici Pools, one per origin, sharing one set of options. */
+/** A small map of undici Pools (or proxy tunnels), one per origin, sharing one set of options. */
 export class Transport {
-  private readonly pools = new Map<string, Pool>();
+  private readonly pools = new Map<string, Dispatcher>();
   private closing = false;
   readonly userAgent: string;
   private readonly connector: buildConnector.connector;
@@ -106,20 +109,22 @@ export class Transport {
     return this.closing;
   }
 
-  /** The pool for `origin` (`https://host:port`), created on first use. */
-  pool(origin: string): Pool {
+  /** The dispatcher for `origin` (`https://host:port`), created on first use. */
+  pool(origin: string): Dispatcher {
     let pool = this.pools.get(origin);
     if (pool === undefined) {
       if (this.closing) throw new ClosedError('The client is closed.');
       const o = this.options;
-      pool = new Pool(origin, {
+      const settings = {
         connections: o.connections,
-        pipelining: 1,
         headersTimeout: o.requestTimeoutMs,
         bodyTimeout: o.requestTimeoutMs,
         maxResponseSize: o.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
-        connect: this.connector,
-      });
+      };
+      // The one proxy hook: a proxied origin gets a CONNECT-tunnel dispatcher instead of a Pool.
+      pool =
+        proxyDispatcher(origin, o.proxy, o.tls, { ...settings, connectTimeoutMs: o.connectTimeoutMs }) ??
+        new Pool(origin, { ...settings, pipelining: 1, connect: this.connector });
       this.pools.set(origin, pool);
     }
     return pool;
@@ -155,9 +160,7 @@ export class Transport {
   async close(): Promise<void> {
     this.closing = true;
     const pools = [...this.pools.values()];
-    await Promise.all(
-      pools.map((p) => (p.closed || p.destroyed ? undefined : p.close().catch(() => undefined))),
-    );
+    await Promise.all(pools.map((p) => (isDone(p) ? undefined : p.close().catch(() => undefined))));
   }
 
   /** Aborts in-flight requests and closes every pool at once. */
@@ -165,6 +168,15 @@ export class Transport {
     this.closing = true;
     const pools = [...this.pools.values()];
     this.pools.clear();
-    await Promise.all(pools.map((p) => (p.destroyed ? undefined : p.destroy().catch(() => undefined))));
+    await Promise.all(
+      pools.map((p) =>
+        (p as { destroyed?: boolean }).destroyed ? undefined : p.destroy().catch(() => undefined),
+      ),
+    );
   }
+}
+
+function isDone(d: Dispatcher): boolean {
+  const state = d as { closed?: boolean; destroyed?: boolean };
+  return state.closed === true || state.destroyed === true;
 }

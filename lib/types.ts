@@ -72,6 +72,22 @@ export interface LimitOptions {
   maxUriBytes?: number;
 }
 
+/** How requests reach their origins through an HTTP(S) proxy (lib/proxy.ts). */
+export interface ProxyOptions {
+  /** Proxy for every origin (`http://host:port`), overriding the environment. */
+  url?: string;
+  /** With `url`: hosts reached directly, in no_proxy syntax. */
+  noProxy?: string[];
+  /** With `url`: proxy credentials (sent as Proxy-Authorization: Basic, only to the proxy). */
+  username?: string;
+  password?: string;
+  /**
+   * Where http_proxy/https_proxy/no_proxy are read when `url` is absent. Default `process.env`
+   * (as Node-RED's core nodes); `false` ignores the environment.
+   */
+  env?: Record<string, string | undefined> | false;
+}
+
 export interface ClientOptions {
   /** REST producer base URL (`kafka_http_url`, or the on-prem `restproducer` endpoint). */
   url: string;
@@ -102,6 +118,8 @@ export interface ClientOptions {
   orderByKey?: boolean;
   limits?: LimitOptions;
   userAgent?: string;
+  /** HTTP(S) proxy for the producer, admin and IAM requests; absent: http_proxy/https_proxy/no_proxy. */
+  proxy?: ProxyOptions;
 }
 
 export type HeaderValue = string | Buffer | Uint8Array;

@@ -13,7 +13,7 @@ import type { NodeAPI } from 'node-red';
 import type { Request, Response } from 'express';
 
 import { EventStreamsClient } from '../lib/client';
-import { ClosedError, isEventStreamsError } from '../lib/errors';
+import { ClosedError, isEventStreamsError, ValidationError } from '../lib/errors';
 import { KafkaTopicAdmin } from '../lib/kafka-admin';
 import type { ConnectionCheck, TopicAdmin } from '../lib/types';
 import { DEFAULT_LIMITS } from '../lib/encode';
@@ -22,7 +22,11 @@ import { checkGlob } from '../lib/glob';
 import { type CredentialName, ENDPOINT_CREDENTIALS } from './shared/credentials';
 import {
   buildClientOptions,
+  DEFAULT_SERVER_OUTBOX_MAX_BYTES,
   normalizeEndpointOptions,
+  outboxSubdirectory,
+  proxyFromConfigNode,
+  SERVER_SETTINGS,
   substituteEnv,
   type NormalizedEndpointOptions,
 } from './shared/endpoint-config';
@@ -78,42 +82,74 @@ export = function (RED: NodeAPI): void {
     let kafkaAdmin: TopicAdmin | undefined;
     let closing = false;
 
-    if (!options.verifyTls) {
+    const settings = RED.settings as unknown as Record<string, unknown>;
+    const insecureRefused = !options.verifyTls && settings[SERVER_SETTINGS.allowInsecureTls] === false;
+    if (insecureRefused) {
+      node.error(
+        RED._('event-streams-endpoint.errors.insecure-refused', {
+          setting: SERVER_SETTINGS.allowInsecureTls,
+        }),
+      );
+    } else if (!options.verifyTls) {
       node.warn(RED._('event-streams-endpoint.warn.insecure', { url: options.url }));
     }
 
+    // An optional core `http proxy` config node; without one, the environment's proxy variables.
+    const proxy = proxyFromConfigNode(def.proxy ? (RED.nodes.getNode(def.proxy) as never) : null);
+
+    const insecureError = (): ValidationError =>
+      new ValidationError(
+        `TLS verification is off, which ${SERVER_SETTINGS.allowInsecureTls}: false in settings.js forbids`,
+        'INVALID_CONFIG',
+      );
+
     // The durable outbox (off by default): opened now so that what a previous run left in the
-    // spool starts flowing as soon as the flow is deployed, with or without new input.
+    // spool starts flowing as soon as the flow is deployed, with or without new input. Where it
+    // lives is the server owner's choice (settings.js); the editor names only a subdirectory.
     let outbox: Promise<Outbox> | undefined;
     // The outbox's own client makes one attempt per request: the outbox is the retry loop.
     let outboxClient: EventStreamsClient | undefined;
     if (options.outbox) {
       const userDir = (RED.settings as { userDir?: string }).userDir || path.join(os.homedir(), '.node-red');
-      const dir = options.outboxDir || path.join(userDir, 'event-streams-outbox', node.id);
-      outbox = Outbox.open(
-        {
-          dir,
-          maxBytes: options.outboxMaxBytes,
-          flavour: options.flavour,
-          limits: {
-            maxKeyBytes: options.maxKeyBytes,
-            maxValueBytes: options.maxValueBytes,
-            maxUriBytes: DEFAULT_LIMITS.maxUriBytes,
+      const configured = settings[SERVER_SETTINGS.outboxDir];
+      const base =
+        typeof configured === 'string' && configured
+          ? configured
+          : path.join(userDir, 'event-streams-outbox');
+      const serverMax = Number(settings[SERVER_SETTINGS.outboxMaxBytes]);
+      const cap = Number.isFinite(serverMax) && serverMax > 0 ? serverMax : DEFAULT_SERVER_OUTBOX_MAX_BYTES;
+      let dir: string | undefined;
+      try {
+        dir = path.join(base, outboxSubdirectory(options.outboxDir, node.id));
+      } catch (err) {
+        outbox = Promise.reject(err as ValidationError);
+      }
+      if (dir !== undefined)
+        outbox = Outbox.open(
+          {
+            dir,
+            maxBytes: Math.min(options.outboxMaxBytes, cap),
+            flavour: options.flavour,
+            limits: {
+              maxKeyBytes: options.maxKeyBytes,
+              maxValueBytes: options.maxValueBytes,
+              maxUriBytes: DEFAULT_LIMITS.maxUriBytes,
+            },
+            concurrency: options.connections,
+            retryDelayMs: Math.max(options.retryDelayMs, 100),
           },
-          concurrency: options.connections,
-          retryDelayMs: Math.max(options.retryDelayMs, 100),
-        },
-        () => {
-          if (closing) throw new ClosedError('The endpoint is being stopped');
-          if (!outboxClient) {
-            outboxClient = new EventStreamsClient(
-              outboxClientOptions(buildClientOptions(options, node.credentials ?? {})),
-            );
-          }
-          return outboxClient;
-        },
-      );
-      outbox.then(
+          () => {
+            if (closing) throw new ClosedError('The endpoint is being stopped');
+            if (insecureRefused) throw insecureError();
+            if (!outboxClient) {
+              outboxClient = new EventStreamsClient(
+                outboxClientOptions(buildClientOptions(options, node.credentials ?? {}, proxy)),
+              );
+            }
+            return outboxClient;
+          },
+        );
+      outbox!.then(
         (o) => {
           if (o.recovered > 0)
             node.log(RED._('event-streams-endpoint.outbox.recovered', { count: o.recovered }));
@@ -125,13 +161,15 @@ export = function (RED: NodeAPI): void {
           node.error(RED._('event-streams-endpoint.outbox.open-failed', { reason: (err as Error).message })),
       );
       // Callers see the failure through getOutbox(); this only keeps it from being unhandled.
-      outbox.catch(() => undefined);
+      outbox!.catch(() => undefined);
     }
     node.getOutbox = () => outbox;
 
     node.getClient = (): EventStreamsClient => {
       if (closing) throw new ClosedError('The endpoint is being stopped');
-      if (!client) client = new EventStreamsClient(buildClientOptions(options, node.credentials ?? {}));
+      if (insecureRefused) throw insecureError();
+      if (!client)
+        client = new EventStreamsClient(buildClientOptions(options, node.credentials ?? {}, proxy));
       return client;
     };
 
@@ -177,7 +215,15 @@ export = function (RED: NodeAPI): void {
   RED.nodes.registerType<EndpointNodeImpl, EndpointNodeDef, object, EndpointCredentials>(
     TYPE,
     EventStreamsEndpointNode,
-    { credentials: CREDENTIALS },
+    {
+      credentials: CREDENTIALS,
+      // Server-owned choices; paths and limits stay on the server (exportable: false).
+      settings: {
+        [SERVER_SETTINGS.outboxDir]: { value: '', exportable: false },
+        [SERVER_SETTINGS.outboxMaxBytes]: { value: DEFAULT_SERVER_OUTBOX_MAX_BYTES, exportable: false },
+        [SERVER_SETTINGS.allowInsecureTls]: { value: true, exportable: false },
+      },
+    } as never,
   );
 
   /**
@@ -313,7 +359,15 @@ export = function (RED: NodeAPI): void {
       }
       let client: EventStreamsClient;
       try {
-        const clientOptions = buildClientOptions(options, request.credentials);
+        // A core `http proxy` node named by the request (part of the destination the secrets
+        // were compared against); otherwise the environment's proxy variables.
+        const proxyNode = typeof body.proxy === 'string' && body.proxy ? RED.nodes.getNode(body.proxy) : null;
+        const proxyOk = !proxyNode || (proxyNode as { type?: string }).type === 'http proxy';
+        const clientOptions = buildClientOptions(
+          options,
+          request.credentials,
+          proxyOk ? proxyFromConfigNode(proxyNode as never) : undefined,
+        );
         // One attempt, bounded: the user is waiting on a button.
         clientOptions.retry = { retries: 0 };
         clientOptions.requestTimeoutMs = Math.min(options.requestTimeoutMs, 15_000);

@@ -3,9 +3,24 @@
  * The flow `npm start` deploys: a simulated sensor → producer, with the topic ensured at start,
  * delivery reports and errors shown in the debug sidebar.
  */
-import type { LocalEndpointInfo } from '../lib/local/types';
-
 export const DEMO_TOPIC = 'sensor-readings';
+
+/**
+ * The endpoint config node of the demo and of every example (same id and name), so importing
+ * examples into the demo reuses it instead of adding copies. Its URL and credentials are
+ * `${VAR}` references that Node-RED resolves from its environment, which `npm start` sets.
+ */
+export const SHARED_ENDPOINT_ID = 'esnodes-examples-endpoint';
+export const SHARED_ENDPOINT_NAME = 'Event Streams (from environment)';
+
+/** The environment variables the shared endpoint config node reads. */
+export interface DemoEnv {
+  ES_URL: string;
+  ES_ADMIN_URL: string;
+  ES_IAM_URL: string;
+  ES_API_KEY: string;
+  ES_CA: string;
+}
 
 /** Sensor simulation: a few devices, each reading keyed by device id with two headers. */
 const SENSOR_FUNCTION = `
@@ -24,7 +39,7 @@ msg.payload = {
 return msg;
 `.trim();
 
-export function buildDemoFlow(endpoint: LocalEndpointInfo & { caPem?: string }): object[] {
+export function buildDemoFlow(): object[] {
   const z = 'demo-tab';
   return [
     { id: z, type: 'tab', label: 'Event Streams demo', info: 'Deployed by npm start.' },
@@ -34,24 +49,16 @@ export function buildDemoFlow(endpoint: LocalEndpointInfo & { caPem?: string }):
       z,
       name: 'A simulated sensor sends a reading every second to the local Event Streams endpoint',
       info:
-        'The endpoint config node points at the local endpoint that `npm start` runs (memory backend, ' +
-        'HTTPS with its generated CA). Open it to see the URL, auth mode and CA certificate; replace them ' +
-        'with your IBM Cloud service key to send to real Event Streams.',
+        "The endpoint config node reads `${ES_URL}`, `${ES_API_KEY}` and `${ES_CA}` from Node-RED's " +
+        'environment; `npm start` sets them to its local endpoint (HTTPS with its generated CA). The ' +
+        'examples (Import → Examples → @esnodes/node-red-event-streams) use the same config node.\n\n' +
+        'For IBM Cloud, start Node-RED with `ES_URL` and `ES_API_KEY` from your service key and `ES_CA` ' +
+        'unset, or open the config node and type the values in.',
       x: 370,
       y: 40,
       wires: [],
     },
-    {
-      id: 'demo-endpoint',
-      type: 'event-streams-endpoint',
-      name: 'Local endpoint',
-      url: endpoint.url,
-      adminUrl: endpoint.adminUrl,
-      flavour: 'v1',
-      authMode: 'bearer',
-      verifyTls: true,
-      credentials: { apiKey: endpoint.apiKey, ca: endpoint.caPem ?? '' },
-    },
+    sharedEndpointNode(),
     {
       id: 'demo-start',
       type: 'inject',
@@ -72,7 +79,7 @@ export function buildDemoFlow(endpoint: LocalEndpointInfo & { caPem?: string }):
       type: 'event-streams-topic-admin',
       z,
       name: 'ensure topic',
-      endpoint: 'demo-endpoint',
+      endpoint: SHARED_ENDPOINT_ID,
       backend: 'rest',
       operation: 'ensure',
       topic: DEMO_TOPIC,
@@ -126,7 +133,7 @@ export function buildDemoFlow(endpoint: LocalEndpointInfo & { caPem?: string }):
       type: 'event-streams-producer',
       z,
       name: '',
-      endpoint: 'demo-endpoint',
+      endpoint: SHARED_ENDPOINT_ID,
       topic: DEMO_TOPIC,
       key: 'key',
       keyType: 'msg',
@@ -177,4 +184,20 @@ export function buildDemoFlow(endpoint: LocalEndpointInfo & { caPem?: string }):
       wires: [],
     },
   ];
+}
+
+/** The shared config node exactly as the examples carry it (test/examples checks they agree). */
+export function sharedEndpointNode(): Record<string, unknown> {
+  return {
+    id: SHARED_ENDPOINT_ID,
+    type: 'event-streams-endpoint',
+    name: SHARED_ENDPOINT_NAME,
+    url: '${ES_URL}',
+    adminUrl: '${ES_ADMIN_URL}',
+    flavour: 'v1',
+    authMode: 'bearer',
+    iamUrl: '',
+    verifyTls: true,
+    credentials: { apiKey: '${ES_API_KEY}', ca: '${ES_CA}' },
+  };
 }

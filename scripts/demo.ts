@@ -6,10 +6,18 @@
  *   npm start -- --kafka HOST:PORT    the same demo on a Kafka-backed endpoint
  *   npm start -- --check [--seconds N] headless: run N seconds, verify records arrived, exit 0/1
  *   npm start -- --port 1880          Node-RED's port (0 picks a free one)
+ *   npm start -- --reset              forget flows, credentials, endpoint key, CA and port; start over
  *
  * Node-RED runs as a child process with its own user directory under .nr-demo/ (git-ignored). The
  * package is linked into that directory's node_modules so Node-RED loads it as an installed
  * module (examples, help and icons included) straight from this checkout's dist/.
+ *
+ * The demo keeps your work: the demo flow is deployed only into an empty user directory; after
+ * that, flows.json and flows_cred.json (encrypted with a credentialSecret kept in
+ * .credential-secret) are Node-RED's own, the endpoint keeps its CA and API key under endpoint/,
+ * and its port is remembered in demo.json. The endpoint config node reads `${ES_URL}`,
+ * `${ES_API_KEY}` and `${ES_CA}`, set here in Node-RED's environment, so flows and examples keep
+ * working even when the remembered port was taken and another one had to be used.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -17,8 +25,9 @@ import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { startLocalEndpoint, type LocalEndpoint } from '../lib/local/server';
-import { buildDemoFlow, DEMO_TOPIC } from './demo-flow';
+import { startLocalEndpoint, type LocalEndpoint } from '../lib/local';
+import type { LocalEndpointOptions } from '../lib/local/types';
+import { buildDemoFlow, DEMO_TOPIC, type DemoEnv } from './demo-flow';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const PKG = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string };
@@ -30,6 +39,12 @@ interface DemoOptions {
   port: number;
   host: string;
   dir: string;
+  reset: boolean;
+}
+
+/** What the demo remembers between runs, in <dir>/demo.json. */
+interface DemoState {
+  endpointPort?: number;
 }
 
 function parse(): DemoOptions {
@@ -41,12 +56,13 @@ function parse(): DemoOptions {
       port: { type: 'string' },
       host: { type: 'string', default: '127.0.0.1' },
       dir: { type: 'string' },
+      reset: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
     console.log(
-      'usage: npm start -- [--kafka BROKERS] [--check [--seconds N]] [--port 1880] [--dir .nr-demo]',
+      'usage: npm start -- [--kafka BROKERS] [--check [--seconds N]] [--port 1880] [--dir .nr-demo] [--reset]',
     );
     process.exit(0);
   }
@@ -57,7 +73,48 @@ function parse(): DemoOptions {
     port: values.port !== undefined ? Number(values.port) : values.check ? 0 : 1880,
     host: values.host ?? '127.0.0.1',
     dir: path.resolve(values.dir ?? path.join(ROOT, '.nr-demo')),
+    reset: values.reset === true,
   };
+}
+
+/** The parts of <dir> the demo owns; --reset removes exactly these (never the directory itself). */
+const STATE_ENTRIES = ['userdir', 'endpoint', 'demo.json'];
+
+async function readState(dir: string): Promise<DemoState> {
+  try {
+    const parsed = JSON.parse(await fs.readFile(path.join(dir, 'demo.json'), 'utf8')) as DemoState;
+    return parsed && typeof parsed === 'object' ? parsed : {};
+  } catch {
+    return {};
+  }
+}
+
+async function writeState(dir: string, state: DemoState): Promise<void> {
+  await fs.writeFile(path.join(dir, 'demo.json'), `${JSON.stringify(state, null, 2)}\n`);
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.access(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** The remembered port when it is free; otherwise a new one (the flows follow through ES_URL). */
+async function startEndpoint(
+  options: LocalEndpointOptions,
+  port: number | undefined,
+  log: (line: string) => void,
+): Promise<LocalEndpoint> {
+  if (port) {
+    try {
+      return await startLocalEndpoint({ ...options, port });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      log(`port ${port} is taken; the endpoint moves to a new port (ES_URL follows it)`);
+    }
+  }
+  return startLocalEndpoint({ ...options, port: 0 });
 }
 
 async function linkPackage(userDir: string): Promise<void> {
@@ -97,12 +154,13 @@ function startNodeRed(
   userDir: string,
   settingsFile: string,
   quiet: boolean,
+  esEnv: DemoEnv,
 ): Promise<{ child: ChildProcess; url: string }> {
   const red = require.resolve('node-red/red.js', { paths: [ROOT] });
   const child = spawn(process.execPath, [red, '--userDir', userDir, '--settings', settingsFile], {
     cwd: userDir,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_RED_ENABLE_PROJECTS: 'false' },
+    env: { ...process.env, ...esEnv, NODE_RED_ENABLE_PROJECTS: 'false' },
   });
   return new Promise((resolve, reject) => {
     let buffered = '';
@@ -165,18 +223,41 @@ async function countInKafka(brokers: string): Promise<{ records: number; keyed: 
 async function main(): Promise<void> {
   const opts = parse();
   const userDir = path.join(opts.dir, 'userdir');
+  if (opts.reset) {
+    for (const entry of STATE_ENTRIES)
+      await fs.rm(path.join(opts.dir, entry), { recursive: true, force: true });
+    if (!opts.check)
+      console.error(`Reset: removed the demo's flows, credentials and endpoint state in ${opts.dir}`);
+  }
   await fs.mkdir(userDir, { recursive: true });
   const log = opts.check ? () => undefined : (line: string) => process.stderr.write(`[endpoint] ${line}\n`);
+  const state = await readState(opts.dir);
 
-  const endpoint: LocalEndpoint = await startLocalEndpoint({
-    port: 0,
-    stateDir: path.join(opts.dir, 'endpoint'),
-    topics: [{ name: DEMO_TOPIC, partitions: 3 }],
-    // The demo prints a /local/topics/.../records curl: the development routes are on here.
-    dev: true,
+  const endpoint: LocalEndpoint = await startEndpoint(
+    {
+      stateDir: path.join(opts.dir, 'endpoint'),
+      topics: [{ name: DEMO_TOPIC, partitions: 3 }],
+      // Like a development Kafka (auto.create.topics.enable): a first flow delivers on its first
+      // inject. IBM Cloud never does this; the examples ensure their topics so they run there too.
+      autoCreateTopics: true,
+      // The demo prints a /local/topics/.../records curl: the development routes are on here.
+      dev: true,
+      defaultPartitions: 3,
+      log,
+      ...(opts.kafka ? { kafka: { brokers: opts.kafka.split(',').map((b) => b.trim()) } } : {}),
+    },
+    state.endpointPort,
     log,
-    ...(opts.kafka ? { kafka: { brokers: opts.kafka.split(',').map((b) => b.trim()) } } : {}),
-  });
+  );
+  if (state.endpointPort !== endpoint.port)
+    await writeState(opts.dir, { ...state, endpointPort: endpoint.port });
+  const env: DemoEnv = {
+    ES_URL: endpoint.url,
+    ES_ADMIN_URL: endpoint.adminUrl,
+    ES_IAM_URL: endpoint.iamUrl,
+    ES_API_KEY: endpoint.apiKey,
+    ES_CA: endpoint.caPem ?? '',
+  };
 
   let child: ChildProcess | undefined;
   let stopping = false;
@@ -198,10 +279,10 @@ async function main(): Promise<void> {
 
   try {
     await linkPackage(userDir);
-    await fs.writeFile(path.join(userDir, 'flows.json'), '[]');
-    await fs.rm(path.join(userDir, 'flows_cred.json'), { force: true });
+    // Only an empty user directory gets the demo flow; from then on the flows are the user's.
+    const fresh = !(await exists(path.join(userDir, 'flows.json')));
     const settingsFile = await writeSettings(userDir, opts.port, opts.host);
-    const started = await startNodeRed(userDir, settingsFile, opts.check);
+    const started = await startNodeRed(userDir, settingsFile, opts.check, env);
     child = started.child;
     child.once('exit', (code) => {
       if (!stopping) {
@@ -209,7 +290,7 @@ async function main(): Promise<void> {
         void stop(code ?? 1);
       }
     });
-    await deploy(started.url, buildDemoFlow(endpoint));
+    if (fresh) await deploy(started.url, buildDemoFlow());
 
     if (opts.check) {
       await new Promise((r) => setTimeout(r, opts.seconds * 1000));
@@ -228,6 +309,15 @@ async function main(): Promise<void> {
     console.log(
       `  Records so far:   curl -s --cacert ${endpoint.caFile} -H "Authorization: Bearer $(cat ${path.join(opts.dir, 'endpoint', 'api-key')})" ${endpoint.url}/local/topics/${DEMO_TOPIC}/records`,
     );
+    console.log(
+      `  Node-RED's environment: ES_URL=${env.ES_URL}  ES_API_KEY (in ${path.join(opts.dir, 'endpoint', 'api-key')})  ES_CA (${endpoint.caFile ?? 'none'})`,
+    );
+    console.log(
+      fresh
+        ? `  Deployed the demo flow into ${userDir}; your changes are kept across restarts.`
+        : `  Kept your flows and credentials from ${userDir}.`,
+    );
+    console.log('  Start over with: npm start -- --reset');
     console.log('');
     console.log('  Press Ctrl-C to stop.');
   } catch (err) {

@@ -64,10 +64,11 @@ async function main(): Promise<void> {
       queueMessages: Math.max(1000, rate * (outageSec + 20)),
       closeTimeout: 5,
       outbox: values.outbox === true,
-      outboxDir: path.join(tmp, 'outbox'),
+      outboxDir: 'outbox',
     },
     { id: 'p1', z: 'tab1', type: 'event-streams-producer', endpoint: 'cfg', topic: TOPIC, wires: [[]] },
   ];
+  helper.settings({ eventStreamsEndpointOutboxDir: tmp });
   await helper.load(allNodes, flow, { cfg: { apiKey: API_KEY, ca: ep.caPem } });
   const acct = new Accounting('p1', 'soak');
   const heapBefore = heapMiB();

@@ -6,7 +6,7 @@
  * A stored secret may only go where the node stored with it sends it. The editor resends every
  * property but not the password credentials (it shows `__PWRD__` for those), so the route fills
  * them in from the stored node, but only when the request names the same destinations as that
- * node: the same REST URL, admin URL, IAM URL and brokers, and no weaker TLS. A request that
+ * node: the same REST URL, admin URL, IAM URL, brokers and proxy node, and no weaker TLS. A request that
  * changes any of them must bring its own secrets. Values from the request are used literally:
  * `${VAR}` in a request is never looked up, otherwise any environment variable could be sent
  * anywhere. Stored values got Node-RED's own env handling when the node was created.
@@ -59,7 +59,9 @@ export function destinationKey(props: Partial<Record<keyof EndpointOptions, unkn
   const brokers = parseBrokers(props.brokers)
     .map((b) => b.toLowerCase())
     .sort();
-  return JSON.stringify([url, adminUrl, iamUrl, brokers]);
+  // The core `http proxy` node the requests go through: over plain http it sees the headers.
+  const proxy = trimmed((props as { proxy?: unknown }).proxy);
+  return JSON.stringify([url, adminUrl, iamUrl, brokers, proxy]);
 }
 
 /**

@@ -13,7 +13,7 @@ import {
 } from '../../lib/defaults';
 import { ValidationError } from '../../lib/errors';
 import { numberOr } from '../../lib/numbers';
-import type { AuthOptions, ClientOptions, TlsOptions } from '../../lib/types';
+import type { AuthOptions, ClientOptions, ProxyOptions, TlsOptions } from '../../lib/types';
 import type { AuthMode, EndpointCredentials, EndpointOptions, SaslMechanism } from './types';
 
 export const AUTH_MODES: readonly AuthMode[] = [
@@ -88,6 +88,13 @@ export function normalizeEndpointOptions(
   def: Partial<Record<keyof EndpointOptions, unknown>>,
 ): NormalizedEndpointOptions {
   const str = (v: unknown): string => (typeof v === 'string' ? v.trim() : '');
+  // An optional URL naming an unset variable counts as not given (IBM Cloud defaults apply). No
+  // `${VAR}` is looked up here: stored values got Node-RED's env handling when the node was
+  // created, and values from an editor request are used literally (nodes/shared/editor-request.ts).
+  const optional = (v: unknown): string => {
+    const s = str(v);
+    return unsetEnvReference(s) ? '' : s;
+  };
   const url = str(def.url);
   const authMode = AUTH_MODES.includes(def.authMode as AuthMode) ? (def.authMode as AuthMode) : C.authMode;
   const sasl = SASL_MECHANISMS.includes(def.saslMechanism as SaslMechanism)
@@ -95,10 +102,10 @@ export function normalizeEndpointOptions(
     : C.saslMechanism;
   return {
     url,
-    adminUrl: str(def.adminUrl) || url,
+    adminUrl: optional(def.adminUrl) || url,
     flavour: def.flavour === 'v1' || def.flavour === 'v2' ? def.flavour : C.flavour,
     authMode,
-    iamUrl: str(def.iamUrl),
+    iamUrl: optional(def.iamUrl),
     verifyTls: bool(def.verifyTls, C.verifyTls),
     brokers: parseBrokers(def.brokers),
     saslMechanism: sasl,
@@ -121,8 +128,9 @@ export function normalizeEndpointOptions(
   };
 }
 
+/** A credential or field still reading `${VAR}`: VAR was not set when the flow started. */
 function text(value: unknown): string | undefined {
-  return typeof value === 'string' && value.length > 0 ? value : undefined;
+  return typeof value === 'string' && value.length > 0 && !unsetEnvReference(value) ? value : undefined;
 }
 
 /** TLS options for REST and Kafka alike; the same CA and client certificate serve both. */
@@ -149,6 +157,13 @@ export function buildTlsOptions(options: NormalizedEndpointOptions, creds: Endpo
 /** A credential the chosen auth mode needs; throws INVALID_CONFIG naming it when missing. */
 export function requireCred(value: unknown, what: string): string {
   const v = text(value);
+  const unset = unsetEnvReference(value);
+  if (unset) {
+    throw new ValidationError(
+      `The endpoint's ${what} is \${${unset}}, but ${unset} is not set in Node-RED's environment`,
+      'INVALID_CONFIG',
+    );
+  }
   if (!v) throw new ValidationError(`The endpoint configuration has no ${what}`, 'INVALID_CONFIG');
   return v;
 }
@@ -188,12 +203,40 @@ export function buildAuthOptions(
   }
 }
 
+/**
+ * The proxy from Node-RED's core `http proxy` config node (its URL, no-proxy list and
+ * credentials replace the environment, as for the core http request node); undefined to use
+ * http_proxy/https_proxy/no_proxy.
+ */
+export function proxyFromConfigNode(
+  node: { url?: unknown; noproxy?: unknown; credentials?: { username?: unknown; password?: unknown } } | null,
+): ProxyOptions | undefined {
+  if (!node || typeof node.url !== 'string' || !node.url.trim()) return undefined;
+  const out: ProxyOptions = {
+    url: node.url.trim(),
+    noProxy: Array.isArray(node.noproxy) ? node.noproxy.map(String).filter(Boolean) : [],
+  };
+  const username = text(node.credentials?.username);
+  const password = text(node.credentials?.password);
+  if (username) out.username = username;
+  if (password) out.password = password;
+  return out;
+}
+
 /** Full core client options for an endpoint config. Throws INVALID_CONFIG for an unusable config. */
 export function buildClientOptions(
   options: NormalizedEndpointOptions,
   creds: EndpointCredentials,
+  proxy?: ProxyOptions,
 ): ClientOptions {
   if (!options.url) throw new ValidationError('The endpoint configuration has no URL', 'INVALID_CONFIG');
+  const unsetUrl = unsetEnvReference(options.url);
+  if (unsetUrl) {
+    throw new ValidationError(
+      `The endpoint URL is \${${unsetUrl}}, but ${unsetUrl} is not set in Node-RED's environment`,
+      'INVALID_CONFIG',
+    );
+  }
   let parsed: URL;
   try {
     parsed = new URL(options.url);
@@ -220,6 +263,7 @@ export function buildClientOptions(
     rateLimit: options.rateLimit,
     orderByKey: options.orderByKey,
     limits: { maxKeyBytes: options.maxKeyBytes, maxValueBytes: options.maxValueBytes },
+    ...(proxy ? { proxy } : {}),
   };
 }
 
@@ -229,4 +273,44 @@ export function substituteEnv(value: string | undefined): string | undefined {
   const m = /^\$\{(\S+)\}$/.exec(value) ?? /^\$\((\S+)\)$/.exec(value);
   if (m && m[1] !== undefined && process.env[m[1]] !== undefined) return process.env[m[1]];
   return value;
+}
+
+/** The variable name when `value` is a whole-string `${VAR}` / `$(VAR)` reference left unresolved. */
+export function unsetEnvReference(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value[0] !== '$') return undefined;
+  const m = /^\$\{(\S+)\}$/.exec(value) ?? /^\$\((\S+)\)$/.exec(value);
+  return m?.[1];
+}
+
+/**
+ * Server-owned choices, from settings.js (declared with the endpoint type, so Node-RED knows
+ * them; none is exported to the editor). One place for their names and defaults.
+ */
+export const SERVER_SETTINGS = {
+  /** Base directory of every outbox; default `<userDir>/event-streams-outbox`. */
+  outboxDir: 'eventStreamsEndpointOutboxDir',
+  /** Upper bound of any one outbox in bytes; the editor's limit is capped to it. Default 1 GiB. */
+  outboxMaxBytes: 'eventStreamsEndpointOutboxMaxBytes',
+  /** false: configs that turn TLS verification off are refused. Default true. */
+  allowInsecureTls: 'eventStreamsEndpointAllowInsecureTls',
+} as const;
+export const DEFAULT_SERVER_OUTBOX_MAX_BYTES = 1024 * 1024 * 1024;
+
+/** What an outbox directory field may hold: one subdirectory name, never a path. */
+const OUTBOX_SUBDIR = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * The outbox subdirectory an editor user chose (blank: the config node id), validated so that
+ * caller-supplied text never becomes a path: no separators, no `..`, no absolute paths.
+ */
+export function outboxSubdirectory(value: string, nodeId: string): string {
+  const name = value.trim() || nodeId;
+  if (!OUTBOX_SUBDIR.test(name)) {
+    throw new ValidationError(
+      `The outbox directory must be a subdirectory name (letters, digits, '.', '_' and '-', up to 64), not '${name.slice(0, 80)}'; ` +
+        `its base directory is set in settings.js (${SERVER_SETTINGS.outboxDir})`,
+      'INVALID_CONFIG',
+    );
+  }
+  return name;
 }

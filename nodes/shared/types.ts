@@ -58,6 +58,8 @@ export interface EndpointOptions {
   outboxDir?: string;
   /** Bound of the outbox in bytes (default 64 MiB); past it new messages fail with QUEUE_FULL. */
   outboxMaxBytes?: number | string;
+  /** Id of a Node-RED core `http proxy` config node; blank: http_proxy/https_proxy/no_proxy. */
+  proxy?: string;
 }
 
 /** Credentials of `event-streams-endpoint`. Secrets are `password` credentials; PEM certificates `text`. */

@@ -73,7 +73,13 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
         ...OTHER_TOPICS.map((name) => ({ name, partitions: 1 })),
       ],
     });
-    nodeRed = await startNodeRed();
+    // As `npm start` does: the examples' config node reads these.
+    nodeRed = await startNodeRed({
+      ES_URL: endpoint.url,
+      ES_ADMIN_URL: endpoint.adminUrl,
+      ES_API_KEY: endpoint.apiKey,
+      ES_CA: endpoint.caPem!,
+    });
     session = await launchBrowser();
     page = await session.context.newPage();
     page.setDefaultTimeout(UI_TIMEOUT);
@@ -303,6 +309,32 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
   let injectId = '';
   let debugId = '';
 
+  it('the palette filter finds both nodes by "kafka", "event streams" and "ibm", with readable labels', async function () {
+    const search = page.locator('#red-ui-palette-search input');
+    for (const term of ['kafka', 'event streams', 'ibm', 'Kafka']) {
+      // Typed, as a user does: the palette filters on key presses.
+      await search.fill('');
+      await search.pressSequentially(term, { delay: 20 });
+      for (const type of [PRODUCER, TOPIC_ADMIN]) {
+        await page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`).waitFor({ state: 'visible' });
+      }
+      // The filter narrows: the core inject node does not match.
+      await page.locator('.red-ui-palette-node[data-palette-type="inject"]').waitFor({ state: 'hidden' });
+    }
+    await search.fill('');
+    await search.press('Backspace');
+    await page.locator('.red-ui-palette-node[data-palette-type="inject"]').waitFor({ state: 'visible' });
+    const labels = await page.evaluate(
+      (types) =>
+        types.map((t: string) =>
+          (globalThis as any).$(`.red-ui-palette-node[data-palette-type="${t}"]`).attr('data-palette-label'),
+        ),
+      [PRODUCER, TOPIC_ADMIN],
+    );
+    assert.deepEqual(labels, ['Kafka producer (IBM Event Streams)', 'Kafka topic admin (IBM Event Streams)']);
+    for (const label of labels) assert.doesNotMatch(label, /\bes\b/);
+  });
+
   it('drags the producer from the palette onto the workspace', async function () {
     producerId = await dropFromPalette(PRODUCER, 420, 220);
     await assert.doesNotReject(canvasNode(producerId).waitFor({ state: 'visible' }));
@@ -318,6 +350,10 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     await page.locator('#node-input-btn-endpoint-add').click();
     await page.locator('#node-config-dialog-ok').waitFor({ state: 'visible' });
     await trayReady();
+    // A friendly title, not the raw type name.
+    const title = await page.locator('.red-ui-tray-titlebar').last().innerText();
+    assert.match(title, /IBM Event Streams endpoint/);
+    assert.doesNotMatch(title, /event-streams-endpoint/);
     await page.locator('#node-config-input-name').fill('Local endpoint');
     await page.locator('#node-config-input-url').fill(endpoint!.url);
     await page.locator('#node-config-input-adminUrl').fill(endpoint!.adminUrl);
@@ -449,12 +485,12 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     const moduleItem = toc.getByText('@esnodes/node-red-event-streams', { exact: true });
     await moduleItem.waitFor();
     await moduleItem.click();
-    await toc.getByText(ENDPOINT, { exact: true }).click();
+    await toc.getByText('IBM Event Streams endpoint', { exact: true }).click();
     await help
       .getByText('Connection to an IBM Event Streams REST Producer and Admin REST endpoint')
       .waitFor();
     await help.getByRole('heading', { name: 'Details' }).first().waitFor();
-    await toc.getByText('es topic admin', { exact: true }).click();
+    await toc.getByText('Kafka topic admin (IBM Event Streams)', { exact: true }).click();
     await help.getByText('Lists, reads, creates, updates and deletes IBM Event Streams topics.').waitFor();
   });
 
@@ -465,8 +501,19 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     await wire(trigger, adminId);
     await wire(adminId, out);
     await openEditor(adminId);
-    // The endpoint made earlier is offered in the select (a new node starts at "none").
-    await page.locator('#node-input-endpoint').selectOption({ label: 'Local endpoint' });
+    // The only endpoint config is chosen for a new node (not "none").
+    const only = await page.evaluate((t) => {
+      const found: string[] = [];
+      RED.nodes.eachConfig((n: any) => {
+        if (n.type === t) found.push(n.id);
+      });
+      return found;
+    }, ENDPOINT);
+    assert.equal(only.length, 1);
+    await waitFor(
+      async () => (await page.locator('#node-input-endpoint').inputValue()) === only[0],
+      'the only endpoint preselected',
+    );
     await page.locator('#node-input-operation').selectOption('create');
     await page.locator('#node-input-topic').fill(CREATED_TOPIC);
     await page.locator('#node-input-partitions').fill('2');
@@ -483,7 +530,7 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     assert.equal(detail!.partitions, 2);
   });
 
-  it('imports an example through Menu → Import → Examples; pointed at the endpoint, it deploys and runs', async function () {
+  it('imports an example through Menu → Import → Examples; unedited, it deploys and runs', async function () {
     await page.locator('#red-ui-header-button-sidemenu').click();
     await page.locator('#menu-item-import').click();
     const dialog = page.locator('#red-ui-clipboard-dialog');
@@ -518,21 +565,13 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     );
     await canvasNode(imported.producer).waitFor({ state: 'visible' });
 
-    // The example ships with a placeholder IBM Cloud URL: point its endpoint at the local one,
-    // as its comment tells the user to.
-    await openEditor(imported.producer);
-    assert.equal(await page.locator('#node-input-endpoint').inputValue(), imported.endpoint);
-    await page.locator('#node-input-btn-endpoint-edit').click();
-    await page.locator('#node-config-dialog-ok').waitFor({ state: 'visible' });
-    await trayReady();
-    assert.match(await page.locator('#node-config-input-url').inputValue(), /eventstreams\.cloud\.ibm\.com/);
-    await page.locator('#node-config-input-url').fill(endpoint!.url);
-    await page.locator('#node-config-input-apiKey').fill(endpoint!.apiKey);
-    await showConfigTab('security');
-    await page.locator('#node-config-input-ca').fill(endpoint!.caPem!);
-    await page.locator('#node-config-dialog-ok').click();
-    await page.locator('#node-config-dialog-ok').waitFor({ state: 'detached' });
-    await closeEditor();
+    // The example's endpoint reads Node-RED's environment (set here as `npm start` sets it):
+    // nothing to edit.
+    const config = await page.evaluate((id) => {
+      const n = RED.nodes.node(id);
+      return { url: n.url, name: n.name };
+    }, imported.endpoint!);
+    assert.deepEqual(config, { url: '${ES_URL}', name: 'Event Streams (from environment)' });
 
     await deploy();
     await pressInject(imported.text);

@@ -36,7 +36,8 @@ export interface NodeRedProcess {
 }
 
 /** Starts Node-RED 4 on a free port of 127.0.0.1 with an empty flow and this package installed. */
-export async function startNodeRed(): Promise<NodeRedProcess> {
+/** `env` is added to Node-RED's environment (the ES_* variables the examples read). */
+export async function startNodeRed(env: Record<string, string> = {}): Promise<NodeRedProcess> {
   const userDir = await fs.mkdtemp(path.join(os.tmpdir(), 'es-browser-nr-'));
   const scopeDir = path.join(userDir, 'node_modules', path.dirname(PKG.name));
   await fs.mkdir(scopeDir, { recursive: true });
@@ -65,7 +66,7 @@ export async function startNodeRed(): Promise<NodeRedProcess> {
     {
       cwd: userDir,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_RED_ENABLE_PROJECTS: 'false' },
+      env: { ...process.env, ...env, NODE_RED_ENABLE_PROJECTS: 'false' },
     },
   );
   let output = '';

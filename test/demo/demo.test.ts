@@ -9,7 +9,10 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { endpointClient, getFlows, inject, postFlows, startDemo, type RunningDemo } from '../helpers/demo';
 import { kafkaClient, kafkaOrSkip } from '../helpers/kafka';
+import { until } from '../nodes/support';
+import { SHARED_ENDPOINT_ID } from '../../scripts/demo-flow';
 
 const DEMO = path.resolve(__dirname, '..', '..', 'scripts', 'demo.js');
 
@@ -42,6 +45,79 @@ describe('demo (npm start --check)', function () {
       await admin.disconnect();
     }
     await runDemo(['--dir', path.join(dir, 'kafka'), '--kafka', kafka.brokers.join(',')]);
+  });
+
+  describe('keeps your work across restarts', () => {
+    let demo: RunningDemo | undefined;
+    afterEach(async () => {
+      await demo?.stop();
+      demo = undefined;
+    });
+
+    it('a first flow to a brand-new topic delivers on its first inject, and survives a restart; --reset starts over', async () => {
+      const stateDir = path.join(dir, 'keep');
+      demo = await startDemo(stateDir);
+      const firstPort = new URL(demo.endpointUrl).port;
+      // A user's first flow: inject → producer on the demo's (only) endpoint, topic never created.
+      const topic = `my-first-topic-${process.pid}`;
+      const flows = await getFlows(demo);
+      flows.push(
+        { id: 'my-tab', type: 'tab', label: 'My flow' },
+        {
+          id: 'my-inject',
+          type: 'inject',
+          z: 'my-tab',
+          props: [{ p: 'payload' }, { p: 'key', v: 'k1', vt: 'str' }],
+          payload: 'hello',
+          payloadType: 'str',
+          repeat: '',
+          once: false,
+          wires: [['my-producer']],
+        },
+        {
+          id: 'my-producer',
+          type: 'event-streams-producer',
+          z: 'my-tab',
+          endpoint: SHARED_ENDPOINT_ID,
+          topic,
+          key: 'key',
+          keyType: 'msg',
+          headers: '',
+          headersType: 'none',
+          outputs: 1,
+          wires: [[]],
+        },
+      );
+      await postFlows(demo, flows);
+      let es = await endpointClient(demo);
+      await inject(demo, 'my-inject');
+      await until(async () => (await es.records(topic)).length === 1, 20000, 'the first record');
+      await es.close();
+      await demo.stop();
+
+      demo = await startDemo(stateDir);
+      assert.equal(new URL(demo.endpointUrl).port, firstPort, 'the endpoint keeps its port');
+      assert.match(demo.output(), /Kept your flows/);
+      const kept = await getFlows(demo);
+      assert.ok(
+        kept.some((n) => n.id === 'my-producer'),
+        'the flow survived',
+      );
+      es = await endpointClient(demo);
+      await inject(demo, 'my-inject');
+      // The memory backend starts empty; the key, CA and port are the same, so the record lands.
+      await until(async () => (await es.records(topic)).length === 1, 20000, 'a record after the restart');
+      await es.close();
+      await demo.stop();
+
+      demo = await startDemo(stateDir, ['--reset']);
+      const fresh = await getFlows(demo);
+      assert.ok(!fresh.some((n) => n.id === 'my-producer'), '--reset removed the flow');
+      assert.ok(
+        fresh.some((n) => n.id === 'demo-producer'),
+        '--reset deployed the demo flow again',
+      );
+    });
   });
 
   async function runDemo(args: string[]): Promise<void> {

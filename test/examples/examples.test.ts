@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * Every flow under examples/ as users import it: checked for shape (titles, a comment, core nodes
- * only, no credentials, a placeholder URL), then run unmodified in a real Node-RED runtime against
- * a local endpoint (HTTPS, verification on) with only the endpoint config node re-pointed, and
- * asserted on what it must produce at the endpoint, on its outputs and at its Catch and Status nodes.
+ * only, no secrets, one shared config node reading ${ES_URL}/${ES_API_KEY}/${ES_CA}), then run
+ * unmodified in a real Node-RED runtime against a local endpoint that, like IBM Cloud, creates no
+ * topic on first use (HTTPS, verification on; the ES_* variables set as the demo sets them), and
+ * asserted on what it must produce at the endpoint, on its outputs and at its Catch and Status
+ * nodes. demo-import.test.ts imports them into the running demo instead.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -12,7 +14,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-import { startLocalEndpoint, type LocalEndpoint } from '../../lib/local/server';
+import { startLocalEndpoint, type LocalEndpoint } from '../../lib/local';
+import { sharedEndpointNode, SHARED_ENDPOINT_ID } from '../../scripts/demo-flow';
 import type { LocalEndpointOptions, StoredRecord } from '../../lib/local/types';
 import {
   NODE_RED_DIR,
@@ -28,7 +31,6 @@ import {
 } from '../nodes/support';
 
 const EXAMPLES_DIR = path.resolve(__dirname, '..', '..', '..', 'examples');
-const PLACEHOLDER_URL = 'https://my-instance.svc01.us-south.eventstreams.cloud.ibm.com';
 const OUR_TYPES = ['event-streams-endpoint', 'event-streams-producer', 'event-streams-topic-admin'];
 const CONFIG_TYPES = new Set(['event-streams-endpoint', 'mqtt-broker']);
 const CORE_TYPES = [
@@ -167,19 +169,57 @@ describe(`examples (Node-RED ${NODE_RED_VERSION})`, function () {
       for (const type of OUR_TYPES) assert.ok(seen.has(type), `an example uses ${type}`);
     });
 
-    it('carry no credentials, and a placeholder endpoint URL', () => {
+    it('carry no secrets: the config node reads ${ES_URL}, ${ES_API_KEY}, ${ES_CA} from the environment', () => {
+      const shared = sharedEndpointNode();
       for (const file of exampleFiles) {
         const raw = readFileSync(path.join(EXAMPLES_DIR, file), 'utf8');
-        assert.doesNotMatch(
-          raw,
-          /-----BEGIN|"credentials"|"(apiKey|password|passphrase|pfx|clientKey)"/,
-          file,
-        );
-        for (const n of readExample(file)) {
-          if (n.type === 'event-streams-endpoint') {
-            assert.equal(n.url, PLACEHOLDER_URL, `${file}: ${n.id}.url`);
-            assert.equal(n.verifyTls, true, `${file}: ${n.id} verifies TLS`);
+        assert.doesNotMatch(raw, /-----BEGIN|"(password|passphrase|pfx|clientKey)"/, file);
+        const endpoints = readExample(file).filter((n) => n.type === 'event-streams-endpoint');
+        assert.equal(endpoints.length, 1, `${file}: one endpoint config node`);
+        const n = endpoints[0]!;
+        assert.deepEqual(n.credentials, { apiKey: '${ES_API_KEY}', ca: '${ES_CA}' }, `${file}: credentials`);
+        assert.equal(n.url, '${ES_URL}', `${file}: ${n.id}.url`);
+        assert.equal(n.verifyTls, true, `${file}: ${n.id} verifies TLS`);
+        if (n.authMode === 'iam') {
+          // v2 with IAM is a different endpoint configuration; it still has one id and name.
+          assert.equal(n.id, `${SHARED_ENDPOINT_ID}-iam`, file);
+          assert.equal(n.iamUrl, '${ES_IAM_URL}', file);
+        } else {
+          // Same id and name as the demo's config node, so importing several examples yields one.
+          for (const prop of ['id', 'name', 'url', 'adminUrl', 'flavour', 'authMode', 'verifyTls']) {
+            assert.deepEqual(n[prop], shared[prop], `${file}: ${prop} as in the demo's config node`);
           }
+        }
+      }
+    });
+
+    it('create the topics they produce to (a topic-admin node ensures them)', () => {
+      for (const file of exampleFiles) {
+        const nodes = readExample(file);
+        const produced = new Set<string>();
+        for (const n of nodes) {
+          if (n.type === 'event-streams-producer' && n.topic) produced.add(n.topic);
+          if (
+            n.type === 'inject' &&
+            n.wires?.[0]?.some(
+              (t: string) => nodes.find((x) => x.id === t)?.type === 'event-streams-producer',
+            ) &&
+            n.topic
+          )
+            produced.add(n.topic);
+          // Topics computed in a function (example 03) are covered by its run, where nothing is auto-created.
+        }
+        const ensured = new Set<string>();
+        for (const n of nodes) {
+          if (n.type !== 'event-streams-topic-admin' || !['ensure', 'create'].includes(n.operation)) continue;
+          if (n.topic) ensured.add(n.topic);
+          for (const from of nodes.filter((x) => x.type === 'inject' && x.wires?.[0]?.includes(n.id))) {
+            if (from.topic) ensured.add(from.topic);
+          }
+        }
+        // A deliberately invalid name (example 05) is the one topic nobody creates.
+        for (const t of produced) {
+          if (/^[a-zA-Z0-9._-]+$/.test(t)) assert.ok(ensured.has(t), `${file}: ${t} is ensured`);
         }
       }
     });
@@ -205,9 +245,14 @@ describe(`examples (Node-RED ${NODE_RED_VERSION})`, function () {
       await fs.rm(stateDir, { recursive: true, force: true });
     });
 
+    const ENV_NAMES = ['ES_URL', 'ES_ADMIN_URL', 'ES_IAM_URL', 'ES_API_KEY', 'ES_CA'] as const;
+    afterEach(() => {
+      for (const name of ENV_NAMES) delete process.env[name];
+    });
+
     /**
      * A fresh in-memory endpoint per example, so the topic names the example uses are its own and
-     * the flow runs exactly as shipped.
+     * the flow runs exactly as shipped. It creates no topic on first use, as IBM Cloud.
      */
     async function endpointFor(options: LocalEndpointOptions = {}): Promise<LocalEndpoint> {
       ep = await startLocalEndpoint({ port: 0, stateDir, apiKeys: [API_KEY], ...options });
@@ -215,33 +260,44 @@ describe(`examples (Node-RED ${NODE_RED_VERSION})`, function () {
     }
 
     /**
-     * The example on a tab, its endpoint config nodes re-pointed at the local endpoint (URL, CA,
-     * API key, IAM URL) with short retry delays; everything else is as imported.
+     * The example on a tab with Node-RED's environment set as `npm start` sets it; the only edits
+     * are short retry delays (and what `edit` changes); the credentials are the file's own
+     * `${ES_API_KEY}` / `${ES_CA}` references, resolved by the runtime.
      */
     async function deploy(
       file: string,
       endpoint: LocalEndpoint,
       edit: (n: FlowNode) => void = () => undefined,
     ): Promise<FlowNode[]> {
+      Object.assign(process.env, {
+        ES_URL: endpoint.url,
+        ES_ADMIN_URL: endpoint.adminUrl,
+        ES_IAM_URL: endpoint.iamUrl,
+        ES_API_KEY: API_KEY,
+        ES_CA: endpoint.caPem!,
+      });
+      const credentials: Record<string, Record<string, string>> = {};
       const nodes = readExample(file).map((n) => {
         const copy: FlowNode = { ...n };
         if (!CONFIG_TYPES.has(copy.type)) copy.z = TAB.id;
         if (copy.type === 'event-streams-endpoint') {
-          copy.url = endpoint.url;
-          copy.adminUrl = endpoint.adminUrl;
-          if (copy.authMode === 'iam') copy.iamUrl = endpoint.iamUrl;
+          credentials[copy.id] = copy.credentials;
+          delete copy.credentials;
           copy.retryDelay = 10;
           copy.maxRetryTime = 2;
         }
         edit(copy);
         return copy;
       });
-      const credentials: Record<string, Record<string, string>> = {};
-      for (const n of nodes) {
-        if (n.type === 'event-streams-endpoint') credentials[n.id] = { apiKey: API_KEY, ca: endpoint.caPem! };
-      }
       await helper.load(runtimeNodes, [TAB, ...nodes], credentials);
       return nodes;
+    }
+
+    /** The example's own "at start" ensure reports each of its topics ready. */
+    async function ready(id: string, topics: string[]): Promise<void> {
+      const seen = collect(id);
+      await until(() => seen.length >= topics.length, 5000, `${topics.join(', ')} ensured at start`);
+      assert.deepEqual(seen.map((m) => m.payload.topic).sort(), [...topics].sort());
     }
 
     function trigger(id: string): void {
@@ -250,8 +306,9 @@ describe(`examples (Node-RED ${NODE_RED_VERSION})`, function () {
 
     const runs: Record<string, () => Promise<void>> = {
       '01 - Produce text, JSON and binary.json': async () => {
-        const endpoint = await endpointFor({ topics: [{ name: 'examples', partitions: 3 }] });
+        const endpoint = await endpointFor();
         await deploy('01 - Produce text, JSON and binary.json', endpoint);
+        await ready('es-ex01-ready', ['examples']);
         const reports = collect('es-ex01-report');
         for (const id of ['es-ex01-text', 'es-ex01-json', 'es-ex01-binary']) trigger(id);
         await until(() => reports.length === 3, 5000, 'three delivery reports');
@@ -288,7 +345,7 @@ describe(`examples (Node-RED ${NODE_RED_VERSION})`, function () {
           );
           this.skip();
         }
-        const endpoint = await endpointFor({ topics: [{ name: 'iot-readings', partitions: 3 }] });
+        const endpoint = await endpointFor();
         // The broker is shared: a unique first topic level keeps this run's readings apart from
         // anyone else's; the function still takes the device id from the second level.
         const prefix = `es-test-${randomBytes(4).toString('hex')}`;
@@ -298,6 +355,7 @@ describe(`examples (Node-RED ${NODE_RED_VERSION})`, function () {
             n.topic = `${prefix}/+/reading`;
           }
         });
+        await ready('es-ex02-ready', ['iot-readings']);
         const reports = collect('es-ex02-report');
         const client = await loadMqtt().connectAsync(`mqtt://${MQTT_HOST}:${MQTT_PORT}`, {
           clientId: `${prefix}-pub`,
@@ -340,13 +398,9 @@ describe(`examples (Node-RED ${NODE_RED_VERSION})`, function () {
       },
 
       '03 - Per-message topics.json': async () => {
-        const endpoint = await endpointFor({
-          topics: [
-            { name: 'shop-orders', partitions: 2 },
-            { name: 'shop-payments', partitions: 2 },
-          ],
-        });
+        const endpoint = await endpointFor();
         await deploy('03 - Per-message topics.json', endpoint);
+        await ready('es-ex03-ready', ['shop-orders', 'shop-payments']);
         const reports = collect('es-ex03-report');
         trigger('es-ex03-order');
         trigger('es-ex03-payment');
@@ -394,19 +448,20 @@ describe(`examples (Node-RED ${NODE_RED_VERSION})`, function () {
       },
 
       '05 - Error handling with Catch and Status.json': async () => {
-        const endpoint = await endpointFor({ topics: [{ name: 'examples', partitions: 1 }] });
+        const endpoint = await endpointFor();
         await deploy('05 - Error handling with Catch and Status.json', endpoint);
+        await ready('es-ex05-ready', ['examples']);
         const delivered = collect('es-ex05-delivered');
         const caught = collect('es-ex05-error');
         const statuses = collect('es-ex05-status-debug');
 
-        trigger('es-ex05-missing');
-        await until(() => caught.length === 1, 5000, 'the missing-topic error at Catch');
-        assert.equal(caught[0]!.error.code, 'TOPIC_NOT_FOUND');
+        trigger('es-ex05-bad-topic');
+        await until(() => caught.length === 1, 5000, 'the bad-topic error at Catch');
+        assert.equal(caught[0]!.error.code, 'INVALID_TOPIC');
         assert.equal(caught[0]!.error.source.id, 'es-ex05-producer');
-        assert.equal(caught[0]!.topic, 'no-such-topic', 'Catch gets the original message');
+        assert.equal(caught[0]!.topic, 'no such topic!', 'Catch gets the original message');
         assert.equal(caught[0]!.payload, 'hello');
-        assert.match(caught[0]!.advice, /Create the topic no-such-topic/);
+        assert.match(caught[0]!.advice, /^Fix the message/);
 
         trigger('es-ex05-null');
         await until(() => caught.length === 2, 5000, 'the null-payload error at Catch');

@@ -75,10 +75,13 @@ describe('reliability: durable outbox', function () {
   beforeEach(async () => {
     ep = await RestartableEndpoint.create({ apiKeys: [API_KEY], topics: [{ name: TOPIC, partitions: 3 }] });
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'es-outbox-'));
+    // The server owner's base directory (settings.js); the config names a subdirectory of it.
+    helper.settings({ eventStreamsEndpointOutboxDir: tmp });
   });
 
   afterEach(async () => {
     await helper.unload();
+    helper.settings({});
     await ep.dispose();
     await fs.rm(tmp, { recursive: true, force: true });
   });
@@ -86,7 +89,7 @@ describe('reliability: durable outbox', function () {
   function flow(cfg: Record<string, unknown> = {}): Array<Record<string, unknown>> {
     return [
       { id: 'tab1', type: 'tab', label: 'outbox' },
-      { ...outboxEndpoint(ep.url, path.join(tmp, 'spool')), ...cfg },
+      { ...outboxEndpoint(ep.url, 'spool'), ...cfg },
       {
         id: 'p1',
         z: 'tab1',
@@ -329,13 +332,17 @@ describe('reliability: durable outbox', function () {
   logging: { console: { level: 'info', metrics: false, audit: false } },
   editorTheme: { tours: false, projects: { enabled: false } },
   externalModules: { autoInstall: false, palette: { allowInstall: false } },
+  eventStreamsEndpointOutboxDir: ${JSON.stringify(tmp)},
 };
 `,
       );
       let url = await startRuntime(userDir);
       const flows = [
         { id: 'tab1', type: 'tab', label: 'outbox' },
-        { ...outboxEndpoint(ep.url, spoolDir), credentials: { apiKey: API_KEY, ca: ep.caPem } },
+        {
+          ...outboxEndpoint(ep.url, path.basename(spoolDir)),
+          credentials: { apiKey: API_KEY, ca: ep.caPem },
+        },
         { id: 'in', z: 'tab1', type: 'http in', url: '/send', method: 'post', wires: [['p1']] },
         {
           id: 'p1',
