@@ -3,9 +3,11 @@
  * Fault injection for the local endpoint: latency, 429 with Retry-After, any error status, or a
  * dropped connection, for the next N matching requests or a fraction of them. Off unless asked.
  *
- * Faults apply to the API routes only (produce v1/v2, admin incl. /admin/status, IAM); `/alive`
- * and the `/local/*` control routes are never faulted, so a test can always clear its faults and
- * a health probe never consumes a fault meant for the API.
+ * Faults apply to the API routes only (produce v1/v2, admin incl. /admin/status, IAM) and only to
+ * requests with valid credentials (routes/dev.ts withFault), so an anonymous caller can neither
+ * trigger nor use one up; `/alive` and the `/local/*` control routes are never faulted, so a test
+ * can always clear its faults and a health probe never consumes a fault meant for the API. Every
+ * parameter is bounded (latency at most a minute).
  */
 import { ValidationError } from '../errors';
 import type { FaultSpec } from './types';

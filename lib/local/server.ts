@@ -303,7 +303,8 @@ class LocalServer {
     const seg = pathname.split('/');
     const method = req.method ?? 'GET';
     const deps = this.deps;
-    const ctx: RequestContext = { req, res, deps, method, url, pathname, seg, query };
+    // `auth` starts undefined so every context has one shape (authenticate fills it in).
+    const ctx: RequestContext = { req, res, deps, method, url, pathname, seg, query, auth: undefined };
     try {
       // Hot path first: POST /topics/{topic}/records.
       if (seg.length === 4 && seg[1] === 'topics' && seg[3] === 'records' && seg[0] === '') {

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: Apache-2.0
+/** nodes/shared/editor-request.ts: which secrets a Test connection request may use. */
+import assert from 'node:assert/strict';
+
+import { normalizeEndpointOptions } from '../../nodes/shared/endpoint-config';
+import { destinationKey, testRequestConfig, type StoredEndpoint } from '../../nodes/shared/editor-request';
+
+const SCHEMA = {
+  apiKey: { type: 'password' },
+  username: { type: 'text' },
+  password: { type: 'password' },
+  ca: { type: 'text' },
+  clientCert: { type: 'text' },
+  clientKey: { type: 'password' },
+  pfx: { type: 'password' },
+  passphrase: { type: 'password' },
+} as const;
+
+const raw = {
+  url: '${ES_URL}',
+  adminUrl: '',
+  iamUrl: '',
+  brokers: 'b1:9093, b2:9093',
+  authMode: 'bearer',
+  verifyTls: true,
+};
+const stored: StoredEndpoint = {
+  raw,
+  resolved: normalizeEndpointOptions({ ...raw, url: 'https://es.example:443' }),
+  credentials: { apiKey: 'stored-key', password: 'stored-pw' },
+};
+
+describe('editor request: stored secrets follow stored destinations', function () {
+  it('fills in stored secrets for the stored destinations, resolved as the running node has them', function () {
+    const r = testRequestConfig({ ...raw, credentials: { apiKey: '__PWRD__' } }, SCHEMA, stored);
+    assert.equal(r.destinationChanged, false);
+    assert.equal(r.credentials.apiKey, 'stored-key');
+    assert.equal(r.options.url, 'https://es.example:443');
+  });
+
+  it('gives no stored secret once url, adminUrl, iamUrl or brokers change, or TLS verification is turned off', function () {
+    for (const change of [
+      { url: 'https://elsewhere' },
+      { adminUrl: 'https://elsewhere' },
+      { iamUrl: 'https://elsewhere/identity/token' },
+      { brokers: 'b1:9093' },
+      { verifyTls: false },
+    ]) {
+      const r = testRequestConfig(
+        { ...raw, ...change, credentials: { apiKey: '__PWRD__', password: '' } },
+        SCHEMA,
+        stored,
+      );
+      assert.equal(r.destinationChanged, true, JSON.stringify(change));
+      assert.equal(r.credentials.apiKey, undefined);
+      assert.equal(r.credentials.password, undefined);
+      assert.deepEqual(r.withheld, ['apiKey']);
+    }
+  });
+
+  it('never substitutes ${VAR} in what the request sends', function () {
+    process.env.ES_EDITOR_REQUEST_TEST = 'leaked';
+    try {
+      const r = testRequestConfig(
+        { url: 'https://x', credentials: { apiKey: '${ES_EDITOR_REQUEST_TEST}' } },
+        SCHEMA,
+        undefined,
+      );
+      assert.equal(r.credentials.apiKey, '${ES_EDITOR_REQUEST_TEST}');
+    } finally {
+      delete process.env.ES_EDITOR_REQUEST_TEST;
+    }
+  });
+
+  it('compares destinations after normalising case, default ports, blanks and broker order', function () {
+    assert.equal(
+      destinationKey({ url: ' HTTPS://Es.Example:443/ ', brokers: 'B2:1,b1:1' }),
+      destinationKey({ url: 'https://es.example', adminUrl: 'https://es.example/', brokers: 'b1:1 b2:1' }),
+    );
+  });
+});
