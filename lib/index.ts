@@ -28,3 +28,13 @@ export { buildTlsConnectOptions, splitPemCertificates, tlsErrorFrom } from './tl
 export { mapTransportError, Transport, type TransportOptions } from './transport';
 export { backoffDelay, nextRetryDelay, resolveRetryPolicy, DEFAULT_RETRY, type RetryPolicy } from './retry';
 export { createAuthProvider, iamTokenRequestBody, type AuthProvider } from './auth';
+export {
+  Outbox,
+  outboxClientOptions,
+  outboxDisposition,
+  DEFAULT_OUTBOX_MAX_BYTES,
+  DEFAULT_OUTBOX_MAX_HOLD_MS,
+  type OutboxOptions,
+  type OutboxListener,
+  type OutboxStats,
+} from './outbox';
