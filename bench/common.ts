@@ -34,15 +34,21 @@ export const BENCH_PAYLOAD = {
 };
 export const BENCH_PAYLOAD_BYTES = Buffer.byteLength(JSON.stringify(BENCH_PAYLOAD));
 
-export type ClientKind = 'ceiling' | 'core' | 'node' | 'httpreq';
+export type ClientKind = 'ceiling' | 'dispatch' | 'core' | 'node' | 'httpreq' | 'kafkajs' | 'kafkajs-batch';
 export type EndpointId = 'stub-http' | 'local-http' | 'local-https' | 'local-kafka';
 
 export const CLIENT_LABEL: Record<ClientKind, string> = {
-  ceiling: 'ceiling: bare undici Pool',
+  ceiling: 'ceiling: bare undici request() loop',
+  dispatch: 'ceiling: bare undici dispatch() loop',
   core: 'core: EventStreamsClient',
   node: 'node: event-streams-producer',
   httpreq: 'node-red: http request',
+  kafkajs: 'kafkajs direct: one awaited send per message',
+  'kafkajs-batch': 'kafkajs direct: 100 messages per send',
 };
+
+/** Messages per kafkajs send in the batched kafkajs row. */
+export const KAFKAJS_BATCH = 100;
 
 export const ENDPOINT_LABEL: Record<EndpointId, string> = {
   'stub-http': 'stub (HTTP)',
@@ -62,6 +68,8 @@ export interface EndpointInfo {
   pid: number;
   /** The Kafka broker behind a Kafka-backed endpoint, when it runs on this machine. */
   brokerPid?: number;
+  /** Kafka-backed endpoints: the broker, for the kafkajs-direct rows (same broker, same topic). */
+  brokers?: string[];
   topic: string;
 }
 
@@ -153,6 +161,13 @@ export interface ScenarioResult {
   heapBytesPerMessage: number | null;
   /** Endpoint process CPU, percent of one core. */
   endpointCpuPct?: number | null;
+  /** Client CPU per acknowledged message, µs (cpuPct of a core ÷ msgs/s). */
+  cpuUsPerMsg?: number | null;
+  /** Endpoint CPU per record, µs. */
+  endpointUsPerMsg?: number | null;
+  /** Load average (1 min) just before and just after this row's runs (max over its rounds). */
+  loadBefore?: number;
+  loadAfter?: number;
   /** Open loop: the target rate. */
   targetRate?: number;
   /** Open loop: how late the harness issued sends (timer quantisation), p99 ms. */

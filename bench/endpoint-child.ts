@@ -3,7 +3,8 @@
  * The package's local endpoint (lib/local/server.ts) in its own process, so its CPU is measured
  * apart from the client's. argv: `<tls|http> <stateDir> [kafkaBrokersCsv]`.
  *
- * Control over IPC: `{cmd:'faults', faults}` replaces the active faults (the stall run).
+ * Control over IPC: `{cmd:'faults', faults}` replaces the active faults (the stall run);
+ * `{cmd:'stats'}` returns the backend's counters (Kafka sends and records, for records per batch).
  */
 import { readFileSync } from 'node:fs';
 
@@ -16,6 +17,7 @@ interface LocalEndpointLike {
   caFile?: string;
   stop(): Promise<void>;
   setFaults?(faults: unknown[]): void;
+  backend?: { stats?: Record<string, number> };
 }
 type StartFn = (options: Record<string, unknown>) => Promise<LocalEndpointLike>;
 
@@ -45,6 +47,10 @@ async function main(): Promise<void> {
       if (!endpoint.setFaults) throw new Error('this local endpoint has no setFaults()');
       endpoint.setFaults(m.faults ?? []);
       return {};
+    }
+    if (m.cmd === 'stats') {
+      // The Kafka backend's counters (sends, records, maxBatch): records per Kafka batch.
+      return { ...(endpoint.backend?.stats ?? {}) };
     }
     if (m.cmd === 'stop') {
       await endpoint.stop();

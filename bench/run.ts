@@ -23,6 +23,7 @@ import {
   BENCH_TOPIC,
   CLIENT_LABEL,
   ENDPOINT_LABEL,
+  KAFKAJS_BATCH,
   ROOT,
   ipcCall,
   loadDist,
@@ -43,7 +44,21 @@ import { computeRatios, evaluateTargets, renderReport, type BenchResults, type M
 import { round } from './stats';
 
 const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
-const KINDS: ClientKind[] = ['ceiling', 'core', 'node', 'httpreq'];
+const KINDS: ClientKind[] = ['ceiling', 'dispatch', 'core', 'node', 'httpreq'];
+/** Clients that talk to Kafka directly: only in the Kafka-backed endpoint's rounds (same broker). */
+const KAFKA_KINDS: ClientKind[] = ['kafkajs', 'kafkajs-batch'];
+
+/** The closed-loop window per kind: kafkajs "one awaited send" is a plain awaited loop (window 1). */
+function loadFor(kind: ClientKind, load: LoadSettings): LoadSettings {
+  if (kind === 'kafkajs') return { ...load, window: 1 };
+  if (kind === 'kafkajs-batch') return { ...load, window: KAFKAJS_BATCH };
+  return load;
+}
+
+/** Load average over the last minute: what each row records before and after its runs. */
+function load1(): number {
+  return Math.round(os.loadavg()[0]! * 100) / 100;
+}
 
 interface Plan {
   mode: 'quick' | 'full' | 'profile';
@@ -97,11 +112,11 @@ function plan(): Plan {
       closed:
         mode === 'profile'
           ? { warmupMs: 1000, roundWarmupMs: 0, measureMs: 5000, rounds: 1 }
-          : { warmupMs: 300, roundWarmupMs: 0, measureMs: 800, rounds: 1 },
+          : { warmupMs: 300, roundWarmupMs: 200, measureMs: 1000, rounds: 2 },
       endpointWarmupMs: 400,
       open: { warmupMs: 300, measureMs: 800, rates: [1000, 5000, 10000] },
       openEndpoints: [{ id: 'stub-http', kinds: ['core', 'node'] }],
-      lowRate: { rate: 200, warmupMs: 300, measureMs: 1000, kinds: ['ceiling', 'core', 'node'] },
+      lowRate: { rate: 200, warmupMs: 300, measureMs: 1000, kinds: ['ceiling', 'dispatch', 'core', 'node'] },
       heap: { messages: 5000, kinds: ['core', 'node'] },
       stall: { rate: 1000, latencyMs: 50, preMs: 500, stallMs: 2500, postMs: 3000, queue: 1000 },
       kafka: mode === 'quick' && kafka,
@@ -111,11 +126,12 @@ function plan(): Plan {
   return {
     mode,
     load,
-    closed: { warmupMs: 1500, roundWarmupMs: 500, measureMs: 2500, rounds: 3 },
+    // Rounds of >= 5 s (MIN_ROUND_SECONDS): shorter ones give warnings, not figures.
+    closed: { warmupMs: 1500, roundWarmupMs: 500, measureMs: 5000, rounds: 3 },
     endpointWarmupMs: 2000,
     open: { warmupMs: 1000, measureMs: 4000, rates: [1000, 5000, 10000] },
     openEndpoints: [
-      { id: 'stub-http', kinds: KINDS },
+      { id: 'stub-http', kinds: ['ceiling', 'core', 'node', 'httpreq'] },
       { id: 'local-https', kinds: ['core', 'node'] },
     ],
     lowRate: { rate: 200, warmupMs: 1000, measureMs: 6000, kinds: KINDS },
@@ -190,6 +206,14 @@ async function startStub(): Promise<Endpoint> {
     child,
     info: { id: 'stub-http', url: ready.url, apiKey: BENCH_API_KEY, pid: ready.pid, topic: BENCH_TOPIC },
   };
+}
+
+/** The Kafka backend's counters from the endpoint process (zeros when it has none). */
+async function endpointStats(ep: Endpoint): Promise<{ sends: number; records: number; maxBatch: number }> {
+  const st = await ipcCall<Partial<Record<'sends' | 'records' | 'maxBatch', number>>>(ep.child!, {
+    cmd: 'stats',
+  }).catch(() => ({}) as Partial<Record<'sends' | 'records' | 'maxBatch', number>>);
+  return { sends: st.sends ?? 0, records: st.records ?? 0, maxBatch: st.maxBatch ?? 0 };
 }
 
 async function startLocal(id: EndpointId, tls: boolean, brokers?: string[]): Promise<Endpoint> {
@@ -352,6 +376,19 @@ function skippedReason(err: unknown): string {
   return m ? m[1]! : `failed: ${text.split('\n')[0]}`;
 }
 
+/** CPU µs per message from percent of a core and msgs/s. */
+function usPerMsg(cpuPct: number | null | undefined, msgsPerSec: number): number | null {
+  if (cpuPct == null || !(msgsPerSec > 0)) return null;
+  return round((cpuPct / 100) * (1e6 / msgsPerSec), 1);
+}
+
+/** One measured closed-loop round, with the machine's load around it. */
+type Round = LoopResult & {
+  loadBefore: number;
+  loadAfter: number;
+  kafka?: { sends: number; records: number; maxBatch: number };
+};
+
 function closedRow(kind: ClientKind, endpoint: EndpointId, r: LoopResult): ScenarioResult {
   return {
     name: CLIENT_LABEL[kind],
@@ -365,6 +402,8 @@ function closedRow(kind: ClientKind, endpoint: EndpointId, r: LoopResult): Scena
     cpuPct: round(r.cpuPct, 1),
     heapBytesPerMessage: null,
     endpointCpuPct: round(r.endpointCpuPct, 1),
+    cpuUsPerMsg: usPerMsg(r.cpuPct, r.msgsPerSec),
+    endpointUsPerMsg: usPerMsg(r.endpointCpuPct, r.msgsPerSec),
     messages: r.messages,
     errors: r.errors,
     ...(r.firstError || r.brokerCpuPct != null
@@ -572,38 +611,54 @@ async function main(): Promise<void> {
       }
       // Kinds take turns, round after round, so that a change in the machine's background load
       // hits every kind alike; each kind's figure is its median round.
-      const rounds = new Map<ClientKind, LoopResult[]>();
+      const rounds = new Map<ClientKind, Round[]>();
       const failures = new Map<ClientKind, string>();
+      const roundKinds = id === 'local-kafka' ? [...kinds, ...KAFKA_KINDS] : kinds;
       for (let round = 0; round < p.closed.rounds; round++) {
-        for (const kind of kinds) {
-          const w = workers.get(kind)!;
+        for (const kind of roundKinds) {
+          let w = workers.get(kind);
+          if (!w) {
+            w = new Worker(kind, [], endpoints);
+            workers.set(kind, w);
+          }
           const skip = !ep?.info ? (ep?.skipped ?? 'endpoint not started') : (w.failed ?? failures.get(kind));
           if (skip) {
             failures.set(kind, skip);
             continue;
           }
           progress(
-            `closed loop: ${kind} -> ${id}${p.closed.rounds > 1 ? ` (round ${round + 1}/${p.closed.rounds})` : ''}`,
+            `closed loop: ${kind} -> ${id}${p.closed.rounds > 1 ? ` (round ${round + 1}/${p.closed.rounds})` : ''} [load ${load1()}]`,
           );
           try {
+            const statsBefore = id === 'local-kafka' ? await endpointStats(ep!) : undefined;
+            const loadBefore = load1();
             const r = await w.run<LoopResult>({
               type: 'closed',
               endpoint: ep!.info!,
               template,
-              load: p.load,
+              load: loadFor(kind, p.load),
               warmupMs: round === 0 ? p.closed.warmupMs : p.closed.roundWarmupMs,
               measureMs: p.closed.measureMs,
               ...(p.mode === 'profile'
                 ? { profileFile: path.join(profileDir, `profile-${kind}-${id}${profileSuffix}`) }
                 : {}),
             });
-            rounds.set(kind, [...(rounds.get(kind) ?? []), r]);
+            const measured: Round = { ...r, loadBefore, loadAfter: load1() };
+            const statsAfter = statsBefore ? await endpointStats(ep!) : undefined;
+            if (statsBefore && statsAfter && !KAFKA_KINDS.includes(kind)) {
+              measured.kafka = {
+                sends: statsAfter.sends - statsBefore.sends,
+                records: statsAfter.records - statsBefore.records,
+                maxBatch: statsAfter.maxBatch,
+              };
+            }
+            rounds.set(kind, [...(rounds.get(kind) ?? []), measured]);
           } catch (err) {
             failures.set(kind, skippedReason(err));
           }
         }
       }
-      for (const kind of kinds) {
+      for (const kind of roundKinds) {
         const list = rounds.get(kind);
         if (!list?.length) {
           scenarios.push(skippedRow(kind, 'closed', id, failures.get(kind) ?? 'not run'));
@@ -612,11 +667,32 @@ async function main(): Promise<void> {
         const sorted = [...list].sort((a, b) => a.msgsPerSec - b.msgsPerSec);
         const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
         const row = closedRow(kind, id, median);
-        if (list.length > 1) {
-          row.details = { ...row.details, roundsMsgsPerSec: list.map((r) => Math.round(r.msgsPerSec)) };
-          row.messages = list.reduce((n, r) => n + r.messages, 0);
-          row.errors = list.reduce((n, r) => n + r.errors, 0);
+        row.loadBefore = Math.max(...list.map((x) => x.loadBefore));
+        row.loadAfter = Math.max(...list.map((x) => x.loadAfter));
+        // Every round, in order: the report pairs rounds by index for its ratios.
+        row.details = {
+          ...row.details,
+          roundsMsgsPerSec: list.map((x) => Math.round(x.msgsPerSec)),
+          rounds: list.map((x) => ({
+            msgsPerSec: Math.round(x.msgsPerSec),
+            wallSeconds: round(x.wallSeconds, 2),
+            cpuPct: round(x.cpuPct, 1),
+            cpuUsPerMsg: usPerMsg(x.cpuPct, x.msgsPerSec),
+            endpointUsPerMsg: usPerMsg(x.endpointCpuPct, x.msgsPerSec),
+            loadBefore: x.loadBefore,
+            loadAfter: x.loadAfter,
+            ...(x.kafka ? { kafka: x.kafka } : {}),
+          })),
+        };
+        const withKafka = list.filter((x) => x.kafka && x.kafka.sends > 0);
+        if (withKafka.length) {
+          const sends = withKafka.reduce((n, x) => n + x.kafka!.sends, 0);
+          const records = withKafka.reduce((n, x) => n + x.kafka!.records, 0);
+          row.details.kafkaRecordsPerBatch = round(records / sends, 1);
+          row.details.kafkaMaxBatch = Math.max(...withKafka.map((x) => x.kafka!.maxBatch));
         }
+        row.messages = list.reduce((n, x) => n + x.messages, 0);
+        row.errors = list.reduce((n, x) => n + x.errors, 0);
         scenarios.push(row);
       }
     }
@@ -805,6 +881,7 @@ async function main(): Promise<void> {
     if (kafka) {
       const ep = await startLocal('local-kafka', false, kafka.brokers);
       if (ep.info && kafka.pid) ep.info.brokerPid = kafka.pid;
+      if (ep.info) ep.info.brokers = kafka.brokers;
       endpoints.set('local-kafka', ep);
       await runClosedMatrix(['local-kafka']);
     } else {
@@ -885,7 +962,7 @@ async function main(): Promise<void> {
       ...(ep.skipped ? { skipped: ep.skipped } : {}),
     })),
     scenarios,
-    ratios: computeRatios(scenarios, endpointList),
+    ratios: computeRatios(scenarios, endpointList, machine.cpus),
     notes,
     ...(profiles ? { profiles } : {}),
   };

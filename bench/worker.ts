@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * A client process of the benchmark (`fork`ed by run.ts, one per client kind): it runs the jobs it
- * is sent over IPC one after another and returns their results. argv: `<ceiling|core|node|httpreq>`.
+ * is sent over IPC one after another and returns their results. argv: the client kind
+ * (`ceiling|dispatch|core|node|httpreq|kafkajs|kafkajs-batch`).
  *
  * Every kind sends the same request (the captured template: same path and query, headers and
  * body) with the same connection settings, so the kinds differ only in the code in between.
@@ -10,11 +11,13 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Pool } from 'undici';
+import { Kafka, logLevel, type Producer } from 'kafkajs';
+import { Pool, type Dispatcher } from 'undici';
 
 import {
   BENCH_KEY,
   BENCH_PAYLOAD,
+  KAFKAJS_BATCH,
   ipcCallParent,
   serveIpc,
   sleep,
@@ -101,6 +104,103 @@ function ceilingRig(endpoint: EndpointInfo, template: RequestTemplate, load: Loa
   };
 }
 
+/**
+ * The best a single process does with undici: `dispatch()` with a handler object and a flat
+ * header list (no body stream, no promise), draining the response.
+ */
+function dispatchRig(endpoint: EndpointInfo, template: RequestTemplate, load: LoadSettings): Rig {
+  const origin = new URL(endpoint.url);
+  const pool = new Pool(origin.origin, {
+    connections: load.connections,
+    pipelining: 1,
+    ...(endpoint.caPem ? { connect: { ca: endpoint.caPem } } : {}),
+  });
+  const basePath = origin.pathname.replace(/\/$/, '');
+  const headers: string[] = [];
+  for (const [k, v] of Object.entries({ ...template.headers, authorization: `Bearer ${endpoint.apiKey}` }))
+    headers.push(k, v);
+  const opts: Dispatcher.DispatchOptions = {
+    origin: origin.origin,
+    path: basePath + template.path,
+    method: 'POST',
+    headers,
+    body: template.body,
+  };
+  class Handler implements Dispatcher.DispatchHandler {
+    status = 0;
+    constructor(private readonly done: (err?: unknown) => void) {}
+    onConnect(): void {}
+    onHeaders(statusCode: number): boolean {
+      this.status = statusCode;
+      return true;
+    }
+    onData(): boolean {
+      return true;
+    }
+    onComplete(): void {
+      this.done(this.status === 200 ? undefined : new Error(`status ${this.status}`));
+    }
+    onError(err: Error): void {
+      this.done(err);
+    }
+  }
+  return {
+    sender: {
+      send(done) {
+        pool.dispatch(opts, new Handler(done));
+      },
+    },
+    close: () => pool.close(),
+  };
+}
+
+/**
+ * kafkajs straight to the endpoint's broker, same topic, key and value, acks=-1 like the Kafka
+ * backend. `batch`: messages are collected until {@link KAFKAJS_BATCH} are waiting (the driver's
+ * window equals that), then sent with one awaited `send`; otherwise one awaited send per message.
+ */
+async function kafkajsRig(endpoint: EndpointInfo, template: RequestTemplate, batch: boolean): Promise<Rig> {
+  if (!endpoint.brokers?.length) throw new Error('skipped: kafkajs direct needs a Kafka-backed endpoint');
+  const kafka = new Kafka({
+    clientId: 'esnodes-bench-kafkajs',
+    brokers: endpoint.brokers,
+    logLevel: logLevel.NOTHING,
+  });
+  const producer: Producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: false });
+  await producer.connect();
+  const key = Buffer.from(BENCH_KEY);
+  const value = Buffer.from(template.body);
+  const topic = endpoint.topic;
+  let waiting: Array<(err?: unknown) => void> = [];
+  const message = { key, value };
+  return {
+    sender: {
+      send(done) {
+        if (!batch) {
+          producer.send({ topic, acks: -1, messages: [message] }).then(() => done(), done);
+          return;
+        }
+        waiting.push(done);
+        if (waiting.length < KAFKAJS_BATCH) return;
+        const dones = waiting;
+        waiting = [];
+        producer.send({ topic, acks: -1, messages: dones.map(() => message) }).then(
+          () => {
+            for (const d of dones) d();
+          },
+          (err: unknown) => {
+            for (const d of dones) d(err);
+          },
+        );
+      },
+    },
+    close: async () => {
+      for (const d of waiting) d(new Error('closed'));
+      await producer.disconnect();
+    },
+  };
+}
+
 function coreRig(endpoint: EndpointInfo, load: LoadSettings): Rig {
   const Client = loadClient();
   const client = new Client(clientOptions(endpoint, load, { maxMessages: 1_000_000, maxBytes: 1 << 30 }));
@@ -184,6 +284,11 @@ async function rigFor(
   switch (kind) {
     case 'ceiling':
       return ceilingRig(endpoint, template, load);
+    case 'dispatch':
+      return dispatchRig(endpoint, template, load);
+    case 'kafkajs':
+    case 'kafkajs-batch':
+      return kafkajsRig(endpoint, template, kind === 'kafkajs-batch');
     case 'core':
       return coreRig(endpoint, load);
     default:

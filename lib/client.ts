@@ -581,25 +581,23 @@ export class EventStreamsClient {
   private dispatch(job: Job, authorization: string | undefined): void {
     if (job.phase === 'done') return;
     job.authorization = authorization;
-    const headers: Record<string, string> = {
-      'content-type': job.req.contentType,
-      accept: 'application/json',
-      'user-agent': this.userAgent,
-    };
-    if (authorization !== undefined) headers.authorization = authorization;
-    this.transport
-      .request(this.origin, {
-        method: 'POST',
-        path: job.req.path,
-        headers,
-        body: job.req.body,
-        signal: job.signal,
-      })
-      .then(
-        (res) => this.onResponse(job, res),
-        (err: unknown) => this.onAttemptError(job, err),
-      );
+    this.transport.post(
+      this.origin,
+      job.req.path,
+      job.req.contentType,
+      authorization,
+      job.req.body,
+      job.signal,
+      this.posted,
+      job,
+    );
   }
+
+  /** One callback for every post (the job travels as its context): no closures per attempt. */
+  private readonly posted = (job: Job, err: unknown, res: HttpResponse | undefined): void => {
+    if (res !== undefined) this.onResponse(job, res);
+    else this.onAttemptError(job, err);
+  };
 
   private onResponse(job: Job, res: HttpResponse): void {
     if (job.phase === 'done') return;
@@ -734,7 +732,7 @@ export class EventStreamsClient {
     if (job.phase === 'waiting') {
       this.finish(job, finalError(err, job.attempts));
     }
-    // 'sending': undici aborts the request through the same signal and onAttemptError settles.
+    // 'sending': the transport aborts the post through the same signal and onAttemptError settles.
   }
 
   /** Settles a started job and frees its in-flight slot. */

@@ -7,7 +7,7 @@
  */
 import type { ConnectionOptions } from 'node:tls';
 
-import { buildConnector, Pool, type Dispatcher } from 'undici';
+import { buildConnector, type Dispatcher, errors as undiciErrors, Pool, util as undiciUtil } from 'undici';
 
 import {
   ClosedError,
@@ -53,6 +53,112 @@ export interface HttpResponse {
 export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
 
 /**
+ * Called once per {@link Transport.post}: with the response (any HTTP status) or with the raw
+ * transport error (map it with {@link mapTransportError}; the TLS alert behind a closed socket is
+ * already substituted). `ctx` is the caller's own object, so the hot path needs no closure.
+ */
+export type PostCallback<C> = (ctx: C, err: unknown, res: HttpResponse | undefined) => void;
+
+const EMPTY: Buffer = Buffer.alloc(0);
+const NO_HEADERS: Buffer[] = [];
+
+/** A produce response: the headers are parsed only when read (a 2xx answer never needs them). */
+class PostResponse implements HttpResponse {
+  private parsed: ResponseHeaders | undefined;
+  constructor(
+    readonly statusCode: number,
+    private readonly raw: Buffer[],
+    readonly text: string,
+  ) {}
+  get headers(): ResponseHeaders {
+    if (this.parsed === undefined) this.parsed = undiciUtil.parseHeaders(this.raw) as ResponseHeaders;
+    return this.parsed;
+  }
+}
+
+/**
+ * The dispatch handler of one produce request. It uses undici 7's native handler methods
+ * (onConnect/onHeaders/onData/onComplete/onError): handlers with the newer onRequestStart API are
+ * wrapped per request in undici 7 and have every response's headers parsed into an object. The
+ * body is collected as Buffers bounded by maxResponseBytes (the Pool's maxResponseSize enforces
+ * the same bound at the parser; this one holds even if the server lies about content-length).
+ */
+/** What the transport's signal bookkeeping sees of a post. */
+interface Abortable {
+  readonly signal: AbortSignal | undefined;
+  abort(reason: Error): void;
+}
+
+class PostHandler<C> implements Dispatcher.DispatchHandler, Abortable {
+  private abortFn: ((err?: Error) => void) | undefined;
+  private reason: Error | undefined;
+  private statusCode = 0;
+  private rawHeaders: Buffer[] = NO_HEADERS;
+  private first: Buffer = EMPTY;
+  private more: Buffer[] | undefined;
+  private bytes = 0;
+  private settled = false;
+
+  constructor(
+    private readonly transport: Transport,
+    readonly signal: AbortSignal | undefined,
+    private readonly maxBytes: number,
+    private readonly callback: PostCallback<C>,
+    private readonly ctx: C,
+  ) {}
+
+  /** Cancels the request (from the transport's one listener on the caller's signal). */
+  abort(reason: Error): void {
+    if (this.settled || this.reason !== undefined) return;
+    this.reason = reason;
+    this.abortFn?.(reason);
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.reason !== undefined) abort(this.reason);
+    else this.abortFn = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
+    this.statusCode = statusCode;
+    this.rawHeaders = rawHeaders;
+    this.first = EMPTY;
+    this.more = undefined;
+    this.bytes = 0;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.bytes += chunk.length;
+    if (this.bytes > this.maxBytes) {
+      this.abortFn?.(new undiciErrors.ResponseExceededMaxSizeError());
+      return false;
+    }
+    if (this.first.length === 0) this.first = chunk;
+    else (this.more ??= [this.first]).push(chunk);
+    return true;
+  }
+
+  onComplete(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.transport.released(this);
+    const buf = this.more === undefined ? this.first : Buffer.concat(this.more, this.bytes);
+    // Like undici's body.text(): UTF-8, a byte-order mark dropped.
+    const start = buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
+    const text = buf.length === 0 ? '' : buf.toString('utf8', start);
+    this.callback(this.ctx, undefined, new PostResponse(this.statusCode, this.rawHeaders, text));
+  }
+
+  onError(err: Error): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.transport.released(this);
+    this.callback(this.ctx, this.transport.withTlsAlert(err), undefined);
+  }
+}
+
+/**
  * Maps an undici or socket error to the package's errors. The decision lives in the error model
  * (lib/error-model.ts); this name stays for the transport's callers.
  */
@@ -73,6 +179,14 @@ export class Transport {
    * it, so the connector records it here and the error mapping looks it up by local port.
    */
   private readonly tlsAlerts = new Map<number, Error>();
+  /**
+   * In-flight posts by the caller's AbortSignal, with one 'abort' listener per signal (not per
+   * request): callers such as the producer node pass one long-lived signal with every record,
+   * and EventTarget scans its whole listener list on every add and remove.
+   */
+  private readonly bySignal = new WeakMap<AbortSignal, Set<Abortable>>();
+  /** The last header list per content type: rebuilt only when the Authorization value changes. */
+  private readonly headerLists = new Map<string, { authorization: string | undefined; list: string[] }>();
 
   constructor(private readonly options: TransportOptions) {
     this.userAgent = options.userAgent;
@@ -96,7 +210,7 @@ export class Transport {
   }
 
   /** The TLS alert behind an "other side closed" socket error, when one was seen. */
-  private withTlsAlert(err: unknown): unknown {
+  withTlsAlert(err: unknown): unknown {
     if (this.tlsAlerts.size === 0 || typeof err !== 'object' || err === null) return err;
     const socket = (err as { socket?: { localPort?: unknown } }).socket;
     const port = socket?.localPort;
@@ -154,6 +268,96 @@ export class Transport {
       throw mapTransportError(this.withTlsAlert(err), origin, req.signal);
     }
     return { statusCode, headers, text };
+  }
+
+  /**
+   * The produce path: one POST through undici's `dispatch()` with a flat, reused header list, the
+   * body sent as it is (no stream), the response collected by a handler object, and cancellation
+   * through one listener per AbortSignal. Same timeouts, size bound, TLS-alert lookup and error
+   * mapping (by the caller, via {@link mapTransportError}) as {@link request}. `callback` runs
+   * exactly once, never synchronously.
+   */
+  post<C>(
+    origin: string,
+    path: string,
+    contentType: string,
+    authorization: string | undefined,
+    body: string | Buffer,
+    signal: AbortSignal | undefined,
+    callback: PostCallback<C>,
+    ctx: C,
+  ): void {
+    if (this.closing) {
+      process.nextTick(callback, ctx, new ClosedError('The client is closed.'), undefined);
+      return;
+    }
+    if (signal?.aborted === true) {
+      const reason: unknown = signal.reason;
+      process.nextTick(
+        callback,
+        ctx,
+        reason instanceof Error ? reason : new undiciErrors.RequestAbortedError(),
+        undefined,
+      );
+      return;
+    }
+    let pool: Dispatcher;
+    try {
+      pool = this.pool(origin);
+    } catch (err) {
+      process.nextTick(callback, ctx, err, undefined);
+      return;
+    }
+    const handler = new PostHandler<C>(
+      this,
+      signal,
+      this.options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+      callback,
+      ctx,
+    );
+    if (signal !== undefined) this.watch(signal, handler);
+    // dispatch() reports synchronous failures through handler.onError, so this never throws.
+    pool.dispatch(
+      { origin, method: 'POST', path, headers: this.headerList(contentType, authorization), body },
+      handler,
+    );
+  }
+
+  private headerList(contentType: string, authorization: string | undefined): string[] {
+    const cached = this.headerLists.get(contentType);
+    if (cached !== undefined && cached.authorization === authorization) return cached.list;
+    // undici reads the list when the request is created and keeps no reference to it.
+    const list = ['content-type', contentType, 'accept', 'application/json', 'user-agent', this.userAgent];
+    if (authorization !== undefined) list.push('authorization', authorization);
+    if (this.headerLists.size > 8) this.headerLists.clear();
+    this.headerLists.set(contentType, { authorization, list });
+    return list;
+  }
+
+  private watch(signal: AbortSignal, handler: Abortable): void {
+    let set = this.bySignal.get(signal);
+    if (set === undefined) {
+      const handlers = new Set<Abortable>();
+      set = handlers;
+      this.bySignal.set(signal, handlers);
+      signal.addEventListener(
+        'abort',
+        () => {
+          this.bySignal.delete(signal);
+          const reason: unknown = signal.reason;
+          const err = reason instanceof Error ? reason : new undiciErrors.RequestAbortedError();
+          for (const h of [...handlers]) h.abort(err);
+        },
+        { once: true },
+      );
+    }
+    set.add(handler);
+  }
+
+  /** @internal A post has settled: forget it (the signal's listener stays while the signal lives). */
+  released(handler: Abortable): void {
+    const signal = handler.signal;
+    if (signal !== undefined) this.bySignal.get(signal)?.delete(handler);
   }
 
   /** Waits for in-flight requests, then closes every pool. Idempotent. */
