@@ -249,7 +249,12 @@ export class EventStreamsClient {
       throw new ValidationError('orderByKey must be true or false.', 'INVALID_CONFIG');
     }
     this.orderByKey = options.orderByKey ?? true;
-    this.maxQueued = positiveInt(options.queue?.maxMessages, 'queue.maxMessages', DEFAULT_QUEUE_MESSAGES, true);
+    this.maxQueued = positiveInt(
+      options.queue?.maxMessages,
+      'queue.maxMessages',
+      DEFAULT_QUEUE_MESSAGES,
+      true,
+    );
     this.maxQueuedBytes = positiveInt(options.queue?.maxBytes, 'queue.maxBytes', DEFAULT_QUEUE_BYTES, true);
     this.flow = new FlowControl<Job>(
       { maxInFlight, maxQueuedMessages: this.maxQueued, maxQueuedBytes: this.maxQueuedBytes, rateLimit },
@@ -620,9 +625,7 @@ export class EventStreamsClient {
     const err = mapTransportError(raw, this.origin, job.signal);
     if (err instanceof AuthenticationError) this.authFailed = true;
     const hold = dispositionOf(err) === 'hold';
-    const delay = this.hardClosed
-      ? undefined
-      : nextRetryDelay(this.retry, err, job.attempts, job.startedAt);
+    const delay = this.hardClosed ? undefined : nextRetryDelay(this.retry, err, job.attempts, job.startedAt);
     if (delay === undefined) {
       this.finish(job, finalError(err, job.attempts));
       return;

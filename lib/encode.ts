@@ -8,10 +8,7 @@
  * - v2 (`POST {base}/v2/topics/{t}/records`): a JSON envelope; binary data and header values are
  *   base64.
  */
-import {
-  UnexpectedResponseError,
-  ValidationError,
-} from './errors';
+import { UnexpectedResponseError, ValidationError } from './errors';
 import type { ApiFlavour, HeaderValue, ProduceRecord, RecordHeaders } from './types';
 import { describeType, isWellFormedString, printable } from './validate';
 

@@ -27,7 +27,6 @@ import { validateTopicName } from '../../lib/validate';
 import { isRecordRejection } from '../../lib/error-model';
 import { rootCode } from './status';
 
-
 export const DEFAULT_OUTBOX_MAX_BYTES = 64 * 1024 * 1024;
 const MAX_BACKOFF_MS = 30_000;
 

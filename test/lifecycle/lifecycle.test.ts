@@ -101,7 +101,16 @@ describe('lifecycle: every message accounted for in a real Node-RED runtime', fu
       TAB,
       endpointConfig(te.endpoint, cfg),
       ...(withProducer
-        ? [{ id: 'p1', z: 'tab1', type: 'event-streams-producer', endpoint: 'cfg', topic, wires: [['n-out']] }]
+        ? [
+            {
+              id: 'p1',
+              z: 'tab1',
+              type: 'event-streams-producer',
+              endpoint: 'cfg',
+              topic,
+              wires: [['n-out']],
+            },
+          ]
         : []),
       // Node ids differ from the `kind` values: Node-RED takes a property equal to a node id
       // for a config-node reference.
@@ -128,7 +137,11 @@ describe('lifecycle: every message accounted for in a real Node-RED runtime', fu
       codes: [...codes].map(([c, n]) => `${c}=${n}`).join(',') || '-',
       ...extra,
     };
-    console.log(`      [lifecycle] ${name}: ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    console.log(
+      `      [lifecycle] ${name}: ${Object.entries(fields)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}`,
+    );
   }
 
   const accounted = (): number => {
@@ -245,7 +258,14 @@ describe('lifecycle: every message accounted for in a real Node-RED runtime', fu
       const topic = uniqueTopic('lc');
       await limited.endpoint.backend.createTopic(topic, 1, []);
       const f = flow({ connections: 4, queueMessages: 40, retries: 10, retryDelay: 50 }, topic);
-      f[1] = { ...endpointConfig(limited.endpoint, { connections: 4, queueMessages: 40, retries: 10, retryDelay: 50 }) };
+      f[1] = {
+        ...endpointConfig(limited.endpoint, {
+          connections: 4,
+          queueMessages: 40,
+          retries: 10,
+          retryDelay: 50,
+        }),
+      };
       await helper.load(nodes, f, { cfg: { apiKey: API_KEY, ca: limited.endpoint.caPem } });
       const p1 = helper.getNode('p1');
       const seconds = 5;
@@ -272,7 +292,11 @@ describe('lifecycle: every message accounted for in a real Node-RED runtime', fu
 
   it('429 storm (50%, Retry-After 2 s): throughput stays above half the input rate', async () => {
     const topic = await createTopic();
-    await helper.load(nodes, flow({ connections: 4, retries: 10, retryDelay: 50, maxRetryTime: 60 }, topic), creds());
+    await helper.load(
+      nodes,
+      flow({ connections: 4, retries: 10, retryDelay: 50, maxRetryTime: 60 }, topic),
+      creds(),
+    );
     te.endpoint.setFaults([{ status429RetryAfterSec: 2, fraction: 0.5, route: 'produce' }]);
     const p1 = helper.getNode('p1');
     const rate = 40;
