@@ -86,6 +86,8 @@ class Job implements FlowJob {
   /** Holds an in-flight slot (a held record gives it back while it waits). */
   slot = false;
   withdrawn = false;
+  /** Counted in `held` (waiting for Retry-After without a slot). */
+  holding = false;
   /** Per-key order: the chain this record belongs to and the next record in it. */
   chainKey: string | undefined = undefined;
   next: Job | undefined = undefined;
@@ -178,6 +180,9 @@ export class EventStreamsClient {
   private readonly chains = new Map<string, Chain>();
   private chained = 0;
   private chainedBytes = 0;
+  /** Records held for a server's Retry-After without a slot: still counted against the queue bound. */
+  private held = 0;
+  private heldBytes = 0;
   private readonly maxQueued: number;
   private readonly maxQueuedBytes: number;
 
@@ -255,7 +260,12 @@ export class EventStreamsClient {
       throw new ValidationError('orderByKey must be true or false.', 'INVALID_CONFIG');
     }
     this.orderByKey = options.orderByKey ?? true;
-    this.maxQueued = positiveInt(options.queue?.maxMessages, 'queue.maxMessages', DEFAULT_QUEUE_MESSAGES, true);
+    this.maxQueued = positiveInt(
+      options.queue?.maxMessages,
+      'queue.maxMessages',
+      DEFAULT_QUEUE_MESSAGES,
+      true,
+    );
     this.maxQueuedBytes = positiveInt(options.queue?.maxBytes, 'queue.maxBytes', DEFAULT_QUEUE_BYTES, true);
     this.flow = new FlowControl<Job>(
       { maxInFlight, maxQueuedMessages: this.maxQueued, maxQueuedBytes: this.maxQueuedBytes, rateLimit },
@@ -479,30 +489,28 @@ export class EventStreamsClient {
 
   /** Queue bound for records held behind their key (the flow queue checks its own part). */
   private checkChainedBound(job: Job): void {
-    if (this.chained === 0) return;
-    if (this.flow.queued + this.chained >= this.maxQueued) {
+    if (this.chained + this.held === 0) return;
+    this.checkBound(job);
+  }
+
+  /** The queue bound over everything waiting: queued, held behind a key, held for Retry-After. */
+  private checkBound(job: Job): void {
+    const waiting = this.flow.queued + this.chained + this.held;
+    if (waiting >= this.maxQueued) {
       throw new QueueFullError(
-        `The send queue is full (${this.flow.queued + this.chained} records waiting, limit ${this.maxQueued}); this record was not queued.`,
+        `The send queue is full (${waiting} records waiting, limit ${this.maxQueued}); this record was not queued.`,
       );
     }
-    if (this.flow.queuedBytes + this.chainedBytes + job.bytes > this.maxQueuedBytes) {
+    const bytes = this.flow.queuedBytes + this.chainedBytes + this.heldBytes;
+    if (bytes + job.bytes > this.maxQueuedBytes && waiting > 0) {
       throw new QueueFullError(
-        `The send queue is full (${this.flow.queuedBytes + this.chainedBytes} bytes waiting, limit ${this.maxQueuedBytes}); this record was not queued.`,
+        `The send queue is full (${bytes} bytes waiting, limit ${this.maxQueuedBytes}); this record was not queued.`,
       );
     }
   }
 
   private chainBehind(key: string, job: Job): void {
-    if (this.flow.queued + this.chained >= this.maxQueued) {
-      throw new QueueFullError(
-        `The send queue is full (${this.flow.queued + this.chained} records waiting, limit ${this.maxQueued}); this record was not queued.`,
-      );
-    }
-    if (this.flow.queuedBytes + this.chainedBytes + job.bytes > this.maxQueuedBytes) {
-      throw new QueueFullError(
-        `The send queue is full (${this.flow.queuedBytes + this.chainedBytes} bytes waiting, limit ${this.maxQueuedBytes}); this record was not queued.`,
-      );
-    }
+    this.checkBound(job);
     const chain = this.chains.get(key) as Chain;
     chain.tail.next = job;
     chain.tail = job;
@@ -639,9 +647,7 @@ export class EventStreamsClient {
     const err = mapTransportError(raw, this.origin, job.signal);
     if (err instanceof AuthenticationError) this.authFailed = true;
     const hold = dispositionOf(err) === 'hold';
-    const delay = this.hardClosed
-      ? undefined
-      : nextRetryDelay(this.retry, err, job.attempts, job.startedAt);
+    const delay = this.hardClosed ? undefined : nextRetryDelay(this.retry, err, job.attempts, job.startedAt);
     if (delay === undefined) {
       this.finish(job, finalError(err, job.attempts));
       return;
@@ -656,6 +662,9 @@ export class EventStreamsClient {
     if (hold) {
       // Only this request waits for the server's delay; its slot goes to the next record.
       job.slot = false;
+      job.holding = true;
+      this.held++;
+      this.heldBytes += job.bytes;
       this.flow.release();
     }
     job.timer = setTimeout(this.retryFire, delay, job);
@@ -667,6 +676,7 @@ export class EventStreamsClient {
     if (job.phase === 'done') return;
     if (!job.slot) {
       // A held record queues for a slot again, ahead of records that came after it.
+      this.unhold(job);
       job.phase = 'queued';
       this.flow.requeue(job);
       return;
@@ -681,8 +691,16 @@ export class EventStreamsClient {
     this.send(job);
   }
 
+  private unhold(job: Job): void {
+    if (!job.holding) return;
+    job.holding = false;
+    this.held--;
+    this.heldBytes -= job.bytes;
+  }
+
   private clearWaiting(job: Job): void {
     if (job.phase !== 'waiting') return;
+    this.unhold(job);
     this.waitingRetry--;
     if (job.throttled) {
       job.throttled = false;

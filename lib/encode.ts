@@ -9,10 +9,7 @@
  *   base64.
  */
 import { CORE_DEFAULTS, ENDPOINT_FIELD_DEFAULTS } from './defaults';
-import {
-  UnexpectedResponseError,
-  ValidationError,
-} from './errors';
+import { UnexpectedResponseError, ValidationError } from './errors';
 import { normaliseFormat, v1AvroValue, v2AvroPart, type V2AvroPart } from './schema';
 import { scanProduceSuccess } from './produce-scan';
 import type { ApiFlavour, HeaderValue, ProduceRecord, RecordHeaders } from './types';

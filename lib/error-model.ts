@@ -46,7 +46,13 @@ import {
   ValidationError,
   isEventStreamsError,
 } from './errors';
-import { type ErrorContext, headerValue, parseErrorBody, parseRetryAfter, type ResponseHeaders } from './encode';
+import {
+  type ErrorContext,
+  headerValue,
+  parseErrorBody,
+  parseRetryAfter,
+  type ResponseHeaders,
+} from './encode';
 import { errorCodes, stripCause, tlsErrorFrom } from './tls';
 
 const SCHEMA_FIELD = /"schema"\s*:\s*"/;
@@ -66,7 +72,11 @@ export interface Rule {
   status: string;
 }
 
-const rule = (disposition: Disposition, scope: Scope, status: string): Rule => ({ disposition, scope, status });
+const rule = (disposition: Disposition, scope: Scope, status: string): Rule => ({
+  disposition,
+  scope,
+  status,
+});
 
 /** Every code, once. Adding a code without a rule here does not compile. */
 export const RULES: Readonly<Record<ErrorCode, Rule>> = Object.freeze({
@@ -148,7 +158,11 @@ export function statusKeyOf(err: unknown): string {
  * Anything thrown, as one of ours: our own errors pass through; kafkajs errors (by their
  * `KafkaJS…` name) go through {@link fromKafka}; everything else through {@link fromTransport}.
  */
-export function toEventStreamsError(err: unknown, origin = 'the server', signal?: AbortSignal): EventStreamsError {
+export function toEventStreamsError(
+  err: unknown,
+  origin = 'the server',
+  signal?: AbortSignal,
+): EventStreamsError {
   if (isEventStreamsError(err)) return err;
   const name = err instanceof Error ? err.name : '';
   if (name.startsWith('KafkaJS')) return fromKafka(err);

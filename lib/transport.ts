@@ -9,10 +9,7 @@ import type { ConnectionOptions } from 'node:tls';
 
 import { buildConnector, type Dispatcher, errors as undiciErrors, Pool, util as undiciUtil } from 'undici';
 
-import {
-  ClosedError,
-  EventStreamsError,
-} from './errors';
+import { ClosedError, EventStreamsError } from './errors';
 import type { ResponseHeaders } from './encode';
 import { fromTransport } from './error-model';
 import { proxyDispatcher, type ProxyOptions } from './proxy';

@@ -12,7 +12,15 @@ import type { EventStreamsClient } from '../lib/client';
 import { ClosedError, ValidationError } from '../lib/errors';
 import type { ProduceRecord, ProduceResult } from '../lib/types';
 import { adopt, expireUnadopted, park } from './shared/handover';
-import { countsByTopic, deliveryReport, type Item, type Msg, ProducerMachine, type Route, type StatusView } from './shared/producer-machine';
+import {
+  countsByTopic,
+  deliveryReport,
+  type Item,
+  type Msg,
+  ProducerMachine,
+  type Route,
+  type StatusView,
+} from './shared/producer-machine';
 import { toRecordHeaders, toRecordKey, toRecordValue } from './shared/record';
 import { applySchemaOptions, schemaDefaults, type SchemaDefaults } from './shared/schema-options';
 import { StatusThrottle, asError } from './shared/status';
@@ -98,7 +106,10 @@ export = function (RED: NodeAPI): void {
     const machine = new ProducerMachine({
       status: (v) => throttle.set(render(v)),
       stats: () => currentClient()?.stats(),
-      outbox: () => (watched ? { depth: watched.depth, ...(watched.lastError ? { lastError: watched.lastError } : {}) } : undefined),
+      outbox: () =>
+        watched
+          ? { depth: watched.depth, ...(watched.lastError ? { lastError: watched.lastError } : {}) }
+          : undefined,
     });
 
     if (!endpoint) {
@@ -156,10 +167,13 @@ export = function (RED: NodeAPI): void {
             );
           return;
         }
-        endpoint.getClient().produce(item.topic, record, { signal: abort.signal }).then(
-          (result) => machine.outcome(item, { result }),
-          (error: unknown) => machine.outcome(item, { error }),
-        );
+        endpoint
+          .getClient()
+          .produce(item.topic, record, { signal: abort.signal })
+          .then(
+            (result) => machine.outcome(item, { result }),
+            (error: unknown) => machine.outcome(item, { error }),
+          );
       } catch (error) {
         machine.outcome(item, { error });
       }
@@ -251,23 +265,26 @@ export = function (RED: NodeAPI): void {
     RED.events.on('flows:started', onStarted);
     const adoptFallback = setTimeout(takeOver, 1000);
     adoptFallback.unref();
-    const adoptNow = (): boolean => adopt(node.id, {
-      send: (msg) => output.send(msg),
-      error: (err, msg) => output.error(err, msg),
-      adopt: (items) => {
-        node.log(`took over ${items.length} unsent message(s) from before the redeploy: ${countsByTopic(items)}`);
-        for (const item of items) {
-          const record = item.record;
-          machine.begin(item);
-          ensureTicking();
-          if (record) {
-            dispatch(item, record);
-          } else {
-            machine.outcome(item, { error: new ClosedError('The record could not be handed over.') });
+    const adoptNow = (): boolean =>
+      adopt(node.id, {
+        send: (msg) => output.send(msg),
+        error: (err, msg) => output.error(err, msg),
+        adopt: (items) => {
+          node.log(
+            `took over ${items.length} unsent message(s) from before the redeploy: ${countsByTopic(items)}`,
+          );
+          for (const item of items) {
+            const record = item.record;
+            machine.begin(item);
+            ensureTicking();
+            if (record) {
+              dispatch(item, record);
+            } else {
+              machine.outcome(item, { error: new ClosedError('The record could not be handed over.') });
+            }
           }
-        }
-      },
-    });
+        },
+      });
 
     node.on('close', (removed: boolean, done: () => void) => {
       takeOver();

@@ -99,7 +99,9 @@ export class Parcel {
       if (!sync) {
         for (const item of items) {
           item.settled = true;
-          item.done(failMessage(item, new ClosedError(`The record was not sent: ${why}.`, { topic: item.topic })));
+          item.done(
+            failMessage(item, new ClosedError(`The record was not sent: ${why}.`, { topic: item.topic })),
+          );
         }
       }
     }
@@ -152,9 +154,15 @@ let exitHooked = false;
 /** Parks a closing instance's records under its node id; the next instance takes them with {@link adopt}. */
 export function park(id: string, unsent: Item[], log: ParcelLog, windowMs = HANDOVER_WINDOW_MS): Parcel {
   parcels.get(id)?.expire('replaced by a newer parcel');
-  const parcel = new Parcel(id, unsent, log, () => {
-    if (parcels.get(id) === parcel) parcels.delete(id);
-  }, windowMs);
+  const parcel = new Parcel(
+    id,
+    unsent,
+    log,
+    () => {
+      if (parcels.get(id) === parcel) parcels.delete(id);
+    },
+    windowMs,
+  );
   parcels.set(id, parcel);
   if (!exitHooked) {
     exitHooked = true;

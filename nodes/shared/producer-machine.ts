@@ -37,10 +37,7 @@ export interface Item {
   record?: ProduceRecord;
 }
 
-export type Outcome =
-  | { result: ProduceResult }
-  | { spooled: true }
-  | { error: unknown };
+export type Outcome = { result: ProduceResult } | { spooled: true } | { error: unknown };
 
 export interface StatusView {
   fill: 'red' | 'green' | 'yellow' | 'blue' | 'grey';
@@ -186,7 +183,13 @@ export class ProducerMachine {
     if (outbox) {
       const params = { depth: outbox.depth };
       if (outbox.lastError && !isRecordRejection(outbox.lastError)) {
-        return { fill: 'yellow', shape: 'ring', key: 'outbox', params, reason: statusKeyOf(outbox.lastError) };
+        return {
+          fill: 'yellow',
+          shape: 'ring',
+          key: 'outbox',
+          params,
+          reason: statusKeyOf(outbox.lastError),
+        };
       }
       if (this.lastOutcome && !this.lastOutcome.ok && this.pending.size === 0) {
         return { fill: 'red', shape: 'ring', key: 'outbox', params, reason: this.lastOutcome.reason };
@@ -216,7 +219,8 @@ export class ProducerMachine {
       return { fill: 'red', shape: 'ring', key: this.lastOutcome.reason };
     }
     // Idle: nothing in flight or queued is "connected", not "0 in flight, 0 queued, 0/s".
-    if (this.lastOutcome?.ok || stats?.state === 'idle') return { fill: 'green', shape: 'dot', key: 'connected' };
+    if (this.lastOutcome?.ok || stats?.state === 'idle')
+      return { fill: 'green', shape: 'dot', key: 'connected' };
     return undefined;
   }
 

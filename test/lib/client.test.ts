@@ -447,6 +447,59 @@ describe('EventStreamsClient (against a test HTTPS server)', () => {
     assert.equal((await p).code, 'CLOSED');
   });
 
+  it('keeps per-key order through 429s while a held request frees its slot for other keys', async () => {
+    const client = track(
+      clientFor(server, { maxInFlight: 2, retry: { retries: 5, initialDelayMs: 1, maxDelayMs: 200 } }),
+    );
+    let first = true;
+    server.handler = (_req, res) => {
+      // The very first request (a1) is throttled once; everything else is accepted.
+      if (first) {
+        first = false;
+        return reply(res, 429, { error: { error_code: 429, message: 'slow' } }, { 'retry-after': '0.1' });
+      }
+      return reply(res, 200, v1Success('orders'));
+    };
+    const order: string[] = [];
+    const p = ['a1', 'a2', 'b1', 'b2', 'a3'].map((v) =>
+      client.produce('orders', { value: v, key: v[0] }).then(() => order.push(v)),
+    );
+    await Promise.all(p);
+    const written = server.requests.map((r) => r.body.toString()).filter((_v, i) => i > 0);
+    // Key a stays in input order through the 429; key b did not wait for it.
+    assert.deepEqual(
+      written.filter((v) => v.startsWith('a')),
+      ['a1', 'a2', 'a3'],
+    );
+    assert.ok(
+      order.indexOf('b2') < order.indexOf('a1'),
+      `b went ahead while a1 was held: ${order.join(',')}`,
+    );
+  });
+
+  it('withdraw() takes back what is not on the wire and leaves in-flight records running', async () => {
+    const client = track(clientFor(server, { maxInFlight: 1 }));
+    const hold = gate();
+    server.handler = async (_req, res) => {
+      await hold.wait;
+      reply(res, 200, v1Success('orders'));
+    };
+    const signal = new AbortController().signal;
+    const inFlight = client.produce('orders', { value: 1 }, { signal });
+    const queued = rejection(client.produce('orders', { value: 2 }, { signal }));
+    const keyed = rejection(client.produce('orders', { value: 3, key: 'k' }, { signal }));
+    const behind = rejection(client.produce('orders', { value: 4, key: 'k' }, { signal }));
+    while (server.requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(client.withdraw(signal), 3);
+    assert.deepEqual(
+      [(await queued).code, (await keyed).code, (await behind).code],
+      ['WITHDRAWN', 'WITHDRAWN', 'WITHDRAWN'],
+    );
+    hold.open();
+    assert.equal((await inFlight).attempts, 1);
+    assert.equal(client.stats().failed, 0, 'withdrawn records are not failures');
+  });
+
   it('aborts queued and in-flight records through their AbortSignal', async () => {
     const client = track(clientFor(server, { maxInFlight: 1 }));
     const hold = gate();

@@ -11,7 +11,12 @@ import {
   statusKeyOf,
   toEventStreamsError,
 } from '../../lib/error-model';
-import { RateLimitedError, RetriesExhaustedError, UnavailableError, isEventStreamsError } from '../../lib/errors';
+import {
+  RateLimitedError,
+  RetriesExhaustedError,
+  UnavailableError,
+  isEventStreamsError,
+} from '../../lib/errors';
 
 describe('error model', () => {
   it('decides code and disposition of every HTTP status in one place', () => {
@@ -53,11 +58,14 @@ describe('error model', () => {
   });
 
   it('reports code, HTTP status, server message and attempts for a flow, and a readable line', () => {
-    const last = new RateLimitedError('Produce to topic "t" failed: rate limit exceeded (HTTP 429): slow down', {
-      statusCode: 429,
-      serverMessage: 'slow down',
-      topic: 't',
-    });
+    const last = new RateLimitedError(
+      'Produce to topic "t" failed: rate limit exceeded (HTTP 429): slow down',
+      {
+        statusCode: 429,
+        serverMessage: 'slow down',
+        topic: 't',
+      },
+    );
     const err = new RetriesExhaustedError(`Gave up after 4 attempts: ${last.message}`, last, 4);
     assert.deepEqual(failureReport(err), {
       code: 'RETRIES_EXHAUSTED',

@@ -38,8 +38,14 @@ describe('retry policy', () => {
 
   it('uses Retry-After instead, with up to 20% jitter, capped by maxDelayMs', () => {
     const ra = new RateLimitedError('x', { retryAfterMs: 300 });
-    assert.equal(backoffDelay(policy, 1, ra, () => 0), 300);
-    assert.equal(backoffDelay(policy, 1, ra, () => 1), 360);
+    assert.equal(
+      backoffDelay(policy, 1, ra, () => 0),
+      300,
+    );
+    assert.equal(
+      backoffDelay(policy, 1, ra, () => 1),
+      360,
+    );
     assert.equal(backoffDelay(policy, 1, new RateLimitedError('x', { retryAfterMs: 60_000 })), 1000);
   });
 
