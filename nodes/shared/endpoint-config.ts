@@ -53,6 +53,7 @@ export const ENDPOINT_DEFAULTS: EndpointOptions = {
   outbox: false,
   outboxDir: '',
   outboxMaxBytes: 64 * 1024 * 1024,
+  proxy: '',
 };
 
 /** Endpoint options with numbers parsed and defaults filled in. */
