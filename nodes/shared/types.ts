@@ -54,7 +54,7 @@ export interface EndpointOptions {
   closeTimeout: number | string;
   /** Durable outbox: spool accepted records on disk and send them from there (default off). */
   outbox?: boolean | string;
-  /** Outbox directory; blank means `<userDir>/event-streams-outbox/<config node id>`. */
+  /** Outbox subdirectory name under settings.js `eventStreamsEndpointOutboxDir`; blank: the config node id. */
   outboxDir?: string;
   /** Bound of the outbox in bytes (default 64 MiB); past it new messages fail with QUEUE_FULL. */
   outboxMaxBytes?: number | string;
