@@ -14,6 +14,7 @@ import {
   type CompatibilityRule,
   normaliseFormat,
   parseCompatibility,
+  hasControlChars,
   parseSchema,
   schemaSource,
 } from './schema';
@@ -49,12 +50,6 @@ export interface SchemaText {
 const CACHE_SIZE = 256;
 /** How long the latest version of a schema is reused before asking the registry again. */
 export const LATEST_TTL_MS = 30_000;
-
-/** Ids end up in URLs and messages: no control characters. */
-function hasControlChars(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) < 0x20 || s.charCodeAt(i) === 0x7f) return true;
-  return false;
-}
 
 function checkId(id: unknown): string {
   if (typeof id !== 'string' || id.length === 0 || id.length > 512 || hasControlChars(id)) {

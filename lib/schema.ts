@@ -59,7 +59,7 @@ const typeCache = new Map<string, avro.Type>();
 export const MAX_SCHEMA_CHARS = 65536;
 
 /** Ids end up in URLs and messages: no control characters. */
-function hasControlChars(s: string): boolean {
+export function hasControlChars(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) < 0x20 || s.charCodeAt(i) === 0x7f) return true;
   return false;
 }

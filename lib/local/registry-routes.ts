@@ -22,7 +22,8 @@ const CONFLUENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 export interface RegistryHttpContext {
   registry: SchemaRegistry;
   /** True when the request carries accepted credentials (any of the endpoint's modes). */
-  authenticate(req: IncomingMessage): boolean;
+  /** `manager` / `writer` for an accepted credential, undefined otherwise (401). */
+  authenticate(req: IncomingMessage): 'manager' | 'writer' | undefined;
   log(line: string): void;
 }
 
@@ -169,9 +170,23 @@ export function handleRegistry(
       JSON.stringify({ error_code: confluent ? 50001 : 500, message: 'Internal server error', incident }),
     );
   };
-  if (!ctx.authenticate(req)) {
+  const role = ctx.authenticate(req);
+  if (role === undefined) {
     req.resume();
     return send(res, 401, JSON.stringify({ error_code: confluent ? 40101 : 401, message: 'Unauthorized' }));
+  }
+  // Like IBM's schema resource roles: reading (and producing with a schema) is a Writer's;
+  // registering, deleting and changing rules are a Manager's.
+  if (role !== 'manager' && method !== 'GET' && method !== 'HEAD') {
+    req.resume();
+    return send(
+      res,
+      403,
+      JSON.stringify({
+        error_code: confluent ? 40301 : 403,
+        message: 'Forbidden: schema changes need a manager key',
+      }),
+    );
   }
   const seg = pathname.split('/').slice(1);
   const run = confluent

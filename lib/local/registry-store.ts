@@ -127,6 +127,9 @@ const META_KEY = 'meta';
 export class KafkaRegistryStore implements RegistryStore {
   private readonly kafka: Kafka;
   private producer?: Producer;
+  private closed = false;
+  /** Ends a load still reading the topic (the endpoint is stopping). */
+  private abortLoad?: (err: Error) => void;
 
   private constructor(kafka: Kafka) {
     this.kafka = kafka;
@@ -191,6 +194,7 @@ export class KafkaRegistryStore implements RegistryStore {
     }
     const entries = new Map<string, Buffer | null>();
     const groupId = `esnodes-schemas-load-${process.pid}-${Date.now()}`;
+    if (this.closed) throw new Error('The schema registry store is closed');
     const consumer: Consumer = this.kafka.consumer({ groupId, allowAutoTopicCreation: false });
     await consumer.connect();
     try {
@@ -200,6 +204,11 @@ export class KafkaRegistryStore implements RegistryStore {
           () => reject(new Error('Timed out reading the schema registry topic')),
           60_000,
         );
+        timer.unref();
+        this.abortLoad = (err) => {
+          clearTimeout(timer);
+          reject(err);
+        };
         consumer
           .run({
             autoCommit: false,
@@ -218,6 +227,7 @@ export class KafkaRegistryStore implements RegistryStore {
           });
       });
     } finally {
+      this.abortLoad = undefined;
       await consumer.disconnect().catch(() => undefined);
       const admin2 = this.kafka.admin();
       await admin2
@@ -251,6 +261,8 @@ export class KafkaRegistryStore implements RegistryStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    this.abortLoad?.(new Error('The schema registry store was closed while loading'));
     await this.producer?.disconnect().catch(() => undefined);
   }
 

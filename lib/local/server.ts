@@ -62,7 +62,7 @@ import { routeLocal, withFault } from './routes/dev';
 import { iamToken } from './routes/iam';
 import { produceV1, produceV2 } from './routes/produce';
 import { isRegistryPath, routeRegistry } from './routes/registry';
-import { SchemaRegistry } from './registry';
+import { type RegistryStore, SchemaRegistry } from './registry';
 import { FileRegistryStore, KafkaRegistryStore } from './registry-store';
 import type { Backend, FaultSpec, LocalEndpointInfo, LocalEndpointOptions, StoredRecord } from './types';
 
@@ -390,12 +390,13 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
 
   // Schema registry state: the state directory (memory backend) or a compacted Kafka topic.
   const kafkaOptions = options.kafka;
-  const registry =
+  const registryStore: Promise<RegistryStore> | undefined =
     options.schemaRegistry === false
       ? undefined
       : kafkaOptions
-        ? KafkaRegistryStore.open(kafkaOptions, log).then((store) => SchemaRegistry.open(store))
-        : SchemaRegistry.open(new FileRegistryStore(stateDir));
+        ? KafkaRegistryStore.open(kafkaOptions, log)
+        : Promise.resolve(new FileRegistryStore(stateDir));
+  const registry = registryStore?.then((store) => SchemaRegistry.open(store));
   registry?.catch((err: unknown) =>
     log(`local endpoint: schema registry unavailable: ${err instanceof Error ? err.message : String(err)}`),
   );
@@ -464,7 +465,8 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
         const closed = new Promise<void>((resolve) => local.server.close(() => resolve()));
         local.server.closeAllConnections();
         await closed;
-        await registry?.then((r) => r.close()).catch(() => undefined);
+        // Closing the store also ends a load still reading the Kafka topic.
+        await registryStore?.then((store) => store.close()).catch(() => undefined);
         await backend.close();
         log('event-streams-local stopped');
       })();

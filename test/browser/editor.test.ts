@@ -18,6 +18,7 @@ import path from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 
 import { startLocalEndpoint, type LocalEndpoint } from '../../lib/local/server';
+import { Client } from '../local/util';
 import {
   chromiumAvailable,
   CHROMIUM_PATH,
@@ -502,6 +503,71 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
       return detail !== undefined;
     }, `topic ${CREATED_TOPIC} at the endpoint`);
     assert.equal(detail!.partitions, 2);
+  });
+
+  it('the producer dialog: choosing Avro shows the schema box; a pasted schema is checked, saved and used', async function () {
+    assert.ok(producerId && injectId, 'needs the producer flow from the earlier steps');
+    // The endpoint here speaks v1, which names a registered schema: register it first.
+    const schemaId = `browser-ts-${suffix}`;
+    const registry = new Client(endpoint!);
+    try {
+      const res = await registry.req('POST', '/artifacts', {
+        headers: { 'content-type': 'application/json', 'x-registry-artifactid': schemaId },
+        body: '"long"',
+      });
+      assert.equal(res.status, 200, res.text);
+    } finally {
+      await registry.close();
+    }
+    await openEditor(producerId);
+    const schemaBox = page.locator('#node-input-valueSchema');
+    assert.equal(await schemaBox.isVisible(), false, 'no schema box with the automatic format');
+    await page.locator('#node-input-valueFormat').selectOption('avro');
+    await schemaBox.waitFor({ state: 'visible' });
+    await page.locator('#node-input-valueSchemaSource').selectOption('registry');
+    await schemaBox.waitFor({ state: 'hidden' });
+    await page.locator('#node-input-valueSchemaSource').selectOption('inline');
+    // Not JSON: the editor marks the field invalid.
+    await schemaBox.fill('{"type": "long"');
+    await schemaBox.dispatchEvent('change');
+    await waitFor(
+      async () => (await schemaBox.getAttribute('class'))?.includes('input-error') ?? false,
+      'the schema box marked invalid',
+    );
+    // The inject's payload is a timestamp, so a long schema fits.
+    await schemaBox.fill('{"type": "long"}');
+    await schemaBox.dispatchEvent('change');
+    await page.locator('#node-input-valueSchemaId').fill(schemaId);
+    await screenshot('producer-avro-dialog', false);
+    await closeEditor();
+    const saved = await page.evaluate((id) => {
+      const n = RED.nodes.node(id);
+      return {
+        valueFormat: n.valueFormat,
+        valueSchema: n.valueSchema,
+        valueSchemaId: n.valueSchemaId,
+        valid: n.valid,
+      };
+    }, producerId);
+    assert.deepEqual(saved, {
+      valueFormat: 'avro',
+      valueSchema: '{"type": "long"}',
+      valueSchemaId: schemaId,
+      valid: true,
+    });
+
+    await deploy();
+    const before = (await endpoint!.readRecords(TOPIC, { limit: 100 })).length;
+    await pressInject(injectId);
+    let records: Awaited<ReturnType<LocalEndpoint['readRecords']>> = [];
+    await waitFor(async () => {
+      records = await endpoint!.readRecords(TOPIC, { limit: 100 });
+      return records.length > before;
+    }, 'the Avro record at the endpoint');
+    const record = records[records.length - 1]!;
+    assert.match(record.value.toString(), /^\d{13}$/);
+    const headers = new Map(record.headers.map(([k, v]) => [k, v.toString()]));
+    assert.equal(headers.get('com.ibm.eventstreams.schemaregistry.schema.id'), schemaId);
   });
 
   it('imports an example through Menu → Import → Examples; unedited, it deploys and runs', async function () {

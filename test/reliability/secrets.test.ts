@@ -32,6 +32,7 @@ describe('reliability: secrets and access', function () {
   this.timeout(30000);
   let te: TestEndpoint;
   const issuedTokens: string[] = [];
+  let lastIssuedAt = 0;
   const originalIssue = TokenStore.prototype.issue;
   let trustedClient: { cert: string; key: string };
   let untrustedClient: { cert: string; key: string };
@@ -41,6 +42,7 @@ describe('reliability: secrets and access', function () {
     TokenStore.prototype.issue = function (this: TokenStore, ...args: Parameters<TokenStore['issue']>) {
       const t = originalIssue.apply(this, args);
       issuedTokens.push(t.access_token);
+      lastIssuedAt = Date.now();
       return t;
     };
     te = await startTestEndpoint({
@@ -204,7 +206,9 @@ describe('reliability: secrets and access', function () {
   it('no IAM API key or issued access token in anything an IAM flow shows, across token expiry', async () => {
     issuedTokens.length = 0;
     const a = await run({ authMode: 'iam', flavour: 'v2' }, { apiKey: API_KEY }, 4);
-    // A second batch after the 1 s tokens expired, then a wrong key.
+    // A second batch after the 1 s tokens expired (real time has to pass: wait for it), then a
+    // wrong key.
+    await waitFor(() => lastIssuedAt > 0 && Date.now() > lastIssuedAt + 1500, 10000, 'the token to expire');
     const more = await (async () => {
       let n = 0;
       helper.getNode('out').on('input', () => n++);

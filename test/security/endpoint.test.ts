@@ -193,6 +193,34 @@ describe('security: the local endpoint as an exposed gateway', function () {
       assert.deepEqual((await s.client.req('GET', '/local/faults')).json, []);
     });
 
+    it('cannot register, delete or re-rule schemas (IBM and Confluent APIs); may read them', async function () {
+      const schema = JSON.stringify({ type: 'record', name: 'R', fields: [{ name: 'a', type: 'int' }] });
+      const made = await s.client.req('POST', '/artifacts', {
+        headers: { 'content-type': 'application/json', 'x-registry-artifactid': 'guarded' },
+        body: schema,
+      });
+      assert.equal(made.status, 200, made.text);
+      const attempts = [
+        writer.req('POST', '/artifacts', {
+          headers: { 'content-type': 'application/json', 'x-registry-artifactid': 'writer-made' },
+          body: schema,
+        }),
+        writer.req('DELETE', '/artifacts/guarded'),
+        writer.req('PUT', '/rules/COMPATIBILITY', {
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ ruleType: 'COMPATIBILITY', config: 'NONE' }),
+        }),
+        writer.req('POST', '/confluent/subjects/guarded/versions', {
+          headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+          body: JSON.stringify({ schema }),
+        }),
+        writer.req('DELETE', '/confluent/subjects/guarded'),
+      ];
+      for (const r of await Promise.all(attempts)) assert.equal(r.status, 403, r.text);
+      assert.equal((await writer.req('GET', '/artifacts/guarded')).status, 200);
+      assert.equal((await s.client.req('GET', '/artifacts/writer-made')).status, 404);
+    });
+
     it('may still produce (v1 with the key, v2 with its IAM token) and read topic metadata', async function () {
       assert.equal((await writer.produce('precious', 'hello')).status, 200);
       const tok = await writer.req('POST', '/identity/token', {

@@ -2,8 +2,8 @@
 /**
  * The Schema Registry route family: IBM's `/artifacts` and `/rules` API and the
  * Confluent-compatible `/confluent` API, answered by ../registry-routes.ts on the endpoint's
- * registry. Every credential the endpoint accepts works here too (Basic `token:<key>` is what
- * Confluent clients send).
+ * registry. Every credential the endpoint accepts may read here (Basic `token:<key>` is what
+ * Confluent clients send); changes need a manager credential.
  */
 import { v1Error, type RequestContext } from '../http';
 import { handleRegistry } from '../registry-routes';
@@ -18,7 +18,14 @@ export function routeRegistry(ctx: RequestContext): void {
   registry.then(
     (r) =>
       handleRegistry(
-        { registry: r, authenticate: (x) => typeof deps.auth.authenticate(x) !== 'string', log: deps.log },
+        {
+          registry: r,
+          authenticate: (x) => {
+            const p = deps.auth.authenticate(x);
+            return typeof p === 'string' ? undefined : p.role;
+          },
+          log: deps.log,
+        },
         req,
         res,
         ctx.pathname,
