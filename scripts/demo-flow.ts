@@ -177,7 +177,8 @@ export function buildDemoFlow(): object[] {
       active: true,
       tosidebar: true,
       console: false,
-      complete: 'error',
+      // The message reads as a sentence that starts with the code: shown whole, not as an object.
+      complete: 'error.message',
       targetType: 'msg',
       x: 330,
       y: 260,
