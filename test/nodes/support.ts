@@ -32,6 +32,33 @@ export function coreNode(file: string): unknown {
   return require(require.resolve(`@node-red/nodes/core/${file}`, { paths: [NODE_RED_DIR] }));
 }
 
+/**
+ * Every status text a node of ours shows, in every suite that loads this file, by node type:
+ * test/nodes/status-keys.test.ts fails the run if one of them is a raw message key (a missing
+ * translation, or a lookup into another node's catalog).
+ */
+export const seenStatuses = new Map<string, Set<string>>();
+{
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const RuntimeNode = require(
+    require.resolve('@node-red/runtime/lib/nodes/Node', { paths: [NODE_RED_DIR] }),
+  ) as {
+    prototype: { status: (this: { type?: unknown }, status: unknown) => unknown };
+  };
+  const original = RuntimeNode.prototype.status;
+  RuntimeNode.prototype.status = function (this: { type?: unknown }, status: unknown) {
+    if (typeof this.type === 'string' && this.type.startsWith('event-streams-')) {
+      const text = typeof status === 'string' ? status : (status as { text?: unknown } | undefined)?.text;
+      if (text !== undefined && text !== null && text !== '') {
+        let set = seenStatuses.get(this.type);
+        if (!set) seenStatuses.set(this.type, (set = new Set()));
+        set.add(String(text));
+      }
+    }
+    return original.call(this, status);
+  };
+}
+
 // Loosely typed on purpose: the helper's typings predate its promise API and the flow shapes used here.
 export const helper: any = rawHelper;
 
