@@ -9,7 +9,7 @@
  * package's error model. The local endpoint's registry uses the same functions, so the client
  * and the server can never disagree on what a schema accepts.
  */
-import avro from 'avsc';
+import type avro from 'avsc';
 
 import { ValidationError } from './errors';
 import { describeType, printable } from './validate';
@@ -53,6 +53,13 @@ export interface AvroFormat {
 
 /** Parsed schemas by their text: flows use a handful of schemas, so a small bound is plenty. */
 const TYPE_CACHE_SIZE = 128;
+let avscModule: typeof avro | undefined;
+/** avsc is loaded on first schema use, so Node-RED's start-up pays nothing for flows without Avro. */
+function avsc(): typeof avro {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (avscModule ??= require('avsc') as typeof avro);
+}
+
 const typeCache = new Map<string, avro.Type>();
 
 /** Max characters of schema text accepted (the REST Producer's whole v2 payload is 64 KB). */
@@ -101,7 +108,7 @@ export function parseSchema(schema: unknown, what = 'The Avro schema'): avro.Typ
   }
   let type: avro.Type;
   try {
-    type = avro.Type.forSchema(parsed as avro.Schema);
+    type = avsc().Type.forSchema(parsed as avro.Schema);
   } catch (err) {
     schemaError(`${what} is not a valid Avro schema: ${printable(reason(err), 200)}.`);
   }

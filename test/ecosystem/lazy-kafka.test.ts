@@ -31,7 +31,7 @@ console.log(JSON.stringify({ kafkajs: pk.has('kafkajs'), packages: [...pk].sort(
 describe('lazy kafkajs', function () {
   this.timeout(30000);
 
-  it('is not loaded with the nodes and the core (only undici is)', () => {
+  it('is not loaded with the nodes and the core (only undici is; avsc waits for a schema too)', () => {
     const r = loaded(
       ['endpoint', 'producer', 'topic-admin']
         .map((n) => `require('./nodes/event-streams-${n}.js')`)

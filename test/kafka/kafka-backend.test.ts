@@ -222,8 +222,16 @@ describe('KafkaBackend (real Kafka)', function () {
       partitions: 4,
       configs: [{ name: 'cleanup.policy', value: 'compact' }],
     });
-    const md = await admin.fetchTopicMetadata({ topics: [name] });
-    assert.equal(md.topics[0]!.partitions.length, 4);
+    // A short-lived admin of its own: kafkajs keeps every topic an admin fetched in that admin's
+    // later metadata requests, so the shared one would trip over this topic once it is deleted.
+    const probe = kafkaClient(kafka.brokers).admin();
+    await probe.connect();
+    try {
+      const md = await probe.fetchTopicMetadata({ topics: [name] });
+      assert.equal(md.topics[0]!.partitions.length, 4);
+    } finally {
+      await probe.disconnect();
+    }
 
     // A keyed record that maps to a new partition (2 or 3) must get there even though the
     // producer's metadata may predate the increase.

@@ -71,8 +71,11 @@ describe('lifecycle: every message accounted for in a real Node-RED runtime', fu
   before(async () => {
     te = await startTestEndpoint({ apiKeys: [API_KEY] });
     outboxDir = await fs.mkdtemp(path.join(os.tmpdir(), 'es-lc-outbox-'));
+    // The server owner's base directory (settings.js); a config node names a subdirectory of it.
+    helper.settings({ eventStreamsEndpointOutboxDir: outboxDir });
   });
   after(async () => {
+    helper.settings({});
     await te?.stop();
     await fs.rm(outboxDir, { recursive: true, force: true });
     checkStatusKeys();
@@ -173,7 +176,7 @@ describe('lifecycle: every message accounted for in a real Node-RED runtime', fu
   it('full redeploy under load with the outbox: every record is spooled and written', async () => {
     const topic = await createTopic();
     te.endpoint.setFaults([{ latencyMs: 100, route: 'produce' }]);
-    const f = flow({ connections: 2, outbox: true, outboxDir: path.join(outboxDir, topic) }, topic);
+    const f = flow({ connections: 2, outbox: true, outboxDir: topic }, topic);
     await helper.load(nodes, f, creds());
     const sent = 100;
     const p1 = helper.getNode('p1');
