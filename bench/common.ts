@@ -90,6 +90,12 @@ export interface LoadSettings {
   connections: number;
   /** Messages kept outstanding by the closed-loop source. */
   window: number;
+  /**
+   * The client's order per key (`--order-by-key`). Off by default here: every bench record has the
+   * same key and the ceilings keep no order, so with it on ours would be one request at a time
+   * against their eight; a run with the flag measures exactly that cost.
+   */
+  orderByKey?: boolean;
 }
 
 export interface ClosedJob {

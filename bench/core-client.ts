@@ -33,6 +33,7 @@ export function clientOptions(
     ...(endpoint.caPem ? { tls: { ca: endpoint.caPem } } : {}),
     connections: load.connections,
     maxInFlight: load.connections,
+    orderByKey: load.orderByKey === true,
     queue,
     // A benchmark must not hide failures behind retries.
     retry: { retries: 0 },

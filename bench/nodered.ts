@@ -186,6 +186,7 @@ export function producerFlow(endpoint: EndpointInfo, load: LoadSettings, queueMe
       authMode: 'bearer',
       verifyTls: true,
       connections: load.connections,
+      orderByKey: load.orderByKey === true,
       queueMessages,
       queueBytes: 1024 * 1024 * 1024,
       // A benchmark must not hide failures behind retries.

@@ -151,6 +151,7 @@ export interface BenchResults {
     connections: number;
     window: number;
     payloadBytes: number;
+    orderByKey?: boolean;
     template: { path: string; headers: Record<string, string>; bodyBytes: number; source: string };
     closed: { warmupMs: number; roundWarmupMs?: number; measureMs: number; rounds?: number };
     open: { warmupMs: number; measureMs: number; rates: number[] };
@@ -547,7 +548,7 @@ export function renderReport(r: BenchResults, markdown = false): string {
   );
   if (markdown) out.push('');
   out.push(
-    `${markdown ? '**Settings:** ' : 'Settings: '}mode ${r.mode}, ${r.settings.connections} connections (keep-alive, no pipelining), window ${r.settings.window} outstanding, payload ${r.settings.payloadBytes} B JSON + key, request template ${r.settings.template.source} (${r.settings.template.path}); closed loop ${r.settings.closed.rounds ?? 1} round(s) of ${r.settings.closed.measureMs} ms after ${r.settings.closed.warmupMs} ms warm-up (median round per row; ratios are medians of per-round ratios, range in brackets); open loop ${r.settings.open.warmupMs} + ${r.settings.open.measureMs} ms; run took ${r.durationSec.toFixed(0)} s`,
+    `${markdown ? '**Settings:** ' : 'Settings: '}mode ${r.mode}, ${r.settings.connections} connections (keep-alive, no pipelining), window ${r.settings.window} outstanding, order per key ${r.settings.orderByKey ? 'on (one key: one request at a time)' : 'off'}, payload ${r.settings.payloadBytes} B JSON + key, request template ${r.settings.template.source} (${r.settings.template.path}); closed loop ${r.settings.closed.rounds ?? 1} round(s) of ${r.settings.closed.measureMs} ms after ${r.settings.closed.warmupMs} ms warm-up (median round per row; ratios are medians of per-round ratios, range in brackets); open loop ${r.settings.open.warmupMs} + ${r.settings.open.measureMs} ms; run took ${r.durationSec.toFixed(0)} s`,
   );
   out.push('');
   const measured = r.scenarios.filter((s) => !s.skipped);

@@ -85,6 +85,7 @@ function plan(): Plan {
       connections: { type: 'string' },
       window: { type: 'string' },
       'no-kafka': { type: 'boolean', default: false },
+      'order-by-key': { type: 'boolean', default: false },
       only: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -94,12 +95,17 @@ function plan(): Plan {
       'usage: npm run bench -- [--quick] [--profile] [--connections 8] [--window 32] [--no-kafka]\n' +
         '  --quick    every scenario, short windows, no Kafka unless KAFKA_BROKERS is set (< 1 min)\n' +
         '  --profile  closed loop into the stub with --cpu-prof for the core client and the node; prints hot spots\n' +
+        '  --order-by-key  keep order per key on in our clients (every bench record has one key)\n' +
         '  --only     comma list of sections to run: closed,open,low,heap,stall,kafka,drain (default all)',
     );
     process.exit(0);
   }
   const connections = Number(values.connections ?? 8);
-  const load = { connections, window: Number(values.window ?? connections * 4) };
+  const load = {
+    connections,
+    window: Number(values.window ?? connections * 4),
+    orderByKey: values['order-by-key'] === true,
+  };
   const mode = values.profile ? 'profile' : values.quick ? 'quick' : 'full';
   const kafka = !values['no-kafka'] && (mode === 'full' || Boolean(process.env.KAFKA_BROKERS));
   const sections = new Set(
@@ -946,6 +952,7 @@ async function main(): Promise<void> {
     settings: {
       connections: p.load.connections,
       window: p.load.window,
+      orderByKey: p.load.orderByKey,
       payloadBytes: BENCH_PAYLOAD_BYTES,
       template: {
         path: template.path,
