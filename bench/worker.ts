@@ -73,14 +73,22 @@ interface Rig {
   close(): Promise<void>;
 }
 
-function ceilingRig(endpoint: EndpointInfo, template: RequestTemplate, load: LoadSettings): Rig {
+/** The ceilings' Pool: the same connection settings as the client (keep-alive, no pipelining). */
+function ceilingPool(
+  endpoint: EndpointInfo,
+  load: LoadSettings,
+): { origin: URL; pool: Pool; basePath: string } {
   const origin = new URL(endpoint.url);
   const pool = new Pool(origin.origin, {
     connections: load.connections,
     pipelining: 1,
     ...(endpoint.caPem ? { connect: { ca: endpoint.caPem } } : {}),
   });
-  const basePath = origin.pathname.replace(/\/$/, '');
+  return { origin, pool, basePath: origin.pathname.replace(/\/$/, '') };
+}
+
+function ceilingRig(endpoint: EndpointInfo, template: RequestTemplate, load: LoadSettings): Rig {
+  const { pool, basePath } = ceilingPool(endpoint, load);
   const headers = { ...template.headers, authorization: `Bearer ${endpoint.apiKey}` };
   const opts = { path: basePath + template.path, method: 'POST' as const, headers, body: template.body };
   return {
@@ -109,13 +117,7 @@ function ceilingRig(endpoint: EndpointInfo, template: RequestTemplate, load: Loa
  * header list (no body stream, no promise), draining the response.
  */
 function dispatchRig(endpoint: EndpointInfo, template: RequestTemplate, load: LoadSettings): Rig {
-  const origin = new URL(endpoint.url);
-  const pool = new Pool(origin.origin, {
-    connections: load.connections,
-    pipelining: 1,
-    ...(endpoint.caPem ? { connect: { ca: endpoint.caPem } } : {}),
-  });
-  const basePath = origin.pathname.replace(/\/$/, '');
+  const { origin, pool, basePath } = ceilingPool(endpoint, load);
   const headers: string[] = [];
   for (const [k, v] of Object.entries({ ...template.headers, authorization: `Bearer ${endpoint.apiKey}` }))
     headers.push(k, v);

@@ -2,19 +2,12 @@
 /** nodes/shared/editor-request.ts: which secrets a Test connection request may use. */
 import assert from 'node:assert/strict';
 
+import { ENDPOINT_CREDENTIALS } from '../../nodes/shared/credentials';
 import { normalizeEndpointOptions } from '../../nodes/shared/endpoint-config';
 import { destinationKey, testRequestConfig, type StoredEndpoint } from '../../nodes/shared/editor-request';
 
-const SCHEMA = {
-  apiKey: { type: 'password' },
-  username: { type: 'text' },
-  password: { type: 'password' },
-  ca: { type: 'text' },
-  clientCert: { type: 'text' },
-  clientKey: { type: 'password' },
-  pfx: { type: 'password' },
-  passphrase: { type: 'password' },
-} as const;
+// The runtime's one credential schema, not a copy of it.
+const SCHEMA = ENDPOINT_CREDENTIALS;
 
 const raw = {
   url: '${ES_URL}',
