@@ -97,7 +97,13 @@ export function parseSchema(schema: unknown, what = 'The Avro schema'): avro.Typ
     schemaError(`${what} is ${text.length} characters; the limit is ${MAX_SCHEMA_CHARS}.`);
   }
   const cached = typeCache.get(text);
-  if (cached !== undefined) return cached;
+  if (cached !== undefined) {
+    // Least recently used first: a hit moves to the end, so a flood of new schemas evicts only
+    // the oldest entries, never the ones in use.
+    typeCache.delete(text);
+    typeCache.set(text, cached);
+    return cached;
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -108,11 +114,15 @@ export function parseSchema(schema: unknown, what = 'The Avro schema'): avro.Typ
   }
   let type: avro.Type;
   try {
-    type = avsc().Type.forSchema(parsed as avro.Schema);
+    // A null-prototype registry: type names such as `constructor`, `toString` or `__proto__` are
+    // names, not Object.prototype members ("duplicate type name").
+    type = avsc().Type.forSchema(parsed as avro.Schema, {
+      registry: Object.create(null) as { [name: string]: avro.Type },
+    });
   } catch (err) {
     schemaError(`${what} is not a valid Avro schema: ${printable(reason(err), 200)}.`);
   }
-  if (typeCache.size >= TYPE_CACHE_SIZE) typeCache.clear();
+  if (typeCache.size >= TYPE_CACHE_SIZE) typeCache.delete(typeCache.keys().next().value as string);
   typeCache.set(text, type);
   return type;
 }

@@ -27,6 +27,7 @@ import {
 } from '../http';
 import { jsonTooDeep, MAX_JSON_DEPTH, validTopicName } from '../limits';
 
+import { actorOf, SYSTEM_ACTOR } from '../registry';
 import { type AvroPart, SchemaProduceError, serializeAvroPart, v1SchemaHeaders } from '../registry-produce';
 import type { RecordToStore, StoredRecord } from '../types';
 
@@ -337,11 +338,13 @@ export function produceV2(ctx: RequestContext, topic: string): void {
           });
         }
         const { avroValue, avroKey, ...record } = parsed;
+        const who = authenticate(ctx, true);
+        const actor = typeof who === 'string' ? SYSTEM_ACTOR : actorOf(who);
         deps.registry
           .then((registry) =>
             Promise.all([
-              avroValue && serializeAvroPart(registry, topic, avroValue, false),
-              avroKey && serializeAvroPart(registry, topic, avroKey, true),
+              avroValue && serializeAvroPart(registry, topic, avroValue, false, actor),
+              avroKey && serializeAvroPart(registry, topic, avroKey, true, actor),
             ]),
           )
           .then(
