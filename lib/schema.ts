@@ -176,15 +176,17 @@ function describeValue(v: unknown): string {
  */
 export function checkValue(type: avro.Type, value: unknown, what: 'value' | 'key' = 'value'): void {
   const problems: string[] = [];
-  const ok = type.isValid(value, {
-    errorHook: (path: string[], v: unknown, t: avro.Type) => {
-      if (problems.length < 3) {
-        problems.push(
-          `${path.length > 0 ? `field "${path.join('.')}"` : `the ${what}`} must be ${typeLabel(t)}, got ${describeValue(v)}`,
-        );
-      }
-    },
-  });
+  const ok = notTooDeep(what, () =>
+    type.isValid(value, {
+      errorHook: (path: string[], v: unknown, t: avro.Type) => {
+        if (problems.length < 3) {
+          problems.push(
+            `${path.length > 0 ? `field "${path.join('.')}"` : `the ${what}`} must be ${typeLabel(t)}, got ${describeValue(v)}`,
+          );
+        }
+      },
+    }),
+  );
   if (ok) return;
   const name = schemaName(type);
   throw new ValidationError(
@@ -226,7 +228,25 @@ export function toAvroValue(type: avro.Type, value: unknown, what: 'value' | 'ke
 
 /** Avro JSON encoding of a checked value (unions wrapped, bytes as code points), as the REST Producer takes it. */
 export function avroJson(type: avro.Type, value: unknown): string {
-  return type.toString(value);
+  return notTooDeep('value', () => type.toString(value));
+}
+
+/**
+ * avsc walks values recursively: a value nested thousands deep (a recursive schema allows it)
+ * overflows the stack. That is the caller's input, so it is a clear SCHEMA_MISMATCH, not a crash.
+ */
+function notTooDeep<T>(what: 'value' | 'key', fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof RangeError) {
+      throw new ValidationError(
+        `The record ${what} nests too deeply to check against the Avro schema.`,
+        'SCHEMA_MISMATCH',
+      );
+    }
+    throw err;
+  }
 }
 
 /**

@@ -44,6 +44,18 @@ export const REGISTRY_PRINCIPAL_PER_SEC = 5;
 export const REGISTRY_PRINCIPAL_BURST = 20;
 export const REGISTRY_WRITER_MAX_ARTIFACTS = 100;
 export const REGISTRY_MANAGER_RESERVED = 200;
+/**
+ * A Writer's registrations past its rate wait in its queue (a timer, no CPU) up to this long;
+ * past that, or with more than REGISTRY_WRITER_QUEUE waiting, they are refused with 429.
+ */
+export const REGISTRY_MAX_WAIT_MS = 2000;
+/**
+ * A Writer's registrations may use this many milliseconds of the event loop per second (5% of
+ * one core), measured (parsing, compatibility checks) and paid back by waiting before the next.
+ */
+export const REGISTRY_WRITER_CPU_MS_PER_SEC = 50;
+export const REGISTRY_WRITER_CPU_BURST_MS = 250;
+export const REGISTRY_WRITER_QUEUE = 8;
 /** The file log is rewritten as a snapshot once it holds this many entries past the last one. */
 export const REGISTRY_FILE_COMPACT_ENTRIES = 1000;
 

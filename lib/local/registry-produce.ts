@@ -30,6 +30,8 @@ export class SchemaProduceError extends Error {
     message: string,
     /** v1: the schema name, for the documented `error.schema` field. */
     readonly schema?: string,
+    /** 429: seconds until the principal may register again (Retry-After). */
+    readonly retryAfter?: number,
   ) {
     super(message);
   }
@@ -106,7 +108,9 @@ export async function serializeAvroPart(
       registered = await registry.getFresh(subject);
       text = registered.schema;
     } else {
+      const t0 = process.hrtime.bigint();
       const type = parseSchema(part.schema, `The ${field} schema`);
+      registry.chargeCpu(actor, Number(process.hrtime.bigint() - t0) / 1e6);
       text = schemaSource(part.schema as string | object);
       subject = subjectFor(strategy, topic, type, isKey);
       registered = await registry.register(subject, text, false, actor);
@@ -120,6 +124,8 @@ export async function serializeAvroPart(
           err.status === 429 ? 'too_many_requests' : 'service_unavailable',
           'schema',
           err.message,
+          undefined,
+          err.retryAfter,
         );
       }
       throw new SchemaProduceError(

@@ -39,11 +39,25 @@ import {
   schemaText,
 } from '../schema';
 import {
+  REGISTRY_WRITER_CPU_BURST_MS,
+  REGISTRY_WRITER_CPU_MS_PER_SEC,
+  REGISTRY_MAX_WAIT_MS,
+  REGISTRY_WRITER_QUEUE,
   REGISTRY_PRINCIPAL_BURST,
   REGISTRY_PRINCIPAL_PER_SEC,
   REGISTRY_MANAGER_RESERVED,
   REGISTRY_WRITER_MAX_ARTIFACTS,
 } from './limits';
+import type { RegistryLimits } from './types';
+
+export const DEFAULT_REGISTRY_LIMITS: RegistryLimits = {
+  writerPerSec: REGISTRY_PRINCIPAL_PER_SEC,
+  writerBurst: REGISTRY_PRINCIPAL_BURST,
+  writerMaxArtifacts: REGISTRY_WRITER_MAX_ARTIFACTS,
+  managerReserved: REGISTRY_MANAGER_RESERVED,
+  writerCpuMsPerSec: REGISTRY_WRITER_CPU_MS_PER_SEC,
+  writerCpuBurstMs: REGISTRY_WRITER_CPU_BURST_MS,
+};
 
 export const MAX_ARTIFACTS = 1000;
 export const MAX_VERSIONS = 100;
@@ -199,6 +213,30 @@ class Buckets {
     private readonly perSec: number,
     private readonly burst: number,
   ) {}
+  /** Milliseconds until a token is available (none is taken). */
+  waitMs(label: string, now = Date.now()): number {
+    const b = this.buckets.get(label);
+    if (b === undefined) return 0;
+    const tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.perSec);
+    return tokens >= 1 ? 0 : Math.ceil(((1 - tokens) / this.perSec) * 1000);
+  }
+
+  /** Seconds until a token is available. */
+  peek(label: string, now = Date.now()): number {
+    return Math.ceil(this.waitMs(label, now) / 1000);
+  }
+
+  /** Takes `amount` tokens, going below zero if need be (a cost measured afterwards). */
+  charge(label: string, amount: number, now = Date.now()): void {
+    let b = this.buckets.get(label);
+    if (b === undefined) {
+      b = { tokens: this.burst, at: now };
+      this.buckets.set(label, b);
+    }
+    b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.perSec) - amount;
+    b.at = now;
+  }
+
   /** 0 when allowed (a token is taken), else seconds to wait. */
   take(label: string, now = Date.now()): number {
     let b = this.buckets.get(label);
@@ -233,12 +271,22 @@ export class SchemaRegistry {
   private readonly waiting = new Map<string, (o: Outcome) => void>();
   /** Per-principal queues: one principal's writes run one at a time. */
   private readonly queues = new Map<string, Promise<unknown>>();
-  private readonly buckets = new Buckets(REGISTRY_PRINCIPAL_PER_SEC, REGISTRY_PRINCIPAL_BURST);
+  /** Writes queued or running per principal. */
+  private readonly depth = new Map<string, number>();
+  private readonly buckets: Buckets;
+  /** Writers' CPU budgets, in milliseconds. */
+  private readonly cpu: Buckets;
 
-  private constructor(private readonly log: RegistryLog) {}
+  private constructor(
+    private readonly log: RegistryLog,
+    private readonly limits: RegistryLimits,
+  ) {
+    this.buckets = new Buckets(limits.writerPerSec, limits.writerBurst);
+    this.cpu = new Buckets(limits.writerCpuMsPerSec, limits.writerCpuBurstMs);
+  }
 
-  static async open(log: RegistryLog): Promise<SchemaRegistry> {
-    const registry = new SchemaRegistry(log);
+  static async open(log: RegistryLog, limits: Partial<RegistryLimits> = {}): Promise<SchemaRegistry> {
+    const registry = new SchemaRegistry(log, { ...DEFAULT_REGISTRY_LIMITS, ...limits });
     await log.start(
       (op) => registry.apply(op),
       () => registry.snapshot(),
@@ -347,10 +395,22 @@ export class SchemaRegistry {
     // The common case (a producer sending a schema it registered before) costs one map lookup.
     const known = mustBeNew ? undefined : this.entries.get(aid)?.source.get(text);
     if (known !== undefined) return { id: aid, ...known, created: false };
+    // A Writer's registrations wait in its own queue, one at a time; past a short queue it is
+    // refused before any parsing, so a registration loop costs the gateway little.
+    if (actor.writer && (this.depth.get(actor.label) ?? 0) >= REGISTRY_WRITER_QUEUE) {
+      throw this.tooMany(Math.max(1, this.buckets.peek(actor.label)));
+    }
     return this.queued(actor.label, async () => {
       await this.sync();
+      // A Writer's registrations share a CPU budget: what its parsing and compatibility checks
+      // cost is measured and paid back (waiting, no CPU) before its next one, so a registration
+      // loop cannot take more than writerCpuMsPerSec of the gateway's event loop.
+      const cost = actor.writer ? (ms: number): void => this.cpu.charge(actor.label, ms) : undefined;
+      if (cost !== undefined) await this.pace(this.cpu, actor.label);
+      const t0 = process.hrtime.bigint();
       const type = parseOrFail(schema);
       const canonical = schemaText(type);
+      cost?.(Number(process.hrtime.bigint() - t0) / 1e6);
       let charged = false;
       for (let attempt = 0; ; attempt++) {
         const e = this.entries.get(aid);
@@ -358,28 +418,25 @@ export class SchemaRegistry {
           throw new RegistryError(409, 40901, `A schema with id '${aid}' already exists.`);
         }
         if (e !== undefined) {
+          const t1 = process.hrtime.bigint();
           const same = this.canonIndex(e).get(canonical);
+          cost?.(Number(process.hrtime.bigint() - t1) / 1e6);
           if (same !== undefined) return { id: aid, ...same, created: false };
         }
         this.checkGrowth(aid, e, actor);
         // Only a Writer's change costs a token (Managers administer the registry; a Writer
         // registers through produce): re-sending a registered schema is never rate limited.
         if (!charged && actor.writer) {
-          const wait = this.buckets.take(actor.label);
-          if (wait > 0) {
-            throw new RegistryError(
-              429,
-              42901,
-              `Too many schema registrations from this principal; retry in ${wait} s`,
-              wait,
-            );
-          }
+          // Waiting here (a timer, no CPU) paces a loop to the principal's rate; a wait longer
+          // than REGISTRY_MAX_WAIT_MS is refused with 429 and Retry-After instead.
+          await this.pace(this.buckets, actor.label);
+          this.buckets.take(actor.label);
           charged = true;
         }
         const rule = this.effectiveRule(aid);
         const versions = e?.artifact.versions ?? [];
         const basis = versions[versions.length - 1]?.globalId ?? 0;
-        const why = await this.incompatible(rule, type, versions);
+        const why = await this.incompatible(rule, type, versions, cost);
         if (why !== undefined) {
           throw new RegistryError(
             409,
@@ -410,6 +467,20 @@ export class SchemaRegistry {
         return outcome.ok as VersionMeta;
       }
     });
+  }
+
+  /** Counts CPU a Writer's request spent on schema work outside the registry (produce parsing). */
+  chargeCpu(actor: Actor, ms: number): void {
+    if (actor.writer) this.cpu.charge(actor.label, ms);
+  }
+
+  private tooMany(wait: number): RegistryError {
+    return new RegistryError(
+      429,
+      42901,
+      `Too many schema registrations from this principal; retry in ${wait} s`,
+      wait,
+    );
   }
 
   /** Deletes an artifact; returns its version numbers. */
@@ -579,14 +650,14 @@ export class SchemaRegistry {
       );
     }
     if (actor.writer) {
-      if ((this.owned.get(actor.label) ?? 0) >= REGISTRY_WRITER_MAX_ARTIFACTS) {
+      if ((this.owned.get(actor.label) ?? 0) >= this.limits.writerMaxArtifacts) {
         throw new RegistryError(
           422,
           42201,
-          `This Writer already created ${REGISTRY_WRITER_MAX_ARTIFACTS} schemas; a Manager must register more or delete some.`,
+          `This Writer already created ${this.limits.writerMaxArtifacts} schemas; a Manager must register more or delete some.`,
         );
       }
-      if (this.writerOwned >= MAX_ARTIFACTS - REGISTRY_MANAGER_RESERVED) {
+      if (this.writerOwned >= MAX_ARTIFACTS - this.limits.managerReserved) {
         throw new RegistryError(
           422,
           42201,
@@ -663,15 +734,28 @@ export class SchemaRegistry {
     rule: CompatibilityRule,
     candidate: avro.Type,
     versions: readonly StoredVersion[],
+    cost?: (ms: number) => void,
   ): Promise<string | undefined> {
     if (rule === 'NONE' || versions.length === 0) return undefined;
     const against = rule.endsWith('_TRANSITIVE') ? versions : versions.slice(-1);
     for (let i = against.length - 1; i >= 0; i--) {
       await yieldNow();
+      const t0 = process.hrtime.bigint();
       const why = incompatibility(rule, candidate, [parseSchema(against[i]!.schema)]);
+      cost?.(Number(process.hrtime.bigint() - t0) / 1e6);
       if (why !== undefined) return why;
     }
     return undefined;
+  }
+
+  /** Waits (a timer) until `label` has a token in `bucket`; 429 when that is too far off. */
+  private async pace(bucket: Buckets, label: string): Promise<void> {
+    let waitMs = bucket.waitMs(label);
+    if (waitMs > REGISTRY_MAX_WAIT_MS) throw this.tooMany(Math.ceil(waitMs / 1000));
+    while (waitMs > 0) {
+      await new Promise((r) => setTimeout(r, waitMs));
+      waitMs = bucket.waitMs(label);
+    }
   }
 
   private canonIndex(e: Entry): Map<string, StoredVersion> {
@@ -697,10 +781,14 @@ export class SchemaRegistry {
 
   private queued<T>(label: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.queues.get(label) ?? Promise.resolve();
+    this.depth.set(label, (this.depth.get(label) ?? 0) + 1);
     const run = prev.then(fn, fn);
     const tail = run.catch(() => undefined);
     this.queues.set(label, tail);
     void tail.then(() => {
+      const d = (this.depth.get(label) ?? 1) - 1;
+      if (d <= 0) this.depth.delete(label);
+      else this.depth.set(label, d);
       if (this.queues.get(label) === tail) this.queues.delete(label);
     });
     return run;

@@ -431,7 +431,7 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
       : kafkaOptions
         ? KafkaRegistryLog.open(kafkaOptions, log)
         : Promise.resolve(new FileRegistryLog(stateDir));
-  const registry = registryStore?.then((store) => SchemaRegistry.open(store));
+  const registry = registryStore?.then((store) => SchemaRegistry.open(store, options.registryLimits));
   registry?.catch((err: unknown) =>
     log(`local endpoint: schema registry unavailable: ${err instanceof Error ? err.message : String(err)}`),
   );

@@ -141,7 +141,11 @@ describe('security: two gateways on one Kafka share one schema registry (issue 2
   it('racing registrations on both gateways at once get distinct ids, the same on both', async function () {
     const results = await Promise.all(
       Array.from({ length: 12 }, (_, i) =>
-        register(gateways[i % 2]!.client, subject(`race-${i % 3}`), record(`R${i}`, [{ name: `f${i}`, type: 'int' }])),
+        register(
+          gateways[i % 2]!.client,
+          subject(`race-${i % 3}`),
+          record(`R${i}`, [{ name: `f${i}`, type: 'int' }]),
+        ),
       ),
     );
     for (const r of results) assert.equal(r.status, 200, r.text);

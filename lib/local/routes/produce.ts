@@ -362,13 +362,19 @@ export function produceV2(ctx: RequestContext, topic: string): void {
 /** v2 schema-conforming produce failures: the documented error shapes with our codes. */
 function schemaError(deps: ServerDeps, res: ServerResponse, shape: 'v1' | 'v2', err: unknown): void {
   if (!(err instanceof SchemaProduceError)) return internalError(deps, res, err);
+  const retry = err.retryAfter !== undefined ? { 'retry-after': String(err.retryAfter) } : undefined;
   if (shape === 'v2') {
-    return v2Error(res, err.status, err.code, err.message, { type: 'field', name: err.field });
+    return v2Error(res, err.status, err.code, err.message, { type: 'field', name: err.field }, retry);
   }
   // On-prem v1.1 error body: top-level copies plus the schema name.
   const inner: Record<string, unknown> = { error_code: err.status, message: err.message };
   if (err.schema !== undefined) inner.schema = err.schema;
-  send(res, err.status, JSON.stringify({ error_code: err.status, message: err.message, error: inner }));
+  send(
+    res,
+    err.status,
+    JSON.stringify({ error_code: err.status, message: err.message, error: inner }),
+    retry,
+  );
 }
 
 function storeV2(ctx: RequestContext, topic: string, record: RecordToStore): void {
