@@ -337,6 +337,13 @@ export class KafkaRegistryLog implements RegistryLog {
       maxWaitTimeInMs: 100,
     });
     this.consumer = consumer;
+    // kafkajs restarts the consumer after retriable failures by itself; a crash it does not
+    // restart from leaves this gateway's registry behind, so its writes time out (503): say why.
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (!e.payload.restart) {
+        this.log(`local endpoint: schema registry reader stopped: ${e.payload.error.message}`);
+      }
+    });
     await consumer.connect();
     await consumer.subscribe({ topics: [SCHEMAS_TOPIC], fromBeginning: true });
     await consumer.run({
