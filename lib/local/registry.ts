@@ -748,10 +748,17 @@ export class SchemaRegistry {
     return undefined;
   }
 
-  /** Waits (a timer) until `label` has a token in `bucket`; 429 when that is too far off. */
+  /**
+   * Waits (a timer) until `label` has a token in `bucket`. When that is too far off, the answer is
+   * still a 429 after REGISTRY_MAX_WAIT_MS, not at once: a loop that retries on 429 is slowed
+   * down too, instead of making the gateway answer it as fast as it can ask.
+   */
   private async pace(bucket: Buckets, label: string): Promise<void> {
     let waitMs = bucket.waitMs(label);
-    if (waitMs > REGISTRY_MAX_WAIT_MS) throw this.tooMany(Math.ceil(waitMs / 1000));
+    if (waitMs > REGISTRY_MAX_WAIT_MS) {
+      await new Promise((r) => setTimeout(r, REGISTRY_MAX_WAIT_MS));
+      throw this.tooMany(Math.ceil(bucket.waitMs(label) / 1000));
+    }
     while (waitMs > 0) {
       await new Promise((r) => setTimeout(r, waitMs));
       waitMs = bucket.waitMs(label);

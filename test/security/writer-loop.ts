@@ -3,6 +3,7 @@
  * The hostile Writer of issue 26, in its own process (so its client work is not counted against
  * the producer being measured): loops v2 produce requests that each carry a new schema version
  * (one more optional field), `concurrency` at a time, until told to stop; reports the statuses.
+ * 'pause' and 'resume' let the measurement alternate windows with and without it.
  */
 import { Agent, request } from 'undici';
 
@@ -19,6 +20,9 @@ const agent = new Agent({ connections: args.concurrency, connect: { ca: args.caP
 const statuses: Record<string, number> = {};
 let stopping = false;
 let n = 0;
+/** While paused, the loops wait here (the measurement's "alone" windows). */
+let paused: Promise<void> | undefined;
+let resume: (() => void) | undefined;
 
 function schema(i: number): string {
   const fields: Array<Record<string, unknown>> = [{ name: 'id', type: 'string' }];
@@ -28,6 +32,8 @@ function schema(i: number): string {
 
 async function loop(): Promise<void> {
   while (!stopping) {
+    if (paused !== undefined) await paused;
+    if (stopping) break;
     const i = n++;
     try {
       const res = await request(`${args.url}/v2/topics/${args.topic}/records?serializer=confluent`, {
@@ -46,6 +52,14 @@ async function loop(): Promise<void> {
 
 const loops = Array.from({ length: args.concurrency }, () => loop());
 process.on('message', (m) => {
+  if (m === 'pause') {
+    paused ??= new Promise<void>((r) => (resume = r));
+    return;
+  }
+  if (m === 'resume' || m === 'stop') {
+    resume?.();
+    paused = undefined;
+  }
   if (m !== 'stop') return;
   stopping = true;
   void Promise.all(loops).then(async () => {
