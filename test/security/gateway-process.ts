@@ -2,13 +2,19 @@
 /**
  * A gateway in its own process, for measurements that must not count the test's own clients:
  * CPU share (producer throughput under a registration loop) and memory (RSS under slow readers).
- * Started with child_process.fork; options come as JSON in argv[2]; it reports
+ * Started with child_process.fork; options come as JSON in argv[2] (or `@file`); it reports
  * `{url, caPem, port}` over IPC and stops when the parent disconnects or sends 'stop'.
  */
+import fs from 'node:fs';
+
 import { startLocalEndpoint } from '../../lib/local/server';
 import type { LocalEndpointOptions } from '../../lib/local/types';
 
-const options = JSON.parse(process.argv[2] ?? '{}') as LocalEndpointOptions;
+// `@<file>`: options too large for the command line (a thousand topics).
+const arg = process.argv[2] ?? '{}';
+const options = JSON.parse(
+  arg.startsWith('@') ? fs.readFileSync(arg.slice(1), 'utf8') : arg,
+) as LocalEndpointOptions;
 void startLocalEndpoint({ port: 0, ...options }).then(
   (ep) => {
     const stop = (): void => {

@@ -416,7 +416,8 @@ describe('security: the gateway under hostile writers (issue 26)', function () {
     });
 
     function forkJs<T>(file: string, args: unknown): Promise<{ child: ChildProcess; first: T }> {
-      const child = fork(path.join(__dirname, file), [JSON.stringify(args)], { stdio: 'ignore' });
+      const arg = typeof args === 'string' ? args : JSON.stringify(args);
+      const child = fork(path.join(__dirname, file), [arg], { stdio: 'ignore' });
       children.push(child);
       return new Promise((resolve, reject) => {
         child.once('message', (m) => resolve({ child, first: m as T }));
@@ -543,12 +544,10 @@ describe('security: the gateway under hostile writers (issue 26)', function () {
 
     it('a pipelining client that never reads holds about one answer per connection, not hundreds', async function () {
       const dir = tempDir('es-hostile-mem-');
-      const topics = Array.from({ length: 600 }, (_, i) => ({ name: `${'t'.repeat(180)}-${i}` }));
-      const { child, first: gw } = await forkJs<Gw>('gateway-process.js', {
-        stateDir: dir,
-        apiKeys: [MANAGER],
-        topics,
-      });
+      const topics = Array.from({ length: 1000 }, (_, i) => ({ name: `${'t'.repeat(190)}-${i}` }));
+      const optionsFile = path.join(dir, 'options.json');
+      fs.writeFileSync(optionsFile, JSON.stringify({ stateDir: dir, apiKeys: [MANAGER], topics }));
+      const { child, first: gw } = await forkJs<Gw>('gateway-process.js', `@${optionsFile}`);
       const sockets: tls.TLSSocket[] = [];
       const client = new Client({ url: gw.url, caPem: gw.caPem, apiKey: MANAGER });
       try {
