@@ -122,7 +122,11 @@ export class FileRegistryLog implements RegistryLog {
   private apply: (op: RegistryOp) => void = () => undefined;
   private snapshot: () => RegistryOp[] = () => [];
 
-  constructor(private readonly stateDir: string) {
+  constructor(
+    private readonly stateDir: string,
+    /** Lines after which the log is folded into the snapshot (a parameter for tests). */
+    private readonly compactEvery = REGISTRY_FILE_COMPACT_ENTRIES,
+  ) {
     this.file = path.join(stateDir, 'schema-registry.json');
   }
 
@@ -182,7 +186,7 @@ export class FileRegistryLog implements RegistryLog {
       await this.fh.write(`${JSON.stringify(op)}\n`);
       await this.fh.datasync();
       this.apply(op);
-      if (++this.entries >= REGISTRY_FILE_COMPACT_ENTRIES) await this.compact();
+      if (++this.entries >= this.compactEvery) await this.compact();
     });
     this.chain = run.catch(() => undefined);
     return run;

@@ -603,7 +603,9 @@ export class SchemaRegistry {
     // it checked against (any addition changes it), the rule is the same, and the schema was not
     // among the versions (deletions cannot add it back).
     if (newest !== op.basis || this.effectiveRule(op.id) !== op.rule) throw CONFLICT;
-    this.checkGrowth(op.id, e, { label: op.by, writer: op.writer });
+    // Growth limits are the proposer's check, not re-applied here: what a log holds then never
+    // depends on the limits a gateway runs with, so a restart with other limits keeps every id
+    // (two gateways racing may overshoot a limit by one version each).
     const version: StoredVersion = {
       version: (versions[versions.length - 1]?.version ?? 0) + 1,
       globalId: this.meta.nextGlobalId,

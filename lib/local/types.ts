@@ -117,8 +117,8 @@ export interface LocalEndpointOptions {
    */
   schemaRegistry?: boolean;
   /**
-   * The registry's per-principal limits (defaults in limits.ts). Every gateway sharing a Kafka
-   * registry topic must use the same values: growth limits are applied in log order on each.
+   * The registry's per-principal limits (defaults in limits.ts), checked by the gateway that takes
+   * the request.
    */
   registryLimits?: Partial<RegistryLimits>;
   /** Use a Kafka cluster instead of memory. */
