@@ -180,6 +180,12 @@ function parseV1Headers(text: string): Array<[string, Buffer]> | string {
   return out;
 }
 
+function recordBytes(record: RecordToStore): number {
+  let bytes = record.value.length + (record.key?.length ?? 0);
+  for (const [name, value] of record.headers) bytes += Buffer.byteLength(name) + value.length;
+  return bytes;
+}
+
 /** Stores a record; synchronous on the memory backend, with auto-creation when enabled. */
 function store(
   deps: ServerDeps,
@@ -189,6 +195,7 @@ function store(
   done: (err: unknown, result?: Stored) => void,
 ): void {
   const finish = (err: unknown, result?: Stored): void => {
+    if (deps.metrics && !err) deps.metrics.produced(topic, recordBytes(record));
     try {
       done(err, result);
     } catch (e) {
