@@ -5,13 +5,18 @@
  * (REST or Kafka), under the outbox when there is one, so that a record counts as delivered when
  * the broker has it, not when it was spooled.
  *
+ * Under the outbox (`once` sends) a failed attempt whose record stays stored is a retry, not a
+ * failure; only a record the outbox drops is one.
+ *
  * CLOSED is not counted as a failure: it is how a redeploy takes records back to hand them to the
  * next instance, which sends them again (and counts them then).
  */
 import { performance } from 'node:perf_hooks';
 
+import { dispositionOf } from './error-model';
 import { isEventStreamsError } from './errors';
 import type { EndpointMetrics } from './metrics';
+import { outboxDisposition } from './outbox';
 import type { Sender, SendOptions } from './sender';
 import type { ClientStats, CloseOptions, ConnectionCheck, ProduceRecord, ProduceResult } from './types';
 
@@ -56,10 +61,15 @@ export class MeteredSender implements Sender {
         return result;
       },
       (err: unknown) => {
-        if (isEventStreamsError(err)) {
-          if (err.code !== 'CLOSED') this.metrics.failure(err.code, err.message, err.attempts ?? 1, topic);
+        const code = isEventStreamsError(err) ? err.code : 'ERROR';
+        const message = err instanceof Error ? err.message : String(err);
+        if (code === 'CLOSED') throw err;
+        if (options?.once && outboxDisposition(err) === 'hold') {
+          // The outbox's single attempt: the record stays stored and is tried again later.
+          if (dispositionOf(err) === 'hold') this.metrics.hold();
+          this.metrics.attemptFailed(code, message, topic);
         } else {
-          this.metrics.failure('ERROR', err instanceof Error ? err.message : String(err), 1, topic);
+          this.metrics.failure(code, message, isEventStreamsError(err) ? (err.attempts ?? 1) : 1, topic);
         }
         throw err;
       },

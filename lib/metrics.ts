@@ -99,8 +99,18 @@ export class EndpointMetrics {
     if (attempts > 1) this.retried += attempts - 1;
     const now = Date.now();
     this.slotFailed[this.slot(now)]!++;
+    this.remember(now, code, message, topic);
+  }
+
+  private remember(at: number, code: string, message: string, topic?: string): void {
     if (this.errors.length === RECENT_ERRORS) this.errors.shift();
-    this.errors.push({ at: now, code, message: message.slice(0, 300), ...(topic ? { topic } : {}) });
+    this.errors.push({ at, code, message: message.slice(0, 300), ...(topic ? { topic } : {}) });
+  }
+
+  /** An attempt that failed while its record is kept for another (the outbox's retry loop). */
+  attemptFailed(code: string, message: string, topic?: string): void {
+    this.retried++;
+    this.remember(Date.now(), code, message, topic);
   }
 
   /** A request answered 429/503 whose record waits out Retry-After. */
