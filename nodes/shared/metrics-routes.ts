@@ -45,12 +45,8 @@ interface Res {
   send(body: string): void;
 }
 
-let registered = false;
-
+/** Called once per runtime, as the node module is loaded (like the endpoint's other editor routes). */
 export function registerMetricsRoutes(RED: NodeAPI): void {
-  // Node-RED keeps httpAdmin routes for the life of the process; the node module may be loaded once.
-  if (registered) return;
-  registered = true;
   const read = RED.auth.needsPermission('event-streams-endpoint.read');
   RED.httpAdmin.get('/event-streams/stats', read, (_req: unknown, res: Res) => {
     res.set('cache-control', 'no-store').json(snapshots());

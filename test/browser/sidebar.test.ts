@@ -128,7 +128,12 @@ describe('editor sidebar: endpoint metrics under load (Chromium + Node-RED)', fu
       for (const file of await screenshotPaths('failed-sidebar', false)) {
         await page.screenshot({ path: file }).catch(() => undefined);
       }
-      console.log(await page.locator('.es-sidebar').innerText().catch(() => '(no sidebar)'));
+      console.log(
+        await page
+          .locator('.es-sidebar')
+          .innerText()
+          .catch(() => '(no sidebar)'),
+      );
     }
   });
 
