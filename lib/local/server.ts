@@ -44,6 +44,7 @@ import {
 import { TokenStore } from './iam';
 import {
   ADMIN_MAX_BODY,
+  MAX_BATCH_BODY,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_HEADERS_TIMEOUT_MS,
   DEFAULT_IDLE_TIMEOUT_MS,
@@ -62,6 +63,7 @@ import { createGatewayMetrics, type GatewayMetrics, type MetricsRoute } from './
 import { routeAdmin } from './routes/admin';
 import { routeLocal, withFault } from './routes/dev';
 import { iamToken } from './routes/iam';
+import { produceBatch } from './routes/batch';
 import { produceV1, produceV2 } from './routes/produce';
 import { isRegistryPath, routeRegistry } from './routes/registry';
 import { type RegistryStore, SchemaRegistry } from './registry';
@@ -248,7 +250,8 @@ class LocalServer {
     // the client gets the 400 without sending it. Everything else gets the usual 100 Continue.
     const continueLimit = Math.max(this.deps.maxMessageBytes, ADMIN_MAX_BODY);
     this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-      if (!(Number(req.headers['content-length']) > continueLimit)) res.writeContinue();
+      const limit = req.url?.split('?')[0]?.endsWith('/batch') ? MAX_BATCH_BODY : continueLimit;
+      if (!(Number(req.headers['content-length']) > limit)) res.writeContinue();
       this.handle(req, res);
     });
     this.server.on('tlsClientError', () => {
@@ -335,6 +338,13 @@ class LocalServer {
         deps.counts.produce++;
         const topic = decodePathSegment(seg[3]!);
         return withFault(ctx, 'produce', 'v2', () => produceV2(ctx, topic), true);
+      }
+      // Gateway extension (routes/batch.ts): many v2 envelopes in one request.
+      if (seg.length === 5 && seg[1] === 'v2' && seg[2] === 'topics' && seg[4] === 'batch' && deps.cloud) {
+        if (method !== 'POST') return notAllowed(ctx, 'POST', false);
+        deps.counts.produce++;
+        const topic = decodePathSegment(seg[3]!);
+        return withFault(ctx, 'produce', 'v2', () => produceBatch(ctx, topic), true);
       }
       if (seg[1] === 'admin' || pathname === '/alive') return routeAdmin(ctx);
       if (pathname === '/identity/token') {

@@ -54,7 +54,7 @@ function bodyKind(header: string | undefined): BodyKind | undefined {
   return CONTENT_TYPES.get(header) ?? CONTENT_TYPES.get(mediaType(header)!);
 }
 
-type Stored = { partition: number; offset: number; timestamp: number };
+export type Stored = { partition: number; offset: number; timestamp: number };
 type FieldError = { error: string; code: string; field: string };
 
 // ---------------------------------------------------------------- REST Producer v1
@@ -187,7 +187,7 @@ function recordBytes(record: RecordToStore): number {
 }
 
 /** Stores a record; synchronous on the memory backend, with auto-creation when enabled. */
-function store(
+export function store(
   deps: ServerDeps,
   res: ServerResponse,
   topic: string,
@@ -396,9 +396,9 @@ function storeV2(ctx: RequestContext, topic: string, record: RecordToStore): voi
   });
 }
 
-type ParsedEnvelope = RecordToStore & { avroValue?: AvroPart; avroKey?: AvroPart };
+export type ParsedEnvelope = RecordToStore & { avroValue?: AvroPart; avroKey?: AvroPart };
 
-function parseEnvelope(
+export function parseEnvelope(
   envelope: unknown,
   confluent: boolean,
   maxKeyBytes: number,
