@@ -315,6 +315,9 @@ class LocalServer {
       socket.esSpoke = true;
       socket.setTimeout(0);
     }
+    // Before any waiting below: a request aborted while it waits must not be an unhandled error.
+    req.on('error', () => req.socket.destroy());
+    res.on('error', () => res.destroy());
     // A pipelined request (an earlier answer on this connection is still being written) has no
     // socket yet. Its answer would be built now and held in memory until the client reads the
     // earlier ones, so it waits, and past MAX_PIPELINED waiting requests the connection is not
@@ -340,8 +343,6 @@ class LocalServer {
   }
 
   private route(req: IncomingMessage, res: ServerResponse): void {
-    req.on('error', () => req.socket.destroy());
-    res.on('error', () => res.destroy());
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     let pathname = q < 0 ? url : url.slice(0, q);
