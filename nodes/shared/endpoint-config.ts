@@ -24,7 +24,12 @@ export const AUTH_MODES: readonly AuthMode[] = [
   'client-cert',
   'none',
 ];
-export const SASL_MECHANISMS: readonly SaslMechanism[] = ['plain', 'scram-sha-512', 'scram-sha-256'];
+export const SASL_MECHANISMS: readonly SaslMechanism[] = [
+  'plain',
+  'scram-sha-512',
+  'scram-sha-256',
+  'oauthbearer',
+];
 
 /** Node-RED's close handler is abandoned after 15 s; stay well inside it (see lib/defaults.ts). */
 export const MAX_CLOSE_TIMEOUT_MS = ms(CORE_DEFAULTS.maxCloseTimeout);

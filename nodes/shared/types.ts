@@ -12,7 +12,7 @@ import type { TopicAdmin } from '../../lib/types';
 import type { Outbox } from '../../lib/outbox';
 
 export type AuthMode = 'bearer' | 'basic-token' | 'iam' | 'basic' | 'client-cert' | 'none';
-export type SaslMechanism = 'plain' | 'scram-sha-512' | 'scram-sha-256';
+export type SaslMechanism = 'plain' | 'scram-sha-512' | 'scram-sha-256' | 'oauthbearer';
 
 /**
  * `event-streams-endpoint` properties (exported with the flow). Numeric fields arrive as strings
