@@ -371,6 +371,8 @@ interface Job {
   bytes: number;
   attempts: number;
   signal: AbortSignal | undefined;
+  /** SendOptions.once: the caller (the outbox) retries; only kafkajs's own quick retries apply. */
+  once: boolean;
   resolve: (r: ProduceResult) => void;
   reject: (e: EventStreamsError) => void;
   failed: EventStreamsError | undefined;
@@ -449,6 +451,7 @@ export class KafkaSender implements Sender {
         bytes: 0,
         attempts: 0,
         signal: options.signal,
+        once: options.once === true,
         resolve,
         reject,
         failed: undefined,
@@ -639,7 +642,10 @@ export class KafkaSender implements Sender {
           break;
         }
         const attempts = Math.max(...live.map((j) => j.attempts));
-        const delay = this.closed ? undefined : nextRetryDelay(this.retry, err, attempts, startedAt);
+        const delay =
+          this.closed || live.every((j) => j.once)
+            ? undefined
+            : nextRetryDelay(this.retry, err, attempts, startedAt);
         if (delay === undefined) {
           for (const j of live) this.settle(j, finalError(err, j.attempts));
           break;

@@ -36,6 +36,7 @@ export const MAX_CLOSE_TIMEOUT_MS = ms(CORE_DEFAULTS.maxCloseTimeout);
 
 /** Endpoint options with numbers parsed and defaults filled in. */
 export interface NormalizedEndpointOptions {
+  transport: 'rest' | 'kafka';
   url: string;
   adminUrl: string;
   flavour: 'v1' | 'v2';
@@ -106,6 +107,7 @@ export function normalizeEndpointOptions(
     ? (def.saslMechanism as SaslMechanism)
     : C.saslMechanism;
   return {
+    transport: def.transport === 'kafka' || def.transport === 'rest' ? def.transport : C.transport,
     url,
     adminUrl: optional(def.adminUrl) || url,
     flavour: def.flavour === 'v1' || def.flavour === 'v2' ? def.flavour : C.flavour,

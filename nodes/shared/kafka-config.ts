@@ -6,6 +6,7 @@
  */
 import { CORE_DEFAULTS, ms } from '../../lib/defaults';
 import { ValidationError } from '../../lib/errors';
+import type { KafkaSenderOptions } from '../../lib/kafka-sender';
 import type { KafkaClientConfig } from '../../lib/types';
 import { buildTlsOptions, type NormalizedEndpointOptions, requireCred } from './endpoint-config';
 import type { EndpointCredentials } from './types';
@@ -70,4 +71,25 @@ export function buildKafkaClientConfig(
       break;
   }
   return result;
+}
+
+/**
+ * The Kafka transport's options (lib/kafka-sender.ts): the connection above plus the endpoint's
+ * retry, queue, size and order settings, read as the REST client reads them.
+ */
+export function buildKafkaSenderOptions(
+  options: NormalizedEndpointOptions,
+  creds: EndpointCredentials,
+): KafkaSenderOptions {
+  return {
+    ...buildKafkaClientConfig(options, creds),
+    retry: {
+      retries: options.retries,
+      initialDelayMs: options.retryDelayMs,
+      maxRetryTimeMs: options.maxRetryTimeMs,
+    },
+    queue: { maxMessages: options.queueMessages, maxBytes: options.queueBytes },
+    limits: { maxKeyBytes: options.maxKeyBytes, maxValueBytes: options.maxValueBytes },
+    orderByKey: options.orderByKey,
+  };
 }
