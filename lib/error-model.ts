@@ -499,10 +499,16 @@ export function fromKafka(
   if (type === 'NOT_ENOUGH_REPLICAS' || type === 'NOT_ENOUGH_REPLICAS_AFTER_APPEND') {
     return new UnavailableError(`Too few in-sync replicas to write with acks=all: ${message}`, withCode);
   }
+  // Admin quotas; produce quotas delay answers instead. kafkajs 2.2.4 does not know code 89 yet
+  // (it reports KAFKAJS_UNKNOWN_ERROR_CODE), a newer client behind the port may.
   if (type === 'THROTTLING_QUOTA_EXCEEDED') {
     return new RateLimitedError(`The cluster's quota was exceeded: ${message}`, withCode);
   }
-  if (e.name === 'KafkaJSBrokerNotFound' || e.name === 'KafkaJSMetadataNotLoaded') {
+  if (
+    e.name === 'KafkaJSBrokerNotFound' ||
+    e.name === 'KafkaJSNoBrokerAvailableError' ||
+    e.name === 'KafkaJSMetadataNotLoaded'
+  ) {
     return new ConnectionError(`Kafka connection failed: no broker answered (${message})`, {
       ...base,
       cause: err,
