@@ -56,6 +56,8 @@ export interface Ratio {
   nodeKafkaVsKafkajsBatch?: number | null;
   /** Producer node over the Kafka transport ÷ kafkajs one awaited send (same broker; target >= 5). */
   nodeKafkaVsKafkajs?: number | null;
+  /** Stub only: core client with endpoint metrics ÷ the same client without (the cost of metrics). */
+  metricsOnVsOff?: number | null;
   /** Per ratio: the per-round ratios, their median and range. */
   spread?: Record<string, RatioSpread>;
   /** Per ratio: why its figure is not to be trusted (busy machine, short rounds). */
@@ -213,6 +215,7 @@ export function computeRatios(scenarios: ScenarioResult[], endpoints: EndpointId
       ['oursViaGatewayVsKafkajs', 'node', 'kafkajs'],
       ['nodeKafkaVsKafkajsBatch', 'node-kafka', 'kafkajs-batch'],
       ['nodeKafkaVsKafkajs', 'node-kafka', 'kafkajs'],
+      ['metricsOnVsOff', 'core-metered', 'core'],
     ];
     for (const [name, a, b] of extra) {
       const v = ratio(name, a, b);
@@ -334,6 +337,15 @@ export function evaluateTargets(r: Omit<BenchResults, 'targets'>): TargetResult[
         0.85,
         true,
         () => boundBy(node, load, cpus),
+      );
+      ratioTarget(
+        ratio,
+        'metricsOnVsOff',
+        `metrics-cost:${ep}`,
+        `core client with endpoint metrics vs without, ${ENDPOINT_LABEL[ep]} (cost of metrics <= 3%)`,
+        0.97,
+        true,
+        () => 'the metered sender adds a clock read, a histogram bucket and ring-slot update per record',
       );
       ratioTarget(
         ratio,
