@@ -15,7 +15,7 @@ import {
 } from './errors';
 import type { AuthProvider } from './auth';
 import { errorFromResponse, headerValue } from './encode';
-import { compileGlob } from './glob';
+import { compileFilter } from './glob';
 import { type RetryPolicy, withRetry } from './retry';
 import type { HttpMethod, HttpResponse, Transport } from './transport';
 import type {
@@ -154,12 +154,12 @@ function checkPartitions(n: unknown, field: string): number | undefined {
 }
 
 /**
- * Turns a list filter into a predicate: a glob (lib/glob.ts) where `*` matches any run of
- * characters, `?` one, and the whole name must match. Anything else (including `/regex/`) is a
- * VALIDATION error: a filter can come from a msg or the editor, and must never become a regex.
+ * Turns a list filter into a predicate, as IBM documents `topic_filter`: a glob (`*` any run, `?`
+ * one character, whole name) or a `/regex/` matched in linear time by RE2 (lib/glob.ts). A filter
+ * can come from a msg or the editor, so it never becomes a backtracking RegExp.
  */
 export function topicFilter(filter: string | undefined): ((name: string) => boolean) | undefined {
-  return compileGlob(filter);
+  return compileFilter(filter, 'topic_filter');
 }
 
 function hasNextLink(link: string | undefined): boolean | undefined {

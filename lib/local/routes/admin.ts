@@ -7,7 +7,7 @@
 import type { EventStreamsError } from '../../errors';
 import type { TopicDetail } from '../../types';
 import { optionalPositiveInt } from '../../numbers';
-import { checkGlob, compileGlob } from '../../glob';
+import { checkFilter, compileFilter } from '../../glob';
 import type { Principal } from '../auth';
 import {
   adminError,
@@ -251,10 +251,10 @@ function listTopics(ctx: RequestContext): void {
   const filter = params.get('topic_filter');
   let matcher: ((name: string) => boolean) | undefined;
   if (filter) {
-    // A glob matched without regex (lib/glob.ts): a caller's text never becomes a RegExp.
-    const problem = checkGlob(filter);
-    if (problem) return adminError(ctx, 400, 0, `topic_filter: ${problem}`);
-    matcher = compileGlob(filter);
+    // A glob or a `/regex/` run by RE2 in linear time (lib/glob.ts): never a backtracking RegExp.
+    const problem = checkFilter(filter, 'topic_filter');
+    if (problem) return adminError(ctx, 400, 0, problem);
+    matcher = compileFilter(filter, 'topic_filter');
   }
   settle(ctx, '', ctx.deps.backend.listTopics(), (all) => {
     const topics = matcher ? all.filter((t) => matcher(t.name)) : all;
