@@ -345,7 +345,9 @@ export class AdminRestClient implements TopicAdmin, ClusterAdmin {
     const res = await this.call('GET', '/admin/status', { op: 'Get status', notFoundIsApi: true });
     const status = (this.json(res) as { status?: unknown } | null)?.status;
     const known = ['available', 'degraded', 'offline', 'unknown'];
-    return { status: typeof status === 'string' && known.includes(status) ? (status as InstanceStatus) : 'unknown' };
+    return {
+      status: typeof status === 'string' && known.includes(status) ? (status as InstanceStatus) : 'unknown',
+    };
   }
 
   /**
@@ -482,7 +484,10 @@ export class AdminRestClient implements TopicAdmin, ClusterAdmin {
   }
 
   /** `GET /admin/brokers/{id}/configs?config_filter&verbose`. */
-  async getBrokerConfigs(id: number, options: { filter?: string; verbose?: boolean } = {}): Promise<BrokerDetail> {
+  async getBrokerConfigs(
+    id: number,
+    options: { filter?: string; verbose?: boolean } = {},
+  ): Promise<BrokerDetail> {
     const b = checkBrokerId(id);
     compileFilter(options.filter, 'config_filter', 'any');
     const q = new URLSearchParams();
@@ -514,7 +519,11 @@ export class AdminRestClient implements TopicAdmin, ClusterAdmin {
   async createQuota(entity: string, quota: Quota): Promise<{ entity_name: string }> {
     const name = checkEntityName(entity);
     const body = checkQuota(quota);
-    await this.call('POST', `/admin/quotas/${name}`, { op: `Create quota of "${name}"`, body, notFound: `no such entity "${name}"` });
+    await this.call('POST', `/admin/quotas/${name}`, {
+      op: `Create quota of "${name}"`,
+      body,
+      notFound: `no such entity "${name}"`,
+    });
     return { entity_name: name };
   }
 

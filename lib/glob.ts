@@ -130,7 +130,11 @@ export function isRegexFilter(filter: string): boolean {
 export type FilterNames = 'topic' | 'any';
 
 /** Why a list filter is refused, or undefined. `field` names it in the message (never echoes it). */
-export function checkFilter(filter: unknown, field = 'filter', names: FilterNames = 'topic'): string | undefined {
+export function checkFilter(
+  filter: unknown,
+  field = 'filter',
+  names: FilterNames = 'topic',
+): string | undefined {
   if (typeof filter !== 'string') return `${field} must be a string.`;
   if (filter.length === 0) return `${field} is empty.`;
   if (isRegexFilter(filter)) {
@@ -148,7 +152,10 @@ export function checkFilter(filter: unknown, field = 'filter', names: FilterName
       ? undefined
       : problem
           .replace('The topic filter', field)
-          .replace('(regular expressions are not accepted)', '(or a regular expression between slashes: /…/)');
+          .replace(
+            '(regular expressions are not accepted)',
+            '(or a regular expression between slashes: /…/)',
+          );
   }
   if (filter.length > MAX_GLOB_LENGTH) return `${field} is longer than ${MAX_GLOB_LENGTH} characters.`;
   for (let i = 0; i < filter.length; i++) {

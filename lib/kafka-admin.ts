@@ -654,7 +654,10 @@ export class KafkaTopicAdmin implements TopicAdmin, ClusterAdmin {
     return this.call(undefined, (admin) => cluster.getBroker(kafkajs(), admin, broker));
   }
 
-  async getBrokerConfigs(id: number, options: { filter?: string; verbose?: boolean } = {}): Promise<BrokerDetail> {
+  async getBrokerConfigs(
+    id: number,
+    options: { filter?: string; verbose?: boolean } = {},
+  ): Promise<BrokerDetail> {
     const broker = checkBrokerId(id);
     compileFilter(options.filter, 'config_filter', 'any');
     return this.call(undefined, (admin) => cluster.getBrokerConfigs(kafkajs(), admin, broker, options));

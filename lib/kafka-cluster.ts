@@ -147,7 +147,11 @@ async function watermarks(admin: Admin, topics: Iterable<string>): Promise<Map<s
 }
 
 /** State, members with assignments, and per partition the committed and end offsets and the lag. */
-export async function describeGroup(kafkajs: KafkaModule, admin: Admin, groupId: string): Promise<GroupDetail> {
+export async function describeGroup(
+  kafkajs: KafkaModule,
+  admin: Admin,
+  groupId: string,
+): Promise<GroupDetail> {
   const { members, state, committed } = await readGroup(kafkajs, admin, groupId);
   const marks = await watermarks(admin, committed.keys());
   const offsets: GroupOffset[] = [];
@@ -201,7 +205,10 @@ export async function resetGroupOffsets(
     let byTime: Map<number, number> | undefined;
     if (plan.mode === 'datetime') {
       byTime = new Map(
-        (await admin.fetchTopicOffsetsByTimestamp(topic, plan.at)).map((p) => [p.partition, Number(p.offset)]),
+        (await admin.fetchTopicOffsetsByTimestamp(topic, plan.at)).map((p) => [
+          p.partition,
+          Number(p.offset),
+        ]),
       );
     }
     const parts: Array<{ partition: number; offset: string }> = [];

@@ -277,7 +277,7 @@ describe('local endpoint: Admin REST', function () {
       const m = await client.req('PUT', '/admin/topics');
       assertAdminError(m, 405);
       assert.equal(m.headers.allow, 'GET, POST');
-      const u = await client.req('GET', '/admin/brokers');
+      const u = await client.req('GET', '/admin/nothing');
       assertAdminError(u, 404);
       const other = await client.req('GET', '/nothing/here');
       assert.equal(other.status, 404);
