@@ -36,6 +36,7 @@ import { buildTlsConnectOptions } from './tls';
 import { type HttpResponse, mapTransportError, Transport } from './transport';
 import type {
   ApiFlavour,
+  ClusterAdmin,
   ClientOptions,
   ClientStats,
   CloseOptions,
@@ -156,7 +157,7 @@ function parseBaseUrl(value: unknown, field: string): URL {
  */
 export class EventStreamsClient {
   /** Topic administration over the Admin REST API at `adminUrl ?? url`. */
-  readonly admin: TopicAdmin;
+  readonly admin: TopicAdmin & ClusterAdmin;
   /** The Schema Registry's own API at `registryUrl ?? url` (schemas, versions, compatibility rules). */
   readonly schemas: SchemaRegistryClient;
   /** TLS verification is off (`tls.rejectUnauthorized === false`). */
@@ -414,7 +415,8 @@ export class EventStreamsClient {
    * Checks reachability, TLS trust and credentials without writing anything.
    *
    * 1. Get credentials (an IAM exchange when IAM is used; its failure means authenticated:false).
-   * 2. `GET {adminUrl}/admin/topics?per_page=1`: a connection error → reachable:false; a TLS
+   * 2. `GET {adminUrl}/admin/status` (IBM's instance status; an Admin REST without it is probed
+   *    at `/admin/topics?per_page=1`): a connection error → reachable:false; a TLS
    *    error → tlsTrusted:false (a rejected client certificate → authenticated:false);
    *    401/403 → authenticated:false; 2xx → all true.
    * 3. When the Admin REST API is missing (404/405/501, e.g. on-prem), probe the produce path:
@@ -444,7 +446,10 @@ export class EventStreamsClient {
     if (authError !== undefined) return this.probeWithoutAuth(authError, https);
     let res: HttpResponse;
     try {
-      res = await (this.admin as AdminRestClient).probe('/admin/topics?per_page=1');
+      res = await (this.admin as AdminRestClient).probe('/admin/status');
+      if (res.statusCode === 404 || res.statusCode === 405 || res.statusCode === 501) {
+        res = await (this.admin as AdminRestClient).probe('/admin/topics?per_page=1');
+      }
     } catch (raw) {
       return this.classifyTransportError(mapTransportError(raw, this.origin));
     }
