@@ -15,7 +15,7 @@ import type { Request, Response } from 'express';
 import { EventStreamsClient } from '../lib/client';
 import { ClosedError, isEventStreamsError, ValidationError } from '../lib/errors';
 import { KafkaTopicAdmin } from '../lib/kafka-admin';
-import type { ConnectionCheck, TopicAdmin } from '../lib/types';
+import type { ClusterAdmin, ConnectionCheck, TopicAdmin } from '../lib/types';
 import { DEFAULT_LIMITS } from '../lib/encode';
 import { Outbox, outboxClientOptions } from '../lib/outbox';
 import { checkGlob } from '../lib/glob';
@@ -79,7 +79,7 @@ export = function (RED: NodeAPI): void {
     resolvedOptions.set(node, options);
     node.closeTimeoutMs = options.closeTimeoutMs;
     let client: EventStreamsClient | undefined;
-    let kafkaAdmin: TopicAdmin | undefined;
+    let kafkaAdmin: (TopicAdmin & ClusterAdmin) | undefined;
     let closing = false;
 
     const settings = RED.settings as unknown as Record<string, unknown>;
@@ -173,7 +173,7 @@ export = function (RED: NodeAPI): void {
       return client;
     };
 
-    node.getKafkaAdmin = (): TopicAdmin => {
+    node.getKafkaAdmin = (): TopicAdmin & ClusterAdmin => {
       if (closing) throw new ClosedError('The endpoint is being stopped');
       if (!kafkaAdmin)
         kafkaAdmin = new KafkaTopicAdmin(buildKafkaClientConfig(options, node.credentials ?? {}));
