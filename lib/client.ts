@@ -30,6 +30,7 @@ import {
 } from './encode';
 import { FlowControl, type FlowJob } from './flow';
 import { needsSchemaText } from './schema';
+import { ConfluentRegistryClient } from './confluent-registry';
 import { SchemaRegistryClient } from './schema-registry';
 import { finalError, nextRetryDelay, resolveRetryPolicy, type RetryPolicy } from './retry';
 import { buildTlsConnectOptions } from './tls';
@@ -160,6 +161,8 @@ export class EventStreamsClient {
   readonly admin: TopicAdmin & ClusterAdmin;
   /** The Schema Registry's own API at `registryUrl ?? url` (schemas, versions, compatibility rules). */
   readonly schemas: SchemaRegistryClient;
+  /** A Confluent-compatible registry API at `confluentUrl ?? {registryUrl ?? url}/confluent`. */
+  readonly confluent: ConfluentRegistryClient;
   /** TLS verification is off (`tls.rejectUnauthorized === false`). */
   readonly insecure: boolean;
   readonly flavour: ApiFlavour;
@@ -278,8 +281,19 @@ export class EventStreamsClient {
       auth: this.auth,
       retry: this.retry,
     });
+    const registryBase = options.registryUrl
+      ? parseBaseUrl(options.registryUrl, 'registryUrl').href
+      : url.href;
     this.schemas = new SchemaRegistryClient({
-      url: options.registryUrl ? parseBaseUrl(options.registryUrl, 'registryUrl').href : url.href,
+      url: registryBase,
+      transport: this.transport,
+      auth: this.auth,
+      retry: this.retry,
+    });
+    this.confluent = new ConfluentRegistryClient({
+      url: options.confluentUrl
+        ? parseBaseUrl(options.confluentUrl, 'confluentUrl').href
+        : `${registryBase.replace(/\/+$/, '')}/confluent`,
       transport: this.transport,
       auth: this.auth,
       retry: this.retry,

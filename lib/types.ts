@@ -95,6 +95,12 @@ export interface ClientOptions {
   adminUrl?: string;
   /** Schema Registry base URL (its `/artifacts` API; Confluent clients use `/confluent`). Defaults to `url`. */
   registryUrl?: string;
+  /**
+   * Base URL of a Confluent-compatible registry API: IBM Cloud `{kafka_http_url}/confluent` (the
+   * default: `{registryUrl ?? url}/confluent`), on-prem Apicurio `…/apis/ccompat/v7`, Confluent or
+   * Redpanda. Used by `client.confluent` (lib/confluent-registry.ts).
+   */
+  confluentUrl?: string;
   flavour?: ApiFlavour;
   auth?: AuthOptions;
   tls?: TlsOptions;
