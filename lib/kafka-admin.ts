@@ -21,7 +21,7 @@ import {
 } from './errors';
 import { fromKafka } from './error-model';
 import { compileFilter } from './glob';
-import { checkBrokerId, checkGroupId, checkRecordsToDelete } from './cluster-admin';
+import { checkBrokerId, checkGroupId, checkRecordsToDelete, checkResetOptions } from './cluster-admin';
 import * as cluster from './kafka-cluster';
 import type {
   BrokerDetail,
@@ -622,6 +622,8 @@ export class KafkaTopicAdmin implements TopicAdmin, ClusterAdmin {
 
   async resetGroupOffsets(groupId: string, options: ResetOffsetsOptions): Promise<ResetOffsetsResult> {
     checkGroupId(groupId);
+    // Checked here too so that bad input never waits for a connection.
+    checkResetOptions(options, checkTopicName);
     return this.call(options?.topic, (admin) =>
       cluster.resetGroupOffsets(kafkajs(), admin, groupId, options, checkTopicName),
     );

@@ -284,6 +284,53 @@ describe('consumer groups, offsets and records (real Kafka, both transports)', f
     assert.deepEqual(await rest.admin.getStatus(), { status: 'available' });
   });
 
+  it('serves the spec shapes on the Kafka backend: X-Total-Count, Link, bodies and codes', async function () {
+    const { Agent, request } = await import('undici');
+    const agent = new Agent({ connect: { ca: endpoint.caPem! } });
+    const req = async (method: string, p: string, body?: unknown) => {
+      const res = await request(`${endpoint.url}${p}`, {
+        method: method as 'GET',
+        headers: {
+          authorization: `Bearer ${KEY}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        dispatcher: agent,
+      });
+      const text = await res.body.text();
+      return { status: res.statusCode, headers: res.headers, json: text ? JSON.parse(text) : undefined };
+    };
+    try {
+      const list = await req(
+        'GET',
+        `/admin/consumergroups?group_filter=${encodeURIComponent(group)}&per_page=1`,
+      );
+      assert.equal(list.status, 200);
+      assert.deepEqual(list.json, [group]);
+      assert.equal(list.headers['x-total-count'], '1');
+      assert.match(String(list.headers.link), /rel="first"/);
+      const detail = await req('GET', `/admin/consumergroups/${group}`);
+      assert.equal(detail.status, 200);
+      assert.deepEqual(Object.keys(detail.json).sort(), ['group_id', 'lag', 'members', 'offsets', 'state']);
+      const dry = await req('PATCH', `/admin/consumergroups/${group}`, { mode: 'latest', execute: false });
+      assert.equal(dry.status, 200);
+      assert.ok(Array.isArray(dry.json) && dry.json.length === 2);
+      const missing = await req('GET', '/admin/consumergroups/no-such-group-here');
+      assert.equal(missing.status, 404);
+      assert.equal(missing.json.error_code, 40400);
+      const del = await req('DELETE', `/admin/topics/${topic}/records`, {
+        records_to_delete: [{ partition: 0, before_offset: 2 }],
+      });
+      assert.equal(del.status, 202);
+      assert.deepEqual(del.json, {});
+      const brokers = await req('GET', '/admin/brokers');
+      assert.equal(brokers.status, 200);
+      assert.deepEqual(Object.keys(brokers.json[0]).sort().slice(0, 3), ['host', 'id', 'port']);
+    } finally {
+      await agent.close();
+    }
+  });
+
   it('deletes the group (then it is gone from the list and describe answers NOT_FOUND)', async function () {
     assert.deepEqual(await rest.admin.deleteGroup(group), { group_id: group, deleted: true });
     for (const [, admin] of both()) {
