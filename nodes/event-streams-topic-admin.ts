@@ -131,9 +131,9 @@ export = function (RED: NodeAPI): void {
         const op = settings.operation || msg.operation;
         if (isSchemaOperation(op)) {
           const schemaOp = op.trim().toLowerCase() as Parameters<typeof runSchemaOperation>[1];
-          const schemas = endpoint.getClient().schemas;
+          const { schemas, confluent } = endpoint.getClient();
           throttle.set({ fill: 'blue', shape: 'dot', text: statusText('running', { operation: schemaOp }) });
-          runSchemaOperation(schemas, schemaOp, msg.payload).then(
+          runSchemaOperation(schemas, schemaOp, msg.payload, confluent).then(
             (result) => {
               msg.payload = result;
               if (!closing) throttle.set({ fill: 'green', shape: 'dot', text: statusText('done-get') });

@@ -160,6 +160,43 @@ describe('event-streams-topic-admin: cluster operations', function () {
     assert.deepEqual(memory.partitionOffsets(topic), [{ partition: 0, low: 1, high: 1 }]);
   });
 
+  it('administers schemas over the Confluent-compatible API and the rest of /artifacts', async () => {
+    await helper.load(allNodes, flow(), creds());
+    const subject = `${uniqueTopic('sub')}-value`;
+    const schema = { type: 'record', name: 'R', fields: [{ name: 'a', type: 'string' }] };
+    const reg = await call({ operation: 'subject-register', payload: { subject, schema } });
+    const id = reg.out?.payload.id;
+    assert.equal(typeof id, 'number');
+    assert.ok((await call({ operation: 'subject-list' })).out?.payload.includes(subject));
+    assert.deepEqual((await call({ operation: 'subject-versions', payload: { subject } })).out?.payload, [1]);
+    const got = (await call({ operation: 'subject-get', payload: { subject } })).out?.payload;
+    assert.equal(got.id, id);
+    assert.deepEqual(
+      JSON.parse((await call({ operation: 'schema-by-id', payload: { id } })).out?.payload.schema),
+      schema,
+    );
+    assert.deepEqual(
+      (await call({ operation: 'subject-compatibility', payload: { subject, rule: 'FULL' } })).out?.payload,
+      { subject, rule: 'FULL' },
+    );
+    assert.deepEqual((await call({ operation: 'subject-delete', payload: { subject } })).out?.payload, {
+      subject,
+      versions: [1],
+    });
+    const missing = await call({ operation: 'subject-get', payload: { subject } });
+    assert.equal(missing.caught?.error.code, 'SCHEMA_NOT_FOUND');
+    for (const [msg, code] of [
+      [{ operation: 'subject-get', payload: {} }, 'INVALID_SCHEMA'],
+      [{ operation: 'subject-register', payload: { subject } }, 'INVALID_SCHEMA'],
+      [{ operation: 'schema-by-id', payload: { id: -4 } }, 'INVALID_SCHEMA'],
+      [{ operation: 'schema-state', payload: { id: 'x', state: 'ASLEEP' } }, 'INVALID_SCHEMA'],
+      [{ operation: 'schema-update', payload: { id: 'x' } }, 'INVALID_SCHEMA'],
+      [{ operation: 'schema-rule-delete', payload: {} }, 'INVALID_SCHEMA'],
+    ] as Array<[Record<string, unknown>, string]>) {
+      assert.equal((await call(msg)).caught?.error.code, code, JSON.stringify(msg));
+    }
+  });
+
   it('sends bad input of every cluster operation to Catch before any request', async () => {
     await helper.load(allNodes, flow(), creds());
     const before = te.endpoint.requestCount('admin');
