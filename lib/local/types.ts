@@ -58,6 +58,11 @@ export interface LocalEndpointOptions {
    * Off by default, so a gateway in front of a real Kafka answers 404 there.
    */
   dev?: boolean;
+  /**
+   * Prometheus metrics at `GET /metrics` (off by default). `true`: a Manager key may scrape;
+   * `{ key }`: only `Authorization: Bearer <key>` may (a key for the scraper alone).
+   */
+  metrics?: boolean | { key?: string };
   /** Username/password pairs accepted as Basic (on-prem SCRAM style); they have the manager role. */
   users?: Array<{ username: string; password: string }>;
   /** Ask for client certificates and accept those signed by the local CA (mutual TLS). */
@@ -116,6 +121,11 @@ export interface LocalEndpointOptions {
    * true; its state lives in `stateDir` (memory backend) or the `_esnodes_schemas` topic (Kafka).
    */
   schemaRegistry?: boolean;
+  /**
+   * The registry's per-principal limits (defaults in limits.ts), checked by the gateway that takes
+   * the request.
+   */
+  registryLimits?: Partial<RegistryLimits>;
   /** Use a Kafka cluster instead of memory. */
   kafka?: KafkaConnectionOptions;
   /** Faults active from the start (tests, CLI flags). */
@@ -206,4 +216,18 @@ export interface Backend {
     options: { partition?: number; from?: number; limit?: number },
   ): Promise<StoredRecord[]>;
   close(): Promise<void>;
+}
+
+/** Schema registry fair-use limits (see REGISTRY_* in limits.ts). */
+export interface RegistryLimits {
+  /** New versions a Writer may propose per second, and the burst. */
+  writerPerSec: number;
+  writerBurst: number;
+  /** Artifacts one Writer may create (through produce). */
+  writerMaxArtifacts: number;
+  /** Artifacts Writers together may never take from the registry's total. */
+  managerReserved: number;
+  /** Event-loop milliseconds per second one Writer's registrations may use, and the burst. */
+  writerCpuMsPerSec: number;
+  writerCpuBurstMs: number;
 }
