@@ -30,12 +30,14 @@ import {
 } from './encode';
 import { FlowControl, type FlowJob } from './flow';
 import { needsSchemaText } from './schema';
+import { ConfluentRegistryClient } from './confluent-registry';
 import { SchemaRegistryClient } from './schema-registry';
 import { finalError, nextRetryDelay, resolveRetryPolicy, type RetryPolicy } from './retry';
 import { buildTlsConnectOptions } from './tls';
 import { type HttpResponse, mapTransportError, Transport } from './transport';
 import type {
   ApiFlavour,
+  ClusterAdmin,
   ClientOptions,
   ClientStats,
   CloseOptions,
@@ -160,9 +162,11 @@ function parseBaseUrl(value: unknown, field: string): URL {
  */
 export class EventStreamsClient {
   /** Topic administration over the Admin REST API at `adminUrl ?? url`. */
-  readonly admin: TopicAdmin;
+  readonly admin: TopicAdmin & ClusterAdmin;
   /** The Schema Registry's own API at `registryUrl ?? url` (schemas, versions, compatibility rules). */
   readonly schemas: SchemaRegistryClient;
+  /** A Confluent-compatible registry API at `confluentUrl ?? {registryUrl ?? url}/confluent`. */
+  readonly confluent: ConfluentRegistryClient;
   /** TLS verification is off (`tls.rejectUnauthorized === false`). */
   readonly insecure: boolean;
   readonly flavour: ApiFlavour;
@@ -284,8 +288,19 @@ export class EventStreamsClient {
       retry: this.retry,
     });
     this.sender = new RestSender(this);
+    const registryBase = options.registryUrl
+      ? parseBaseUrl(options.registryUrl, 'registryUrl').href
+      : url.href;
     this.schemas = new SchemaRegistryClient({
-      url: options.registryUrl ? parseBaseUrl(options.registryUrl, 'registryUrl').href : url.href,
+      url: registryBase,
+      transport: this.transport,
+      auth: this.auth,
+      retry: this.retry,
+    });
+    this.confluent = new ConfluentRegistryClient({
+      url: options.confluentUrl
+        ? parseBaseUrl(options.confluentUrl, 'confluentUrl').href
+        : `${registryBase.replace(/\/+$/, '')}/confluent`,
       transport: this.transport,
       auth: this.auth,
       retry: this.retry,
@@ -422,7 +437,8 @@ export class EventStreamsClient {
    * Checks reachability, TLS trust and credentials without writing anything.
    *
    * 1. Get credentials (an IAM exchange when IAM is used; its failure means authenticated:false).
-   * 2. `GET {adminUrl}/admin/topics?per_page=1`: a connection error → reachable:false; a TLS
+   * 2. `GET {adminUrl}/admin/status` (IBM's instance status; an Admin REST without it is probed
+   *    at `/admin/topics?per_page=1`): a connection error → reachable:false; a TLS
    *    error → tlsTrusted:false (a rejected client certificate → authenticated:false);
    *    401/403 → authenticated:false; 2xx → all true.
    * 3. When the Admin REST API is missing (404/405/501, e.g. on-prem), probe the produce path:
@@ -452,7 +468,10 @@ export class EventStreamsClient {
     if (authError !== undefined) return this.probeWithoutAuth(authError, https);
     let res: HttpResponse;
     try {
-      res = await (this.admin as AdminRestClient).probe('/admin/topics?per_page=1');
+      res = await (this.admin as AdminRestClient).probe('/admin/status');
+      if (res.statusCode === 404 || res.statusCode === 405 || res.statusCode === 501) {
+        res = await (this.admin as AdminRestClient).probe('/admin/topics?per_page=1');
+      }
     } catch (raw) {
       return this.classifyTransportError(mapTransportError(raw, this.origin));
     }

@@ -97,7 +97,7 @@ export const ENDPOINT_FIELD_DEFAULTS = {
     min: 0,
     integer: false,
     label: 'Rate limit',
-    why: '0 is unlimited. IBM Cloud plans allow Lite 5/s, Standard 100/s, Enterprise 200/s: set it under yours.',
+    why: '0 is unlimited. IBM Cloud plans allow Standard 100/s and Enterprise 200/s (Lite 5/s where its REST producer answers; see Lite plan): set it under yours.',
   },
   maxKeyBytes: {
     value: 4 * KiB,

@@ -96,6 +96,10 @@ export const RULES: Readonly<Record<ErrorCode, Rule>> = Object.freeze({
   AUTHORIZATION_FAILED: rule('fail', 'endpoint', 'forbidden'),
   TOPIC_NOT_FOUND: rule('fail', 'topic', 'topic-not-found'),
   TOPIC_EXISTS: rule('fail', 'topic', 'topic-exists'),
+  // Admin operations beyond topics: a missing group, broker or quota entity; an operation the
+  // transport cannot do (quotas and mirroring over the Kafka protocol).
+  NOT_FOUND: rule('fail', 'topic', 'not-found'),
+  UNSUPPORTED: rule('fail', 'local', 'unsupported'),
   RATE_LIMITED: rule('hold', 'endpoint', 'throttled'),
   UNAVAILABLE: rule('hold', 'endpoint', 'unavailable'),
   SERVER_ERROR: rule('retry', 'endpoint', 'unavailable'),

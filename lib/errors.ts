@@ -34,6 +34,8 @@ export type ErrorCode =
   | 'AUTHORIZATION_FAILED'
   | 'TOPIC_NOT_FOUND'
   | 'TOPIC_EXISTS'
+  | 'NOT_FOUND'
+  | 'UNSUPPORTED'
   | 'PAYLOAD_TOO_LARGE'
   | 'BAD_REQUEST'
   | 'UNSUPPORTED_MEDIA_TYPE'
@@ -192,6 +194,20 @@ export class TopicNotFoundError extends EventStreamsError {
 export class TopicExistsError extends EventStreamsError {
   constructor(message: string, details: ErrorDetails = {}) {
     super(message, 'TOPIC_EXISTS', details);
+  }
+}
+
+/** 404 for something other than a topic: a consumer group, broker, quota entity (admin). */
+export class NotFoundError extends EventStreamsError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, 'NOT_FOUND', details);
+  }
+}
+
+/** An operation this transport or server cannot perform (e.g. quotas over kafkajs). */
+export class UnsupportedError extends EventStreamsError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, 'UNSUPPORTED', details);
   }
 }
 

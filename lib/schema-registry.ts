@@ -231,6 +231,61 @@ export class SchemaRegistryClient {
   }
 
   /**
+   * Replaces a schema's content (IBM: `PUT /artifacts/{id}`, which adds it as the new latest
+   * version, subject to the compatibility rule).
+   */
+  async updateSchema(id: string, schema: string | object): Promise<SchemaVersionMeta> {
+    const sid = checkId(id);
+    const text = schemaSource(schema);
+    parseSchema(text, 'The schema');
+    const res = await this.call(
+      'PUT',
+      `/artifacts/${seg(sid)}`,
+      `Update schema "${printable(sid)}"`,
+      sid,
+      text,
+    );
+    for (const k of [...this.cache.keys()]) if (k.startsWith(`${sid}\u0000`)) this.cache.delete(k);
+    return toMeta(this.json(res), sid);
+  }
+
+  /**
+   * Enables or disables a schema, or one version of it (IBM: `PUT /artifacts/{id}/state` and
+   * `/artifacts/{id}/versions/{v}/state` with `{"state": "ENABLED" | "DISABLED"}`). A disabled
+   * version cannot be used to produce; a disabled schema hides all its versions.
+   */
+  async setState(
+    id: string,
+    state: 'ENABLED' | 'DISABLED' | string,
+    version?: number | string,
+  ): Promise<{ id: string; version?: number; state: 'ENABLED' | 'DISABLED' }> {
+    const sid = checkId(id);
+    const v = checkVersion(version);
+    const st = typeof state === 'string' ? state.trim().toUpperCase() : '';
+    if (st !== 'ENABLED' && st !== 'DISABLED') {
+      throw new ValidationError('The state must be ENABLED or DISABLED.', 'INVALID_SCHEMA');
+    }
+    const path =
+      v === undefined ? `/artifacts/${seg(sid)}/state` : `/artifacts/${seg(sid)}/versions/${v}/state`;
+    const op = `Set the state of schema "${printable(sid)}"${v ? ` version ${v}` : ''}`;
+    await this.call('PUT', path, op, sid, JSON.stringify({ state: st }));
+    for (const k of [...this.cache.keys()]) if (k.startsWith(`${sid}\u0000`)) this.cache.delete(k);
+    return v === undefined ? { id: sid, state: st } : { id: sid, version: v, state: st };
+  }
+
+  /** Removes a schema's own compatibility rule (the global one applies again). */
+  async deleteCompatibility(id: string): Promise<{ id: string }> {
+    const sid = checkId(id);
+    await this.call(
+      'DELETE',
+      `/artifacts/${seg(sid)}/rules/COMPATIBILITY`,
+      `Delete the compatibility rule of schema "${printable(sid)}"`,
+      sid,
+    );
+    return { id: sid };
+  }
+
+  /**
    * A registry schema's text, cached per id and version. "Latest" moves when a version is added,
    * so it is cached for {@link LATEST_TTL_MS} only: a flow producing many records a second makes
    * one registry request per schema per half minute, not one per record.

@@ -8,7 +8,7 @@ import type { SchemaNodeOptions } from './schema-options';
 import type { Node, NodeDef } from 'node-red';
 
 import type { EventStreamsClient } from '../../lib/client';
-import type { TopicAdmin } from '../../lib/types';
+import type { ClusterAdmin, TopicAdmin } from '../../lib/types';
 import type { Outbox } from '../../lib/outbox';
 import type { Sender } from '../../lib/sender';
 
@@ -90,7 +90,7 @@ export interface EndpointNode extends Node<EndpointCredentials> {
   /** What producers send through (the outbox when it is on, else the transport). Throws like getClient. */
   getSender(): Sender;
   /** The shared Kafka-protocol topic admin, created on first use. */
-  getKafkaAdmin(): TopicAdmin;
+  getKafkaAdmin(): TopicAdmin & ClusterAdmin;
   /** Milliseconds user nodes may wait for in-flight work on close. */
   readonly closeTimeoutMs: number;
   /** The durable outbox once open, when the endpoint has it enabled; undefined when it is off. */
