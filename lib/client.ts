@@ -29,6 +29,7 @@ import {
   parseProduceSuccess,
 } from './encode';
 import { FlowControl, type FlowJob } from './flow';
+import { orderKeyOf } from './record-codec';
 import { needsSchemaText } from './schema';
 import { SchemaRegistryClient } from './schema-registry';
 import { finalError, nextRetryDelay, resolveRetryPolicy, type RetryPolicy } from './retry';
@@ -111,17 +112,6 @@ class Job implements FlowJob {
   }
 }
 
-/** The per-key order identity of a record, or undefined for unkeyed records. */
-function chainKeyOf(topic: string, key: ProduceRecord['key']): string | undefined {
-  if (key === undefined || key === null) return undefined;
-  if (typeof key === 'string') return `${topic}\0s${key}`;
-  if (key instanceof Uint8Array) {
-    return `${topic}\0b${Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1')}`;
-  }
-  // A typed key (an Avro key's data): its JSON form identifies it.
-  return `${topic}\0j${JSON.stringify(key)}`;
-}
-
 function parseBaseUrl(value: unknown, field: string): URL {
   if (typeof value !== 'string' || value.trim() === '') {
     throw new ValidationError(`${field} is required (the REST endpoint's https:// URL).`, 'INVALID_CONFIG');
@@ -180,6 +170,8 @@ export class EventStreamsClient {
   private readonly active = new Set<Job>();
   private readonly topics = new Set<string>();
   private readonly signalJobs = new WeakMap<AbortSignal, Set<Job>>();
+  /** Records waiting for their schema's text (v2), by the signal they came with. */
+  private readonly fetching = new WeakMap<AbortSignal, Set<() => void>>();
   private readonly userAgent: string;
   private readonly retryFire = (job: Job): void => this.onRetryTimer(job);
   private readonly orderByKey: boolean;
@@ -315,7 +307,7 @@ export class EventStreamsClient {
       this.flavour === 'v2' &&
       (needsSchemaText(record?.valueSchema) || needsSchemaText(record?.keySchema))
     ) {
-      return this.schemas.withSchemaText(record).then((r) => this.produce(topic, r, options));
+      return this.produceAfterSchemaFetch(topic, record, options);
     }
     let req: EncodedRequest;
     try {
@@ -338,7 +330,7 @@ export class EventStreamsClient {
       const job = new Job(topic, req, resolve, reject, signal);
       if (options?.once === true) job.once = true;
       try {
-        const key = this.orderByKey ? chainKeyOf(topic, record.key) : undefined;
+        const key = this.orderByKey ? orderKeyOf(topic, record.key) : undefined;
         if (key !== undefined && this.chains.has(key)) {
           this.chainBehind(key, job);
         } else {
@@ -358,14 +350,63 @@ export class EventStreamsClient {
   }
 
   /**
+   * v2 with a schema named by registry id: its text is fetched (cached) first. A record waiting
+   * for the fetch is not on the wire, so `withdraw` takes it back like a queued one.
+   */
+  private produceAfterSchemaFetch(
+    topic: string,
+    record: ProduceRecord,
+    options: ProduceOptions | undefined,
+  ): Promise<ProduceResult> {
+    const signal = options?.signal;
+    if (signal === undefined) {
+      return this.schemas.withSchemaText(record).then((r) => this.produce(topic, r, options));
+    }
+    return new Promise<ProduceResult>((resolve, reject) => {
+      let taken = false;
+      const take = (): void => {
+        taken = true;
+        const err = new WithdrawnError('The record was taken back before it was sent.', { topic });
+        err.attempts = 0;
+        reject(err);
+      };
+      let waiting = this.fetching.get(signal);
+      if (waiting === undefined) {
+        waiting = new Set();
+        this.fetching.set(signal, waiting);
+      }
+      const set = waiting;
+      set.add(take);
+      this.schemas.withSchemaText(record).then(
+        (r) => {
+          set.delete(take);
+          if (!taken) this.produce(topic, r, options).then(resolve, reject);
+        },
+        (err: unknown) => {
+          set.delete(take);
+          if (!taken) reject(err as EventStreamsError);
+        },
+      );
+    });
+  }
+
+  /**
    * Takes back every record given with `signal` that is not being sent right now (queued, held
    * behind its key, or waiting for a retry) and rejects each with a {@link WithdrawnError}, so
    * that its caller can send it elsewhere (the producer node hands such records to its next
    * instance on a redeploy). Records on the wire are left to finish. Returns how many were taken.
    */
   withdraw(signal: AbortSignal): number {
+    const fetching = this.fetching.get(signal);
+    let fetched = 0;
+    if (fetching !== undefined) {
+      const takes = [...fetching];
+      fetching.clear();
+      for (const take of takes) take();
+      fetched = takes.length;
+    }
     const jobs = this.signalJobs.get(signal);
-    if (jobs === undefined) return 0;
+    if (jobs === undefined) return fetched;
     const taken: Job[] = [];
     // Mark first, settle after: settling a chain's head must not start the next one we take.
     for (const job of jobs) {
@@ -388,7 +429,7 @@ export class EventStreamsClient {
       }
     }
     this.checkDrained();
-    return taken.length;
+    return fetched + taken.length;
   }
 
   /**
