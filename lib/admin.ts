@@ -6,17 +6,12 @@
  * Create, update and delete are asynchronous on the server (202): a topic may take a moment to
  * appear in list/get after creation, or to disappear after deletion.
  */
-import {
-  EventStreamsError,
-  TopicExistsError,
-  TopicNotFoundError,
-  UnexpectedResponseError,
-  ValidationError,
-} from './errors';
+import { UnexpectedResponseError, ValidationError } from './errors';
 import type { AuthProvider } from './auth';
-import { errorFromResponse, headerValue } from './encode';
+import { headerValue } from './error-body';
+import { RestCall } from './rest-call';
 import { compileGlob } from './glob';
-import { type RetryPolicy, withRetry } from './retry';
+import type { RetryPolicy } from './retry';
 import type { HttpMethod, HttpResponse, Transport } from './transport';
 import type {
   CreateTopicOptions,
@@ -29,7 +24,7 @@ import type {
   TopicDetail,
   UpdateTopicOptions,
 } from './types';
-import { validateTopicName } from './validate';
+import { basePathOf, parseBaseUrl, validateTopicName } from './validate';
 
 /** Page size used when the caller asks for all topics. */
 export const DEFAULT_PER_PAGE = 100;
@@ -54,8 +49,6 @@ interface CallOptions {
   /** 404 means the Admin REST API itself is missing (list), not a topic. */
   notFoundIsApi?: boolean;
 }
-
-const EXISTS = /exist/i;
 
 function toInt(v: unknown): number | undefined {
   if (typeof v === 'number' && Number.isFinite(v)) return v;
@@ -177,22 +170,17 @@ export class AdminRestClient implements TopicAdmin {
   private readonly basePath: string;
   private readonly transport: Transport;
   private readonly auth: AuthProvider;
-  private readonly retry: RetryPolicy;
   private readonly ownsTransport: boolean;
+  private readonly rest: RestCall;
 
   constructor(init: AdminRestClientInit) {
-    let url: URL;
-    try {
-      url = new URL(init.adminUrl);
-    } catch {
-      throw new ValidationError('The admin URL is not a valid URL.', 'INVALID_CONFIG');
-    }
+    const url = parseBaseUrl(init.adminUrl, 'adminUrl');
     this.origin = url.origin;
-    this.basePath = url.pathname.replace(/\/+$/, '');
+    this.basePath = basePathOf(url);
     this.transport = init.transport;
     this.auth = init.auth;
-    this.retry = init.retry;
     this.ownsTransport = init.ownsTransport === true;
+    this.rest = new RestCall({ transport: init.transport, auth: init.auth, retry: init.retry });
   }
 
   /**
@@ -358,55 +346,17 @@ export class AdminRestClient implements TopicAdmin {
   }
 
   private call(method: HttpMethod, path: string, options: CallOptions): Promise<HttpResponse> {
-    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
-    let authRetried = false;
-    return withRetry(this.retry, async () => {
-      for (;;) {
-        const authorization = await this.auth.authorization();
-        const res = await this.transport.request(this.origin, {
-          method,
-          path: `${this.basePath}${path}`,
-          headers: this.headers(authorization, body !== undefined),
-          ...(body !== undefined ? { body } : {}),
-        });
-        if (res.statusCode >= 200 && res.statusCode < 300) return res;
-        if (res.statusCode === 401 && !authRetried && this.auth.invalidate(authorization)) {
-          authRetried = true;
-          continue;
-        }
-        throw this.error(res, options);
-      }
-    });
-  }
-
-  private error(res: HttpResponse, options: CallOptions): EventStreamsError {
-    const err = errorFromResponse(res.statusCode, res.headers, res.text, {
-      operation: options.op,
-      ...(options.topic !== undefined ? { topic: options.topic } : {}),
-      secrets: this.auth.secrets(),
-    });
-    const s = res.statusCode;
-    if (
-      (s === 422 || s === 409 || s === 400) &&
-      ((err.serverMessage !== undefined && EXISTS.test(err.serverMessage)) || err.kafkaErrorCode === 36)
-    ) {
-      return new TopicExistsError(`${options.op} failed: the topic already exists (HTTP ${s}).`, {
-        statusCode: s,
-        ...(err.serverMessage !== undefined ? { serverMessage: err.serverMessage } : {}),
-        ...(err.incidentId !== undefined ? { incidentId: err.incidentId } : {}),
-        ...(err.serverCode !== undefined ? { serverCode: err.serverCode } : {}),
+    return this.rest.call(this.origin, {
+      method,
+      path: `${this.basePath}${path}`,
+      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+      error: {
+        api: 'admin',
+        operation: options.op,
+        baseUrl: `${this.origin}${this.basePath}`,
         ...(options.topic !== undefined ? { topic: options.topic } : {}),
-      });
-    }
-    if (s === 404 && (options.notFoundIsApi || options.topic === undefined)) {
-      return new UnexpectedResponseError(
-        `${options.op} failed: the Admin REST API was not found at ${this.origin}${this.basePath}/admin (HTTP 404). On-prem Event Streams has no Admin REST API; use the Kafka topic admin instead.`,
-        { statusCode: s, ...(err.incidentId !== undefined ? { incidentId: err.incidentId } : {}) },
-      );
-    }
-    if (s === 404 && !(err instanceof TopicNotFoundError)) {
-      return new TopicNotFoundError(err.message, { statusCode: s });
-    }
-    return err;
+        ...(options.notFoundIsApi ? { notFoundIsApi: true } : {}),
+      },
+    });
   }
 }

@@ -19,14 +19,13 @@ export {
   encodeV2,
   encodeRecord,
   parseProduceSuccess,
-  parseErrorBody,
-  errorFromResponse,
-  parseRetryAfter,
   DEFAULT_LIMITS,
   type EncodedRequest,
   type EncodeLimits,
   type ProduceSuccess,
 } from './encode';
+export { parseErrorBody, parseRetryAfter, type ParsedErrorBody, type ResponseHeaders } from './error-body';
+export { fromHttp, fromTransport, fromKafka, dispositionOf, RULES, type Disposition } from './error-model';
 export { buildTlsConnectOptions, splitPemCertificates, tlsErrorFrom } from './tls';
 export { mapTransportError, Transport, type TransportOptions } from './transport';
 export { proxyForUrl, shouldProxy } from './proxy';
