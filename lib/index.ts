@@ -47,3 +47,12 @@ export {
   type OutboxListener,
   type OutboxStats,
 } from './outbox';
+export {
+  CHANNEL_NAMES,
+  type GatewayRequestMessage,
+  type OutboxDropMessage,
+  type ProduceEndMessage,
+  type ProduceRetryMessage,
+  type ProduceStartMessage,
+} from './diagnostics';
+export { RECORD_FIELDS, loadRecord, orderKeyOf, storeRecord } from './record-codec';

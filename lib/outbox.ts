@@ -31,6 +31,7 @@ import { performance } from 'node:perf_hooks';
 import { type EncodeLimits, encodeRecord } from './encode';
 import { ClosedError, type EventStreamsError } from './errors';
 import { isRecordRejection } from './error-model';
+import { outboxDrop, type OutboxDropMessage } from './diagnostics';
 import { loadRecord, orderKeyOf, storeRecord } from './record-codec';
 import { backoffDelay, type RetryPolicy } from './retry';
 import { needsSchemaText } from './schema';
@@ -417,8 +418,17 @@ export class Outbox extends EventEmitter {
     this.changed();
   }
 
-  private drop(seq: number, err: unknown): void {
+  private drop(seq: number, err: unknown, topic?: string): void {
     const e = err instanceof Error ? err : new Error(String(err));
+    if (outboxDrop.hasSubscribers) {
+      const es = e as Partial<EventStreamsError>;
+      outboxDrop.publish({
+        topic: topic ?? es.topic ?? '',
+        seq,
+        errorCode: typeof es.code === 'string' ? es.code : 'ERROR',
+        ...(typeof es.statusCode === 'number' ? { statusCode: es.statusCode } : {}),
+      } satisfies OutboxDropMessage);
+    }
     this.droppedCount++;
     this.spool.ack(seq);
     this.release(seq);

@@ -23,6 +23,17 @@ import {
   QueueFullError,
   WithdrawnError,
 } from './errors';
+import { performance } from 'node:perf_hooks';
+
+import {
+  nextProduceId,
+  produceEnd,
+  type ProduceEndMessage,
+  produceRetry,
+  type ProduceRetryMessage,
+  produceStart,
+  type ProduceStartMessage,
+} from './diagnostics';
 import { dispositionOf, fromHttp } from './error-model';
 import { type EncodedRequest, type EncodeLimits, encodeRecord, parseProduceSuccess } from './encode';
 import { FlowControl, type FlowJob } from './flow';
@@ -79,6 +90,9 @@ class Job implements FlowJob {
   throttled = false;
   authorization: string | undefined = undefined;
   timer: NodeJS.Timeout | undefined = undefined;
+  /** Diagnostics span id and start (performance.now()); 0 while nobody subscribes. */
+  id = 0;
+  t0 = 0;
   readonly bytes: number;
   constructor(
     readonly topic: string,
@@ -226,6 +240,7 @@ export class RestSender implements Sender {
     return new Promise<ProduceResult>((resolve, reject) => {
       const job = new Job(topic, req, resolve, reject, signal);
       if (options?.once === true) job.once = true;
+      if (produceStart.hasSubscribers || produceEnd.hasSubscribers) this.publishStart(job);
       try {
         const key = this.orderByKey ? orderKeyOf(topic, record.key) : undefined;
         if (key !== undefined && this.chains.has(key)) {
@@ -239,6 +254,7 @@ export class RestSender implements Sender {
           }
         }
       } catch (err) {
+        if (job.id !== 0) this.publishEnd(job, err as EventStreamsError);
         reject(err as EventStreamsError);
         return;
       }
@@ -569,6 +585,18 @@ export class RestSender implements Sender {
       this.heldBytes += job.bytes;
       this.flow.release();
     }
+    if (produceRetry.hasSubscribers) {
+      produceRetry.publish({
+        id: job.id,
+        transport: 'rest',
+        topic: job.topic,
+        attempt: job.attempts,
+        delayMs: delay,
+        disposition: hold ? 'hold' : 'retry',
+        errorCode: err.code,
+        ...(err.statusCode !== undefined ? { statusCode: err.statusCode } : {}),
+      } satisfies ProduceRetryMessage);
+    }
     job.timer = setTimeout(this.retryFire, delay, job);
   }
 
@@ -688,6 +716,7 @@ export class RestSender implements Sender {
     this.active.delete(job);
     if (job.signal !== undefined) this.unwatchSignal(job.signal, job);
     if (job.chainKey !== undefined && !wasChained) this.advanceChain(job);
+    if (job.id !== 0) this.publishEnd(job, err, result);
     if (err !== undefined) {
       if (err.code !== 'WITHDRAWN') this.failed++;
       job.reject(err);
@@ -695,6 +724,38 @@ export class RestSender implements Sender {
       this.delivered++;
       job.resolve(result as ProduceResult);
     }
+  }
+
+  private publishStart(job: Job): void {
+    job.id = nextProduceId();
+    job.t0 = performance.now();
+    if (!produceStart.hasSubscribers) return;
+    produceStart.publish({
+      id: job.id,
+      transport: 'rest',
+      topic: job.topic,
+      bytes: job.bytes,
+      once: job.once,
+    } satisfies ProduceStartMessage);
+  }
+
+  private publishEnd(job: Job, err?: EventStreamsError, result?: ProduceResult): void {
+    if (!produceEnd.hasSubscribers) return;
+    const m: ProduceEndMessage = {
+      id: job.id,
+      transport: 'rest',
+      topic: job.topic,
+      bytes: job.bytes,
+      attempts: job.attempts,
+      durationMs: performance.now() - job.t0,
+    };
+    if (result?.partition !== undefined) m.partition = result.partition;
+    if (result?.offset !== undefined) m.offset = result.offset;
+    if (err !== undefined) {
+      m.errorCode = err.code;
+      if (err.statusCode !== undefined) m.statusCode = err.statusCode;
+    }
+    produceEnd.publish(m);
   }
 
   private async shutdown(deadlineMs: number): Promise<void> {
