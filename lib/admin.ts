@@ -15,18 +15,12 @@ import {
   checkRecordsToDelete,
   checkResetOptions,
 } from './cluster-admin';
-import {
-  EventStreamsError,
-  NotFoundError,
-  TopicExistsError,
-  TopicNotFoundError,
-  UnexpectedResponseError,
-  ValidationError,
-} from './errors';
+import { UnexpectedResponseError, ValidationError } from './errors';
 import type { AuthProvider } from './auth';
-import { errorFromResponse, headerValue } from './encode';
+import { headerValue } from './error-body';
+import { RestCall } from './rest-call';
 import { compileFilter } from './glob';
-import { type RetryPolicy, withRetry } from './retry';
+import type { RetryPolicy } from './retry';
 import type { HttpMethod, HttpResponse, Transport } from './transport';
 import type {
   BrokerDetail,
@@ -52,7 +46,7 @@ import type {
   TopicDetail,
   UpdateTopicOptions,
 } from './types';
-import { validateTopicName } from './validate';
+import { basePathOf, parseBaseUrl, validateTopicName } from './validate';
 
 /** Page size used when the caller asks for all topics. */
 export const DEFAULT_PER_PAGE = 100;
@@ -79,8 +73,6 @@ interface CallOptions {
   /** 404 means this (a group, broker, quota entity) does not exist: a NOT_FOUND error. */
   notFound?: string;
 }
-
-const EXISTS = /exist/i;
 
 function toInt(v: unknown): number | undefined {
   if (typeof v === 'number' && Number.isFinite(v)) return v;
@@ -202,22 +194,17 @@ export class AdminRestClient implements TopicAdmin, ClusterAdmin {
   private readonly basePath: string;
   private readonly transport: Transport;
   private readonly auth: AuthProvider;
-  private readonly retry: RetryPolicy;
   private readonly ownsTransport: boolean;
+  private readonly rest: RestCall;
 
   constructor(init: AdminRestClientInit) {
-    let url: URL;
-    try {
-      url = new URL(init.adminUrl);
-    } catch {
-      throw new ValidationError('The admin URL is not a valid URL.', 'INVALID_CONFIG');
-    }
+    const url = parseBaseUrl(init.adminUrl, 'adminUrl');
     this.origin = url.origin;
-    this.basePath = url.pathname.replace(/\/+$/, '');
+    this.basePath = basePathOf(url);
     this.transport = init.transport;
     this.auth = init.auth;
-    this.retry = init.retry;
     this.ownsTransport = init.ownsTransport === true;
+    this.rest = new RestCall({ transport: init.transport, auth: init.auth, retry: init.retry });
   }
 
   /**
@@ -623,62 +610,18 @@ export class AdminRestClient implements TopicAdmin, ClusterAdmin {
   }
 
   private call(method: HttpMethod, path: string, options: CallOptions): Promise<HttpResponse> {
-    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
-    let authRetried = false;
-    return withRetry(this.retry, async () => {
-      for (;;) {
-        const authorization = await this.auth.authorization();
-        const res = await this.transport.request(this.origin, {
-          method,
-          path: `${this.basePath}${path}`,
-          headers: this.headers(authorization, body !== undefined),
-          ...(body !== undefined ? { body } : {}),
-        });
-        if (res.statusCode >= 200 && res.statusCode < 300) return res;
-        if (res.statusCode === 401 && !authRetried && this.auth.invalidate(authorization)) {
-          authRetried = true;
-          continue;
-        }
-        throw this.error(res, options);
-      }
-    });
-  }
-
-  private error(res: HttpResponse, options: CallOptions): EventStreamsError {
-    const err = errorFromResponse(res.statusCode, res.headers, res.text, {
-      operation: options.op,
-      ...(options.topic !== undefined ? { topic: options.topic } : {}),
-      secrets: this.auth.secrets(),
-    });
-    const s = res.statusCode;
-    if (
-      (s === 422 || s === 409 || s === 400) &&
-      ((err.serverMessage !== undefined && EXISTS.test(err.serverMessage)) || err.kafkaErrorCode === 36)
-    ) {
-      return new TopicExistsError(`${options.op} failed: the topic already exists (HTTP ${s}).`, {
-        statusCode: s,
-        ...(err.serverMessage !== undefined ? { serverMessage: err.serverMessage } : {}),
-        ...(err.incidentId !== undefined ? { incidentId: err.incidentId } : {}),
-        ...(err.serverCode !== undefined ? { serverCode: err.serverCode } : {}),
+    return this.rest.call(this.origin, {
+      method,
+      path: `${this.basePath}${path}`,
+      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+      error: {
+        api: 'admin',
+        operation: options.op,
+        baseUrl: `${this.origin}${this.basePath}`,
         ...(options.topic !== undefined ? { topic: options.topic } : {}),
-      });
-    }
-    if (s === 404 && options.notFound !== undefined) {
-      return new NotFoundError(`${options.op} failed: ${options.notFound} (HTTP 404).`, {
-        statusCode: s,
-        ...(err.serverMessage !== undefined ? { serverMessage: err.serverMessage } : {}),
-        ...(err.incidentId !== undefined ? { incidentId: err.incidentId } : {}),
-      });
-    }
-    if (s === 404 && (options.notFoundIsApi || options.topic === undefined)) {
-      return new UnexpectedResponseError(
-        `${options.op} failed: the Admin REST API was not found at ${this.origin}${this.basePath}/admin (HTTP 404). On-prem Event Streams has no Admin REST API; use the Kafka topic admin instead.`,
-        { statusCode: s, ...(err.incidentId !== undefined ? { incidentId: err.incidentId } : {}) },
-      );
-    }
-    if (s === 404 && !(err instanceof TopicNotFoundError)) {
-      return new TopicNotFoundError(err.message, { statusCode: s });
-    }
-    return err;
+        ...(options.notFoundIsApi ? { notFoundIsApi: true } : {}),
+        ...(options.notFound !== undefined ? { notFound: options.notFound } : {}),
+      },
+    });
   }
 }

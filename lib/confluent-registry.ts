@@ -16,7 +16,7 @@
  */
 import type { AuthProvider } from './auth';
 import { EventStreamsError, UnexpectedResponseError, ValidationError } from './errors';
-import { errorFromResponse } from './encode';
+import { fromHttp } from './error-model';
 import { type RetryPolicy, withRetry } from './retry';
 import { type CompatibilityRule, hasControlChars, parseCompatibility } from './schema';
 import type { HttpMethod, HttpResponse, Transport } from './transport';
@@ -360,7 +360,7 @@ export class ConfluentRegistryClient {
           authRetried = true;
           continue;
         }
-        const err = errorFromResponse(res.statusCode, res.headers, res.text, {
+        const err = fromHttp(res.statusCode, res.headers, res.text, {
           operation: op,
           secrets: auth.secrets(),
           notFoundIsTopic: false,

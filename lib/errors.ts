@@ -13,7 +13,17 @@
  * credential back.
  */
 
-import { dispositionOf } from './error-model';
+/**
+ * The error model's disposition of an error (lib/error-model.ts registers it when it loads).
+ * Kept as a hook so that this file imports nothing: every module may import the classes without
+ * pulling the model's rules, and the model may import the classes without a cycle.
+ */
+let dispositionRule: ((err: EventStreamsError) => 'retry' | 'hold' | 'fail') | undefined;
+
+/** Called once by lib/error-model.ts; not for other callers. */
+export function registerDispositionRule(rule: (err: EventStreamsError) => 'retry' | 'hold' | 'fail'): void {
+  dispositionRule = rule;
+}
 
 export type ErrorCode =
   | 'VALIDATION'
@@ -125,7 +135,7 @@ export class EventStreamsError extends Error {
 
   /** Whether repeating the request could succeed (the error model's disposition is not `fail`). */
   get retriable(): boolean {
-    return dispositionOf(this) !== 'fail';
+    return dispositionRule !== undefined && dispositionRule(this) !== 'fail';
   }
 
   /** A plain, secret-free object for logs and `msg.error`-style payloads. */

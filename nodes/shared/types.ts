@@ -114,6 +114,8 @@ export interface ProducerOptions {
   headersType: string;
   /** 1: send the message on with `msg.eventstreams`; 0: no output. */
   outputs: number | string;
+  /** The record's Content-Type (one of `CONTENT_TYPES`); blank: from the payload's type. */
+  contentType?: string;
 }
 
 export interface ProducerNodeDef extends NodeDef, ProducerOptions, SchemaNodeOptions {}
