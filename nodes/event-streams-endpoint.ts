@@ -180,6 +180,12 @@ export = function (RED: NodeAPI): void {
       return kafkaAdmin;
     };
 
+    // A consumer runs its own kafkajs client (group membership is per client) on this connection.
+    node.getKafkaConfig = () => {
+      if (closing) throw new ClosedError('The endpoint is being stopped');
+      return buildKafkaClientConfig(options, node.credentials ?? {});
+    };
+
     node.on('close', (_removed: boolean, done: () => void) => {
       closing = true;
       const tasks: Array<Promise<void>> = [];

@@ -8,7 +8,7 @@ import type { SchemaNodeOptions } from './schema-options';
 import type { Node, NodeDef } from 'node-red';
 
 import type { EventStreamsClient } from '../../lib/client';
-import type { TopicAdmin } from '../../lib/types';
+import type { KafkaClientConfig, TopicAdmin } from '../../lib/types';
 import type { Outbox } from '../../lib/outbox';
 
 export type AuthMode = 'bearer' | 'basic-token' | 'iam' | 'basic' | 'client-cert' | 'none';
@@ -86,6 +86,8 @@ export interface EndpointNode extends Node<EndpointCredentials> {
   getClient(): EventStreamsClient;
   /** The shared Kafka-protocol topic admin, created on first use. */
   getKafkaAdmin(): TopicAdmin;
+  /** The Kafka-protocol connection (brokers, TLS, SASL) for a node's own Kafka client (the consumer). */
+  getKafkaConfig?(): KafkaClientConfig;
   /** Milliseconds user nodes may wait for in-flight work on close. */
   readonly closeTimeoutMs: number;
   /** The durable outbox once open, when the endpoint has it enabled; undefined when it is off. */
@@ -145,4 +147,24 @@ export interface TestConnectionResponse {
   messages: string[];
   code?: string;
   tlsReason?: string;
+}
+
+/** `event-streams-consumer` properties (the editor's `defaults` mirror these). */
+export interface ConsumerNodeOptions {
+  endpoint: string;
+  /** Comma-separated topic names, or one `/pattern/`. */
+  topics: string;
+  groupId: string;
+  /** Where a group without committed offsets starts. */
+  start: 'earliest' | 'latest';
+  valueFormat: 'auto' | 'string' | 'buffer' | 'json';
+  /** `delivered`: handled once the wired nodes received the msg; `complete`: once they called done(). */
+  ack: 'delivered' | 'complete';
+  /** `auto`: commit on a timer and at stop; `manual`: only when a msg asks. */
+  commit: 'auto' | 'manual';
+  maxInFlight: number | string;
+}
+
+export interface ConsumerNodeDef extends NodeDef, ConsumerNodeOptions {
+  wires?: string[][];
 }
