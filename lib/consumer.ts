@@ -6,10 +6,11 @@
  * (nodes/event-streams-consumer.ts) decides what "acknowledged" means for a flow.
  *
  * Flow control: at most `maxInFlight` records are delivered and not yet acknowledged. When a
- * batch reaches the bound, the partition is paused through kafkajs (its fetches stop; what was
- * not delivered is fetched again later, since only delivered offsets are resolved), and every
- * paused partition resumes once acknowledgements bring the count down to half the bound. Memory
- * is therefore bounded by the bound plus one fetch.
+ * batch reaches the bound, its handler waits (heartbeating) until acknowledgements bring the count
+ * down to half the bound; kafkajs fetches for a broker again only once the batches of its last
+ * fetch are processed, so the partitions are in effect paused and memory holds at most the bound
+ * plus one fetch. (kafkajs's own pause() was tried first: with every partition paused its fetch
+ * loop idles for the full fetch wait, 5 s, after each resume.)
  *
  * Commits: kafkajs's own auto-commit is off (it would commit what was fetched, not what was
  * handled). Each partition keeps the offsets delivered in order with an acknowledged flag; the
@@ -76,8 +77,11 @@ export interface ConsumerOptions {
   heartbeatIntervalMs?: number;
 }
 
-/** Receives each record; `ack` may be called once, at any time, from anywhere. */
-export type Deliver = (record: ConsumedRecord, ack: () => void) => void;
+/**
+ * Receives each record; `settle` may be called once, at any time, from anywhere: with `true` (or
+ * nothing) when the record was handled, `false` when it was not (it is read again later).
+ */
+export type Deliver = (record: ConsumedRecord, settle: (handled?: boolean) => void) => void;
 
 interface Entry {
   offset: number;
@@ -219,8 +223,8 @@ export class EventStreamsConsumer extends EventEmitter {
   private readonly tracks = new Map<string, PartitionTrack>();
   private assigned = new Set<string>();
   private inFlight = 0;
-  /** Resume functions of partitions paused because the bound was reached. */
-  private readonly backpressured = new Map<string, () => void>();
+  /** eachBatch calls waiting for the in-flight count to come down. */
+  private roomWaiters: Array<() => void> = [];
   private userPaused = false;
   private closing = false;
   private closed = false;
@@ -335,7 +339,6 @@ export class EventStreamsConsumer extends EventEmitter {
     // so that acknowledgements of the old generation cannot commit for a partition now read by
     // another member (they still count against the in-flight bound).
     this.tracks.clear();
-    this.backpressured.clear();
     this.assigned = next;
     if (this.userPaused) this.consumer?.pause(this.topics.map((topic) => ({ topic })));
   }
@@ -348,17 +351,17 @@ export class EventStreamsConsumer extends EventEmitter {
   }
 
   private async onBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch, resolveOffset, isRunning, isStale, pause } = payload;
+    const { batch, resolveOffset, isRunning, isStale } = payload;
     const { topic, partition } = batch;
     let t = this.track(topic, partition);
     for (const m of batch.messages) {
-      if (this.closing || !isRunning() || isStale()) return;
+      // Paused by a msg: the rest of the batch is not resolved, so it is fetched after resume.
+      if (this.closing || this.userPaused || !isRunning() || isStale()) return;
       if (this.inFlight >= this.options.maxInFlight) {
-        // The flow is behind: stop fetching this partition until acknowledgements catch up.
-        // The rest of the batch is not resolved, so it is fetched again after the resume.
-        this.backpressured.set(`${topic}\0${partition}`, pause());
+        // The flow is behind: this partition's fetching waits here (kafkajs fetches again only
+        // once its batches are processed) until acknowledgements bring the count down to half.
         this.stats.pauses++;
-        return;
+        if (!(await this.waitForRoom(payload))) return;
       }
       const offset = Number(m.offset);
       if (offset <= t.lastDelivered) {
@@ -390,23 +393,52 @@ export class EventStreamsConsumer extends EventEmitter {
       this.stats.delivered++;
       let acked = false;
       resolveOffset(m.offset);
-      this.deliver(record, () => {
+      this.deliver(record, (handled = true) => {
         if (acked) return;
         acked = true;
         this.inFlight--;
-        this.stats.acked++;
-        track.ack(entry);
+        // Not handled: the offset stays uncommitted (and so does every later one of the
+        // partition), so the next reader of the partition gets the record again.
+        if (handled) {
+          this.stats.acked++;
+          track.ack(entry);
+        }
         this.afterAck();
       });
     }
     await payload.heartbeat().catch(() => undefined);
   }
 
+  /**
+   * Waits until the in-flight count is at most half the bound, heartbeating so the group keeps
+   * this member. False when delivery should stop instead (closing, stale after a seek).
+   */
+  private async waitForRoom(payload: EachBatchPayload): Promise<boolean> {
+    while (this.inFlight > Math.floor(this.options.maxInFlight / 2)) {
+      if (this.closing || !payload.isRunning() || payload.isStale()) return false;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, 1000);
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.roomWaiters.push(done);
+      });
+      // A rebalance shows here as an error, which kafkajs handles by rejoining.
+      await payload.heartbeat();
+    }
+    return !(this.closing || !payload.isRunning() || payload.isStale());
+  }
+
+  private wakeRoomWaiters(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const w of waiters) w();
+  }
+
   private afterAck(): void {
-    if (this.inFlight <= Math.floor(this.options.maxInFlight / 2) && this.backpressured.size > 0) {
-      const resumes = [...this.backpressured.values()];
-      this.backpressured.clear();
-      if (!this.userPaused) for (const r of resumes) r();
+    if (this.roomWaiters.length > 0 && this.inFlight <= Math.floor(this.options.maxInFlight / 2)) {
+      this.wakeRoomWaiters();
     }
     if (this.inFlight === 0 && this.drainWaiters.length > 0) {
       const waiters = this.drainWaiters;
@@ -487,7 +519,6 @@ export class EventStreamsConsumer extends EventEmitter {
   resume(): void {
     if (this.closing || !this.consumer) return;
     this.userPaused = false;
-    this.backpressured.clear();
     this.consumer.resume(this.topics.map((topic) => ({ topic })));
     this.setState('connected', { partitions: this.assigned.size });
   }
@@ -550,6 +581,7 @@ export class EventStreamsConsumer extends EventEmitter {
   async close(deadlineMs: number): Promise<void> {
     if (this.closed) return;
     this.closing = true;
+    this.wakeRoomWaiters();
     clearInterval(this.commitTimer);
     clearInterval(this.lagTimer);
     const end = Date.now() + deadlineMs;

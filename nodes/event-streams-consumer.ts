@@ -72,7 +72,7 @@ export = function (RED: NodeAPI): void {
     const closeTimeoutMs = endpoint.closeTimeoutMs > 0 ? endpoint.closeTimeoutMs : 5000;
 
     // `complete` mode: msgs in flight by _msgid, each waiting for its wired nodes' done().
-    const pending = new Map<string, { ack: () => void; remaining: number }>();
+    const pending = new Map<string, { ack: (handled?: boolean) => void; remaining: number }>();
     const hookName = `onComplete.esConsumer${node.id.replace(/[^A-Za-z0-9_-]/g, '_')}`;
     const hooks = (RED as unknown as { hooks?: Hooks }).hooks;
     if (ackMode === 'complete' && wired.size > 0 && hooks) {
@@ -103,7 +103,7 @@ export = function (RED: NodeAPI): void {
       }
     };
 
-    const deliver = (rec: ConsumedRecord, ack: () => void): void => {
+    const deliver = (rec: ConsumedRecord, ack: (handled?: boolean) => void): void => {
       const msg: NodeMessage & Record<string, unknown> = {
         _msgid: RED.util.generateId(),
         payload: rec.value,
@@ -129,7 +129,10 @@ export = function (RED: NodeAPI): void {
         node.send(msg);
       } else {
         node.send(msg);
-        setImmediate(ack);
+        // Node-RED queued one delivery per wired node with setImmediate inside send(); this runs
+        // after them. If the flow began stopping in between, the deliveries may have found
+        // closed nodes (which drop msgs silently), so the record counts as not handled.
+        setImmediate(() => ack(!closing));
       }
     };
 
