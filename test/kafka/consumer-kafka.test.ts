@@ -19,7 +19,7 @@ import type { Admin, Producer } from 'kafkajs';
 import consumerNode from '../../nodes/event-streams-consumer';
 import { kafkaClient, kafkaOrSkip, uniqueTopic, type KafkaHandle } from '../helpers/kafka';
 import { waitFor } from '../helpers/wait';
-import { TAB, endpointNode, helper } from '../nodes/support';
+import { TAB, catchNode, endpointNode, helper } from '../nodes/support';
 
 type Msg = Record<string, any>;
 
@@ -33,6 +33,15 @@ function sinkNode(RED: any): void {
       done();
     });
   });
+}
+
+/** Polls an async check (the broker's view catches up a moment later) until it holds. */
+async function eventually(check: () => Promise<boolean>, what: string, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 describe('consumer node against real Kafka', function () {
@@ -115,7 +124,7 @@ describe('consumer node against real Kafka', function () {
     ];
   }
 
-  const nodes = [endpointNode, consumerNode, sinkNode];
+  const nodes = [endpointNode, consumerNode, sinkNode, catchNode];
 
   it('reads 1,000 records from earliest exactly once, in order per partition, keys and headers intact', async () => {
     const topic = await createTopic('cons-once', 3);
@@ -181,6 +190,47 @@ describe('consumer node against real Kafka', function () {
         `${received.length} received, ${duplicates} duplicates)`,
     );
     assert.ok(duplicates < total * 0.1, `${duplicates} duplicates`);
+  });
+
+  it('controls by msg: lag, manual commit, pause, resume, seek; a /pattern/ subscription; done() acknowledgement', async () => {
+    const base = uniqueTopic('cons-ctl');
+    const [ta, tb] = [`${base}-a`, `${base}-b`];
+    await admin.createTopics({
+      topics: [ta, tb, `${base}-c`].map((topic) => ({ topic, numPartitions: 1 })),
+      waitForLeaders: true,
+    });
+    const groupId = `g-${base}`;
+    const f = flow(`/^${base.replace(/-/g, '\\-')}-(a|b)$/`, groupId, { commit: 'manual', ack: 'complete' });
+    f.push({ id: 'ct1', z: 'tab1', type: 'catch', scope: ['c1'], uncaught: false, wires: [['sink']] });
+    await produce(ta, 0, 10);
+    await produce(tb, 100, 10);
+    await produce(`${base}-c`, 200, 10);
+    await helper.load(nodes, f, { cfg: {} });
+    const records = (): Msg[] => received.filter((m) => m.eventstreams);
+    await waitFor(() => records().length >= 20, '20 records', { timeoutMs: 60_000, intervalMs: 20 });
+    assert.deepEqual([...new Set(records().map((m) => m.topic))].sort(), [ta, tb], 'the pattern picks a and b');
+    const c1 = helper.getNode('c1');
+    const lagMsgs = (): Msg[] => received.filter((m) => m.payload && typeof m.payload.total === 'number');
+    c1.receive({ action: 'lag' });
+    await waitFor(() => lagMsgs().length >= 1, 'a lag answer', { timeoutMs: 20_000 });
+    assert.equal(lagMsgs()[0]!.payload.total, 20, 'manual mode: nothing committed yet');
+    c1.receive({ action: 'commit' });
+    const committedTotal = async (): Promise<number> => {
+      const offs = await admin.fetchOffsets({ groupId, topics: [ta, tb] });
+      return offs.reduce((s, t) => s + t.partitions.reduce((x, p) => x + Math.max(0, Number(p.offset)), 0), 0);
+    };
+    await eventually(async () => (await committedTotal()) === 20, 'the commit action to commit what was handled');
+    c1.receive({ action: 'pause' });
+    await produce(ta, 10, 5);
+    c1.receive({ action: 'resume' });
+    await waitFor(() => records().length >= 25, 'the records produced while paused', { timeoutMs: 30_000 });
+    c1.receive({ action: 'seek', payload: { topic: ta, partition: 0, offset: 'earliest' } });
+    await waitFor(() => records().length >= 40, 'topic a read again after the seek', { timeoutMs: 30_000 });
+    c1.receive({ action: 'explode' });
+    c1.receive({ action: 'seek', payload: { topic: 'nope', partition: 0, offset: 1 } });
+    const errors = (): Msg[] => received.filter((m) => m.error);
+    await waitFor(() => errors().length >= 2, 'two errors in Catch', { timeoutMs: 10_000 });
+    assert.deepEqual(errors().map((m) => m.error.code), ['VALIDATION', 'VALIDATION']);
   });
 
   it('two Node-RED runtimes in one group share the partitions and the survivor takes over', async function () {
