@@ -113,7 +113,9 @@ async function main(): Promise<void> {
     nodeRedConsumerPerSec: rate(nrMs),
     ratio: Math.round((bareMs / nrMs) * 100) / 100,
   };
-  console.log('| Consumer (records, partitions) | bare kafkajs msgs/s | consumer node → sink msgs/s | ratio |');
+  console.log(
+    '| Consumer (records, partitions) | bare kafkajs msgs/s | consumer node → sink msgs/s | ratio |',
+  );
   console.log('|---|---|---|---|');
   console.log(
     `| ${records}, ${partitions} × ${value.length} B | ${row.bareKafkajsPerSec} | ${row.nodeRedConsumerPerSec} | ${row.ratio} |`,

@@ -303,7 +303,10 @@ export class EventStreamsConsumer extends EventEmitter {
       eachBatch: (payload) => this.onBatch(payload),
     });
     if (!this.options.manualCommit && this.options.commitIntervalMs > 0) {
-      this.commitTimer = setInterval(() => void this.commit().catch(() => undefined), this.options.commitIntervalMs);
+      this.commitTimer = setInterval(
+        () => void this.commit().catch(() => undefined),
+        this.options.commitIntervalMs,
+      );
       this.commitTimer.unref();
     }
     if (this.options.lagIntervalMs > 0) {
@@ -452,7 +455,10 @@ export class EventStreamsConsumer extends EventEmitter {
     if (format !== 'avro') return decodeValue(buf, format);
     if (buf === null) return null;
     if (buf.length < 5 || buf[0] !== 0)
-      throw new ValidationError('The record value is not in the Confluent Avro wire format', 'SCHEMA_MISMATCH');
+      throw new ValidationError(
+        'The record value is not in the Confluent Avro wire format',
+        'SCHEMA_MISMATCH',
+      );
     const id = buf.readUInt32BE(1);
     let decoder = this.schemas.get(id);
     if (!decoder) {
@@ -534,7 +540,10 @@ export class EventStreamsConsumer extends EventEmitter {
     if (!Number.isInteger(partition) || partition < 0)
       throw new ValidationError('Seek needs a partition number', 'VALIDATION');
     if (!this.assigned.has(`${topic}\0${partition}`))
-      throw new ValidationError(`Partition ${partition} of ${topic} is not assigned to this consumer`, 'VALIDATION');
+      throw new ValidationError(
+        `Partition ${partition} of ${topic} is not assigned to this consumer`,
+        'VALIDATION',
+      );
     let offset: number;
     if (req.offset === 'earliest' || req.offset === 'latest') {
       const offsets = await this.admin!.fetchTopicOffsets(topic);
@@ -543,7 +552,11 @@ export class EventStreamsConsumer extends EventEmitter {
       offset = Number(req.offset === 'earliest' ? o.low : o.high);
     } else {
       offset = typeof req.offset === 'number' ? req.offset : Number(req.offset);
-      if (!Number.isSafeInteger(offset) || offset < 0 || (typeof req.offset === 'string' && !/^\d+$/.test(req.offset)))
+      if (
+        !Number.isSafeInteger(offset) ||
+        offset < 0 ||
+        (typeof req.offset === 'string' && !/^\d+$/.test(req.offset))
+      )
         throw new ValidationError('Seek needs an offset: a number, "earliest" or "latest"', 'VALIDATION');
     }
     this.consumer.seek({ topic, partition, offset: String(offset) });
@@ -609,10 +622,7 @@ export class EventStreamsConsumer extends EventEmitter {
     const admin = this.admin;
     this.consumer = undefined;
     this.admin = undefined;
-    await bounded(
-      Promise.allSettled([consumer?.disconnect(), admin?.disconnect()]),
-      1,
-    );
+    await bounded(Promise.allSettled([consumer?.disconnect(), admin?.disconnect()]), 1);
     this.setState('stopped');
   }
 }

@@ -18,7 +18,7 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
 
 import { CORE_DEFAULTS, ms } from '../lib/defaults';
-import { ValidationError, isEventStreamsError } from '../lib/errors';
+import { ClosedError, ValidationError, isEventStreamsError } from '../lib/errors';
 import { EventStreamsConsumer, type ConsumedRecord, type LagReport } from '../lib/consumer';
 import { numberOr } from '../lib/numbers';
 import { StatusThrottle, asError } from './shared/status';
@@ -201,7 +201,7 @@ export = function (RED: NodeAPI): void {
       }
       const c = consumer;
       if (!c) {
-        done(new ValidationError(t('errors.not-running'), 'CLOSED' as never));
+        done(new ClosedError(t('errors.not-running')));
         return;
       }
       switch (action) {
@@ -216,7 +216,10 @@ export = function (RED: NodeAPI): void {
           done();
           return;
         case 'commit':
-          c.commit().then(() => done(), (err: unknown) => done(asError(err)));
+          c.commit().then(
+            () => done(),
+            (err: unknown) => done(asError(err)),
+          );
           return;
         case 'lag':
           c.lag().then(

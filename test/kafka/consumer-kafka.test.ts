@@ -221,7 +221,11 @@ describe('consumer node against real Kafka', function () {
     await helper.load(nodes, f, { cfg: {} });
     const records = (): Msg[] => received.filter((m) => m.eventstreams);
     await waitFor(() => records().length >= 20, '20 records', { timeoutMs: 60_000, intervalMs: 20 });
-    assert.deepEqual([...new Set(records().map((m) => m.topic))].sort(), [ta, tb], 'the pattern picks a and b');
+    assert.deepEqual(
+      [...new Set(records().map((m) => m.topic))].sort(),
+      [ta, tb],
+      'the pattern picks a and b',
+    );
     const c1 = helper.getNode('c1');
     const lagMsgs = (): Msg[] => received.filter((m) => m.payload && typeof m.payload.total === 'number');
     c1.receive({ action: 'lag' });
@@ -230,9 +234,15 @@ describe('consumer node against real Kafka', function () {
     c1.receive({ action: 'commit' });
     const committedTotal = async (): Promise<number> => {
       const offs = await admin.fetchOffsets({ groupId, topics: [ta, tb] });
-      return offs.reduce((s, t) => s + t.partitions.reduce((x, p) => x + Math.max(0, Number(p.offset)), 0), 0);
+      return offs.reduce(
+        (s, t) => s + t.partitions.reduce((x, p) => x + Math.max(0, Number(p.offset)), 0),
+        0,
+      );
     };
-    await eventually(async () => (await committedTotal()) === 20, 'the commit action to commit what was handled');
+    await eventually(
+      async () => (await committedTotal()) === 20,
+      'the commit action to commit what was handled',
+    );
     c1.receive({ action: 'pause' });
     await produce(ta, 10, 5);
     c1.receive({ action: 'resume' });
@@ -243,7 +253,10 @@ describe('consumer node against real Kafka', function () {
     c1.receive({ action: 'seek', payload: { topic: 'nope', partition: 0, offset: 1 } });
     const errors = (): Msg[] => received.filter((m) => m.error);
     await waitFor(() => errors().length >= 2, 'two errors in Catch', { timeoutMs: 10_000 });
-    assert.deepEqual(errors().map((m) => m.error.code), ['VALIDATION', 'VALIDATION']);
+    assert.deepEqual(
+      errors().map((m) => m.error.code),
+      ['VALIDATION', 'VALIDATION'],
+    );
   });
 
   describe('the consumer examples, on a Kafka-backed local endpoint', () => {
@@ -279,7 +292,8 @@ describe('consumer node against real Kafka', function () {
     });
 
     afterEach(() => {
-      for (const name of ['ES_URL', 'ES_ADMIN_URL', 'ES_BROKERS', 'ES_CA', 'ES_API_KEY']) delete process.env[name];
+      for (const name of ['ES_URL', 'ES_ADMIN_URL', 'ES_BROKERS', 'ES_CA', 'ES_API_KEY'])
+        delete process.env[name];
     });
 
     /**
@@ -328,8 +342,14 @@ describe('consumer node against real Kafka', function () {
         timeoutMs: 30_000,
         intervalMs: 20,
       });
-      assert.deepEqual(boilers!.map((m) => m.key), ['boiler-1', 'boiler-1']);
-      assert.deepEqual(pumps!.map((m) => m.payload.device), ['pump-2']);
+      assert.deepEqual(
+        boilers!.map((m) => m.key),
+        ['boiler-1', 'boiler-1'],
+      );
+      assert.deepEqual(
+        pumps!.map((m) => m.payload.device),
+        ['pump-2'],
+      );
       assert.equal(others![0]!.eventstreams.key, 'fan-3');
     });
 
