@@ -48,7 +48,12 @@ describe('event-streams-consumer node (no broker)', function () {
     helper.getNode('c1').receive({ action: 'pause' });
     await until(() => caught.length === 1, 5000, 'the msg in Catch');
     assert.equal(caught[0]!.error.code, 'CLOSED');
-    assert.ok(seenStatuses.get('event-streams-consumer')?.has('error: INVALID_CONFIG'));
+    // Statuses are throttled to one a second: the error follows "connecting…".
+    await until(
+      () => seenStatuses.get('event-streams-consumer')?.has('error: INVALID_CONFIG') === true,
+      5000,
+      'the error status',
+    );
   });
 
   it('a bad /pattern/ is refused once, with VALIDATION, and a bad action goes to Catch', async () => {
@@ -66,6 +71,10 @@ describe('event-streams-consumer node (no broker)', function () {
     c1.receive({ action: 'explode' });
     await until(() => caught.length === 1, 5000, 'the msg in Catch');
     assert.equal(caught[0]!.error.code, 'VALIDATION');
-    assert.ok(seenStatuses.get('event-streams-consumer')?.has('error: VALIDATION'));
+    await until(
+      () => seenStatuses.get('event-streams-consumer')?.has('error: VALIDATION') === true,
+      5000,
+      'the error status',
+    );
   });
 });
