@@ -48,9 +48,10 @@ describe('event-streams-consumer node (no broker)', function () {
     helper.getNode('c1').receive({ action: 'pause' });
     await until(() => caught.length === 1, 5000, 'the msg in Catch');
     assert.equal(caught[0]!.error.code, 'CLOSED');
-    // Statuses are throttled to one a second: the error follows "connecting…".
+    // Statuses are throttled to one a second: the error follows "connecting…". The test helper's
+    // RED._ returns keys; status-keys.test.ts checks them against the catalog.
     await until(
-      () => seenStatuses.get('event-streams-consumer')?.has('error: INVALID_CONFIG') === true,
+      () => seenStatuses.get('event-streams-consumer')?.has('event-streams-consumer.status.error') === true,
       5000,
       'the error status',
     );
@@ -72,7 +73,7 @@ describe('event-streams-consumer node (no broker)', function () {
     await until(() => caught.length === 1, 5000, 'the msg in Catch');
     assert.equal(caught[0]!.error.code, 'VALIDATION');
     await until(
-      () => seenStatuses.get('event-streams-consumer')?.has('error: VALIDATION') === true,
+      () => seenStatuses.get('event-streams-consumer')?.has('event-streams-consumer.status.error') === true,
       5000,
       'the error status',
     );
