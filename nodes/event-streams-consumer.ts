@@ -75,6 +75,11 @@ export = function (RED: NodeAPI): void {
     const pending = new Map<string, { ack: (handled?: boolean) => void; remaining: number }>();
     const hookName = `onComplete.esConsumer${node.id.replace(/[^A-Za-z0-9_-]/g, '_')}`;
     const hooks = (RED as unknown as { hooks?: Hooks }).hooks;
+    if (ackMode === 'complete' && !hooks) {
+      // Node-RED's node API has had hooks since 2.0; a host without them (node-red-node-test-helper)
+      // gets the default meaning of handled, said once.
+      node.warn(t('errors.no-hooks'));
+    }
     if (ackMode === 'complete' && wired.size > 0 && hooks) {
       hooks.add(hookName, (event) => {
         const id = event.msg?._msgid;

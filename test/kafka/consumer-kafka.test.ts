@@ -205,7 +205,7 @@ describe('consumer node against real Kafka', function () {
     assert.ok(duplicates < total * 0.1, `${duplicates} duplicates`);
   });
 
-  it('controls by msg: lag, manual commit, pause, resume, seek; a /pattern/ subscription; done() acknowledgement', async () => {
+  it('controls by msg: lag, manual commit, pause, resume, seek; a /pattern/ subscription', async () => {
     const base = uniqueTopic('cons-ctl');
     const [ta, tb] = [`${base}-a`, `${base}-b`];
     await admin.createTopics({
