@@ -121,6 +121,11 @@ export interface LocalEndpointOptions {
    * true; its state lives in `stateDir` (memory backend) or the `_esnodes_schemas` topic (Kafka).
    */
   schemaRegistry?: boolean;
+  /**
+   * The registry's per-principal limits (defaults in limits.ts), checked by the gateway that takes
+   * the request.
+   */
+  registryLimits?: Partial<RegistryLimits>;
   /** Use a Kafka cluster instead of memory. */
   kafka?: KafkaConnectionOptions;
   /** Faults active from the start (tests, CLI flags). */
@@ -191,4 +196,18 @@ export interface Backend {
     options: { partition?: number; from?: number; limit?: number },
   ): Promise<StoredRecord[]>;
   close(): Promise<void>;
+}
+
+/** Schema registry fair-use limits (see REGISTRY_* in limits.ts). */
+export interface RegistryLimits {
+  /** New versions a Writer may propose per second, and the burst. */
+  writerPerSec: number;
+  writerBurst: number;
+  /** Artifacts one Writer may create (through produce). */
+  writerMaxArtifacts: number;
+  /** Artifacts Writers together may never take from the registry's total. */
+  managerReserved: number;
+  /** Event-loop milliseconds per second one Writer's registrations may use, and the burst. */
+  writerCpuMsPerSec: number;
+  writerCpuBurstMs: number;
 }
