@@ -821,6 +821,20 @@ export class Spool {
     }
   }
 
+  /**
+   * Removes what a crash may have left: temporary files of a rewrite or of the checkpoint file,
+   * and lock candidates of processes that are gone (those of live openers are theirs).
+   */
+  private async sweepLeftovers(names: string[]): Promise<void> {
+    for (const name of names) {
+      const m = /^lock\.(?:tmp|takeover)-(\d+)-[0-9a-f]+$/.exec(name);
+      const dead = m !== null && Number(m[1]) !== process.pid && !isAlive(Number(m[1]));
+      if (dead || /^seg-\d{16}\.log\.tmp$/.test(name) || name === `${CHECKPOINT_FILE}.tmp`) {
+        await fs.rm(path.join(this.options.dir, name), { force: true });
+      }
+    }
+  }
+
   /** Creates the checkpoint file at its full size once, so writing it later needs no new space. */
   private async openCheckpointFile(): Promise<void> {
     const dir = this.options.dir;
@@ -928,7 +942,9 @@ export class Spool {
     const isSettled = (s: number): boolean => s <= cpThrough || settled.has(s);
     const highWater = Math.max(cp?.appended ?? 0, cpThrough);
 
-    const names = (await fs.readdir(dir)).filter((n) => SEGMENT_RE.test(n)).sort();
+    const all = await fs.readdir(dir);
+    await this.sweepLeftovers(all);
+    const names = all.filter((n) => SEGMENT_RE.test(n)).sort();
     const scanned: ScannedSegment[] = [];
     for (const name of names) scanned.push(await this.scanSegment(name));
 
@@ -943,6 +959,17 @@ export class Spool {
         this.unackedBytes += FRAME_HEADER + f.data.length;
       }
       if (seg.regions.length > 0) this.recovery.damagedSegments++;
+      // A segment cut exactly at a frame boundary ends cleanly but short of the seqs that follow.
+      const tail = seg.regions[seg.regions.length - 1];
+      if (!tail || tail.next !== undefined) {
+        const lastFrame = seg.frames[seg.frames.length - 1];
+        seg.regions.push({
+          start: seg.size,
+          end: seg.size,
+          prev: lastFrame ? lastFrame.seq : seg.firstSeq - 1,
+          next: undefined,
+        });
+      }
       for (const r of seg.regions) {
         this.recovery.truncatedBytes += r.end - r.start;
         // The seqs the region held lie between its neighbours; at the end of the last segment the
@@ -958,6 +985,8 @@ export class Spool {
         }
         if (r.next === undefined && isLast && count === 0) this.recovery.tornBytes += r.end - r.start;
         if (bound - 1 > maxSeq) maxSeq = bound - 1;
+        if (r.start === r.end && count === 0) continue;
+        if (r.start === r.end) this.recovery.damagedSegments++;
         if (this.recovery.damage.length < MAX_DAMAGE_ENTRIES) {
           this.recovery.damage.push({ segment: seg.name, start: r.start, end: r.end, lost: count });
         }

@@ -25,7 +25,8 @@ import { RestartableEndpoint, waitFor } from './harness';
 
 const API_KEY = 'outbox-faults-api-key-9Xk2PqLm4v';
 const LIMITS = { maxKeyBytes: 4096, maxValueBytes: 65536, maxUriBytes: 10240 };
-const SEED = 0x5eed2107;
+/** Fixed so that a failure replays; OUTBOX_FAULTS_SEED (hex) runs another sequence. */
+const SEED = process.env.OUTBOX_FAULTS_SEED ? parseInt(process.env.OUTBOX_FAULTS_SEED, 16) : 0x5eed2107;
 
 /** mulberry32: a small seeded PRNG, so a failing trial can be replayed. */
 function prng(seed: number): () => number {
@@ -137,7 +138,9 @@ describe('reliability: outbox faults (damaged and full disks, kill -9 during a c
       const frames = framesOf(buf);
       const mode = (['flip', 'cut', 'hole'] as const)[Math.floor(rand() * 3)]!;
       totals[mode]++;
-      const pos = Math.floor(rand() * buf.length);
+      let pos = Math.floor(rand() * buf.length);
+      // A quarter of the cuts fall exactly on a frame boundary: the file then ends cleanly, short.
+      if (mode === 'cut' && rand() < 0.25) pos = frames[Math.floor(rand() * frames.length)]!.start;
       const expectLost = new Set<number>();
       if (mode === 'flip') {
         buf[pos] = buf[pos]! ^ (1 << Math.floor(rand() * 8));
