@@ -19,7 +19,7 @@ import path from 'node:path';
 
 import { EventStreamsClient } from '../../lib/client';
 import type { StoredRecord } from '../../lib/local/types';
-import { OUTBOX_ACK_BACKLOG, Outbox, outboxClientOptions, serializeRecord } from '../../lib/outbox';
+import { OUTBOX_ACK_BACKLOG, Outbox, serializeRecord } from '../../lib/outbox';
 import { Spool } from '../../lib/spool';
 import { RestartableEndpoint, waitFor } from './harness';
 
@@ -66,15 +66,15 @@ describe('reliability: outbox faults (damaged and full disks, kill -9 during a c
   before(async () => {
     ep = await RestartableEndpoint.create({ apiKeys: [API_KEY], autoCreateTopics: true });
     await ep.start();
-    client = new EventStreamsClient(
-      outboxClientOptions({
-        url: ep.url,
-        auth: { mode: 'bearer', apiKey: API_KEY },
-        tls: { ca: ep.caPem },
-        connections: 8,
-        requestTimeoutMs: 5000,
-      }),
-    );
+    client = new EventStreamsClient({
+      // One attempt per request, as the outbox sends (it is the retry loop).
+      retry: { retries: 0 },
+      url: ep.url,
+      auth: { mode: 'bearer', apiKey: API_KEY },
+      tls: { ca: ep.caPem },
+      connections: 8,
+      requestTimeoutMs: 5000,
+    });
   });
   after(async () => {
     await client.close({ deadlineMs: 1000 });
@@ -100,7 +100,7 @@ describe('reliability: outbox faults (damaged and full disks, kill -9 during a c
         maxHoldMs: 200,
         ...extra,
       },
-      () => client,
+      () => client.sender,
     );
     outboxes.push(o);
     return o;
@@ -328,7 +328,7 @@ describe('reliability: outbox faults (damaged and full disks, kill -9 during a c
     // middle of its k-th checkpoint write, after half of the slot is written (a torn checkpoint).
     const script = `
       const fs = require('node:fs');
-      const { Outbox, outboxClientOptions } = require(${JSON.stringify(path.join(dist, 'outbox.js'))});
+      const { Outbox } = require(${JSON.stringify(path.join(dist, 'outbox.js'))});
       const { EventStreamsClient } = require(${JSON.stringify(path.join(dist, 'client.js'))});
       const [dir, url, caFile, k] = process.argv.slice(1);
       (async () => {
@@ -343,12 +343,12 @@ describe('reliability: outbox faults (damaged and full disks, kill -9 during a c
           }
           return write.apply(this, arguments);
         };
-        const client = new EventStreamsClient(outboxClientOptions({
+        const client = new EventStreamsClient({ retry: { retries: 0 },
           url, auth: { mode: 'bearer', apiKey: ${JSON.stringify(API_KEY)} },
           tls: { ca: fs.readFileSync(caFile, 'utf8') }, connections: 8,
-        }));
+        });
         const o = await Outbox.open({ dir, maxBytes: 64 * 1024 * 1024, flavour: 'v1',
-          limits: ${JSON.stringify(LIMITS)}, concurrency: 8, retryDelayMs: 50, checkpointDelayMs: 1 }, () => client);
+          limits: ${JSON.stringify(LIMITS)}, concurrency: 8, retryDelayMs: 50, checkpointDelayMs: 1 }, () => client.sender);
         console.log(JSON.stringify({ recovered: o.recovered, lost: o.recovery.lost }));
       })().catch((e) => { console.error(e); process.exit(3); });`;
     const rounds: Array<{ k: number; signal: string | null; recovered: number; storedAfter: number }> = [];
