@@ -252,6 +252,65 @@ describe('reliability: spool (durable outbox store)', () => {
     await s.close();
   });
 
+  it('a write the disk fails is never recovered: cut back off, or (if even the cut fails) settled in the checkpoint first', async () => {
+    // EIO cannot be produced on demand by a real file system here (the tmpfs test in
+    // outbox-faults.test.ts produces a real ENOSPC), so the segment handle's write, datasync and
+    // truncate are made to fail: the write after putting half of its bytes on disk.
+    const s = await Spool.open({ dir, maxBytes: 1 << 20 });
+    assert.equal(await s.append(payload(0)), 1);
+    const probe = await fs.open(path.join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    await probe.close();
+    await fs.rm(path.join(dir, 'probe'));
+    const originals = { write: proto.write!, truncate: proto.truncate! };
+    const eio = (): Error => Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
+    let failTruncate = false;
+    proto.write = async function (this: unknown, ...args: unknown[]) {
+      const [buf, offset, length, position] = args as [Buffer, number, number, number];
+      // Only the segment's frames (magic E5 5F 0F A7) fail; the checkpoint is written.
+      if (Buffer.isBuffer(buf) && buf.readUInt32BE(offset) === 0xe55f0fa7) {
+        await originals.write.call(this, buf, offset, Math.floor(length / 2), position);
+        throw eio();
+      }
+      return originals.write.apply(this, args);
+    };
+    proto.truncate = function (this: unknown, ...args: unknown[]) {
+      return failTruncate ? Promise.reject(eio()) : originals.truncate.apply(this, args);
+    };
+    try {
+      // 1. The cut works: the failed records leave nothing, their seqs are reused.
+      const first = await Promise.allSettled([s.append(payload(1)), s.append(payload(2))]);
+      assert.deepEqual(
+        first.map((r) => r.status === 'rejected' && (r.reason as { code: string }).code),
+        ['OUTBOX_IO', 'OUTBOX_IO'],
+      );
+      // 2. The cut fails too: half a batch stays on disk, its seqs are settled.
+      failTruncate = true;
+      const second = await Promise.allSettled([s.append(payload(3)), s.append(payload(4))]);
+      assert.ok(
+        second.every((r) => r.status === 'rejected' && (r.reason as { code: string }).code === 'OUTBOX_IO'),
+      );
+    } finally {
+      Object.assign(proto, originals);
+    }
+    // The disk is back: the next append goes through (after the checkpoint recorded the failure).
+    const next = await s.append(payload(5));
+    assert.equal(next, 4, 'seqs 2 and 3 (the failed, half-written batch) are not reused');
+    assert.deepEqual(
+      s.pending().map((e) => e.seq),
+      [1, 4],
+    );
+    await s.close();
+    const r = await Spool.open({ dir, maxBytes: 1 << 20 });
+    assert.deepEqual(
+      r.pending().map((e) => e.data.toString()),
+      [payload(0).toString(), payload(5).toString()],
+      'no record whose append was rejected comes back',
+    );
+    assert.equal(r.recovery.lost, 0, 'and the half-written batch is not reported as a loss');
+    await r.close();
+  });
+
   it('refuses a second open of the same directory', async () => {
     const s = await Spool.open({ dir, maxBytes: 1000 });
     await assert.rejects(Spool.open({ dir, maxBytes: 1000 }), /already open/);
