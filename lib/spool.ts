@@ -24,6 +24,8 @@
  *   copy-on-write file system, btrfs or ZFS, may still need space for an in-place write.) The JSON
  *   `checkpoint` of earlier versions is read once and removed.
  * - `lock`: `{"pid","start","boot"}` of the process that has the spool open (see {@link Spool.open}).
+ * - `reserve`: 16 KiB kept aside, given up when the lock cannot be created on a full disk (so a
+ *   restart on a full disk still opens and drains), made again after the next checkpoint.
  *
  * Durability: appends made in the same tick are written with one write and one fdatasync
  * ("group commit"); {@link Spool.append} resolves only after that sync, so a record whose append
@@ -384,11 +386,32 @@ function uniqueSuffix(): string {
   return `${process.pid}-${randomBytes(6).toString('hex')}`;
 }
 
+const RESERVE_FILE = 'reserve';
+/** Space kept aside so that the lock can be created on a full disk (the backlog must still drain). */
+const RESERVE_BYTES = 16 * 1024;
+
+/** Writes a small file; on a full disk, gives up the reserve once and tries again. */
+async function writeSmall(dir: string, file: string, body: string): Promise<void> {
+  try {
+    await fs.writeFile(file, body, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    const code = errnoOf(err);
+    if (code !== 'ENOSPC' && code !== 'EDQUOT') throw err;
+    await fs.rm(file, { force: true });
+    try {
+      await fs.unlink(path.join(dir, RESERVE_FILE));
+    } catch {
+      throw err; // no reserve left to give up
+    }
+    await fs.writeFile(file, body, { mode: 0o600, flag: 'wx' });
+  }
+}
+
 /** Writes `body` to `file` so that it appears complete or not at all (temporary file, rename). */
 async function writeAtomically(dir: string, file: string, body: string): Promise<void> {
   const tmp = path.join(dir, `lock.tmp-${uniqueSuffix()}`);
   try {
-    await fs.writeFile(tmp, body, { mode: 0o600, flag: 'wx' });
+    await writeSmall(dir, tmp, body);
     await fs.rename(tmp, file);
   } finally {
     await fs.rm(tmp, { force: true });
@@ -495,6 +518,7 @@ export class Spool {
   private checkpointFh: fs.FileHandle | undefined;
   private checkpointGen = 0n;
   private lockBody: string | undefined;
+  private hasReserve = false;
   private closed = false;
   private readonly segmentBytes: number;
   private readonly fsync: boolean;
@@ -703,7 +727,7 @@ export class Spool {
       // The lock appears complete or not at all: written aside, then linked (fails if present).
       const tmp = path.join(dir, `lock.tmp-${uniqueSuffix()}`);
       try {
-        await fs.writeFile(tmp, body, { mode: 0o600, flag: 'wx' });
+        await writeSmall(dir, tmp, body);
         await fs.link(tmp, file);
         this.lockBody = body;
         return;
@@ -772,7 +796,7 @@ export class Spool {
       await fs.unlink(file);
       const tmp = path.join(dir, `lock.tmp-${uniqueSuffix()}`);
       try {
-        await fs.writeFile(tmp, body, { mode: 0o600, flag: 'wx' });
+        await writeSmall(dir, tmp, body);
         await fs.link(tmp, file);
         return true;
       } catch (err) {
@@ -829,7 +853,11 @@ export class Spool {
     for (const name of names) {
       const m = /^lock\.(?:tmp|takeover)-(\d+)-[0-9a-f]+$/.exec(name);
       const dead = m !== null && Number(m[1]) !== process.pid && !isAlive(Number(m[1]));
-      if (dead || /^seg-\d{16}\.log\.tmp$/.test(name) || name === `${CHECKPOINT_FILE}.tmp`) {
+      const tmp =
+        /^seg-\d{16}\.log\.tmp$/.test(name) ||
+        name === `${CHECKPOINT_FILE}.tmp` ||
+        name === `${RESERVE_FILE}.tmp`;
+      if (dead || tmp) {
         await fs.rm(path.join(this.options.dir, name), { force: true });
       }
     }
@@ -1210,6 +1238,27 @@ export class Spool {
     this.acksSinceCheckpoint -= covered;
     if (settledPoison) this.mustCheckpoint = false;
     await this.deleteAckedSegments();
+    if (!this.hasReserve) await this.makeReserve();
+  }
+
+  /** (Re)creates the reserve the next open may give up; best effort (a full disk retries later). */
+  private async makeReserve(): Promise<void> {
+    const file = path.join(this.options.dir, RESERVE_FILE);
+    try {
+      const st = await fs.stat(file).catch(() => undefined);
+      if (!st || st.size < RESERVE_BYTES) {
+        const tmp = `${file}.tmp`;
+        try {
+          await fs.writeFile(tmp, Buffer.alloc(RESERVE_BYTES), { mode: 0o600 });
+          await fs.rename(tmp, file);
+        } finally {
+          await fs.rm(tmp, { force: true });
+        }
+      }
+      this.hasReserve = true;
+    } catch {
+      // Tried again after the next checkpoint.
+    }
   }
 
   /** Deletes segments whose records are all settled; the active one too once nothing is pending. */

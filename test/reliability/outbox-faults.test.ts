@@ -232,7 +232,7 @@ describe('reliability: outbox faults (damaged and full disks, kill -9 during a c
     try {
       const topic = `tmpfs-${Date.now().toString(36)}`;
       const dir = path.join(mnt, 'outbox');
-      const o = await openOutbox(dir, { segmentBytes: 64 * 1024 });
+      let o = await openOutbox(dir, { segmentBytes: 64 * 1024 });
       // The endpoint refuses writes (503) while the burst starts, so the spool grows to the disk's size.
       ep.current!.setFaults([{ route: 'produce', status: 503 }]);
       const value = (i: number): string => JSON.stringify({ i, pad: 'x'.repeat(3000) });
@@ -240,6 +240,7 @@ describe('reliability: outbox faults (damaged and full disks, kill -9 during a c
       const caught = new Map<number, string>();
       const M = 700; // about 2.1 MB: twice the disk
       let cleared = false;
+      let freeAtRestart = -1;
       for (let w = 0; w < M; w += 10) {
         const wave = Array.from({ length: 10 }, (_, j) => w + j);
         const results = await Promise.allSettled(
@@ -250,7 +251,29 @@ describe('reliability: outbox faults (damaged and full disks, kill -9 during a c
           else caught.set(wave[j]!, (r.reason as { code?: string }).code ?? String(r.reason));
         });
         if (!cleared && caught.size > 0) {
-          // Mid-burst: the disk is full; the endpoint comes back and the drain frees space.
+          // Mid-burst, the disk is full. A restart now must still open the outbox (its lock is
+          // made from the space it kept aside) and hand back every stored record.
+          await o.close(1000);
+          outboxes.splice(outboxes.indexOf(o), 1);
+          // Whatever space the failed write left, something else on the disk takes now.
+          const filler = await fs.open(path.join(mnt, 'filler'), 'w');
+          try {
+            for (;;) await filler.write(Buffer.alloc(4096));
+          } catch (err) {
+            assert.equal((err as { code?: string }).code, 'ENOSPC');
+          } finally {
+            await filler.close();
+          }
+          const st0 = await fs.statfs(mnt);
+          freeAtRestart = st0.bavail * st0.bsize;
+          o = await openOutbox(dir, { segmentBytes: 64 * 1024 });
+          assert.equal(
+            o.recovered,
+            ok.size,
+            `every stored record back after a restart on a full disk (${freeAtRestart} bytes free)`,
+          );
+          await fs.rm(path.join(mnt, 'filler'));
+          // Then the endpoint comes back and the drain frees space.
           cleared = true;
           ep.current!.clearFaults();
         }
@@ -284,7 +307,7 @@ describe('reliability: outbox faults (damaged and full disks, kill -9 during a c
       const st = await fs.statfs(mnt);
       const usedKiB = ((st.blocks - st.bfree) * st.bsize) / 1024;
       console.log(
-        `      [tmpfs] ${M} sent: ${ok.size} delivered + ${caught.size} caught (OUTBOX_FULL); disk used after the drain ${usedKiB} KiB of 1024`,
+        `      [tmpfs] ${M} sent: ${ok.size} delivered + ${caught.size} caught (OUTBOX_FULL); restarted on the full disk (${freeAtRestart} bytes free); disk used after the drain ${usedKiB} KiB of 1024`,
       );
       assert.ok(usedKiB <= 128, `disk used after the drain: ${usedKiB} KiB`);
       // Not wedged: new records are stored and delivered.
