@@ -30,6 +30,12 @@ import {
 } from './shared/endpoint-config';
 import { testRequestConfig, type StoredEndpoint } from './shared/editor-request';
 import { EndpointResources, type OutboxPlacement } from './shared/endpoint-resources';
+import {
+  METRICS_SETTING,
+  registerMetricsRoutes,
+  trackMetrics,
+  untrackMetrics,
+} from './shared/metrics-routes';
 import type {
   EndpointCredentials,
   EndpointNode,
@@ -132,12 +138,21 @@ export = function (RED: NodeAPI): void {
         node.error(RED._('event-streams-endpoint.outbox.open-failed', { reason: (err as Error).message })),
     );
 
+    // The sidebar, the topic-admin `stats` operation and Prometheus read this endpoint's metrics.
+    const metricsSource = {
+      name: def.name || options.url || options.brokers.join(',') || node.id,
+      snapshot: () => resources.snapshot(),
+    };
+    trackMetrics(node.id, metricsSource);
+    node.getMetrics = () => resources.snapshot();
+
     node.getOutbox = () => resources.outbox();
     node.getSender = () => resources.sender();
     node.getClient = () => resources.client();
     node.getKafkaAdmin = () => resources.kafkaAdmin();
 
     node.on('close', (_removed: boolean, done: () => void) => {
+      untrackMetrics(node.id, metricsSource);
       let finished = false;
       const finish = (): void => {
         if (finished) return;
@@ -188,9 +203,11 @@ export = function (RED: NodeAPI): void {
         [SERVER_SETTINGS.outboxDir]: { value: '', exportable: false },
         [SERVER_SETTINGS.outboxMaxBytes]: { value: DEFAULT_SERVER_OUTBOX_MAX_BYTES, exportable: false },
         [SERVER_SETTINGS.allowInsecureTls]: { value: true, exportable: false },
+        [METRICS_SETTING]: { value: false, exportable: false },
       },
     } as never,
   );
+  registerMetricsRoutes(RED);
 
   /**
    * The stored node a test request names: its saved properties (what the editor sends back), the

@@ -14,6 +14,8 @@ import { EventStreamsClient } from '../../lib/client';
 import { DEFAULT_LIMITS } from '../../lib/encode';
 import { ClosedError } from '../../lib/errors';
 import { KafkaTopicAdmin } from '../../lib/kafka-admin';
+import { MeteredSender } from '../../lib/metered-sender';
+import { EndpointMetrics, type MetricsSnapshot } from '../../lib/metrics';
 import { Outbox } from '../../lib/outbox';
 import { OutboxSender } from '../../lib/outbox-sender';
 import type { Sender } from '../../lib/sender';
@@ -55,6 +57,8 @@ export function createTransportSender(ctx: TransportContext): Sender {
 }
 
 export class EndpointResources {
+  /** Delivered, failed, retried, latency and recent errors of what went through the transport. */
+  readonly metrics = new EndpointMetrics();
   private session: EventStreamsClient | undefined;
   private transportSender: Sender | undefined;
   private outboxSender: OutboxSender | undefined;
@@ -128,6 +132,17 @@ export class EndpointResources {
     return this.closing !== undefined;
   }
 
+  /** The metrics with the transport's and the outbox's live counts, for the sidebar, flows and Prometheus. */
+  snapshot(): MetricsSnapshot {
+    const stats = this.transportSender?.stats();
+    const backlog = this.outboxSender?.backlog?.();
+    return this.metrics.snapshot({
+      inFlight: stats?.inFlight ?? 0,
+      queued: stats?.queued ?? 0,
+      ...(this.outboxSender !== undefined ? { outboxDepth: backlog?.depth ?? 0 } : {}),
+    });
+  }
+
   /**
    * Ends everything within `deadlineMs` overall: the outbox (in-flight records stay stored), then
    * the transport (in-flight and queued records finish or are rejected), then the session and the
@@ -165,11 +180,15 @@ export class EndpointResources {
 
   private transport(): Sender {
     this.check();
-    this.transportSender ??= createTransportSender({
-      options: this.init.options,
-      credentials: this.init.credentials,
-      client: () => this.client(),
-    });
+    // Metered here, under the outbox: a record counts as delivered when the broker has it.
+    this.transportSender ??= new MeteredSender(
+      createTransportSender({
+        options: this.init.options,
+        credentials: this.init.credentials,
+        client: () => this.client(),
+      }),
+      this.metrics,
+    );
     return this.transportSender;
   }
 

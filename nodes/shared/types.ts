@@ -93,6 +93,8 @@ export interface EndpointNode extends Node<EndpointCredentials> {
   readonly closeTimeoutMs: number;
   /** The durable outbox once open, when the endpoint has it enabled; undefined when it is off. */
   getOutbox?(): Promise<Outbox> | undefined;
+  /** The endpoint's producer metrics now (lib/metrics.ts): the topic-admin `stats` operation. */
+  getMetrics?(): import('../../lib/metrics').MetricsSnapshot;
 }
 
 /** `event-streams-producer` properties. */
