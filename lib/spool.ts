@@ -71,6 +71,7 @@ const SEG_HEADER_BYTES = 2 * SEG_HEADER_COPY;
 const FRAME_MAGIC = Buffer.from([0xe5, 0x5f, 0x0f, 0xa7]);
 const FRAME_MAGIC_U32 = FRAME_MAGIC.readUInt32BE(0);
 const FRAME_HEADER = 20;
+const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
 /** Frames of segments written before the format had a magic and a salt. */
 const LEGACY_FRAME_HEADER = 16;
 
@@ -209,7 +210,7 @@ function parseFrame(
   const end = off + FRAME_HEADER + len;
   if (len > MAX_FRAME_PAYLOAD || end > buf.length) return undefined;
   const big = buf.readBigUInt64BE(off + 8);
-  if (big > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
+  if (big > MAX_SAFE_BIG) return undefined;
   const seq = Number(big);
   if (seq <= last) return undefined;
   const crc = crc32(buf.subarray(off + FRAME_HEADER, end), crc32(buf.subarray(off + 4, off + 16), salt));
@@ -978,27 +979,35 @@ export class Spool {
 
     let maxSeq = highWater;
     const lost: number[] = [];
+    let ascending = true;
+    let lastKept = 0;
+    let steps = 0;
     for (let i = 0; i < scanned.length; i++) {
       const seg = scanned[i]!;
       for (const f of seg.frames) {
+        if (++steps % RECOVERY_SLICE_FRAMES === 0) await yieldTurn();
         if (f.seq > maxSeq) maxSeq = f.seq;
         if (isSettled(f.seq) || this.entries.has(f.seq)) continue;
+        if (f.seq < lastKept) ascending = false;
+        lastKept = f.seq;
         this.entries.set(f.seq, f.data);
         this.unackedBytes += FRAME_HEADER + f.data.length;
       }
       if (seg.regions.length > 0) this.recovery.damagedSegments++;
-      // A segment cut exactly at a frame boundary ends cleanly but short of the seqs that follow.
-      const tail = seg.regions[seg.regions.length - 1];
+      // A segment cut exactly at a frame boundary ends cleanly but short of the seqs that follow:
+      // checked as an empty region at its end (which needs no rewrite).
+      const regions = [...seg.regions];
+      const tail = regions[regions.length - 1];
       if (!tail || tail.next !== undefined) {
         const lastFrame = seg.frames[seg.frames.length - 1];
-        seg.regions.push({
+        regions.push({
           start: seg.size,
           end: seg.size,
           prev: lastFrame ? lastFrame.seq : seg.firstSeq - 1,
           next: undefined,
         });
       }
-      for (const r of seg.regions) {
+      for (const r of regions) {
         this.recovery.truncatedBytes += r.end - r.start;
         // The seqs the region held lie between its neighbours; at the end of the last segment the
         // checkpoint's `appended` says how far confirmed appends reached.
@@ -1022,34 +1031,45 @@ export class Spool {
     }
     this.recovery.lost = lost.length;
 
-    // Sort once: a damaged middle segment may have shuffled the order of insertion.
-    const sorted = [...this.entries.entries()].sort((a, b) => a[0] - b[0]);
-    this.entries.clear();
-    for (const [s, d] of sorted) this.entries.set(s, d);
+    // Segments come in seq order, so records normally do too; sort only if damage shuffled them.
+    if (!ascending) {
+      const sorted = [...this.entries.entries()].sort((a, b) => a[0] - b[0]);
+      this.entries.clear();
+      for (const [s, d] of sorted) this.entries.set(s, d);
+    }
     this.recovery.records = this.entries.size;
 
     // Everything below the oldest pending record is settled; above it, what is not pending.
     this.nextSeq = maxSeq + 1;
     this.durableSeq = maxSeq;
-    this.through = sorted.length > 0 ? sorted[0]![0] - 1 : maxSeq;
-    for (let s = this.through + 1; s <= maxSeq; s++) if (!this.entries.has(s)) this.ackedAbove.add(s);
+    const oldest = this.entries.keys().next();
+    this.through = oldest.done ? maxSeq : oldest.value - 1;
+    for (let s = this.through + 1; s <= maxSeq; s++) {
+      if (s % RECOVERY_SLICE_FRAMES === 0) await yieldTurn();
+      if (!this.entries.has(s)) this.ackedAbove.add(s);
+    }
 
     await this.openCheckpointFile();
 
     // Damaged segments are rewritten without the damage, so it is reported once.
     for (const seg of scanned) {
-      const kept = seg.frames.filter((f) => this.entries.has(f.seq));
       let size = seg.size;
       let salt = seg.salt;
       let lastSeq = seg.frames.length > 0 ? seg.frames[seg.frames.length - 1]!.seq : seg.firstSeq - 1;
       if (seg.regions.length > 0) {
+        const kept = seg.frames.filter((f) => this.entries.has(f.seq));
         if (kept.length === 0) {
           await fs.rm(seg.file, { force: true });
           continue;
         }
         try {
           salt = randomBytes(4).readUInt32BE(0);
-          const body = Buffer.concat([segHeader(salt), ...kept.map((f) => frame(salt, f.seq, f.data))]);
+          const parts = [segHeader(salt)];
+          for (const f of kept) {
+            if (parts.length % RECOVERY_SLICE_FRAMES === 0) await yieldTurn();
+            parts.push(frame(salt, f.seq, f.data));
+          }
+          const body = Buffer.concat(parts);
           const tmp = `${seg.file}.tmp`;
           const fh = await fs.open(tmp, 'w', 0o600);
           try {
