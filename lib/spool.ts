@@ -1186,6 +1186,15 @@ export class Spool {
         try {
           await this.active.fh.truncate(before);
           if (this.fsync) await this.active.fh.datasync();
+          if (before === SEG_HEADER_BYTES) {
+            // A segment with no frame left is removed here, inside the flush (no other flush can
+            // be opening a segment of the same name now), so a full disk keeps no empty file.
+            const { seg, fh } = this.active;
+            this.active = undefined;
+            this.segments.splice(this.segments.indexOf(seg), 1);
+            await fh.close().catch(() => undefined);
+            await fs.rm(seg.file, { force: true }).catch(() => undefined);
+          }
         } catch {
           // Still on disk, possibly in part: its seqs are settled and recorded before the next
           // append (mustCheckpoint), and this segment is not written to again.
@@ -1193,9 +1202,11 @@ export class Spool {
           this.nextSeq = first + batch.length;
           this.mustCheckpoint = true;
           this.checkpointDirty = true;
-          this.active.seg.lastSeq = first + batch.length - 1;
-          await this.active.fh.close().catch(() => undefined);
-          this.active = undefined;
+          if (this.active) {
+            this.active.seg.lastSeq = first + batch.length - 1;
+            await this.active.fh.close().catch(() => undefined);
+            this.active = undefined;
+          }
         }
       }
       const e = storageError(err, dir, 'writing a record', true);
