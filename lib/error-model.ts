@@ -114,6 +114,10 @@ export const RULES: Readonly<Record<ErrorCode, Rule>> = Object.freeze({
   TLS_FAILED: rule('fail', 'endpoint', 'tls-failed'),
   UNEXPECTED_RESPONSE: rule('fail', 'endpoint', 'error'),
   QUEUE_FULL: rule('fail', 'local', 'queue-full'),
+  // The outbox's own disk (lib/spool.ts): the record was not stored, or stored records were lost.
+  OUTBOX_FULL: rule('fail', 'local', 'outbox-full'),
+  OUTBOX_IO: rule('fail', 'local', 'outbox-io'),
+  OUTBOX_DAMAGED: rule('fail', 'local', 'outbox-damaged'),
   CLOSED: rule('fail', 'local', 'closed'),
   WITHDRAWN: rule('fail', 'local', 'closed'),
   RETRIES_EXHAUSTED: rule('fail', 'endpoint', 'error'),

@@ -57,6 +57,9 @@ export type ErrorCode =
   | 'TLS_FAILED'
   | 'UNEXPECTED_RESPONSE'
   | 'QUEUE_FULL'
+  | 'OUTBOX_FULL'
+  | 'OUTBOX_IO'
+  | 'OUTBOX_DAMAGED'
   | 'CLOSED'
   | 'WITHDRAWN'
   | 'RETRIES_EXHAUSTED'
@@ -310,6 +313,20 @@ export class UnexpectedResponseError extends EventStreamsError {
 export class QueueFullError extends EventStreamsError {
   constructor(message: string, details: ErrorDetails = {}) {
     super(message, 'QUEUE_FULL', details);
+  }
+}
+
+/**
+ * The durable outbox's disk: full (OUTBOX_FULL: the record was not stored), failing
+ * (OUTBOX_IO), or found damaged at open (OUTBOX_DAMAGED: stored records were lost).
+ */
+export class OutboxStorageError extends EventStreamsError {
+  constructor(
+    message: string,
+    code: 'OUTBOX_FULL' | 'OUTBOX_IO' | 'OUTBOX_DAMAGED',
+    details: ErrorDetails = {},
+  ) {
+    super(message, code, details);
   }
 }
 

@@ -18,7 +18,12 @@
  *   (400/413/415/too large) is removed and reported, because resending it can never succeed
  *   and would block its key.
  * - When the spool is at `maxBytes` a new record is refused with QUEUE_FULL (nothing is evicted).
- * - At-least-once: a record acknowledged shortly before a crash may be sent again after restart.
+ * - At-least-once: a record acknowledged shortly before a crash may be sent again after restart,
+ *   at most {@link OUTBOX_ACK_BACKLOG} + 2 × `concurrency` of them: new sends wait while that many
+ *   acknowledgements wait for the spool's checkpoint (see lib/spool.ts).
+ * - A full or failing disk rejects the new record with OUTBOX_FULL / OUTBOX_IO and keeps nothing
+ *   of it; records lost to damage found at open are counted once (`lastError` OUTBOX_DAMAGED,
+ *   {@link Outbox.recovery}) and every intact record is sent.
  *
  * Work per record is O(1): the sender keeps its own index of the spool (a FIFO of sendable
  * records, a FIFO per key of records behind one in flight, the set in flight), so neither
@@ -29,19 +34,24 @@ import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 
 import { type EncodeLimits, encodeRecord } from './encode';
-import { ClosedError, type EventStreamsError } from './errors';
+import { ClosedError, type EventStreamsError, OutboxStorageError } from './errors';
 import { isRecordRejection } from './error-model';
 import { outboxDrop, type OutboxDropMessage } from './diagnostics';
 import { loadRecord, orderKeyOf, storeRecord } from './record-codec';
 import { backoffDelay, type RetryPolicy } from './retry';
 import { needsSchemaText } from './schema';
 import type { Sender, SendOptions } from './sender';
-import { Spool } from './spool';
+import { CHECKPOINT_ACKS, Spool, type SpoolRecovery } from './spool';
 import type { ApiFlavour, ProduceRecord, ProduceResult } from './types';
 import { validateTopicName } from './validate';
 
 /** Longest wait between probes while the server fails (see the module comment). */
 export const DEFAULT_OUTBOX_MAX_HOLD_MS = 1500;
+/**
+ * New sends wait while this many acknowledgements wait for a checkpoint: it bounds the records
+ * sent again after a crash (a checkpoint is started at {@link CHECKPOINT_ACKS}).
+ */
+export const OUTBOX_ACK_BACKLOG = 2 * CHECKPOINT_ACKS;
 /** Time one slice of indexing recovered records may take before yielding to the event loop. */
 const INDEX_SLICE_MS = 4;
 
@@ -77,6 +87,8 @@ export interface OutboxOptions {
   segmentBytes?: number;
   /** fdatasync each group commit (default true); see lib/spool.ts. */
   fsync?: boolean;
+  /** How long an acknowledgement may wait for the checkpoint (default 200 ms); see lib/spool.ts. */
+  checkpointDelayMs?: number;
 }
 
 /** Told about a record's fate after it was spooled (only while its producer node is running). */
@@ -132,7 +144,12 @@ class Fifo<T> {
  */
 export class Outbox extends EventEmitter {
   /** The last send failure, cleared by the next success. */
-  lastError: Error | undefined;
+  private sendError: Error | undefined;
+  /** Records lost to damage found at open (OUTBOX_DAMAGED): shown until the outbox is reopened. */
+  private readonly lossError: OutboxStorageError | undefined;
+  private awaitingCheckpoint = false;
+  /** The checkpoint failed: sends go on (the resend bound no longer holds) until it is retried. */
+  private checkpointStalled = false;
 
   private readonly waiters = new Map<number, OutboxListener>();
   /** Order key of every indexed, unacknowledged record. */
@@ -164,6 +181,19 @@ export class Outbox extends EventEmitter {
     super();
     // One `change` listener per producer node that shows the depth: as many as the flows have.
     this.setMaxListeners(0);
+    const r = spool.recovery;
+    if (r.lost > 0) {
+      const where = r.damage
+        .filter((d) => d.lost > 0)
+        .slice(0, 5)
+        .map((d) => `${d.segment} bytes ${d.start}-${d.end}: ${d.lost}`)
+        .join('; ');
+      const more = r.damage.filter((d) => d.lost > 0).length > 5 ? '; …' : '';
+      this.lossError = new OutboxStorageError(
+        `${r.lost} stored message(s) were lost to damage in the outbox files (${where}${more})`,
+        'OUTBOX_DAMAGED',
+      );
+    }
     const initialDelayMs = Math.max(1, options.retryDelayMs);
     this.policy = {
       retries: Number.POSITIVE_INFINITY,
@@ -180,6 +210,7 @@ export class Outbox extends EventEmitter {
       maxBytes: options.maxBytes,
       ...(options.segmentBytes ? { segmentBytes: options.segmentBytes } : {}),
       ...(options.fsync === false ? { fsync: false } : {}),
+      ...(options.checkpointDelayMs !== undefined ? { checkpointDelayMs: options.checkpointDelayMs } : {}),
     });
     const outbox = new Outbox(spool, options, getSender);
     outbox.indexRecovered(spool.seqs(), 0);
@@ -198,6 +229,19 @@ export class Outbox extends EventEmitter {
   /** What recovery found when the outbox was opened. */
   get recovered(): number {
     return this.spool.recovery.records;
+  }
+
+  /** Recovery's full report: records handed back, lost (count, where), torn bytes. */
+  get recovery(): SpoolRecovery {
+    return this.spool.recovery;
+  }
+
+  /**
+   * What the status shows: the last send failure (cleared by the next success), else the
+   * records lost to damage found at open (OUTBOX_DAMAGED), else nothing.
+   */
+  get lastError(): Error | undefined {
+    return this.sendError ?? this.lossError;
   }
 
   stats(): OutboxStats {
@@ -287,9 +331,9 @@ export class Outbox extends EventEmitter {
       let key: string | null;
       try {
         key = loadRecord(data).orderKey ?? null;
-      } catch {
-        // Unreadable (CRC-valid but not ours): drop it rather than block the spool.
-        this.spool.ack(seq);
+      } catch (err) {
+        // Unreadable (CRC-valid but not ours): dropped and reported rather than block the spool.
+        this.drop(seq, err);
         continue;
       }
       this.index(seq, key);
@@ -337,6 +381,25 @@ export class Outbox extends EventEmitter {
 
   private pump(): void {
     if (this.closed || this.retryTimer !== undefined) return;
+    if (this.spool.uncheckpointedAcks >= OUTBOX_ACK_BACKLOG && !this.checkpointStalled) {
+      // Bound what a crash now would send again: wait for the checkpoint before sending more.
+      if (!this.awaitingCheckpoint) {
+        this.awaitingCheckpoint = true;
+        void this.spool.flushCheckpoint().then((ok) => {
+          this.awaitingCheckpoint = false;
+          if (!ok) {
+            this.checkpointStalled = true;
+            const t = setTimeout(() => {
+              this.checkpointStalled = false;
+              this.pump();
+            }, this.policy.maxDelayMs);
+            t.unref?.();
+          }
+          this.pump();
+        });
+      }
+      return;
+    }
     // On hold, one record at a time finds out whether the server is back.
     const max = this.holding ? 1 : this.options.concurrency;
     while (this.inFlight.size < max) {
@@ -375,7 +438,7 @@ export class Outbox extends EventEmitter {
     this.inFlight.delete(seq);
     this.failures = 0;
     this.holding = false;
-    this.lastError = undefined;
+    this.sendError = undefined;
     this.delivered++;
     this.spool.ack(seq);
     this.release(seq);
@@ -404,7 +467,7 @@ export class Outbox extends EventEmitter {
       this.afterSend();
       return;
     }
-    this.lastError = err;
+    this.sendError = err;
     this.holding = true;
     // Records that were in flight together fail together: one outage is one step of backoff.
     if (this.retryTimer === undefined) {

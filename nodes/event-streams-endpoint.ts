@@ -121,6 +121,17 @@ export = function (RED: NodeAPI): void {
       (o) => {
         if (o.recovered > 0)
           node.log(RED._('event-streams-endpoint.outbox.recovered', { count: o.recovered }));
+        // Damage found at open is reported here once (the spool rewrites it away) and on the
+        // producers' status through the outbox's lastError (OUTBOX_DAMAGED).
+        const r = o.recovery;
+        if (r.lost > 0) {
+          const where = r.damage
+            .filter((d) => d.lost > 0)
+            .map((d) => `${d.segment} bytes ${d.start}-${d.end}: ${d.lost}`)
+            .join('; ');
+          node.error(RED._('event-streams-endpoint.outbox.lost', { count: r.lost, where }));
+        }
+        if (r.tornBytes > 0) node.warn(RED._('event-streams-endpoint.outbox.torn', { bytes: r.tornBytes }));
         o.on('dropped', (_seq: number, err: Error) =>
           node.error(RED._('event-streams-endpoint.outbox.dropped', { reason: err.message })),
         );

@@ -130,9 +130,27 @@ describe('TLS', () => {
   });
 
   describe('testConnection()', () => {
-    it('reports a trusted, authenticated endpoint', async () => {
+    it('reports a trusted, authenticated endpoint (asking /admin/status)', async () => {
       const server = await serve();
+      const asked: string[] = [];
       server.handler = (req, res) => {
+        asked.push(req.path);
+        reply(res, 200, { status: 'available' });
+      };
+      assert.deepEqual(await make(server, { ca: testPki().ca.cert }).testConnection(), {
+        reachable: true,
+        tlsTrusted: true,
+        authenticated: true,
+      });
+      assert.deepEqual(asked, ['/admin/status']);
+    });
+
+    it('falls back to the topic list where the Admin REST API has no /admin/status', async () => {
+      const server = await serve();
+      const asked: string[] = [];
+      server.handler = (req, res) => {
+        asked.push(req.path);
+        if (req.path === '/admin/status') return reply(res, 404, { error_code: 404, message: 'Not Found' });
         assert.equal(req.path, '/admin/topics');
         assert.equal(req.query.get('per_page'), '1');
         reply(res, 200, []);
@@ -142,6 +160,7 @@ describe('TLS', () => {
         tlsTrusted: true,
         authenticated: true,
       });
+      assert.deepEqual(asked, ['/admin/status', '/admin/topics']);
     });
 
     it('reports an untrusted certificate', async () => {

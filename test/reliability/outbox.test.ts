@@ -22,6 +22,7 @@ import path from 'node:path';
 import { request } from 'undici';
 
 import type { StoredRecord } from '../../lib/local/types';
+import { storeRecord } from '../../lib/record-codec';
 import { Spool } from '../../lib/spool';
 import { allNodes, helper } from '../nodes/support';
 import { RestartableEndpoint, sleep, waitFor } from './harness';
@@ -153,6 +154,59 @@ describe('reliability: durable outbox', function () {
     } finally {
       hooks.remove('onComplete.outboxtest');
     }
+  });
+
+  it('damaged outbox files: every intact record delivered, the lost one logged once and shown on the status', async () => {
+    // A previous run's spool (under the configured subdirectory) with one bit flipped in record 4.
+    const dir = path.join(tmp, 'spool');
+    const s = await Spool.open({ dir, maxBytes: 1 << 20 });
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        s.append(storeRecord(TOPIC, { value: JSON.stringify({ id: `d${i}`, i }), key: `k${i % 2}` })),
+      ),
+    );
+    await s.close();
+    const [seg] = (await fs.readdir(dir)).filter((n) => n.startsWith('seg-'));
+    const buf = await fs.readFile(path.join(dir, seg!));
+    let off = 32;
+    for (let i = 0; i < 3; i++) off += 20 + buf.readUInt32BE(off + 4);
+    buf[off + 25] = buf[off + 25]! ^ 0x04;
+    await fs.writeFile(path.join(dir, seg!), buf);
+    await ep.start();
+    await helper.load(allNodes, flow(), { cfg: { apiKey: API_KEY, ca: ep.caPem } });
+    const p1 = helper.getNode('p1');
+    const statuses: string[] = [];
+    p1.on('call:status', (call: { args: Array<{ text?: string }> }) =>
+      statuses.push(String(call.args[0]?.text)),
+    );
+    const lostLines = (): unknown[] =>
+      helper
+        .log()
+        .args.filter(
+          (a: Array<{ level?: number; msg?: unknown }>) =>
+            a[0]?.level === helper.log().ERROR && String(a[0]?.msg).includes('outbox.lost'),
+        );
+    await waitFor(() => lostLines().length === 1, 5000, 'the loss logged');
+    const outbox = await helper.getNode('cfg').getOutbox();
+    assert.equal(outbox.recovery.lost, 1);
+    assert.deepEqual(
+      outbox.recovery.damage.map((d: { start: number; lost: number }) => [d.start, d.lost]),
+      [[off, 1]],
+    );
+    // One new message: the producer follows the outbox from then on.
+    p1.receive({ payload: { id: 'd10', i: 10 }, key: 'k0' });
+    await waitFor(
+      () => outbox.depth === 0 && statuses.some((t) => t.includes('outbox-damaged')),
+      10000,
+      'drained, loss on the status',
+    );
+    const got = (await ep.records(TOPIC)).map((r) => (JSON.parse(r.value.toString()) as { i: number }).i);
+    assert.deepEqual(
+      got.sort((a, b) => a - b),
+      [0, 1, 2, 4, 5, 6, 7, 8, 9, 10],
+      'sent 11 = delivered 10 + logged 1',
+    );
+    assert.equal(lostLines().length, 1, 'logged once');
   });
 
   it('refuses messages past the outbox limit with QUEUE_FULL, keeping what it holds', async () => {
