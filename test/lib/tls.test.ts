@@ -193,7 +193,8 @@ describe('TLS', () => {
         tlsTrusted: true,
         authenticated: true,
       });
-      const probe = server.requests[1]!;
+      // /admin/status, then /admin/topics, then the produce path.
+      const probe = server.requests[2]!;
       assert.equal(probe.method, 'POST');
       assert.equal(probe.path, '/topics/esnodes-connection-probe!/records');
       assert.equal(probe.body.length, 0);
