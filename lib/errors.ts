@@ -69,7 +69,9 @@ export interface ErrorDetails {
 
 const SECRET_PATTERNS: RegExp[] = [
   /(authorization\s*[:=]\s*)(bearer|basic)\s+[^\s,"']+/gi,
-  /\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi,
+  // A credential after the scheme name: token-shaped (a digit or one of . _ ~ + / = -) or long.
+  // Ordinary words ("Only Bearer authentication is accepted") stay readable.
+  /\b((?:bearer|basic)\s+)(?:(?=[A-Za-z0-9._~+/=-]*[0-9._~+/=-])[A-Za-z0-9._~+/=-]{8,}|[A-Za-z]{24,})/gi,
   /((?:api[_-]?key|apikey|password|passwd|secret|token|access_token|refresh_token|passphrase)["']?\s*[:=]\s*["']?)[^\s,"'&}]+/gi,
   /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
 ];

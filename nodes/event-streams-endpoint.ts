@@ -30,7 +30,7 @@ import {
   substituteEnv,
   type NormalizedEndpointOptions,
 } from './shared/endpoint-config';
-import { testRequestConfig, type StoredEndpoint } from './shared/editor-request';
+import { refusedCombination, testRequestConfig, type StoredEndpoint } from './shared/editor-request';
 import { buildKafkaClientConfig } from './shared/kafka-config';
 import type {
   EndpointCredentials,
@@ -50,6 +50,8 @@ const CREDENTIALS = ENDPOINT_CREDENTIALS;
  * Test connection route: the stored destinations a stored secret may be sent to.
  */
 const resolvedOptions = new WeakMap<object, NormalizedEndpointOptions>();
+/** Each running endpoint node's flow properties after Node-RED's env handling (its `def`). */
+const resolvedDefs = new WeakMap<object, Record<string, unknown>>();
 
 /**
  * The editor routes take JSON only. A cross-site page can send a form or `text/plain` without a
@@ -77,6 +79,7 @@ export = function (RED: NodeAPI): void {
     const node = this;
     const options = normalizeEndpointOptions(def);
     resolvedOptions.set(node, options);
+    resolvedDefs.set(node, { ...(def as unknown as Record<string, unknown>) });
     node.closeTimeoutMs = options.closeTimeoutMs;
     let client: EventStreamsClient | undefined;
     let kafkaAdmin: TopicAdmin | undefined;
@@ -242,19 +245,31 @@ export = function (RED: NodeAPI): void {
     if (!raw) return running ? 'other-type' : undefined;
     if (raw.type !== TYPE || (running && running.type !== TYPE)) return 'other-type';
     const resolved = running ? resolvedOptions.get(running) : undefined;
+    const storedCreds = (RED.nodes.getCredentials(id) as Record<string, unknown> | undefined) ?? {};
     if (running && resolved) {
-      return { raw, resolved, credentials: { ...(running.credentials ?? {}) } };
+      return {
+        raw,
+        resolved,
+        resolvedRaw: resolvedDefs.get(running),
+        rawCredentials: { ...storedCreds },
+        credentials: { ...(running.credentials ?? {}) },
+      };
     }
     // Saved but not running (e.g. on a disabled flow): the stored values with env substitution.
     const substituted: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(raw)) substituted[k] = typeof v === 'string' ? substituteEnv(v) : v;
-    const storedCreds = (RED.nodes.getCredentials(id) as Record<string, unknown> | undefined) ?? {};
     const credentials: EndpointCredentials = {};
     for (const name of Object.keys(CREDENTIALS) as CredentialName[]) {
       const v = storedCreds[name];
       if (typeof v === 'string' && v !== '') credentials[name] = substituteEnv(v);
     }
-    return { raw, resolved: normalizeEndpointOptions(substituted), credentials };
+    return {
+      raw,
+      resolved: normalizeEndpointOptions(substituted),
+      resolvedRaw: substituted,
+      rawCredentials: { ...storedCreds },
+      credentials,
+    };
   }
 
   function describe(check: ConnectionCheck, host: string, insecure: boolean): TestConnectionResponse {
@@ -356,6 +371,19 @@ export = function (RED: NodeAPI): void {
         host = new URL(options.url).host;
       } catch {
         // buildClientOptions reports the bad URL below.
+      }
+      if (refusedCombination(options)) {
+        res.status(400).json({
+          ok: false,
+          host,
+          reachable: false,
+          tlsTrusted: null,
+          authenticated: null,
+          insecure: !options.verifyTls,
+          messages: [RED._('event-streams-endpoint.test.v2-basic')],
+          code: 'INVALID_CONFIG',
+        } satisfies TestConnectionResponse);
+        return;
       }
       let client: EventStreamsClient;
       try {

@@ -39,11 +39,21 @@ const SIMPLE_PROPERTY = /^[A-Za-z_$][\w$]*$/;
 
 let flowsHooked = false;
 
+/**
+ * Producers waiting for the next `flows:started`. One module-level listener serves them all:
+ * a listener per instance passes the emitter's limit of 10 with the eleventh producer and Node
+ * prints a MaxListenersExceededWarning on every start and deploy.
+ */
+const waitingForStart = new Set<() => void>();
+
 export = function (RED: NodeAPI): void {
   if (!flowsHooked) {
     flowsHooked = true;
-    // Once the new flows run, a parcel nobody adopted belongs to a node that no longer exists.
     RED.events.on('flows:started', () => {
+      const waiting = [...waitingForStart];
+      waitingForStart.clear();
+      for (const takeOver of waiting) takeOver();
+      // Once the new flows run, a parcel nobody adopted belongs to a node that no longer exists.
       setImmediate(() => expireUnadopted('the node is no longer in the deployed flows'));
     });
   }
@@ -257,12 +267,11 @@ export = function (RED: NodeAPI): void {
     const takeOver = (): void => {
       if (adopted || machine.closing) return;
       adopted = true;
-      RED.events.removeListener('flows:started', onStarted);
+      waitingForStart.delete(takeOver);
       clearTimeout(adoptFallback);
       adoptNow();
     };
-    const onStarted = (): void => takeOver();
-    RED.events.on('flows:started', onStarted);
+    waitingForStart.add(takeOver);
     const adoptFallback = setTimeout(takeOver, 1000);
     adoptFallback.unref();
     const adoptNow = (): boolean =>
