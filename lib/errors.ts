@@ -123,6 +123,14 @@ export class EventStreamsError extends Error {
     if (details.attempts !== undefined) this.attempts = details.attempts;
   }
 
+  /**
+   * The code, then the sentence: Node-RED builds a Catch node's `msg.error.message` (and its log
+   * lines) from `toString()`, which would otherwise start with the class name.
+   */
+  override toString(): string {
+    return this.message.startsWith(this.code) ? this.message : `${this.code}: ${this.message}`;
+  }
+
   /** Whether repeating the request could succeed (the error model's disposition is not `fail`). */
   get retriable(): boolean {
     return dispositionOf(this) !== 'fail';

@@ -127,11 +127,21 @@ export = function (RED: NodeAPI): void {
       node.status({ fill: 'red', shape: 'ring', text: statusText('missing-config') });
     }
 
+    /** One tick when a record's red ring is due to give way (no input may come to tick). */
+    let clearTimer: NodeJS.Timeout | undefined;
     function refreshStatus(): void {
       machine.tick();
       if (!machine.active && ticker) {
         clearInterval(ticker);
         ticker = undefined;
+      }
+      const wait = machine.statusClearsInMs;
+      if (wait !== undefined && !clearTimer && !machine.closing) {
+        clearTimer = setTimeout(() => {
+          clearTimer = undefined;
+          refreshStatus();
+        }, wait + 50);
+        clearTimer.unref?.();
       }
     }
 
@@ -300,6 +310,7 @@ export = function (RED: NodeAPI): void {
       machine.closing = true;
       watched?.off('change', onOutboxChange);
       if (ticker) clearInterval(ticker);
+      if (clearTimer) clearTimeout(clearTimer);
       ticker = undefined;
       throttle.stop({});
       // Take back from the client what is not on the wire yet; the rejections arrive as
