@@ -8,6 +8,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 
 import type { NodeAPI } from 'node-red';
 import type { Request, Response } from 'express';
@@ -65,6 +66,30 @@ function refuseNonJson(req: Request, res: Response): boolean {
   if (req.is('application/json') === 'application/json') return false;
   res.status(415).json({ ok: false, code: 'UNSUPPORTED_MEDIA_TYPE', messages: ['Send application/json'] });
   return true;
+}
+
+/**
+ * Whether host:port completes a TLS handshake, for the hint "use https://" when an http:// URL
+ * finds no HTTP there. Only a ClientHello is sent (no request, no credential), to the host the
+ * user is testing; certificates are not checked because only the protocol is in question.
+ */
+function speaksTls(url: URL, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({
+      host: url.hostname,
+      port: Number(url.port || 80),
+      ...(/^[\d.]+$|:/.test(url.hostname) ? {} : { servername: url.hostname }),
+      rejectUnauthorized: false,
+    });
+    const finish = (ok: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    socket.once('secureConnect', () => finish(true));
+    socket.once('error', () => finish(false));
+  });
 }
 
 interface EndpointNodeImpl extends EndpointNode {
@@ -438,6 +463,18 @@ export = function (RED: NodeAPI): void {
         )
         .then(async (result) => {
           await client.close({ deadlineMs: 0 }).catch(() => undefined);
+          if (!result.reachable && !result.tlsTrusted) {
+            // http:// to a port that speaks TLS: the server drops the plain request, which reads
+            // as "unreachable". Say what would work instead.
+            let url: URL | undefined;
+            try {
+              url = new URL(options.url);
+            } catch {
+              url = undefined;
+            }
+            if (url?.protocol === 'http:' && (await speaksTls(url, 3000)))
+              result.messages.push(RED._('event-streams-endpoint.test.use-https', { host }));
+          }
           res.json(result);
         })
         .catch(() => {
