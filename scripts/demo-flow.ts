@@ -54,8 +54,8 @@ export function buildDemoFlow(): object[] {
         'examples (Import → Examples → @esnodes/node-red-event-streams) use the same config node: ' +
         'Node-RED then says some nodes already exist (that config node); choose **Import copy**, ' +
         'which adds the example and keeps the one config node.\n\n' +
-        'The delivery reports go to the debug node\'s status, not the debug sidebar, so that your ' +
-        'own flows\' messages stay in view there.\n\n' +
+        "The delivery reports go to the debug node's status, not the debug sidebar, so that your " +
+        "own flows' messages stay in view there.\n\n" +
         'For IBM Cloud, start Node-RED with `ES_URL` and `ES_API_KEY` from your service key and `ES_CA` ' +
         'unset, or open the config node and type the values in.',
       x: 370,
