@@ -52,6 +52,8 @@ export interface Ratio {
   gatewayVsKafkajsBatch?: number | null;
   /** Kafka-backed endpoint only: producer node through the gateway ÷ kafkajs one awaited send. */
   oursViaGatewayVsKafkajs?: number | null;
+  /** Stub only: core client with endpoint metrics ÷ the same client without (the cost of metrics). */
+  metricsOnVsOff?: number | null;
   /** Per ratio: the per-round ratios, their median and range. */
   spread?: Record<string, RatioSpread>;
   /** Per ratio: why its figure is not to be trusted (busy machine, short rounds). */
@@ -207,6 +209,7 @@ export function computeRatios(scenarios: ScenarioResult[], endpoints: EndpointId
       ['gatewayVsKafkajs', 'dispatch', 'kafkajs'],
       ['gatewayVsKafkajsBatch', 'dispatch', 'kafkajs-batch'],
       ['oursViaGatewayVsKafkajs', 'node', 'kafkajs'],
+      ['metricsOnVsOff', 'core-metered', 'core'],
     ];
     for (const [name, a, b] of extra) {
       const v = ratio(name, a, b);
@@ -328,6 +331,15 @@ export function evaluateTargets(r: Omit<BenchResults, 'targets'>): TargetResult[
         0.85,
         true,
         () => boundBy(node, load, cpus),
+      );
+      ratioTarget(
+        ratio,
+        'metricsOnVsOff',
+        `metrics-cost:${ep}`,
+        `core client with endpoint metrics vs without, ${ENDPOINT_LABEL[ep]} (cost of metrics <= 3%)`,
+        0.97,
+        true,
+        () => 'the metered sender adds a clock read, a histogram bucket and ring-slot update per record',
       );
       ratioTarget(
         ratio,

@@ -3,6 +3,9 @@
 export * from './errors';
 export * from './types';
 export { EventStreamsClient, createTopicAdmin, PROBE_TOPIC } from './client';
+export type { Backlog, Sender, SendError, SendOptions } from './sender';
+export { RestSender } from './rest-sender';
+export { OutboxSender } from './outbox-sender';
 export {
   AdminRestClient,
   type AdminRestClientInit,
@@ -39,7 +42,6 @@ export {
 } from './schema-registry';
 export {
   Outbox,
-  outboxClientOptions,
   outboxDisposition,
   DEFAULT_OUTBOX_MAX_HOLD_MS,
   type OutboxOptions,

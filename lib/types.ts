@@ -150,6 +150,8 @@ export interface ProduceRecord {
 
 export interface ProduceOptions {
   signal?: AbortSignal;
+  /** One attempt, no retries: the caller is the retry loop (the outbox). */
+  once?: boolean;
 }
 
 /** What the server said it wrote. Fields the server did not report are absent. */

@@ -5,6 +5,7 @@
  * (`url`, `adminUrl`, `iamUrl`, `apiKey`, `caFile`) on stdout once it listens, so scripts can read
  * it; every log line goes to stderr.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { validateFaults } from './faults';
@@ -43,6 +44,10 @@ Options:
                          (--flavour is the old name and still works)
   --dev                  Development routes: GET /local/topics/T/records and /local/faults (manager
                          keys only); without it they answer 404. Never on a shared gateway.
+  --metrics              Serve Prometheus metrics at GET /metrics to a Manager key, or only to
+                         'Authorization: Bearer <key>' when ESNODES_METRICS_KEY is set
+  --metrics-key-file FILE
+                         Serve /metrics only to 'Authorization: Bearer <key>', the key in FILE
   --fault JSON           A fault spec or an array of them (repeatable), e.g. '{"status":503,"count":2}'
                          (applies to authenticated requests only)
   --max-connections N    Open sockets at most (default ${DEFAULT_MAX_CONNECTIONS}); idle sockets close
@@ -62,6 +67,17 @@ function parsePositiveInt(text: string, what: string, allowZero = false): number
   if (!/^\d+$/.test(text) || (!allowZero && Number(text) === 0))
     throw new UsageError(`Invalid ${what}: ${text}`);
   return Number(text);
+}
+
+function readKeyFile(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new UsageError(`Cannot read --metrics-key-file: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  if (text === '') throw new UsageError('--metrics-key-file is empty');
+  return text;
 }
 
 /** Turns command-line arguments into endpoint options; throws UsageError on bad input. */
@@ -91,6 +107,8 @@ export function parseCli(argv: string[]): { help: true } | { help: false; option
       flavour: { type: 'string' },
       fault: { type: 'string', multiple: true },
       'rate-limit': { type: 'string' },
+      metrics: { type: 'boolean' },
+      'metrics-key-file': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -146,6 +164,14 @@ export function parseCli(argv: string[]): { help: true } | { help: false; option
   }
   if (values['rate-limit'] !== undefined) {
     options.rateLimit = parsePositiveInt(values['rate-limit'], 'rate limit');
+  }
+  // The scrape key comes from a file or the environment, never the command line, where any local
+  // user could read it in the process list.
+  if (values.metrics || values['metrics-key-file']) {
+    const key = values['metrics-key-file']
+      ? readKeyFile(values['metrics-key-file'])
+      : process.env.ESNODES_METRICS_KEY?.trim() || undefined;
+    options.metrics = key ? { key } : true;
   }
   if (values.fault) {
     const faults: FaultSpec[] = [];

@@ -12,6 +12,7 @@ import { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse, ST
 
 import { isEventStreamsError, ValidationError } from '../errors';
 import type { AuthFailure, Authenticator, Principal } from './auth';
+import type { GatewayMetrics } from './metrics';
 import type { SchemaRegistry } from './registry';
 import type { FaultInjector } from './faults';
 import type { TokenStore } from './iam';
@@ -54,6 +55,8 @@ export interface ServerDeps {
   readonly faults: FaultInjector;
   /** `--rate-limit`: produce requests per second, past which requests get 429 (none when undefined). */
   readonly rateLimit?: RateWindow;
+  /** Prometheus metrics, when the gateway serves /metrics (./metrics.ts). */
+  readonly metrics?: GatewayMetrics;
   readonly maxKeyBytes: number;
   readonly maxMessageBytes: number;
   readonly maxUriBytes: number;

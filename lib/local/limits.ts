@@ -31,6 +31,13 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 30_000;
 
 export const ADMIN_MAX_BODY = 64 * 1024;
+/**
+ * The batch route (a gateway extension): records per request and bytes per request body. 1,000
+ * records of a few hundred bytes fill a few Kafka produce requests of the Kafka backend's 768 KiB;
+ * 8 MiB bounds what one request can make the gateway hold while it parses.
+ */
+export const MAX_BATCH_RECORDS = 1000;
+export const MAX_BATCH_BODY = 8 * 1024 * 1024;
 export const IAM_MAX_BODY = 16 * 1024;
 export const LOCAL_READ_DEFAULT_LIMIT = 1000;
 export const LOCAL_READ_MAX_LIMIT = 100_000;

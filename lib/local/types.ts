@@ -58,6 +58,11 @@ export interface LocalEndpointOptions {
    * Off by default, so a gateway in front of a real Kafka answers 404 there.
    */
   dev?: boolean;
+  /**
+   * Prometheus metrics at `GET /metrics` (off by default). `true`: a Manager key may scrape;
+   * `{ key }`: only `Authorization: Bearer <key>` may (a key for the scraper alone).
+   */
+  metrics?: boolean | { key?: string };
   /** Username/password pairs accepted as Basic (on-prem SCRAM style); they have the manager role. */
   users?: Array<{ username: string; password: string }>;
   /** Ask for client certificates and accept those signed by the local CA (mutual TLS). */

@@ -10,6 +10,7 @@ import type { Node, NodeDef } from 'node-red';
 import type { EventStreamsClient } from '../../lib/client';
 import type { TopicAdmin } from '../../lib/types';
 import type { Outbox } from '../../lib/outbox';
+import type { Sender } from '../../lib/sender';
 
 export type AuthMode = 'bearer' | 'basic-token' | 'iam' | 'basic' | 'client-cert' | 'none';
 export type SaslMechanism = 'plain' | 'scram-sha-512' | 'scram-sha-256';
@@ -82,14 +83,18 @@ export interface EndpointNodeDef extends NodeDef, EndpointOptions {}
 
 /** The runtime config node as the other two nodes see it. */
 export interface EndpointNode extends Node<EndpointCredentials> {
-  /** The shared core client, created on first use. Throws a ValidationError for an unusable config. */
+  /** The shared REST session (admin, registry), created on first use. Throws a ValidationError for an unusable config. */
   getClient(): EventStreamsClient;
+  /** What producers send through (the outbox when it is on, else the transport). Throws like getClient. */
+  getSender(): Sender;
   /** The shared Kafka-protocol topic admin, created on first use. */
   getKafkaAdmin(): TopicAdmin;
   /** Milliseconds user nodes may wait for in-flight work on close. */
   readonly closeTimeoutMs: number;
   /** The durable outbox once open, when the endpoint has it enabled; undefined when it is off. */
   getOutbox?(): Promise<Outbox> | undefined;
+  /** The endpoint's producer metrics now (lib/metrics.ts): the topic-admin `stats` operation. */
+  getMetrics?(): import('../../lib/metrics').MetricsSnapshot;
 }
 
 /** `event-streams-producer` properties. */

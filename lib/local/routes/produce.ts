@@ -54,7 +54,7 @@ function bodyKind(header: string | undefined): BodyKind | undefined {
   return CONTENT_TYPES.get(header) ?? CONTENT_TYPES.get(mediaType(header)!);
 }
 
-type Stored = { partition: number; offset: number; timestamp: number };
+export type Stored = { partition: number; offset: number; timestamp: number };
 type FieldError = { error: string; code: string; field: string };
 
 // ---------------------------------------------------------------- REST Producer v1
@@ -180,8 +180,14 @@ function parseV1Headers(text: string): Array<[string, Buffer]> | string {
   return out;
 }
 
+function recordBytes(record: RecordToStore): number {
+  let bytes = record.value.length + (record.key?.length ?? 0);
+  for (const [name, value] of record.headers) bytes += Buffer.byteLength(name) + value.length;
+  return bytes;
+}
+
 /** Stores a record; synchronous on the memory backend, with auto-creation when enabled. */
-function store(
+export function store(
   deps: ServerDeps,
   res: ServerResponse,
   topic: string,
@@ -189,6 +195,7 @@ function store(
   done: (err: unknown, result?: Stored) => void,
 ): void {
   const finish = (err: unknown, result?: Stored): void => {
+    if (deps.metrics && !err) deps.metrics.produced(topic, recordBytes(record));
     try {
       done(err, result);
     } catch (e) {
@@ -389,9 +396,9 @@ function storeV2(ctx: RequestContext, topic: string, record: RecordToStore): voi
   });
 }
 
-type ParsedEnvelope = RecordToStore & { avroValue?: AvroPart; avroKey?: AvroPart };
+export type ParsedEnvelope = RecordToStore & { avroValue?: AvroPart; avroKey?: AvroPart };
 
-function parseEnvelope(
+export function parseEnvelope(
   envelope: unknown,
   confluent: boolean,
   maxKeyBytes: number,
