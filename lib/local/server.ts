@@ -57,17 +57,20 @@ import {
   DEFAULT_MAX_URI_BYTES,
   DEFAULT_PORT,
   DEFAULT_TOKEN_LIFETIME_SEC,
+  MAX_CONNECTION_BUFFERED_BYTES,
+  MAX_PIPELINED,
+  TLS_CIPHERS,
 } from './limits';
 import { MemoryBackend } from './memory-backend';
 import { createGatewayMetrics, type GatewayMetrics, type MetricsRoute } from './metrics';
 import { routeAdmin } from './routes/admin';
 import { routeLocal, withFault } from './routes/dev';
-import { iamToken } from './routes/iam';
+import { iamKeys, iamToken } from './routes/iam';
 import { produceBatch } from './routes/batch';
 import { produceV1, produceV2 } from './routes/produce';
 import { isRegistryPath, routeRegistry } from './routes/registry';
-import { type RegistryStore, SchemaRegistry } from './registry';
-import { FileRegistryStore, KafkaRegistryStore } from './registry-store';
+import { type RegistryLog, SchemaRegistry } from './registry';
+import { FileRegistryLog, KafkaRegistryLog } from './registry-store';
 import type { Backend, FaultSpec, LocalEndpointInfo, LocalEndpointOptions, StoredRecord } from './types';
 
 // The public constants moved to ./limits.ts; CLI, tests and lib/local/index.ts import them from here.
@@ -83,6 +86,9 @@ export {
   MAX_PER_PAGE,
   MAX_TOPIC_NAME,
 } from './limits';
+
+/** Per-connection state the router keeps on the socket. */
+type PipelinedSocket = IncomingMessage['socket'] & { esSpoke?: true; esWaiting?: number };
 
 /** A running local endpoint. */
 export interface LocalEndpoint extends LocalEndpointInfo {
@@ -218,6 +224,9 @@ class LocalServer {
             key: tls.key,
             cert: tls.cert,
             minVersion: 'TLSv1.2',
+            // TLS 1.2: forward-secret AEAD suites only (no RSA key exchange, no CBC).
+            ciphers: TLS_CIPHERS,
+            honorCipherOrder: true,
             // A socket that never completes the handshake (or never starts it) is dropped.
             handshakeTimeout,
             ...(options.clientCertAuth
@@ -300,14 +309,40 @@ class LocalServer {
    * match its path, count it, pick its fault kind and error shape, call its module.
    */
   private handle(req: IncomingMessage, res: ServerResponse): void {
-    const socket = req.socket as IncomingMessage['socket'] & { esSpoke?: true };
+    const socket = req.socket as PipelinedSocket;
     if (socket.esSpoke === undefined) {
       // The socket's first request: the before-first-request timeout is done (see the constructor).
       socket.esSpoke = true;
       socket.setTimeout(0);
     }
+    // Before any waiting below: a request aborted while it waits must not be an unhandled error.
     req.on('error', () => req.socket.destroy());
     res.on('error', () => res.destroy());
+    // A pipelined request (an earlier answer on this connection is still being written) has no
+    // socket yet. Its answer would be built now and held in memory until the client reads the
+    // earlier ones, so it waits, and past MAX_PIPELINED waiting requests the connection is not
+    // read: a client that pipelines and never reads holds about one answer, not hundreds.
+    if (res.socket === null || socket.writableLength > MAX_CONNECTION_BUFFERED_BYTES) {
+      socket.esWaiting = (socket.esWaiting ?? 0) + 1;
+      if (socket.esWaiting > MAX_PIPELINED && !socket.isPaused()) socket.pause();
+      const go = (): void => {
+        socket.esWaiting!--;
+        if (socket.esWaiting! <= MAX_PIPELINED && socket.isPaused() && !socket.destroyed) socket.resume();
+        this.route(req, res);
+      };
+      const whenDrained = (): void => {
+        if (socket.destroyed) return;
+        if (socket.writableLength > MAX_CONNECTION_BUFFERED_BYTES) socket.once('drain', whenDrained);
+        else go();
+      };
+      if (res.socket === null) res.once('socket', whenDrained);
+      else whenDrained();
+      return;
+    }
+    this.route(req, res);
+  }
+
+  private route(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     let pathname = q < 0 ? url : url.slice(0, q);
@@ -351,6 +386,11 @@ class LocalServer {
         if (method !== 'POST') return notAllowed(ctx, 'POST', false);
         deps.counts.iam++;
         return iamToken(ctx);
+      }
+      if (pathname === '/identity/keys') {
+        if (method !== 'GET') return notAllowed(ctx, 'GET', false);
+        deps.counts.iam++;
+        return iamKeys(ctx);
       }
       if (seg[1] === 'local') return routeLocal(ctx);
       if (isRegistryPath(pathname)) return routeRegistry(ctx);
@@ -452,10 +492,11 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
   }
 
   const writerKeys = (options.writerKeys ?? []).filter((k) => typeof k === 'string' && k.length > 0);
-  const tokens = new TokenStore(options.tokenLifetimeSec ?? DEFAULT_TOKEN_LIFETIME_SEC, [
-    ...apiKeys,
-    ...writerKeys,
-  ]);
+  const tokens = new TokenStore(
+    options.tokenLifetimeSec ?? DEFAULT_TOKEN_LIFETIME_SEC,
+    [...apiKeys, ...writerKeys],
+    options.iamSigningKey !== undefined ? { privateKeyPem: options.iamSigningKey } : undefined,
+  );
   const auth = new Authenticator({
     apiKeys,
     writerKeys,
@@ -468,15 +509,16 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
   const faults = new FaultInjector();
   if (options.faults) faults.set(options.faults);
 
-  // Schema registry state: the state directory (memory backend) or a compacted Kafka topic.
+  // Schema registry state: a log in the state directory (memory backend) or the compacted Kafka
+  // topic every gateway on the cluster shares.
   const kafkaOptions = options.kafka;
-  const registryStore: Promise<RegistryStore> | undefined =
+  const registryStore: Promise<RegistryLog> | undefined =
     options.schemaRegistry === false
       ? undefined
       : kafkaOptions
-        ? KafkaRegistryStore.open(kafkaOptions, log)
-        : Promise.resolve(new FileRegistryStore(stateDir));
-  const registry = registryStore?.then((store) => SchemaRegistry.open(store));
+        ? KafkaRegistryLog.open(kafkaOptions, log)
+        : Promise.resolve(new FileRegistryLog(stateDir));
+  const registry = registryStore?.then((store) => SchemaRegistry.open(store, options.registryLimits));
   registry?.catch((err: unknown) =>
     log(`local endpoint: schema registry unavailable: ${err instanceof Error ? err.message : String(err)}`),
   );

@@ -82,11 +82,14 @@ export function testRequestConfig(
   schema: Record<keyof EndpointCredentials, { type: CredentialKind }>,
   stored: StoredEndpoint | undefined,
 ): TestRequestConfig {
+  const asSent = normalizeEndpointOptions(body);
   const sameDestination =
     stored !== undefined &&
     destinationKey(body) === destinationKey(stored.raw) &&
-    // Turning verification off would let whoever answers on the path read the secrets.
-    !(stored.resolved.verifyTls && !normalizeEndpointOptions(body).verifyTls);
+    // Turning verification off would let whoever answers on the path read the secrets; so
+    // would plaintext to the brokers (SASL PLAIN sends the API key as it is).
+    !(stored.resolved.verifyTls && !asSent.verifyTls) &&
+    !(stored.resolved.brokersTls && !asSent.brokersTls);
   const requested = normalizeEndpointOptions(
     stored && sameDestination ? storedWhereUnchanged(body, stored) : body,
   );
