@@ -270,7 +270,7 @@ export function createAuthProvider(options: AuthOptions | undefined, deps: AuthD
     case 'client-cert':
       if (!deps.hasClientCert) {
         throw new ValidationError(
-          'auth mode client-cert needs tls.cert and tls.key, or tls.pfx.',
+          'Auth mode client-cert needs a client certificate and its key, or a PKCS#12 file.',
           'INVALID_CONFIG',
         );
       }

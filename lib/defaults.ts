@@ -120,8 +120,8 @@ export const ENDPOINT_FIELD_DEFAULTS = {
     unit: 's',
     min: 0,
     integer: false,
-    label: 'Close timeout',
-    why: 'Time in-flight records get to finish on redeploy or stop before they fail with CLOSED; capped by the maximum close timeout below.',
+    label: 'Shutdown wait',
+    why: 'Time in-flight records get to finish on redeploy or stop before they fail with CLOSED; capped by the maximum shutdown wait below.',
   },
   outboxMaxBytes: {
     value: 64 * MiB,
@@ -167,7 +167,7 @@ export const CORE_DEFAULTS = {
     unit: 's',
     min: 0,
     integer: false,
-    label: 'Maximum close timeout',
+    label: 'Maximum shutdown wait',
     why: 'Node-RED abandons a close handler after 15 s; stay well inside it so every record still gets its outcome.',
   },
   kafkaMaxConnectTimeout: {

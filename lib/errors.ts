@@ -84,7 +84,9 @@ export interface ErrorDetails {
 
 const SECRET_PATTERNS: RegExp[] = [
   /(authorization\s*[:=]\s*)(bearer|basic)\s+[^\s,"']+/gi,
-  /\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi,
+  // A credential after the scheme name: token-shaped (a digit or one of . _ ~ + / = -) or long.
+  // Ordinary words ("Only Bearer authentication is accepted") stay readable.
+  /\b((?:bearer|basic)\s+)(?:(?=[A-Za-z0-9._~+/=-]*[0-9._~+/=-])[A-Za-z0-9._~+/=-]{8,}|[A-Za-z]{24,})/gi,
   /((?:api[_-]?key|apikey|password|passwd|secret|token|access_token|refresh_token|passphrase)["']?\s*[:=]\s*["']?)[^\s,"'&}]+/gi,
   /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
 ];
@@ -134,6 +136,14 @@ export class EventStreamsError extends Error {
     if (details.kafkaErrorCode !== undefined) this.kafkaErrorCode = details.kafkaErrorCode;
     if (details.topic !== undefined) this.topic = details.topic;
     if (details.attempts !== undefined) this.attempts = details.attempts;
+  }
+
+  /**
+   * The code, then the sentence: Node-RED builds a Catch node's `msg.error.message` (and its log
+   * lines) from `toString()`, which would otherwise start with the class name.
+   */
+  override toString(): string {
+    return this.message.startsWith(this.code) ? this.message : `${this.code}: ${this.message}`;
   }
 
   /** Whether repeating the request could succeed (the error model's disposition is not `fail`). */

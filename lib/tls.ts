@@ -32,12 +32,13 @@ export function buildTlsConnectOptions(tls: TlsOptions | undefined): ConnectionO
     const list = Array.isArray(tls.ca) ? tls.ca : [tls.ca];
     const certs: string[] = [];
     for (const item of list) {
-      if (typeof item !== 'string') throw new ValidationError('tls.ca must be PEM text.', 'INVALID_CONFIG');
+      if (typeof item !== 'string')
+        throw new ValidationError('The CA certificate must be PEM text.', 'INVALID_CONFIG');
       if (item.trim().length === 0) continue;
       const found = splitPemCertificates(item);
       if (found.length === 0) {
         throw new ValidationError(
-          'tls.ca does not contain a PEM certificate (expected "-----BEGIN CERTIFICATE-----").',
+          'The CA certificate does not contain a PEM certificate (expected "-----BEGIN CERTIFICATE-----").',
           'INVALID_CONFIG',
         );
       }
@@ -46,13 +47,14 @@ export function buildTlsConnectOptions(tls: TlsOptions | undefined): ConnectionO
     if (certs.length > 0) out.ca = certs;
   }
   if (tls.pfx !== undefined) {
-    if (!Buffer.isBuffer(tls.pfx)) throw new ValidationError('tls.pfx must be a Buffer.', 'INVALID_CONFIG');
+    if (!Buffer.isBuffer(tls.pfx))
+      throw new ValidationError('The PKCS#12 file must be binary (a Buffer).', 'INVALID_CONFIG');
     out.pfx = tls.pfx;
   }
   if (tls.cert !== undefined || tls.key !== undefined) {
     if (typeof tls.cert !== 'string' || typeof tls.key !== 'string') {
       throw new ValidationError(
-        'A client certificate needs both tls.cert and tls.key (PEM text).',
+        'A client certificate needs both the certificate and its key, as PEM text.',
         'INVALID_CONFIG',
       );
     }

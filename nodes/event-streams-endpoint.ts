@@ -9,6 +9,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 
 import type { NodeAPI } from 'node-red';
 import type { Request, Response } from 'express';
@@ -29,7 +30,7 @@ import {
   substituteEnv,
   type NormalizedEndpointOptions,
 } from './shared/endpoint-config';
-import { testRequestConfig, type StoredEndpoint } from './shared/editor-request';
+import { refusedCombination, testRequestConfig, type StoredEndpoint } from './shared/editor-request';
 import { EndpointResources, type OutboxPlacement } from './shared/endpoint-resources';
 import { buildKafkaClientConfig, buildKafkaSenderOptions } from './shared/kafka-config';
 import {
@@ -56,6 +57,8 @@ const CREDENTIALS = ENDPOINT_CREDENTIALS;
  * Test connection route: the stored destinations a stored secret may be sent to.
  */
 const resolvedOptions = new WeakMap<object, NormalizedEndpointOptions>();
+/** Each running endpoint node's flow properties after Node-RED's env handling (its `def`). */
+const resolvedDefs = new WeakMap<object, Record<string, unknown>>();
 
 /**
  * The editor routes take JSON only. A cross-site page can send a form or `text/plain` without a
@@ -71,6 +74,30 @@ function refuseNonJson(req: Request, res: Response): boolean {
   return true;
 }
 
+/**
+ * Whether host:port completes a TLS handshake, for the hint "use https://" when an http:// URL
+ * finds no HTTP there. Only a ClientHello is sent (no request, no credential), to the host the
+ * user is testing; certificates are not checked because only the protocol is in question.
+ */
+function speaksTls(url: URL, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({
+      host: url.hostname,
+      port: Number(url.port || 80),
+      ...(/^[\d.]+$|:/.test(url.hostname) ? {} : { servername: url.hostname }),
+      rejectUnauthorized: false,
+    });
+    const finish = (ok: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    socket.once('secureConnect', () => finish(true));
+    socket.once('error', () => finish(false));
+  });
+}
+
 interface EndpointNodeImpl extends EndpointNode {
   closeTimeoutMs: number;
 }
@@ -83,6 +110,7 @@ export = function (RED: NodeAPI): void {
     const node = this;
     const options = normalizeEndpointOptions(def);
     resolvedOptions.set(node, options);
+    resolvedDefs.set(node, { ...(def as unknown as Record<string, unknown>) });
     node.closeTimeoutMs = options.closeTimeoutMs;
 
     const settings = RED.settings as unknown as Record<string, unknown>;
@@ -237,19 +265,31 @@ export = function (RED: NodeAPI): void {
     if (!raw) return running ? 'other-type' : undefined;
     if (raw.type !== TYPE || (running && running.type !== TYPE)) return 'other-type';
     const resolved = running ? resolvedOptions.get(running) : undefined;
+    const storedCreds = (RED.nodes.getCredentials(id) as Record<string, unknown> | undefined) ?? {};
     if (running && resolved) {
-      return { raw, resolved, credentials: { ...(running.credentials ?? {}) } };
+      return {
+        raw,
+        resolved,
+        resolvedRaw: resolvedDefs.get(running),
+        rawCredentials: { ...storedCreds },
+        credentials: { ...(running.credentials ?? {}) },
+      };
     }
     // Saved but not running (e.g. on a disabled flow): the stored values with env substitution.
     const substituted: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(raw)) substituted[k] = typeof v === 'string' ? substituteEnv(v) : v;
-    const storedCreds = (RED.nodes.getCredentials(id) as Record<string, unknown> | undefined) ?? {};
     const credentials: EndpointCredentials = {};
     for (const name of Object.keys(CREDENTIALS) as CredentialName[]) {
       const v = storedCreds[name];
       if (typeof v === 'string' && v !== '') credentials[name] = substituteEnv(v);
     }
-    return { raw, resolved: normalizeEndpointOptions(substituted), credentials };
+    return {
+      raw,
+      resolved: normalizeEndpointOptions(substituted),
+      resolvedRaw: substituted,
+      rawCredentials: { ...storedCreds },
+      credentials,
+    };
   }
 
   function describe(check: ConnectionCheck, host: string, insecure: boolean): TestConnectionResponse {
@@ -352,6 +392,20 @@ export = function (RED: NodeAPI): void {
       } catch {
         // buildClientOptions reports the bad URL below.
       }
+      // v2 + Basic concerns the REST producer only; the Kafka transport has no API flavour.
+      if (options.transport !== 'kafka' && refusedCombination(options)) {
+        res.status(400).json({
+          ok: false,
+          host,
+          reachable: false,
+          tlsTrusted: null,
+          authenticated: null,
+          insecure: !options.verifyTls,
+          messages: [RED._('event-streams-endpoint.test.v2-basic')],
+          code: 'INVALID_CONFIG',
+        } satisfies TestConnectionResponse);
+        return;
+      }
       let client: Pick<Sender, 'testConnection' | 'close'>;
       try {
         if (options.transport === 'kafka') {
@@ -416,6 +470,18 @@ export = function (RED: NodeAPI): void {
         )
         .then(async (result) => {
           await client.close({ deadlineMs: 0 }).catch(() => undefined);
+          if (!result.reachable && !result.tlsTrusted) {
+            // http:// to a port that speaks TLS: the server drops the plain request, which reads
+            // as "unreachable". Say what would work instead.
+            let url: URL | undefined;
+            try {
+              url = new URL(options.url);
+            } catch {
+              url = undefined;
+            }
+            if (url?.protocol === 'http:' && (await speaksTls(url, 3000)))
+              result.messages.push(RED._('event-streams-endpoint.test.use-https', { host }));
+          }
           res.json(result);
         })
         .catch(() => {

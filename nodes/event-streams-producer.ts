@@ -44,7 +44,11 @@ const SIMPLE_PROPERTY = /^[A-Za-z_$][\w$]*$/;
 
 /** The runtimes' event buses this module listens on (one listener each, whatever the node count). */
 const hooked = new WeakSet<object>();
-/** Instances waiting for the new flows to run before they adopt a parcel: one runtime listener for all. */
+/**
+ * Producers waiting for the next `flows:started` before they adopt a parcel. One module-level
+ * listener serves them all: a listener per instance passes the emitter's limit of 10 with the
+ * eleventh producer and Node prints a MaxListenersExceededWarning on every start and deploy.
+ */
 const waitingForFlows = new Set<() => void>();
 
 export = function (RED: NodeAPI): void {
@@ -132,11 +136,21 @@ export = function (RED: NodeAPI): void {
       node.status({ fill: 'red', shape: 'ring', text: statusText('missing-config') });
     }
 
+    /** One tick when a record's red ring is due to give way (no input may come to tick). */
+    let clearTimer: NodeJS.Timeout | undefined;
     function refreshStatus(): void {
       machine.tick();
       if (!machine.active && ticker) {
         clearInterval(ticker);
         ticker = undefined;
+      }
+      const wait = machine.statusClearsInMs;
+      if (wait !== undefined && !clearTimer && !machine.closing) {
+        clearTimer = setTimeout(() => {
+          clearTimer = undefined;
+          refreshStatus();
+        }, wait + 50);
+        clearTimer.unref?.();
       }
     }
 
@@ -303,6 +317,7 @@ export = function (RED: NodeAPI): void {
       machine.closing = true;
       watched?.stop();
       if (ticker) clearInterval(ticker);
+      if (clearTimer) clearTimeout(clearTimer);
       ticker = undefined;
       throttle.stop({});
       // Take back from the sender what is not on the wire yet; the rejections arrive as

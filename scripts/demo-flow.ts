@@ -47,11 +47,15 @@ export function buildDemoFlow(): object[] {
       id: 'demo-comment',
       type: 'comment',
       z,
-      name: 'A simulated sensor sends a reading every second to the local Event Streams endpoint',
+      name: 'A simulated sensor sends a reading every second; the last delivery shows under its debug node',
       info:
         "The endpoint config node reads `${ES_URL}`, `${ES_API_KEY}` and `${ES_CA}` from Node-RED's " +
         'environment; `npm start` sets them to its local endpoint (HTTPS with its generated CA). The ' +
-        'examples (Import → Examples → @esnodes/node-red-event-streams) use the same config node.\n\n' +
+        'examples (Import → Examples → @esnodes/node-red-event-streams) use the same config node: ' +
+        'Node-RED then says some nodes already exist (that config node); choose **Import copy**, ' +
+        'which adds the example and keeps the one config node.\n\n' +
+        "The delivery reports go to the debug node's status, not the debug sidebar, so that your " +
+        "own flows' messages stay in view there.\n\n" +
         'For IBM Cloud, start Node-RED with `ES_URL` and `ES_API_KEY` from your service key and `ES_CA` ' +
         'unset, or open the config node and type the values in.',
       x: 370,
@@ -145,15 +149,20 @@ export function buildDemoFlow(): object[] {
       wires: [['demo-debug-report']],
     },
     {
+      // On its own status only: a reading a second in the debug sidebar would push a user's
+      // first delivery report out of view (the sidebar keeps 100 messages).
       id: 'demo-debug-report',
       type: 'debug',
       z,
       name: 'delivery report',
       active: true,
-      tosidebar: true,
+      tosidebar: false,
       console: false,
+      tostatus: true,
       complete: 'eventstreams',
       targetType: 'msg',
+      statusVal: '"partition " & eventstreams.partition & ", offset " & eventstreams.offset',
+      statusType: 'jsonata',
       x: 760,
       y: 180,
       wires: [],

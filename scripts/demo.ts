@@ -144,6 +144,8 @@ module.exports = {
   logging: { console: { level: 'info', metrics: false, audit: false } },
   editorTheme: { tours: false, projects: { enabled: false } },
   externalModules: { autoInstall: false, palette: { allowInstall: false } },
+  // No "check for updates?" prompt over the editor on first open; a demo has no use for it.
+  telemetry: { enabled: false },
 };
 `;
   await fs.writeFile(settingsFile, settings, { mode: 0o600 });
@@ -310,6 +312,9 @@ async function main(): Promise<void> {
       `  Records so far:   curl -s --cacert ${endpoint.caFile} -H "Authorization: Bearer $(cat ${path.join(opts.dir, 'endpoint', 'api-key')})" ${endpoint.url}/local/topics/${DEMO_TOPIC}/records`,
     );
     console.log(
+      `                    (the demo's topic; put any other topic's name in place of ${DEMO_TOPIC})`,
+    );
+    console.log(
       `  Node-RED's environment: ES_URL=${env.ES_URL}  ES_API_KEY (in ${path.join(opts.dir, 'endpoint', 'api-key')})  ES_CA (${endpoint.caFile ?? 'none'})`,
     );
     console.log(
@@ -317,6 +322,10 @@ async function main(): Promise<void> {
         ? `  Deployed the demo flow into ${userDir}; your changes are kept across restarts.`
         : `  Kept your flows and credentials from ${userDir}.`,
     );
+    if (!opts.kafka)
+      console.log(
+        '  Memory backend: topics and records live in memory and are gone when npm start stops (use --kafka to keep them).',
+      );
     console.log('  Start over with: npm start -- --reset');
     console.log('');
     console.log('  Press Ctrl-C to stop.');

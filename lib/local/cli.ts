@@ -315,6 +315,10 @@ async function main(): Promise<void> {
     ...(endpoint.caFile ? { caFile: endpoint.caFile } : {}),
   };
   process.stdout.write(`${JSON.stringify(info)}\n`);
+  if (endpoint.backend.kind === 'memory')
+    log(
+      'memory backend: topics and records are kept in memory only and are gone when this process stops (--kafka keeps them)',
+    );
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;

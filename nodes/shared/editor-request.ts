@@ -9,7 +9,9 @@
  * node: the same REST URL, admin URL, IAM URL, brokers and proxy node, and no weaker TLS. A request that
  * changes any of them must bring its own secrets. Values from the request are used literally:
  * `${VAR}` in a request is never looked up, otherwise any environment variable could be sent
- * anywhere. Stored values got Node-RED's own env handling when the node was created.
+ * anywhere. Stored values got Node-RED's own env handling when the node was created, so a value
+ * the request sends back unchanged (the examples' `${ES_CA}`, `${ES_URL}`) is tested as the
+ * running node resolved it, and only towards the stored destinations: that is what the flows do.
  */
 import { normalizeEndpointOptions, parseBrokers, type NormalizedEndpointOptions } from './endpoint-config';
 import type { EndpointCredentials, EndpointOptions } from './types';
@@ -25,6 +27,13 @@ export interface StoredEndpoint {
   raw: Partial<Record<keyof EndpointOptions, unknown>>;
   /** The same properties as the running node uses them (after Node-RED's env handling). */
   resolved: NormalizedEndpointOptions;
+  /**
+   * The flow properties after Node-RED's env handling (the running node's `def`); used for a
+   * property the request sends back exactly as saved.
+   */
+  resolvedRaw?: Record<string, unknown>;
+  /** Credentials as saved (before env handling): a text credential sent back unchanged is the stored one. */
+  rawCredentials?: Partial<Record<keyof EndpointCredentials, unknown>>;
   credentials: EndpointCredentials;
 }
 
@@ -73,14 +82,17 @@ export function testRequestConfig(
   schema: Record<keyof EndpointCredentials, { type: CredentialKind }>,
   stored: StoredEndpoint | undefined,
 ): TestRequestConfig {
-  const requested = normalizeEndpointOptions(body);
+  const asSent = normalizeEndpointOptions(body);
   const sameDestination =
     stored !== undefined &&
     destinationKey(body) === destinationKey(stored.raw) &&
     // Turning verification off would let whoever answers on the path read the secrets; so
     // would plaintext to the brokers (SASL PLAIN sends the API key as it is).
-    !(stored.resolved.verifyTls && !requested.verifyTls) &&
-    !(stored.resolved.brokersTls && !requested.brokersTls);
+    !(stored.resolved.verifyTls && !asSent.verifyTls) &&
+    !(stored.resolved.brokersTls && !asSent.brokersTls);
+  const requested = normalizeEndpointOptions(
+    stored && sameDestination ? storedWhereUnchanged(body, stored) : body,
+  );
   const options: NormalizedEndpointOptions =
     stored && sameDestination
       ? {
@@ -107,10 +119,48 @@ export function testRequestConfig(
       chosen = resent ? value : fromStored;
       if (!resent && value === PASSWORD_PLACEHOLDER && chosen === undefined && stored?.credentials[name])
         withheld.push(name);
+    } else if (typeof value === 'string') {
+      // Sent back exactly as saved (e.g. `${ES_CA}`): the value the running node resolved.
+      const unchanged = stored && sameDestination && value !== '' && stored.rawCredentials?.[name] === value;
+      chosen = unchanged ? fromStored : value;
     } else {
-      chosen = typeof value === 'string' ? value : fromStored;
+      chosen = fromStored;
     }
     if (typeof chosen === 'string' && chosen !== '') credentials[name] = chosen;
   }
   return { options, credentials, destinationChanged: stored !== undefined && !sameDestination, withheld };
+}
+
+/**
+ * The request's properties, where each one that equals the stored node's saved value (a `${VAR}`
+ * reference included) is replaced by the value the running node resolved from it. Only called when
+ * the destinations are the stored ones.
+ */
+function storedWhereUnchanged(
+  body: Partial<Record<keyof EndpointOptions, unknown>>,
+  stored: StoredEndpoint,
+): Partial<Record<keyof EndpointOptions, unknown>> {
+  const resolvedRaw = stored.resolvedRaw;
+  if (!resolvedRaw) return body;
+  const out: Record<string, unknown> = { ...body };
+  for (const [k, v] of Object.entries(body)) {
+    if (k === 'credentials' || k === 'id') continue;
+    const saved = (stored.raw as Record<string, unknown>)[k];
+    if (typeof v === 'string' && v === saved && Object.prototype.hasOwnProperty.call(resolvedRaw, k))
+      out[k] = resolvedRaw[k];
+  }
+  return out as Partial<Record<keyof EndpointOptions, unknown>>;
+}
+
+/**
+ * A configuration Test connection refuses because every produce with it would fail: the v2 REST
+ * producer accepts only Bearer tokens, while the admin API the test probes also takes Basic, so
+ * the probe alone would report "credentials accepted". Returns the reason's catalog key.
+ */
+export function refusedCombination(
+  options: Pick<NormalizedEndpointOptions, 'flavour' | 'authMode'>,
+): 'v2-basic' | undefined {
+  if (options.flavour === 'v2' && (options.authMode === 'basic' || options.authMode === 'basic-token'))
+    return 'v2-basic';
+  return undefined;
 }

@@ -100,12 +100,18 @@ export function failMessage(item: Item, raw: unknown): Error {
   return err;
 }
 
+/** How long a record's own failure (not the connection's) shows as a red ring. */
+export const RECORD_ERROR_STATUS_MS = 5000;
+
 export class ProducerMachine {
   readonly pending = new Set<Item>();
   /** Items the client gave back while closing (not sent): for the next instance, or failed. */
   readonly parked: Item[] = [];
   closing = false;
-  private lastOutcome: { ok: true } | { ok: false; reason: string } | undefined;
+  private lastOutcome:
+    | { ok: true }
+    | { ok: false; reason: string; /** When a record's own fault stops being shown. */ clearsAt?: number }
+    | undefined;
   private completedSinceTick = 0;
   private lastTickAt: number;
   private readonly now: () => number;
@@ -141,7 +147,11 @@ export class ProducerMachine {
       this.deliver(item);
     } else {
       const err = failMessage(item, outcome.error);
-      this.lastOutcome = { ok: false, reason: statusKeyOf(err) };
+      // A record's own fault (bad topic name, too large, schema mismatch) says nothing about the
+      // connection: its red ring gives way to the healthy status after a few seconds.
+      this.lastOutcome = isRecordRejection(err)
+        ? { ok: false, reason: statusKeyOf(err), clearsAt: this.now() + RECORD_ERROR_STATUS_MS }
+        : { ok: false, reason: statusKeyOf(err) };
       this.fail(item, err);
       // Errors are shown at once (the adapter throttles), not at the next tick.
       if (!this.closing) this.tick();
@@ -215,6 +225,9 @@ export class ProducerMachine {
       return { fill: 'yellow', shape: 'ring', key: 'retrying', params: { inFlight, queued } };
     }
     if (busy) return { fill: 'blue', shape: 'dot', key: 'busy', params: { inFlight, queued, rate } };
+    if (this.lastOutcome && !this.lastOutcome.ok && this.lastOutcome.clearsAt !== undefined) {
+      if (now >= this.lastOutcome.clearsAt) this.lastOutcome = { ok: true };
+    }
     if (this.lastOutcome && !this.lastOutcome.ok) {
       return { fill: 'red', shape: 'ring', key: this.lastOutcome.reason };
     }
@@ -229,6 +242,13 @@ export class ProducerMachine {
     if (this.closing) return;
     const view = this.computeStatus();
     if (view) this.io.status(view);
+  }
+
+  /** Milliseconds until a record's red ring gives way (the adapter ticks then), or undefined. */
+  get statusClearsInMs(): number | undefined {
+    const last = this.lastOutcome;
+    if (!last || last.ok || last.clearsAt === undefined) return undefined;
+    return Math.max(last.clearsAt - this.now(), 0);
   }
 
   /** Whether the status timer is still needed. */

@@ -515,11 +515,11 @@ describe(`examples (Node-RED ${NODE_RED_VERSION})`, function () {
         const errors = collect('es-ex07-error');
         // "at start" registers the schema, then ensures the topic.
         await until(() => ready.length === 1, 5000, 'schema registered and topic ensured');
-        assert.deepEqual(ready[0]!.payload, { topic: 'sensor-readings', created: true });
+        assert.deepEqual(ready[0]!.payload, { topic: 'sensor-readings-avro', created: true });
         trigger('es-ex07-reading');
         trigger('es-ex07-reading');
         await until(() => reports.length === 2, 5000, 'two delivery reports');
-        const records = await endpoint.readRecords('sensor-readings');
+        const records = await endpoint.readRecords('sensor-readings-avro');
         assert.equal(records.length, 2);
         const { default: avro } = await import('avsc');
         const schema = JSON.parse(
@@ -539,7 +539,7 @@ describe(`examples (Node-RED ${NODE_RED_VERSION})`, function () {
         assert.equal(errors[0]!.error.code, 'SCHEMA_MISMATCH');
         assert.match(errors[0]!.error.message, /celsius/);
         assert.equal(
-          (await endpoint.readRecords('sensor-readings')).length,
+          (await endpoint.readRecords('sensor-readings-avro')).length,
           2,
           'the bad reading was not sent',
         );

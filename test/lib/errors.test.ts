@@ -53,4 +53,17 @@ describe('errors', () => {
     assert.equal(redact(`token ${secret}`, [secret]), 'token [redacted]');
     assert.ok(!redact('Basic dG9rZW46c2VjcmV0LWtleQ==').includes('dG9rZW46'));
   });
+
+  it('leaves ordinary words after Bearer and Basic readable (issue 27)', () => {
+    assert.equal(
+      redact('Only Bearer authentication (an IAM access token) is accepted'),
+      'Only Bearer authentication (an IAM access token) is accepted',
+    );
+    assert.equal(
+      redact('Basic authentication is not accepted here'),
+      'Basic authentication is not accepted here',
+    );
+    assert.equal(redact('Bearer eyJhbGciOi.eyJzdWIi.c2lnbmF0dXJl'), 'Bearer [redacted]');
+    assert.equal(redact('Bearer abcdefghijklmnopqrstuvwxyzABCDEF'), 'Bearer [redacted]');
+  });
 });

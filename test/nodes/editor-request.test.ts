@@ -4,7 +4,12 @@ import assert from 'node:assert/strict';
 
 import { ENDPOINT_CREDENTIALS } from '../../nodes/shared/credentials';
 import { normalizeEndpointOptions } from '../../nodes/shared/endpoint-config';
-import { destinationKey, testRequestConfig, type StoredEndpoint } from '../../nodes/shared/editor-request';
+import {
+  destinationKey,
+  refusedCombination,
+  testRequestConfig,
+  type StoredEndpoint,
+} from '../../nodes/shared/editor-request';
 
 // The runtime's one credential schema, not a copy of it.
 const SCHEMA = ENDPOINT_CREDENTIALS;
@@ -63,6 +68,50 @@ describe('editor request: stored secrets follow stored destinations', function (
     } finally {
       delete process.env.ES_EDITOR_REQUEST_TEST;
     }
+  });
+
+  it("tests a value sent back exactly as saved (the examples' ${ES_CA}) as the running node resolved it", function () {
+    const resolvedRaw = { ...raw, url: 'https://es.example:443', requestTimeout: 7 };
+    const example: StoredEndpoint = {
+      raw: { ...raw, requestTimeout: '${ES_TIMEOUT}' },
+      resolved: stored.resolved,
+      resolvedRaw,
+      rawCredentials: { apiKey: '${ES_API_KEY}', ca: '${ES_CA}', username: '${ES_USER}' },
+      credentials: { apiKey: 'stored-key', ca: 'PEM OF THE CA', username: 'resolved-user' },
+    };
+    const r = testRequestConfig(
+      {
+        ...raw,
+        requestTimeout: '${ES_TIMEOUT}',
+        credentials: { apiKey: '__PWRD__', ca: '${ES_CA}', username: '${ES_USER}' },
+      },
+      SCHEMA,
+      example,
+    );
+    assert.equal(r.credentials.ca, 'PEM OF THE CA');
+    assert.equal(r.credentials.username, 'resolved-user');
+    assert.equal(r.options.requestTimeoutMs, 7000);
+    // Edited in the dialog: the request's own value, literally.
+    const edited = testRequestConfig(
+      { ...raw, credentials: { apiKey: '__PWRD__', ca: '${ES_OTHER}' } },
+      SCHEMA,
+      example,
+    );
+    assert.equal(edited.credentials.ca, '${ES_OTHER}');
+    // Another destination: nothing of the stored node, not even its resolved CA.
+    const elsewhere = testRequestConfig(
+      { ...raw, url: 'https://elsewhere', credentials: { ca: '${ES_CA}' } },
+      SCHEMA,
+      example,
+    );
+    assert.equal(elsewhere.credentials.ca, '${ES_CA}');
+  });
+
+  it('refuses v2 with a Basic auth mode (produce would get 401 on every record)', function () {
+    assert.equal(refusedCombination({ flavour: 'v2', authMode: 'basic-token' }), 'v2-basic');
+    assert.equal(refusedCombination({ flavour: 'v2', authMode: 'basic' }), 'v2-basic');
+    assert.equal(refusedCombination({ flavour: 'v2', authMode: 'iam' }), undefined);
+    assert.equal(refusedCombination({ flavour: 'v1', authMode: 'basic-token' }), undefined);
   });
 
   it('compares destinations after normalising case, default ports, blanks and broker order', function () {

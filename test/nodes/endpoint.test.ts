@@ -143,6 +143,20 @@ describe('event-streams-endpoint editor routes', function () {
       assert.ok(res.body.messages.includes('event-streams-endpoint.test.unreachable'));
     });
 
+    it('hints at https:// when an http:// URL points at a port that speaks TLS', async () => {
+      await loadConfigOnly();
+      const res = await helper
+        .request()
+        .post('/event-streams-endpoint/test')
+        .send(testBody({ url: te.endpoint.url.replace(/^https:/, 'http:'), adminUrl: '' }))
+        .expect(200);
+      assert.equal(res.body.ok, false);
+      assert.ok(
+        res.body.messages.includes('event-streams-endpoint.test.use-https'),
+        JSON.stringify(res.body.messages),
+      );
+    });
+
     it('uses the stored credentials of the node for password fields the editor did not resend', async () => {
       await loadConfigOnly();
       const res = await helper
