@@ -34,17 +34,28 @@ export const BENCH_PAYLOAD = {
 };
 export const BENCH_PAYLOAD_BYTES = Buffer.byteLength(JSON.stringify(BENCH_PAYLOAD));
 
-export type ClientKind = 'ceiling' | 'dispatch' | 'core' | 'node' | 'httpreq' | 'kafkajs' | 'kafkajs-batch';
+export type ClientKind =
+  | 'ceiling'
+  | 'dispatch'
+  | 'core'
+  | 'core-metered'
+  | 'node'
+  | 'httpreq'
+  | 'kafkajs'
+  | 'kafkajs-batch'
+  | 'node-kafka';
 export type EndpointId = 'stub-http' | 'local-http' | 'local-https' | 'local-kafka';
 
 export const CLIENT_LABEL: Record<ClientKind, string> = {
   ceiling: 'ceiling: bare undici request() loop',
   dispatch: 'ceiling: bare undici dispatch() loop',
   core: 'core: EventStreamsClient',
+  'core-metered': 'core: EventStreamsClient with endpoint metrics (MeteredSender)',
   node: 'node: event-streams-producer',
   httpreq: 'node-red: http request',
   kafkajs: 'kafkajs direct: one awaited send per message',
   'kafkajs-batch': 'kafkajs direct: 100 messages per send',
+  'node-kafka': 'node: event-streams-producer over the Kafka transport (no gateway)',
 };
 
 /** Messages per kafkajs send in the batched kafkajs row. */

@@ -61,6 +61,8 @@ interface WorkerJob {
 type ClientLike = {
   produce(topic: string, record: { value: string; key?: string }): Promise<unknown>;
   close(o?: { deadlineMs?: number }): Promise<void>;
+  /** The delivery seam's face of the client, which the outbox drains through. */
+  readonly sender: import('../lib/sender').Sender;
 };
 
 function record(i: number): { value: string; key?: string } {
@@ -136,7 +138,7 @@ async function workerMain(job: WorkerJob): Promise<Array<{ direct: DrainPhase; o
       appends.push(spool.append(outboxMod.serializeRecord(TOPIC, record(i))));
     await Promise.all(appends);
     await spool.close();
-    const client = new EventStreamsClient(outboxMod.outboxClientOptions(base as never));
+    const client = new EventStreamsClient(base as never);
     let outbox: import('../lib/outbox').Outbox | undefined;
     const o = await measure(job.records, async () => {
       const ob = await outboxMod.Outbox.open(
@@ -148,7 +150,7 @@ async function workerMain(job: WorkerJob): Promise<Array<{ direct: DrainPhase; o
           concurrency: CONNECTIONS,
           retryDelayMs: 100,
         },
-        () => client as never,
+        () => client.sender,
       );
       outbox = ob;
       await new Promise<void>((resolve) => {

@@ -52,6 +52,12 @@ export interface Ratio {
   gatewayVsKafkajsBatch?: number | null;
   /** Kafka-backed endpoint only: producer node through the gateway ÷ kafkajs one awaited send. */
   oursViaGatewayVsKafkajs?: number | null;
+  /** Producer node over the Kafka transport ÷ kafkajs 100 per send (same broker; target >= 0.8). */
+  nodeKafkaVsKafkajsBatch?: number | null;
+  /** Producer node over the Kafka transport ÷ kafkajs one awaited send (same broker; target >= 5). */
+  nodeKafkaVsKafkajs?: number | null;
+  /** Stub only: core client with endpoint metrics ÷ the same client without (the cost of metrics). */
+  metricsOnVsOff?: number | null;
   /** Per ratio: the per-round ratios, their median and range. */
   spread?: Record<string, RatioSpread>;
   /** Per ratio: why its figure is not to be trusted (busy machine, short rounds). */
@@ -207,6 +213,9 @@ export function computeRatios(scenarios: ScenarioResult[], endpoints: EndpointId
       ['gatewayVsKafkajs', 'dispatch', 'kafkajs'],
       ['gatewayVsKafkajsBatch', 'dispatch', 'kafkajs-batch'],
       ['oursViaGatewayVsKafkajs', 'node', 'kafkajs'],
+      ['nodeKafkaVsKafkajsBatch', 'node-kafka', 'kafkajs-batch'],
+      ['nodeKafkaVsKafkajs', 'node-kafka', 'kafkajs'],
+      ['metricsOnVsOff', 'core-metered', 'core'],
     ];
     for (const [name, a, b] of extra) {
       const v = ratio(name, a, b);
@@ -331,6 +340,15 @@ export function evaluateTargets(r: Omit<BenchResults, 'targets'>): TargetResult[
       );
       ratioTarget(
         ratio,
+        'metricsOnVsOff',
+        `metrics-cost:${ep}`,
+        `core client with endpoint metrics vs without, ${ENDPOINT_LABEL[ep]} (cost of metrics <= 3%)`,
+        0.97,
+        true,
+        () => 'the metered sender adds a clock read, a histogram bucket and ring-slot update per record',
+      );
+      ratioTarget(
+        ratio,
         'oursVsDispatchLoop',
         `node-vs-dispatch:${ep}`,
         `producer node vs bare undici dispatch() loop, ${ENDPOINT_LABEL[ep]}`,
@@ -349,6 +367,25 @@ export function evaluateTargets(r: Omit<BenchResults, 'targets'>): TargetResult[
         1,
         false,
         () => boundBy(gw, load, cpus),
+      );
+      const nk = find(s, 'node-kafka', 'closed', ep);
+      ratioTarget(
+        ratio,
+        'nodeKafkaVsKafkajsBatch',
+        'node-kafka-vs-kafkajs-100',
+        'producer node over the Kafka transport vs kafkajs 100 messages per send, same broker',
+        0.8,
+        false,
+        () => boundBy(nk, load, cpus),
+      );
+      ratioTarget(
+        ratio,
+        'nodeKafkaVsKafkajs',
+        'node-kafka-vs-kafkajs-1',
+        'producer node over the Kafka transport vs kafkajs one awaited send per message, same broker',
+        5,
+        false,
+        () => boundBy(nk, load, cpus),
       );
     }
   }

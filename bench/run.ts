@@ -46,7 +46,9 @@ import { round } from './stats';
 const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
 const KINDS: ClientKind[] = ['ceiling', 'dispatch', 'core', 'node', 'httpreq'];
 /** Clients that talk to Kafka directly: only in the Kafka-backed endpoint's rounds (same broker). */
-const KAFKA_KINDS: ClientKind[] = ['kafkajs', 'kafkajs-batch'];
+const KAFKA_KINDS: ClientKind[] = ['kafkajs', 'kafkajs-batch', 'node-kafka'];
+/** The core client with endpoint metrics: only against the stub, beside `core`, for the cost of metrics. */
+const STUB_KINDS: ClientKind[] = ['core-metered'];
 
 /** The closed-loop window per kind: kafkajs "one awaited send" is a plain awaited loop (window 1). */
 function loadFor(kind: ClientKind, load: LoadSettings): LoadSettings {
@@ -619,7 +621,12 @@ async function main(): Promise<void> {
       // hits every kind alike; each kind's figure is its median round.
       const rounds = new Map<ClientKind, Round[]>();
       const failures = new Map<ClientKind, string>();
-      const roundKinds = id === 'local-kafka' ? [...kinds, ...KAFKA_KINDS] : kinds;
+      const roundKinds =
+        id === 'local-kafka'
+          ? [...kinds, ...KAFKA_KINDS]
+          : id === 'stub-http'
+            ? [...kinds, ...STUB_KINDS]
+            : kinds;
       for (let round = 0; round < p.closed.rounds; round++) {
         for (const kind of roundKinds) {
           let w = workers.get(kind);

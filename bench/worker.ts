@@ -19,6 +19,7 @@ import {
   BENCH_PAYLOAD,
   KAFKAJS_BATCH,
   ipcCallParent,
+  loadDist,
   serveIpc,
   sleep,
   type ClientKind,
@@ -203,10 +204,31 @@ async function kafkajsRig(endpoint: EndpointInfo, template: RequestTemplate, bat
   };
 }
 
-function coreRig(endpoint: EndpointInfo, load: LoadSettings): Rig {
+function coreRig(endpoint: EndpointInfo, load: LoadSettings, metered = false): Rig {
   const Client = loadClient();
   const client = new Client(clientOptions(endpoint, load, { maxMessages: 1_000_000, maxBytes: 1 << 30 }));
   const record = { key: BENCH_KEY, value: BENCH_PAYLOAD };
+  if (metered) {
+    // The same client with the endpoint metrics the nodes always have (lib/metered-sender.ts):
+    // the pair of rows is the cost of metrics on the produce path.
+    const { mod: m } = loadDist<{ MeteredSender: new (inner: unknown, metrics: unknown) => SenderLike }>(
+      'lib/metered-sender.js',
+    );
+    const { mod: metricsMod } = loadDist<{ EndpointMetrics: new () => unknown }>('lib/metrics.js');
+    if (!m || !metricsMod) throw new Error('skipped: lib/metered-sender.js or lib/metrics.js missing');
+    const sender = new m.MeteredSender(
+      (client as unknown as { sender: unknown }).sender,
+      new metricsMod.EndpointMetrics(),
+    );
+    return {
+      sender: {
+        send(done) {
+          sender.send(endpoint.topic, record).then(() => done(), done);
+        },
+      },
+      close: () => client.close({ deadlineMs: 2000 }),
+    };
+  }
   return {
     sender: {
       send(done) {
@@ -215,6 +237,10 @@ function coreRig(endpoint: EndpointInfo, load: LoadSettings): Rig {
     },
     close: () => client.close({ deadlineMs: 2000 }),
   };
+}
+
+interface SenderLike {
+  send(topic: string, record: unknown): Promise<unknown>;
 }
 
 let runtime: EmbeddedRuntime | undefined;
@@ -229,11 +255,14 @@ async function nodeRedRig(
   runtime ??= await startRuntime();
   if (passOnly) {
     await runtime.deploy(passFlow());
-  } else if (kind === 'node') {
+  } else if (kind === 'node' || kind === 'node-kafka') {
     for (const t of ['event-streams-endpoint', 'event-streams-producer']) {
       if (!runtime.hasType(t)) throw new Error(`skipped: node type ${t} is not built/loaded`);
     }
-    await runtime.deploy(producerFlow(endpoint, load, 1_000_000));
+    if (kind === 'node-kafka' && !endpoint.brokers?.length) {
+      throw new Error('skipped: the Kafka transport row needs a Kafka-backed endpoint (its broker)');
+    }
+    await runtime.deploy(producerFlow(endpoint, load, 1_000_000, kind === 'node-kafka'));
   } else {
     if (endpoint.caPem) {
       caFile = path.join(runtime.userDir, 'bench-ca.pem');
@@ -293,6 +322,8 @@ async function rigFor(
       return kafkajsRig(endpoint, template, kind === 'kafkajs-batch');
     case 'core':
       return coreRig(endpoint, load);
+    case 'core-metered':
+      return coreRig(endpoint, load, true);
     default:
       return nodeRedRig(endpoint, template, load, false);
   }

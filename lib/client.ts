@@ -46,6 +46,8 @@ import type {
   TopicAdmin,
 } from './types';
 import { positiveInt, validateTopicName } from './validate';
+import { RestSender } from './rest-sender';
+import type { Sender } from './sender';
 
 export const DEFAULT_USER_AGENT = 'node-red-event-streams';
 // The values and their reasons are in lib/defaults.ts.
@@ -92,6 +94,8 @@ class Job implements FlowJob {
   chainKey: string | undefined = undefined;
   next: Job | undefined = undefined;
   authRetried = false;
+  /** One attempt only (the outbox's sends: the outbox is their retry loop). */
+  once = false;
   throttled = false;
   authorization: string | undefined = undefined;
   timer: NodeJS.Timeout | undefined = undefined;
@@ -162,6 +166,8 @@ export class EventStreamsClient {
   /** TLS verification is off (`tls.rejectUnauthorized === false`). */
   readonly insecure: boolean;
   readonly flavour: ApiFlavour;
+  /** The produce pipeline as the delivery seam's {@link Sender} (transport `rest`). */
+  readonly sender: Sender;
 
   private readonly origin: string;
   private readonly basePath: string;
@@ -277,6 +283,7 @@ export class EventStreamsClient {
       auth: this.auth,
       retry: this.retry,
     });
+    this.sender = new RestSender(this);
     this.schemas = new SchemaRegistryClient({
       url: options.registryUrl ? parseBaseUrl(options.registryUrl, 'registryUrl').href : url.href,
       transport: this.transport,
@@ -329,6 +336,7 @@ export class EventStreamsClient {
     }
     return new Promise<ProduceResult>((resolve, reject) => {
       const job = new Job(topic, req, resolve, reject, signal);
+      if (options?.once === true) job.once = true;
       try {
         const key = this.orderByKey ? chainKeyOf(topic, record.key) : undefined;
         if (key !== undefined && this.chains.has(key)) {
@@ -647,7 +655,8 @@ export class EventStreamsClient {
     const err = mapTransportError(raw, this.origin, job.signal);
     if (err instanceof AuthenticationError) this.authFailed = true;
     const hold = dispositionOf(err) === 'hold';
-    const delay = this.hardClosed ? undefined : nextRetryDelay(this.retry, err, job.attempts, job.startedAt);
+    const delay =
+      this.hardClosed || job.once ? undefined : nextRetryDelay(this.retry, err, job.attempts, job.startedAt);
     if (delay === undefined) {
       this.finish(job, finalError(err, job.attempts));
       return;

@@ -189,8 +189,11 @@ export const CORE_DEFAULTS = {
  * - `outbox` false: the durable outbox writes to disk; opt in where a gateway goes offline.
  * - `orderByKey` true: like Kafka's idempotent producer, records of one key keep input order through
  *   retries; unkeyed records are never held back.
+ * - `transport` rest: the REST Producer API, what every flow saved before the Kafka transport
+ *   used; `kafka` (the Kafka protocol, lib/kafka-sender.ts) is chosen per endpoint.
  */
 export const ENDPOINT_CHOICE_DEFAULTS = {
+  transport: 'rest',
   flavour: 'v1',
   authMode: 'bearer',
   saslMechanism: 'plain',

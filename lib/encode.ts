@@ -416,6 +416,13 @@ export function encodeV2(
   if (valueAvro !== undefined && (record.value === undefined || record.value === null)) {
     missingValue(record.value);
   }
+  if (valueAvro === undefined) {
+    // Refused before building: the envelope of an oversize value (base64: 4/3 of its bytes) is
+    // never made. Bytes and string length are lower bounds of the value's size in the envelope.
+    const v: unknown = record.value;
+    const floor = v instanceof Uint8Array ? v.length : typeof v === 'string' ? v.length : 0;
+    if (floor > limits.maxValueBytes) tooLarge(floor, limits, true);
+  }
   const envelope: {
     headers?: Array<{ name: string; value: string }>;
     key?: V2Data | V2AvroPart;

@@ -10,7 +10,7 @@ export * from './types';
 export { EventStreamsClient, createTopicAdmin } from './client';
 export { AdminRestClient, type AdminRestClientInit } from './admin';
 export { Outbox, type OutboxOptions, type OutboxListener, type OutboxStats } from './outbox';
-export type { Sender, SendOptions, SendError } from './sender';
+export type { Backlog, Sender, SendError, SendOptions } from './sender';
 // The package entry, not the core: the one place outside lib/local/ allowed to name the gateway
 // (scripts/check-imports.ts), and only through the gateway's own public entry.
 export { startLocalEndpoint, type LocalEndpoint, type LocalEndpointOptions } from './local';

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * The durable outbox: records are validated, written to a crash-safe spool (lib/spool.ts) and
- * only then confirmed to the caller; a sender drains the spool through the core client,
+ * only then confirmed to the caller; a sender drains the spool through the endpoint's transport ({@link Sender}),
  * surviving outages of any length and process restarts. The endpoint config node uses it when
  * its outbox option is on; nothing here is Node-RED specific.
  *
@@ -28,13 +28,13 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 
-import type { EventStreamsClient } from './client';
 import { type EncodeLimits, encodeRecord } from './encode';
 import { ClosedError, type EventStreamsError, ValidationError } from './errors';
 import { isRecordRejection } from './error-model';
 import { backoffDelay, type RetryPolicy } from './retry';
+import type { Sender, SendOptions } from './sender';
 import { Spool } from './spool';
-import type { ClientOptions, ApiFlavour, ProduceRecord, ProduceResult } from './types';
+import type { ApiFlavour, ProduceRecord, ProduceResult } from './types';
 import { validateTopicName } from './validate';
 
 /** Longest wait between probes while the server fails (see the module comment). */
@@ -55,12 +55,10 @@ export function outboxDisposition(err: unknown): 'drop' | 'hold' {
 }
 
 /**
- * The client options for the outbox's own client: one attempt per request, since the outbox is
- * the retry loop (a client retrying inside a probe would sleep through the server's return).
+ * One attempt per send: the outbox is the retry loop (a sender retrying inside a probe would
+ * sleep through the server's return).
  */
-export function outboxClientOptions(options: ClientOptions): ClientOptions {
-  return { ...options, retry: { ...options.retry, retries: 0 } };
-}
+const ONCE: SendOptions = { once: true };
 
 export interface OutboxOptions {
   dir: string;
@@ -229,7 +227,7 @@ export class Outbox extends EventEmitter {
   private constructor(
     private readonly spool: Spool,
     private readonly options: OutboxOptions,
-    private readonly getClient: () => EventStreamsClient,
+    private readonly getSender: () => Sender,
   ) {
     super();
     const initialDelayMs = Math.max(1, options.retryDelayMs);
@@ -242,14 +240,14 @@ export class Outbox extends EventEmitter {
   }
 
   /** Opens the spool in `options.dir` (recovering it) and starts sending what it holds. */
-  static async open(options: OutboxOptions, getClient: () => EventStreamsClient): Promise<Outbox> {
+  static async open(options: OutboxOptions, getSender: () => Sender): Promise<Outbox> {
     const spool = await Spool.open({
       dir: options.dir,
       maxBytes: options.maxBytes,
       ...(options.segmentBytes ? { segmentBytes: options.segmentBytes } : {}),
       ...(options.fsync === false ? { fsync: false } : {}),
     });
-    const outbox = new Outbox(spool, options, getClient);
+    const outbox = new Outbox(spool, options, getSender);
     outbox.indexRecovered(spool.seqs(), 0);
     return outbox;
   }
@@ -407,16 +405,16 @@ export class Outbox extends EventEmitter {
       this.drop(seq, err);
       return;
     }
-    let client: EventStreamsClient;
+    let sender: Sender;
     try {
-      client = this.getClient();
+      sender = this.getSender();
     } catch (err) {
       this.inFlight.add(seq);
       queueMicrotask(() => this.onFailure(seq, err));
       return;
     }
     this.inFlight.add(seq);
-    client.produce(topic, record).then(
+    sender.send(topic, record, ONCE).then(
       (result) => this.onSuccess(seq, result),
       (err: unknown) => this.onFailure(seq, err),
     );

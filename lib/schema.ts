@@ -97,7 +97,13 @@ export function parseSchema(schema: unknown, what = 'The Avro schema'): avro.Typ
     schemaError(`${what} is ${text.length} characters; the limit is ${MAX_SCHEMA_CHARS}.`);
   }
   const cached = typeCache.get(text);
-  if (cached !== undefined) return cached;
+  if (cached !== undefined) {
+    // Least recently used first: a hit moves to the end, so a flood of new schemas evicts only
+    // the oldest entries, never the ones in use.
+    typeCache.delete(text);
+    typeCache.set(text, cached);
+    return cached;
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -108,11 +114,15 @@ export function parseSchema(schema: unknown, what = 'The Avro schema'): avro.Typ
   }
   let type: avro.Type;
   try {
-    type = avsc().Type.forSchema(parsed as avro.Schema);
+    // A null-prototype registry: type names such as `constructor`, `toString` or `__proto__` are
+    // names, not Object.prototype members ("duplicate type name").
+    type = avsc().Type.forSchema(parsed as avro.Schema, {
+      registry: Object.create(null) as { [name: string]: avro.Type },
+    });
   } catch (err) {
     schemaError(`${what} is not a valid Avro schema: ${printable(reason(err), 200)}.`);
   }
-  if (typeCache.size >= TYPE_CACHE_SIZE) typeCache.clear();
+  if (typeCache.size >= TYPE_CACHE_SIZE) typeCache.delete(typeCache.keys().next().value as string);
   typeCache.set(text, type);
   return type;
 }
@@ -166,15 +176,17 @@ function describeValue(v: unknown): string {
  */
 export function checkValue(type: avro.Type, value: unknown, what: 'value' | 'key' = 'value'): void {
   const problems: string[] = [];
-  const ok = type.isValid(value, {
-    errorHook: (path: string[], v: unknown, t: avro.Type) => {
-      if (problems.length < 3) {
-        problems.push(
-          `${path.length > 0 ? `field "${path.join('.')}"` : `the ${what}`} must be ${typeLabel(t)}, got ${describeValue(v)}`,
-        );
-      }
-    },
-  });
+  const ok = notTooDeep(what, () =>
+    type.isValid(value, {
+      errorHook: (path: string[], v: unknown, t: avro.Type) => {
+        if (problems.length < 3) {
+          problems.push(
+            `${path.length > 0 ? `field "${path.join('.')}"` : `the ${what}`} must be ${typeLabel(t)}, got ${describeValue(v)}`,
+          );
+        }
+      },
+    }),
+  );
   if (ok) return;
   const name = schemaName(type);
   throw new ValidationError(
@@ -216,7 +228,25 @@ export function toAvroValue(type: avro.Type, value: unknown, what: 'value' | 'ke
 
 /** Avro JSON encoding of a checked value (unions wrapped, bytes as code points), as the REST Producer takes it. */
 export function avroJson(type: avro.Type, value: unknown): string {
-  return type.toString(value);
+  return notTooDeep('value', () => type.toString(value));
+}
+
+/**
+ * avsc walks values recursively: a value nested thousands deep (a recursive schema allows it)
+ * overflows the stack. That is the caller's input, so it is a clear SCHEMA_MISMATCH, not a crash.
+ */
+function notTooDeep<T>(what: 'value' | 'key', fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof RangeError) {
+      throw new ValidationError(
+        `The record ${what} nests too deeply to check against the Avro schema.`,
+        'SCHEMA_MISMATCH',
+      );
+    }
+    throw err;
+  }
 }
 
 /**

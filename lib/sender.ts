@@ -11,6 +11,26 @@ import type { ClientStats, CloseOptions, ConnectionCheck, ProduceRecord, Produce
 export interface SendOptions {
   /** Aborting takes the record back if it is not on the wire yet (see {@link Sender.withdraw}). */
   signal?: AbortSignal;
+  /**
+   * One attempt, no retries of the sender's own: the caller is the retry loop (the outbox, which
+   * holds and probes instead). A transport that cannot turn its retries off must say so.
+   */
+  once?: boolean;
+  /**
+   * Called once, when a decorator that stores records before sending them (the outbox) has the
+   * record durably. The caller may complete its input then; the promise still settles later with
+   * the broker's report or the failure that made the outbox drop the record. Direct senders
+   * never call it.
+   */
+  onStored?: () => void;
+}
+
+/** A durable decorator's backlog, for status displays. */
+export interface Backlog {
+  /** Records stored and not yet delivered. */
+  depth: number;
+  /** The last send failure, cleared by the next success. */
+  lastError?: Error;
 }
 
 /**
@@ -33,6 +53,10 @@ export interface Sender {
   /** Lets in-flight and queued records finish within the deadline, then rejects the rest. */
   close(options?: CloseOptions): Promise<void>;
   readonly closed: boolean;
+  /** Only a durable decorator (the outbox) has one: its backlog once open, else undefined. */
+  backlog?(): Backlog | undefined;
+  /** Only with `backlog`: calls `listener` (coalesced) when the backlog changes; returns the unsubscribe. */
+  watchBacklog?(listener: () => void): () => void;
 }
 
 /** The failure a {@link Sender} rejects with. */

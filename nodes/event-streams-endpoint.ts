@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * `event-streams-endpoint`: the config node. It owns one core client (and, when the topic-admin
- * node asks for the Kafka backend, one Kafka admin), created on first use and shared by every
- * node that points at it, and closes them on redeploy inside Node-RED's close window.
+ * `event-streams-endpoint`: the config node. Its {@link EndpointResources} own the REST session,
+ * the sender producers use (with the durable outbox around it when that option is on) and the
+ * Kafka admin, created on first use and shared by every node that points at it, and closed in
+ * order on redeploy inside Node-RED's close window.
  *
  * It also serves two editor routes: "Test connection" and topic autocomplete.
  */
@@ -13,11 +14,9 @@ import type { NodeAPI } from 'node-red';
 import type { Request, Response } from 'express';
 
 import { EventStreamsClient } from '../lib/client';
-import { ClosedError, isEventStreamsError, ValidationError } from '../lib/errors';
-import { KafkaTopicAdmin } from '../lib/kafka-admin';
+import { isEventStreamsError, ValidationError } from '../lib/errors';
 import type { ConnectionCheck, TopicAdmin } from '../lib/types';
-import { DEFAULT_LIMITS } from '../lib/encode';
-import { Outbox, outboxClientOptions } from '../lib/outbox';
+import type { Sender } from '../lib/sender';
 import { checkGlob } from '../lib/glob';
 import { type CredentialName, ENDPOINT_CREDENTIALS } from './shared/credentials';
 import {
@@ -31,7 +30,14 @@ import {
   type NormalizedEndpointOptions,
 } from './shared/endpoint-config';
 import { testRequestConfig, type StoredEndpoint } from './shared/editor-request';
-import { buildKafkaClientConfig } from './shared/kafka-config';
+import { EndpointResources, type OutboxPlacement } from './shared/endpoint-resources';
+import { buildKafkaSenderOptions } from './shared/kafka-config';
+import {
+  METRICS_SETTING,
+  registerMetricsRoutes,
+  trackMetrics,
+  untrackMetrics,
+} from './shared/metrics-routes';
 import type {
   EndpointCredentials,
   EndpointNode,
@@ -78,9 +84,6 @@ export = function (RED: NodeAPI): void {
     const options = normalizeEndpointOptions(def);
     resolvedOptions.set(node, options);
     node.closeTimeoutMs = options.closeTimeoutMs;
-    let client: EventStreamsClient | undefined;
-    let kafkaAdmin: TopicAdmin | undefined;
-    let closing = false;
 
     const settings = RED.settings as unknown as Record<string, unknown>;
     const insecureRefused = !options.verifyTls && settings[SERVER_SETTINGS.allowInsecureTls] === false;
@@ -97,19 +100,71 @@ export = function (RED: NodeAPI): void {
     // An optional core `http proxy` config node; without one, the environment's proxy variables.
     const proxy = proxyFromConfigNode(def.proxy ? (RED.nodes.getNode(def.proxy) as never) : null);
 
-    const insecureError = (): ValidationError =>
-      new ValidationError(
-        `TLS verification is off, which ${SERVER_SETTINGS.allowInsecureTls}: false in settings.js forbids`,
-        'INVALID_CONFIG',
-      );
+    const resources = new EndpointResources({
+      options,
+      credentials: node.credentials ?? {},
+      ...(proxy ? { proxy } : {}),
+      ...(options.outbox ? { outbox: outboxPlacement(options, node.id) } : {}),
+      ...(insecureRefused
+        ? {
+            refused: () =>
+              new ValidationError(
+                `TLS verification is off, which ${SERVER_SETTINGS.allowInsecureTls}: false in settings.js forbids`,
+                'INVALID_CONFIG',
+              ),
+          }
+        : {}),
+    });
 
-    // The durable outbox (off by default): opened now so that what a previous run left in the
-    // spool starts flowing as soon as the flow is deployed, with or without new input. Where it
-    // lives is the server owner's choice (settings.js); the editor names only a subdirectory.
-    let outbox: Promise<Outbox> | undefined;
-    // The outbox's own client makes one attempt per request: the outbox is the retry loop.
-    let outboxClient: EventStreamsClient | undefined;
-    if (options.outbox) {
+    const outbox = resources.outbox();
+    outbox?.then(
+      (o) => {
+        if (o.recovered > 0)
+          node.log(RED._('event-streams-endpoint.outbox.recovered', { count: o.recovered }));
+        o.on('dropped', (_seq: number, err: Error) =>
+          node.error(RED._('event-streams-endpoint.outbox.dropped', { reason: err.message })),
+        );
+      },
+      (err: unknown) =>
+        node.error(RED._('event-streams-endpoint.outbox.open-failed', { reason: (err as Error).message })),
+    );
+
+    // The sidebar, the topic-admin `stats` operation and Prometheus read this endpoint's metrics.
+    const metricsSource = {
+      name: def.name || options.url || options.brokers.join(',') || node.id,
+      snapshot: () => resources.snapshot(),
+    };
+    trackMetrics(node.id, metricsSource);
+    node.getMetrics = () => resources.snapshot();
+
+    node.getOutbox = () => resources.outbox();
+    node.getSender = () => resources.sender();
+    node.getClient = () => resources.client();
+    node.getKafkaAdmin = () => resources.kafkaAdmin();
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      untrackMetrics(node.id, metricsSource);
+      let finished = false;
+      const finish = (): void => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(guard);
+        done();
+      };
+      // The resources honour the deadline; this guard only protects Node-RED's 15 s close window
+      // from a close() that misbehaves.
+      const guard = setTimeout(finish, options.closeTimeoutMs + 2000);
+      resources.close(options.closeTimeoutMs).then(finish, (err: unknown) => {
+        node.debug(`close: ${String((err as Error)?.message ?? err)}`);
+        finish();
+      });
+    });
+
+    /**
+     * Where this endpoint's outbox goes: the server owner's base directory (settings.js) and the
+     * subdirectory the editor names; its size capped by the server's limit.
+     */
+    function outboxPlacement(o: NormalizedEndpointOptions, id: string): OutboxPlacement | Error {
       const userDir = (RED.settings as { userDir?: string }).userDir || path.join(os.homedir(), '.node-red');
       const configured = settings[SERVER_SETTINGS.outboxDir];
       const base =
@@ -118,98 +173,15 @@ export = function (RED: NodeAPI): void {
           : path.join(userDir, 'event-streams-outbox');
       const serverMax = Number(settings[SERVER_SETTINGS.outboxMaxBytes]);
       const cap = Number.isFinite(serverMax) && serverMax > 0 ? serverMax : DEFAULT_SERVER_OUTBOX_MAX_BYTES;
-      let dir: string | undefined;
       try {
-        dir = path.join(base, outboxSubdirectory(options.outboxDir, node.id));
+        return {
+          dir: path.join(base, outboxSubdirectory(o.outboxDir, id)),
+          maxBytes: Math.min(o.outboxMaxBytes, cap),
+        };
       } catch (err) {
-        outbox = Promise.reject(err as ValidationError);
+        return err as Error;
       }
-      if (dir !== undefined)
-        outbox = Outbox.open(
-          {
-            dir,
-            maxBytes: Math.min(options.outboxMaxBytes, cap),
-            flavour: options.flavour,
-            limits: {
-              maxKeyBytes: options.maxKeyBytes,
-              maxValueBytes: options.maxValueBytes,
-              maxUriBytes: DEFAULT_LIMITS.maxUriBytes,
-            },
-            concurrency: options.connections,
-            retryDelayMs: Math.max(options.retryDelayMs, 100),
-          },
-          () => {
-            if (closing) throw new ClosedError('The endpoint is being stopped');
-            if (insecureRefused) throw insecureError();
-            if (!outboxClient) {
-              outboxClient = new EventStreamsClient(
-                outboxClientOptions(buildClientOptions(options, node.credentials ?? {}, proxy)),
-              );
-            }
-            return outboxClient;
-          },
-        );
-      outbox!.then(
-        (o) => {
-          if (o.recovered > 0)
-            node.log(RED._('event-streams-endpoint.outbox.recovered', { count: o.recovered }));
-          o.on('dropped', (_seq: number, err: Error) =>
-            node.error(RED._('event-streams-endpoint.outbox.dropped', { reason: err.message })),
-          );
-        },
-        (err: unknown) =>
-          node.error(RED._('event-streams-endpoint.outbox.open-failed', { reason: (err as Error).message })),
-      );
-      // Callers see the failure through getOutbox(); this only keeps it from being unhandled.
-      outbox!.catch(() => undefined);
     }
-    node.getOutbox = () => outbox;
-
-    node.getClient = (): EventStreamsClient => {
-      if (closing) throw new ClosedError('The endpoint is being stopped');
-      if (insecureRefused) throw insecureError();
-      if (!client)
-        client = new EventStreamsClient(buildClientOptions(options, node.credentials ?? {}, proxy));
-      return client;
-    };
-
-    node.getKafkaAdmin = (): TopicAdmin => {
-      if (closing) throw new ClosedError('The endpoint is being stopped');
-      if (!kafkaAdmin)
-        kafkaAdmin = new KafkaTopicAdmin(buildKafkaClientConfig(options, node.credentials ?? {}));
-      return kafkaAdmin;
-    };
-
-    node.on('close', (_removed: boolean, done: () => void) => {
-      closing = true;
-      const tasks: Array<Promise<void>> = [];
-      // Records the outbox has in flight stay in the spool until acknowledged: closing it loses
-      // nothing, at worst a record is sent again after the restart.
-      if (outbox) tasks.push(outbox.then((o) => o.close(options.closeTimeoutMs)));
-      if (client) tasks.push(client.close({ deadlineMs: options.closeTimeoutMs }));
-      if (outboxClient) tasks.push(outboxClient.close({ deadlineMs: options.closeTimeoutMs }));
-      outboxClient = undefined;
-      if (kafkaAdmin) tasks.push(kafkaAdmin.close());
-      client = undefined;
-      kafkaAdmin = undefined;
-      let finished = false;
-      const finish = (): void => {
-        if (finished) return;
-        finished = true;
-        clearTimeout(guard);
-        done();
-      };
-      // The client honours its deadline; this guard only protects Node-RED's 15 s close window
-      // from a close() that misbehaves.
-      const guard = setTimeout(finish, options.closeTimeoutMs + 2000);
-      Promise.allSettled(tasks).then((results) => {
-        for (const r of results) {
-          if (r.status === 'rejected')
-            node.debug(`close: ${String((r.reason as Error)?.message ?? r.reason)}`);
-        }
-        finish();
-      }, finish);
-    });
   }
 
   RED.nodes.registerType<EndpointNodeImpl, EndpointNodeDef, object, EndpointCredentials>(
@@ -222,9 +194,11 @@ export = function (RED: NodeAPI): void {
         [SERVER_SETTINGS.outboxDir]: { value: '', exportable: false },
         [SERVER_SETTINGS.outboxMaxBytes]: { value: DEFAULT_SERVER_OUTBOX_MAX_BYTES, exportable: false },
         [SERVER_SETTINGS.allowInsecureTls]: { value: true, exportable: false },
+        [METRICS_SETTING]: { value: false, exportable: false },
       },
     } as never,
   );
+  registerMetricsRoutes(RED);
 
   /**
    * The stored node a test request names: its saved properties (what the editor sends back), the
@@ -353,25 +327,36 @@ export = function (RED: NodeAPI): void {
       const options = request.options;
       let host = '';
       try {
-        host = new URL(options.url).host;
+        host = options.transport === 'kafka' ? (options.brokers[0] ?? '') : new URL(options.url).host;
       } catch {
         // buildClientOptions reports the bad URL below.
       }
-      let client: EventStreamsClient;
+      let client: Pick<Sender, 'testConnection' | 'close'>;
       try {
-        // A core `http proxy` node named by the request (part of the destination the secrets
-        // were compared against); otherwise the environment's proxy variables.
-        const proxyNode = typeof body.proxy === 'string' && body.proxy ? RED.nodes.getNode(body.proxy) : null;
-        const proxyOk = !proxyNode || (proxyNode as { type?: string }).type === 'http proxy';
-        const clientOptions = buildClientOptions(
-          options,
-          request.credentials,
-          proxyOk ? proxyFromConfigNode(proxyNode as never) : undefined,
-        );
-        // One attempt, bounded: the user is waiting on a button.
-        clientOptions.retry = { retries: 0 };
-        clientOptions.requestTimeoutMs = Math.min(options.requestTimeoutMs, 15_000);
-        client = new EventStreamsClient(clientOptions);
+        if (options.transport === 'kafka') {
+          // The Kafka transport: bootstrap metadata over the endpoint's TLS and SASL settings.
+          const kafkaOptions = buildKafkaSenderOptions(options, request.credentials);
+          kafkaOptions.retry = { retries: 0 };
+          kafkaOptions.requestTimeoutMs = Math.min(options.requestTimeoutMs, 15_000);
+          // eslint-disable-next-line @typescript-eslint/no-require-imports
+          const { KafkaSender } = require('../lib/kafka-sender') as typeof import('../lib/kafka-sender');
+          client = new KafkaSender(kafkaOptions);
+        } else {
+          // A core `http proxy` node named by the request (part of the destination the secrets
+          // were compared against); otherwise the environment's proxy variables.
+          const proxyNode =
+            typeof body.proxy === 'string' && body.proxy ? RED.nodes.getNode(body.proxy) : null;
+          const proxyOk = !proxyNode || (proxyNode as { type?: string }).type === 'http proxy';
+          const clientOptions = buildClientOptions(
+            options,
+            request.credentials,
+            proxyOk ? proxyFromConfigNode(proxyNode as never) : undefined,
+          );
+          // One attempt, bounded: the user is waiting on a button.
+          clientOptions.retry = { retries: 0 };
+          clientOptions.requestTimeoutMs = Math.min(options.requestTimeoutMs, 15_000);
+          client = new EventStreamsClient(clientOptions);
+        }
       } catch (err) {
         const message = isEventStreamsError(err) ? err.message : 'Invalid configuration';
         // A secret left as stored while a destination changed: say why, not just "no API key".

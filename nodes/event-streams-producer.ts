@@ -1,15 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * `event-streams-producer`: publishes `msg.payload` as one record through the endpoint config
- * node's shared client. Every input has exactly one outcome: `send` + `done()` once the server has
- * the record, or `done(err)` (so Catch nodes see the original message) when it cannot be written.
+ * node's {@link Sender} (direct, or the durable outbox: the endpoint decides, not this node).
+ * Every input has exactly one outcome: `send` + `done()` once the server has the record (or, with
+ * the outbox, `done()` once it is stored and the report when it is delivered), or `done(err)` (so
+ * Catch nodes see the original message) when it cannot be written.
+ *
+ * A thin adapter: the decisions live in `ProducerMachine` (settling, status) and the shared
+ * helpers (record mapping, hand-over); the functions here only connect them to Node-RED.
  */
 import { setMaxListeners } from 'node:events';
 
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
 
-import type { EventStreamsClient } from '../lib/client';
 import { ClosedError, ValidationError } from '../lib/errors';
+import type { Sender } from '../lib/sender';
 import type { ProduceRecord, ProduceResult } from '../lib/types';
 import { adopt, expireUnadopted, park } from './shared/handover';
 import {
@@ -24,12 +29,11 @@ import {
 import { toRecordHeaders, toRecordKey, toRecordValue } from './shared/record';
 import { applySchemaOptions, schemaDefaults, type SchemaDefaults } from './shared/schema-options';
 import { StatusThrottle, asError } from './shared/status';
-import type { Outbox } from '../lib/outbox';
 import type { EndpointNode, ProducerNodeDef } from './shared/types';
 
 const TYPE = 'event-streams-producer';
 
-/** How often the busy status is refreshed from client.stats(); also the minimum gap between updates. */
+/** How often the busy status is refreshed from the sender's stats(); also the minimum gap between updates. */
 const STATUS_INTERVAL_MS = 1000;
 
 type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
@@ -74,7 +78,8 @@ export = function (RED: NodeAPI): void {
     setMaxListeners(0, abort.signal);
     let warnedOverride = false;
     let ticker: NodeJS.Timeout | undefined;
-    let watched: Outbox | undefined;
+    /** The durable sender whose backlog the status follows, once a record went through it. */
+    let watched: { sender: Sender; stop: () => void } | undefined;
 
     const throttle = new StatusThrottle((s) => node.status(s), STATUS_INTERVAL_MS);
     const statusText = (key: string, params?: Record<string, string | number>): string =>
@@ -95,9 +100,9 @@ export = function (RED: NodeAPI): void {
       error: (err, msg) => node.error(err, msg),
     };
 
-    function currentClient(): EventStreamsClient | undefined {
+    function currentSender(): Sender | undefined {
       try {
-        return endpoint?.getClient();
+        return endpoint?.getSender();
       } catch {
         return undefined;
       }
@@ -105,11 +110,8 @@ export = function (RED: NodeAPI): void {
 
     const machine = new ProducerMachine({
       status: (v) => throttle.set(render(v)),
-      stats: () => currentClient()?.stats(),
-      outbox: () =>
-        watched
-          ? { depth: watched.depth, ...(watched.lastError ? { lastError: watched.lastError } : {}) }
-          : undefined,
+      stats: () => currentSender()?.stats(),
+      outbox: () => watched?.sender.backlog?.(),
     });
 
     if (!endpoint) {
@@ -132,51 +134,47 @@ export = function (RED: NodeAPI): void {
       refreshStatus();
     }
 
-    const onOutboxChange = (): void => refreshStatus();
-    /** The status follows the outbox's depth, also long after the last input. */
-    function watchOutbox(o: Outbox): void {
-      if (watched || machine.closing) return;
-      watched = o;
-      o.on('change', onOutboxChange);
+    /** The status follows a durable sender's backlog, also long after the last input. */
+    function watchBacklog(sender: Sender): void {
+      if (watched || machine.closing || !sender.watchBacklog) return;
+      watched = { sender, stop: sender.watchBacklog(refreshStatus) };
     }
 
+    /**
+     * The outcome of a record the sender had already stored (the outbox): the input is complete,
+     * so the report or error goes out through `output`, which after a redeploy is the next
+     * instance of this node.
+     */
+    function reportStored(msg: Msg, outcome: { result: ProduceResult } | { error: unknown }): void {
+      if ('result' in outcome) {
+        msg.eventstreams = deliveryReport(outcome.result, true);
+        output.send(msg);
+      } else {
+        output.error(outcome.error instanceof Error ? outcome.error : new Error(String(outcome.error)), msg);
+      }
+    }
+
+    /** Hands the record to the endpoint's sender; its outcome settles the item. */
     function dispatch(item: Item, record: ProduceRecord): void {
+      let sender: Sender;
       try {
         if (!endpoint) throw new ValidationError(RED._(`${TYPE}.errors.missing-config`), 'INVALID_CONFIG');
         if (machine.closing) throw new ClosedError('The node is being stopped', { topic: item.topic });
-        const outboxReady = endpoint.getOutbox?.();
-        if (outboxReady) {
-          const msg = item.msg;
-          // The report follows the spooled record through `output`, so that after a redeploy it
-          // comes out of the next instance of this node.
-          const listener = {
-            delivered: (r: ProduceResult) => {
-              msg.eventstreams = deliveryReport(r, true);
-              output.send(msg);
-            },
-            dropped: (err: Error) => output.error(err, msg),
-          };
-          outboxReady
-            .then((o) => {
-              watchOutbox(o);
-              return o.enqueue(item.topic, record, listener);
-            })
-            .then(
-              () => machine.outcome(item, { spooled: true }),
-              (error: unknown) => machine.outcome(item, { error }),
-            );
-          return;
-        }
-        endpoint
-          .getClient()
-          .produce(item.topic, record, { signal: abort.signal })
-          .then(
-            (result) => machine.outcome(item, { result }),
-            (error: unknown) => machine.outcome(item, { error }),
-          );
+        sender = endpoint.getSender();
       } catch (error) {
         machine.outcome(item, { error });
+        return;
       }
+      let stored = false;
+      const onStored = (): void => {
+        stored = true;
+        watchBacklog(sender);
+        machine.outcome(item, { spooled: true });
+      };
+      sender.send(item.topic, record, { signal: abort.signal, onStored }).then(
+        (result) => (stored ? reportStored(item.msg, { result }) : machine.outcome(item, { result })),
+        (error: unknown) => (stored ? reportStored(item.msg, { error }) : machine.outcome(item, { error })),
+      );
     }
 
     function build(item: Item, keyRaw: unknown, headersRaw: unknown): void {
@@ -289,13 +287,13 @@ export = function (RED: NodeAPI): void {
     node.on('close', (removed: boolean, done: () => void) => {
       takeOver();
       machine.closing = true;
-      watched?.off('change', onOutboxChange);
+      watched?.stop();
       if (ticker) clearInterval(ticker);
       ticker = undefined;
       throttle.stop({});
-      // Take back from the client what is not on the wire yet; the rejections arrive as
+      // Take back from the sender what is not on the wire yet; the rejections arrive as
       // microtasks, so by the next macrotask every taken record is parked in the machine.
-      currentClient()?.withdraw(abort.signal);
+      currentSender()?.withdraw(abort.signal);
       setImmediate(() => {
         if (removed) {
           // The node is gone: fail what it had not sent while this flow's Catch nodes may still

@@ -12,10 +12,11 @@ import { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse, ST
 
 import { isEventStreamsError, ValidationError } from '../errors';
 import type { AuthFailure, Authenticator, Principal } from './auth';
+import type { GatewayMetrics } from './metrics';
 import type { SchemaRegistry } from './registry';
 import type { FaultInjector } from './faults';
 import type { TokenStore } from './iam';
-import { ADMIN_MAX_BODY } from './limits';
+import { ADMIN_MAX_BODY, DISCARD_BODY_MAX_BYTES, DISCARD_BODY_MAX_MS, DISCARD_IDLE_MS } from './limits';
 import type { MemoryBackend } from './memory-backend';
 import type { Backend } from './types';
 import type { RateWindow } from './rate-limit';
@@ -54,6 +55,8 @@ export interface ServerDeps {
   readonly faults: FaultInjector;
   /** `--rate-limit`: produce requests per second, past which requests get 429 (none when undefined). */
   readonly rateLimit?: RateWindow;
+  /** Prometheus metrics, when the gateway serves /metrics (./metrics.ts). */
+  readonly metrics?: GatewayMetrics;
   readonly maxKeyBytes: number;
   readonly maxMessageBytes: number;
   readonly maxUriBytes: number;
@@ -429,10 +432,12 @@ export function readJson(
 }
 
 /**
- * After answering without reading the whole body. Node drains a small unread body by itself and
- * keeps the connection alive; a large or unknown-length one would have to be read to the end, so
- * the connection is closed instead and destroyed shortly after the answer is written: a client
- * still sending a huge body cannot keep us reading it.
+ * After answering without reading the whole body (413, 400 for its size, 414). A body of at most
+ * DISCARD_BODY_MAX_BYTES (declared, or chunked) is read and discarded after the answer and the
+ * connection stays usable: a client still sending reads our answer instead of a reset. Reading
+ * stops (the connection is destroyed) once the body passes that bound, takes longer than
+ * DISCARD_BODY_MAX_MS or stops arriving for DISCARD_IDLE_MS. A body declared larger than the bound is not read: the connection is closed
+ * shortly after the answer.
  */
 export function closeAfter(res: ServerResponse, req: IncomingMessage): void {
   if (req.complete) return;
@@ -443,9 +448,39 @@ export function closeAfter(res: ServerResponse, req: IncomingMessage): void {
   ) {
     return;
   }
+  const socket = req.socket;
+  if (declared === undefined || Number(declared) <= DISCARD_BODY_MAX_BYTES) {
+    const startBytes = socket.bytesRead;
+    const stop = (): void => {
+      clearInterval(check);
+      clearTimeout(timer);
+    };
+    const cut = (): void => {
+      stop();
+      if (!req.complete) socket.destroy();
+    };
+    let seen = startBytes;
+    let idleSince = Date.now();
+    const check = setInterval(() => {
+      const now = Date.now();
+      if (socket.bytesRead !== seen) {
+        seen = socket.bytesRead;
+        idleSince = now;
+      }
+      // Too much, or a body that stopped arriving: nothing more to wait for.
+      if (seen - startBytes > DISCARD_BODY_MAX_BYTES || now - idleSince > DISCARD_IDLE_MS) cut();
+    }, 50);
+    check.unref();
+    const timer = setTimeout(cut, DISCARD_BODY_MAX_MS);
+    timer.unref();
+    req.once('end', stop);
+    socket.once('close', stop);
+    // Flowing without 'data' listeners: the rest of the body is read and dropped.
+    req.resume();
+    return;
+  }
   res.setHeader('connection', 'close');
   res.once('finish', () => {
-    const socket = req.socket;
     const timer = setTimeout(() => socket.destroy(), LINGER_MS);
     timer.unref();
     socket.once('close', () => clearTimeout(timer));

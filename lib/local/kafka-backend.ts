@@ -98,6 +98,8 @@ export class KafkaBackend implements Backend {
   readonly kind = 'kafka' as const;
   /** Counters for tests and diagnostics: `sends` Kafka produce calls carried `records` records. */
   readonly stats = { sends: 0, records: 0, producerResets: 0, maxBatch: 0 };
+  /** Told the size of each batch sent (the gateway's metrics, when on). */
+  onBatch: ((records: number) => void) | undefined;
 
   private readonly kafka: Kafka;
   private readonly admin: KafkaTopicAdmin;
@@ -397,6 +399,7 @@ export class KafkaBackend implements Backend {
       this.stats.sends++;
       this.stats.records += batch.length;
       if (batch.length > this.stats.maxBatch) this.stats.maxBatch = batch.length;
+      this.onBatch?.(batch.length);
       result = await Promise.race([
         this.sendOn(producer, topicMessages),
         new Promise<never>((_, reject) => {

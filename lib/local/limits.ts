@@ -31,9 +31,73 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 30_000;
 
 export const ADMIN_MAX_BODY = 64 * 1024;
+/**
+ * The batch route (a gateway extension): records per request and bytes per request body. 1,000
+ * records of a few hundred bytes fill a few Kafka produce requests of the Kafka backend's 768 KiB;
+ * 8 MiB bounds what one request can make the gateway hold while it parses.
+ */
+export const MAX_BATCH_RECORDS = 1000;
+export const MAX_BATCH_BODY = 8 * 1024 * 1024;
 export const IAM_MAX_BODY = 16 * 1024;
 export const LOCAL_READ_DEFAULT_LIMIT = 1000;
 export const LOCAL_READ_MAX_LIMIT = 100_000;
+
+/**
+ * Schema registry fair use, per principal: new versions proposed per second (a token bucket with
+ * this burst), artifacts one Writer may create through produce, and artifacts kept for Managers
+ * however many Writers register. Re-sending a registered schema costs nothing.
+ */
+export const REGISTRY_PRINCIPAL_PER_SEC = 5;
+export const REGISTRY_PRINCIPAL_BURST = 20;
+export const REGISTRY_WRITER_MAX_ARTIFACTS = 100;
+export const REGISTRY_MANAGER_RESERVED = 200;
+/**
+ * A Writer's registrations past its rate wait in its queue (a timer, no CPU) up to this long;
+ * past that, or with more than REGISTRY_WRITER_QUEUE waiting, they are refused with 429.
+ */
+export const REGISTRY_MAX_WAIT_MS = 2000;
+/**
+ * A Writer's registrations may use this many milliseconds of the event loop per second (5% of
+ * one core), measured (parsing, compatibility checks) and paid back by waiting before the next.
+ */
+export const REGISTRY_WRITER_CPU_MS_PER_SEC = 50;
+export const REGISTRY_WRITER_CPU_BURST_MS = 250;
+export const REGISTRY_WRITER_QUEUE = 8;
+/** The file log is rewritten as a snapshot once it holds this many entries past the last one. */
+export const REGISTRY_FILE_COMPACT_ENTRIES = 1000;
+
+/**
+ * Response bytes one connection may have waiting: a pipelined request is not handled until the
+ * answers before it have been handed to the socket and the socket's buffer is below this, and
+ * past {@link MAX_PIPELINED} waiting requests the connection is not read. A client that pipelines
+ * and never reads holds about one answer plus this, not one answer per request.
+ */
+export const MAX_CONNECTION_BUFFERED_BYTES = 1024 * 1024;
+export const MAX_PIPELINED = 16;
+/**
+ * After answering a request whose body we refused (413/400 for its size), the rest of a body up to
+ * this many bytes is read and discarded so the client reads our answer instead of a reset; a
+ * larger body (declared or streamed) closes the connection.
+ */
+export const DISCARD_BODY_MAX_BYTES = 16 * 1024 * 1024;
+export const DISCARD_BODY_MAX_MS = 10_000;
+export const DISCARD_IDLE_MS = 1000;
+
+/**
+ * TLS 1.2 suites: forward-secret AEAD only (ECDHE with AES-GCM or ChaCha20-Poly1305); TLS 1.3's
+ * suites are all of that kind and are listed first, as Node's defaults.
+ */
+export const TLS_CIPHERS = [
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'TLS_AES_128_GCM_SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+].join(':');
 
 const TOPIC_NAME_RE = /^[a-zA-Z0-9._-]+$/;
 

@@ -14,7 +14,8 @@
  * and `.encoding` (`JSON` or `BINARY`).
  */
 import { fromAvroJson, parseSchema, parseStrategy, schemaSource, subjectFor } from '../schema';
-import { RegistryError, type SchemaRegistry } from './registry';
+import { jsonTooDeep, MAX_JSON_DEPTH } from './limits';
+import { type Actor, RegistryError, type SchemaRegistry, SYSTEM_ACTOR } from './registry';
 
 export const SCHEMA_ID_HEADER = 'com.ibm.eventstreams.schemaregistry.schema.id';
 export const SCHEMA_VERSION_HEADER = 'com.ibm.eventstreams.schemaregistry.schema.version';
@@ -29,8 +30,22 @@ export class SchemaProduceError extends Error {
     message: string,
     /** v1: the schema name, for the documented `error.schema` field. */
     readonly schema?: string,
+    /** 429: seconds until the principal may register again (Retry-After). */
+    readonly retryAfter?: number,
   ) {
     super(message);
+  }
+}
+
+function tooDeep(text: string, field: string, schema?: string): void {
+  if (jsonTooDeep(text)) {
+    throw new SchemaProduceError(
+      400,
+      'invalid_json',
+      field,
+      `The Avro JSON nests deeper than ${MAX_JSON_DEPTH} levels`,
+      schema,
+    );
   }
 }
 
@@ -55,6 +70,7 @@ export async function serializeAvroPart(
   topic: string,
   part: AvroPart,
   isKey: boolean,
+  actor: Actor = SYSTEM_ACTOR,
 ): Promise<Buffer> {
   const field = isKey ? 'key' : 'value';
   let strategy;
@@ -72,6 +88,8 @@ export async function serializeAvroPart(
     );
   }
   const data = typeof part.data === 'string' ? part.data : JSON.stringify(part.data);
+  // Avro JSON inside a string escaped the envelope's depth check: check it before parsing.
+  tooDeep(data, field);
   let text: string;
   let subject: string;
   let registered;
@@ -87,24 +105,38 @@ export async function serializeAvroPart(
         );
       }
       subject = `${topic}-${field}`;
-      registered = registry.get(subject);
+      registered = await registry.getFresh(subject);
       text = registered.schema;
     } else {
+      const t0 = process.hrtime.bigint();
       const type = parseSchema(part.schema, `The ${field} schema`);
+      registry.chargeCpu(actor, Number(process.hrtime.bigint() - t0) / 1e6);
       text = schemaSource(part.schema as string | object);
       subject = subjectFor(strategy, topic, type, isKey);
-      registered = await registry.register(subject, text);
+      registered = await registry.register(subject, text, false, actor);
     }
   } catch (err) {
     if (err instanceof SchemaProduceError) throw err;
     if (err instanceof RegistryError) {
+      if (err.status === 429 || err.status === 503) {
+        throw new SchemaProduceError(
+          err.status,
+          err.status === 429 ? 'too_many_requests' : 'service_unavailable',
+          'schema',
+          err.message,
+          undefined,
+          err.retryAfter,
+        );
+      }
       throw new SchemaProduceError(
-        err.status === 409 ? 409 : err.status === 404 ? 404 : 400,
+        err.status === 409 ? 409 : err.status === 404 ? 404 : err.status === 422 ? 422 : 400,
         err.status === 409
           ? 'schema_incompatible'
           : err.status === 404
             ? 'schema_not_found'
-            : 'invalid_schema',
+            : err.status === 422
+              ? 'schema_limit'
+              : 'invalid_schema',
         'schema',
         err.message,
       );
@@ -126,12 +158,12 @@ export async function serializeAvroPart(
  * record. `body` is validated when `schemavalidation=true` (JSON-encoded Avro for JSON content
  * types, Avro binary otherwise).
  */
-export function v1SchemaHeaders(
+export async function v1SchemaHeaders(
   registry: SchemaRegistry,
   params: Map<string, string>,
   body: Buffer,
   json: boolean,
-): Array<[string, Buffer]> | undefined {
+): Promise<Array<[string, Buffer]> | undefined> {
   const name = params.get('schemaname');
   const versionText = params.get('schemaversion');
   const validate = (params.get('schemavalidation') ?? '').toLowerCase() === 'true';
@@ -161,7 +193,7 @@ export function v1SchemaHeaders(
   }
   let meta;
   try {
-    meta = registry.get(name, version);
+    meta = await registry.getFresh(name, version);
   } catch (err) {
     if (err instanceof RegistryError && err.status === 404) {
       throw new SchemaProduceError(
@@ -178,6 +210,7 @@ export function v1SchemaHeaders(
   }
   if (validate) {
     const type = parseSchema(meta.schema);
+    if (json) tooDeep(body.toString('utf8'), 'body', name);
     try {
       if (json) fromAvroJson(type, body.toString('utf8'));
       else type.fromBuffer(body);

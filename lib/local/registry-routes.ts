@@ -13,7 +13,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { parseCompatibility } from '../schema';
-import { checkArtifactId, RegistryError, type SchemaRegistry, type VersionMeta } from './registry';
+import { closeAfter } from './http';
+import {
+  type Actor,
+  checkArtifactId,
+  RegistryError,
+  type SchemaRegistry,
+  type VersionMeta,
+} from './registry';
 
 /** Registry bodies are schemas: 64 KB of schema text plus JSON quoting fits in this. */
 const MAX_BODY = 256 * 1024;
@@ -21,9 +28,8 @@ const CONFLUENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 
 export interface RegistryHttpContext {
   registry: SchemaRegistry;
-  /** True when the request carries accepted credentials (any of the endpoint's modes). */
-  /** `manager` / `writer` for an accepted credential, undefined otherwise (401). */
-  authenticate(req: IncomingMessage): 'manager' | 'writer' | undefined;
+  /** The caller's role and registry actor for an accepted credential, undefined otherwise (401). */
+  authenticate(req: IncomingMessage): { role: 'manager' | 'writer'; actor: Actor } | undefined;
   log(line: string): void;
 }
 
@@ -55,25 +61,32 @@ function send(
   res.end(body);
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+/**
+ * Reads a registry body up to MAX_BODY. Past it the promise rejects with 413 and the rest of the
+ * body is left to closeAfter (read and discarded up to a bound, so the client gets the 413
+ * instead of a connection reset).
+ */
+function readBody(req: IncomingMessage, res: ServerResponse): Promise<string> {
   return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (declared > MAX_BODY) {
+    const tooLarge = (): void => {
+      closeAfter(res, req);
       reject(new RegistryError(413, 41301, `The request body is larger than ${MAX_BODY} bytes`));
-      req.resume();
-      return;
-    }
+    };
+    const declared = Number(req.headers['content-length']);
+    if (declared > MAX_BODY) return tooLarge();
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (c: Buffer) => {
+    const onData = (c: Buffer): void => {
       size += c.length;
       if (size > MAX_BODY) {
-        reject(new RegistryError(413, 41301, `The request body is larger than ${MAX_BODY} bytes`));
-        req.destroy();
+        req.removeListener('data', onData);
+        chunks.length = 0;
+        tooLarge();
         return;
       }
       chunks.push(c);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
@@ -155,6 +168,8 @@ export function handleRegistry(
   const fail = (err: unknown): void => {
     if (err instanceof RegistryError) {
       const code = confluent ? err.confluentCode : err.status;
+      if (err.retryAfter !== undefined && !res.headersSent)
+        res.setHeader('retry-after', String(err.retryAfter));
       return send(
         res,
         err.status,
@@ -170,14 +185,14 @@ export function handleRegistry(
       JSON.stringify({ error_code: confluent ? 50001 : 500, message: 'Internal server error', incident }),
     );
   };
-  const role = ctx.authenticate(req);
-  if (role === undefined) {
+  const who = ctx.authenticate(req);
+  if (who === undefined) {
     req.resume();
     return send(res, 401, JSON.stringify({ error_code: confluent ? 40101 : 401, message: 'Unauthorized' }));
   }
   // Like IBM's schema resource roles: reading (and producing with a schema) is a Writer's;
   // registering, deleting and changing rules are a Manager's.
-  if (role !== 'manager' && method !== 'GET' && method !== 'HEAD') {
+  if (who.role !== 'manager' && method !== 'GET' && method !== 'HEAD') {
     req.resume();
     return send(
       res,
@@ -189,10 +204,23 @@ export function handleRegistry(
     );
   }
   const seg = pathname.split('/').slice(1);
-  const run = confluent
-    ? routeConfluent(ctx.registry, req, res, seg.slice(1), method)
-    : routeIbm(ctx.registry, req, res, seg, method);
-  run.catch(fail);
+  // Catch up with what other gateways wrote first: a read after an answered write sees it, and a
+  // write is checked against the newest state.
+  ctx.registry
+    .sync()
+    .catch((err: unknown) => {
+      throw new RegistryError(
+        503,
+        50301,
+        `The schema registry is catching up: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    })
+    .then(() =>
+      confluent
+        ? routeConfluent(ctx.registry, req, res, seg.slice(1), method, who.actor)
+        : routeIbm(ctx.registry, req, res, seg, method, who.actor),
+    )
+    .catch(fail);
 }
 
 async function routeIbm(
@@ -201,6 +229,7 @@ async function routeIbm(
   res: ServerResponse,
   seg: string[],
   method: string,
+  actor: Actor,
 ): Promise<void> {
   const ok = (body: string | undefined, status = 200): void =>
     send(res, body === undefined ? 204 : status, body);
@@ -215,7 +244,7 @@ async function routeIbm(
       throw new RegistryError(404, 40401, 'Unknown rule type');
     if (method === 'GET') return ok(JSON.stringify({ type: 'COMPATIBILITY', config: registry.globalRule() }));
     if (method !== 'PUT') notAllowed();
-    const rule = ruleBody(jsonBody(await readBody(req)), 'config');
+    const rule = ruleBody(jsonBody(await readBody(req, res)), 'config');
     await registry.setGlobalRule(rule);
     return ok(JSON.stringify({ type: 'COMPATIBILITY', config: rule }));
   }
@@ -225,7 +254,7 @@ async function routeIbm(
     if (method !== 'POST') notAllowed();
     const header = req.headers['x-registry-artifactid'];
     const id = typeof header === 'string' && header !== '' ? checkArtifactId(header) : undefined;
-    const v = await registry.register(id, await readBody(req), true);
+    const v = await registry.register(id, await readBody(req, res), true, actor);
     return ok(ibmMeta(v));
   }
   const id = checkArtifactId(segment(seg[1]));
@@ -240,7 +269,7 @@ async function routeIbm(
       if (method === 'GET') return ok(JSON.stringify(registry.versions(id)));
       if (method !== 'POST') notAllowed();
       registry.versions(id); // 404 when the artifact does not exist
-      return ok(ibmMeta(await registry.register(id, await readBody(req))));
+      return ok(ibmMeta(await registry.register(id, await readBody(req, res), false, actor)));
     }
     if (seg.length === 4) {
       const version = versionOf(seg[3]);
@@ -253,7 +282,7 @@ async function routeIbm(
   if (seg[2] === 'rules') {
     if (seg.length === 3) {
       if (method !== 'POST') notAllowed();
-      const body = jsonBody(await readBody(req));
+      const body = jsonBody(await readBody(req, res));
       if (body.type !== undefined && body.type !== 'COMPATIBILITY')
         throw new RegistryError(400, 42203, 'Only the COMPATIBILITY rule is supported');
       if (registry.artifactRule(id) !== undefined)
@@ -277,7 +306,7 @@ async function routeIbm(
       if (method !== 'PUT') notAllowed();
       if (registry.artifactRule(id) === undefined)
         throw new RegistryError(404, 40401, `No COMPATIBILITY rule is set on schema '${id}'`);
-      const rule = ruleBody(jsonBody(await readBody(req)), 'config');
+      const rule = ruleBody(jsonBody(await readBody(req, res)), 'config');
       await registry.setArtifactRule(id, rule);
       return ok(JSON.stringify({ type: 'COMPATIBILITY', config: rule }));
     }
@@ -302,6 +331,7 @@ async function routeConfluent(
   res: ServerResponse,
   seg: string[],
   method: string,
+  actor: Actor,
 ): Promise<void> {
   const ok = (value: unknown): void => send(res, 200, JSON.stringify(value), CONFLUENT_TYPE);
   const versionJson = (v: VersionMeta): Record<string, unknown> => ({
@@ -327,7 +357,7 @@ async function routeConfluent(
     const subject = checkArtifactId(segment(seg[1]));
     if (seg.length === 2) {
       if (method === 'POST') {
-        const v = registry.lookup(subject, confluentSchema(jsonBody(await readBody(req))));
+        const v = registry.lookup(subject, confluentSchema(jsonBody(await readBody(req, res))));
         return ok(versionJson(v));
       }
       if (method !== 'DELETE') notAllowed();
@@ -337,7 +367,12 @@ async function routeConfluent(
       if (seg.length === 3) {
         if (method === 'GET') return ok(registry.versions(subject));
         if (method !== 'POST') notAllowed();
-        const v = await registry.register(subject, confluentSchema(jsonBody(await readBody(req))));
+        const v = await registry.register(
+          subject,
+          confluentSchema(jsonBody(await readBody(req, res))),
+          false,
+          actor,
+        );
         return ok({ id: v.globalId });
       }
       const version = versionOf(seg[3]);
@@ -356,7 +391,7 @@ async function routeConfluent(
     if (seg.length === 1) {
       if (method === 'GET') return ok({ compatibilityLevel: registry.globalRule() });
       if (method !== 'PUT') notAllowed();
-      const rule = ruleBody(jsonBody(await readBody(req)), 'compatibility');
+      const rule = ruleBody(jsonBody(await readBody(req, res)), 'compatibility');
       await registry.setGlobalRule(rule);
       return ok({ compatibility: rule });
     }
@@ -377,18 +412,18 @@ async function routeConfluent(
       return ok({ compatibilityLevel: rule });
     }
     if (method !== 'PUT') notAllowed();
-    const rule = ruleBody(jsonBody(await readBody(req)), 'compatibility');
+    const rule = ruleBody(jsonBody(await readBody(req, res)), 'compatibility');
     await registry.setArtifactRule(subject, rule);
     return ok({ compatibility: rule });
   }
   if (head === 'compatibility' && seg[1] === 'subjects' && seg.length === 5 && seg[3] === 'versions') {
     if (method !== 'POST') notAllowed();
     const subject = checkArtifactId(segment(seg[2]));
-    const schema = confluentSchema(jsonBody(await readBody(req)));
+    const schema = confluentSchema(jsonBody(await readBody(req, res)));
     versionOf(seg[4]);
     let compatible = true;
     try {
-      compatible = registry.checkCompatible(subject, schema) === undefined;
+      compatible = (await registry.checkCompatible(subject, schema)) === undefined;
     } catch (err) {
       if (!(err instanceof RegistryError) || err.status !== 404) throw err;
     }

@@ -1,40 +1,50 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * Where the local Schema Registry keeps its state (see registry.ts):
- * - {@link MemoryRegistryStore}: nothing persisted (unit tests).
- * - {@link FileRegistryStore}: one JSON file in the state directory, replaced atomically
- *   (temporary file, fsync, rename), for the memory backend.
- * - {@link KafkaRegistryStore}: a compacted Kafka topic (`_esnodes_schemas`), one record per
- *   artifact keyed `artifact:<id>` plus `meta`, tombstones for deletions, read back from the
- *   beginning at start. Compaction keeps the newest record per key, so the topic stays as small
- *   as the registry itself. Several endpoints on one cluster share it (last writer wins).
+ * Where the local Schema Registry's log lives (see registry.ts: the state is the log applied in
+ * order):
+ * - {@link MemoryRegistryLog}: nothing persisted (unit tests).
+ * - {@link FileRegistryLog}: an append-only file of JSON lines in the state directory, one line
+ *   (and one fdatasync) per change, rewritten as a snapshot every REGISTRY_FILE_COMPACT_ENTRIES
+ *   lines (memory backend). No registration rewrites the whole registry.
+ * - {@link KafkaRegistryLog}: the compacted Kafka topic `_esnodes_schemas`, the single source of
+ *   truth for every gateway on the cluster, after Confluent Schema Registry's `_schemas` and
+ *   Apicurio's KafkaSQL storage. Each gateway appends its proposals and applies the topic in
+ *   offset order with a consumer that runs for the gateway's lifetime, so all of them compute the
+ *   same ids. A write is answered once the writing gateway has applied its own record; every
+ *   registry request first catches up to the topic's high watermark (one ListOffsets), so a read
+ *   on any gateway after an answered write sees it.
+ *
+ * Kafka record keys: `op:<uuid>` for a change (unique, so compaction never drops one), and the
+ * earlier format's `artifact:<id>` / `meta` records (absolute state, tombstones for deletions),
+ * which are still applied in order so an existing topic keeps its ids.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 
-import type { Artifact, RegistryMeta, RegistryStore } from './registry';
+import { REGISTRY_FILE_COMPACT_ENTRIES } from './limits';
+import type { Artifact, RegistryLog, RegistryMeta, RegistryOp } from './registry';
 import type { KafkaConnectionOptions } from './types';
 
 export const SCHEMAS_TOPIC = '_esnodes_schemas';
 
-export class MemoryRegistryStore implements RegistryStore {
-  private readonly artifacts = new Map<string, Artifact>();
-  private meta: RegistryMeta | undefined;
-  load(): Promise<{ meta?: RegistryMeta; artifacts: Artifact[] }> {
-    return Promise.resolve({
-      ...(this.meta ? { meta: this.meta } : {}),
-      artifacts: [...this.artifacts.values()],
-    });
-  }
-  putArtifact(id: string, artifact: Artifact | undefined): Promise<void> {
-    if (artifact === undefined) this.artifacts.delete(id);
-    else this.artifacts.set(id, artifact);
+export class MemoryRegistryLog implements RegistryLog {
+  private apply: (op: RegistryOp) => void = () => undefined;
+  start(apply: (op: RegistryOp) => void): Promise<void> {
+    this.apply = apply;
     return Promise.resolve();
   }
-  putMeta(meta: RegistryMeta): Promise<void> {
-    this.meta = meta;
+  append(op: RegistryOp): Promise<void> {
+    // Asynchronous like the real logs, so callers never rely on a synchronous apply.
+    return new Promise((resolve) =>
+      setImmediate(() => {
+        this.apply(op);
+        resolve();
+      }),
+    );
+  }
+  sync(): Promise<void> {
     return Promise.resolve();
   }
   close(): Promise<void> {
@@ -42,232 +52,409 @@ export class MemoryRegistryStore implements RegistryStore {
   }
 }
 
-interface FileShape {
-  format: 1;
-  meta?: RegistryMeta;
-  artifacts: Record<string, Artifact>;
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
-function isArtifact(a: unknown): a is Artifact {
-  const x = a as Artifact | null;
-  return (
-    typeof x === 'object' &&
-    x !== null &&
-    typeof x.id === 'string' &&
-    Array.isArray(x.versions) &&
-    x.versions.every(
-      (v) => typeof v?.schema === 'string' && Number.isInteger(v.version) && Number.isInteger(v.globalId),
-    )
+export function isArtifact(a: unknown): a is Artifact {
+  if (!isObject(a) || typeof a.id !== 'string' || !Array.isArray(a.versions)) return false;
+  return (a.versions as unknown[]).every(
+    (v) =>
+      isObject(v) &&
+      typeof v.schema === 'string' &&
+      Number.isInteger(v.version) &&
+      Number.isInteger(v.globalId),
   );
 }
 
-function isMeta(m: unknown): m is RegistryMeta {
-  const x = m as RegistryMeta | null;
-  return (
-    typeof x === 'object' && x !== null && typeof x.rule === 'string' && Number.isInteger(x.nextGlobalId)
-  );
+export function isMeta(m: unknown): m is RegistryMeta {
+  return isObject(m) && typeof m.rule === 'string' && Number.isInteger(m.nextGlobalId);
 }
 
-export class FileRegistryStore implements RegistryStore {
+const OP_TYPES = new Set([
+  'register',
+  'deleteArtifact',
+  'deleteVersion',
+  'globalRule',
+  'artifactRule',
+  'put',
+  'drop',
+  'meta',
+]);
+
+/** A log entry read back, or undefined when it is not one (skipped, like an unknown record). */
+export function parseOp(text: string): RegistryOp | undefined {
+  let x: unknown;
+  try {
+    x = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(x) || typeof x.t !== 'string' || !OP_TYPES.has(x.t)) return undefined;
+  if (x.t === 'put' && !isArtifact(x.artifact)) return undefined;
+  if (x.t === 'meta' && !isMeta(x.meta)) return undefined;
+  if (x.t !== 'put' && x.t !== 'meta' && x.t !== 'globalRule' && typeof x.id !== 'string') return undefined;
+  return x as RegistryOp;
+}
+
+interface SnapshotShape {
+  format: 2;
+  /** The log generation that continues this snapshot (`schema-registry.<gen>.log`). */
+  gen: number;
+  meta: RegistryMeta;
+  /** An array, not an object keyed by id: ids such as `__proto__` are data, not property names. */
+  artifacts: Artifact[];
+}
+
+/**
+ * The memory backend's registry: `schema-registry.json` (a snapshot) plus
+ * `schema-registry.<gen>.log` (the changes since, one JSON line each). Compaction writes a new
+ * snapshot naming the next generation, then removes the old log, so a crash at any point replays
+ * each change exactly once. A format-1 `schema-registry.json` (the earlier whole-file store) is
+ * read as the first snapshot.
+ */
+export class FileRegistryLog implements RegistryLog {
   readonly file: string;
-  private state: FileShape = { format: 1, artifacts: {} };
+  private gen = 0;
+  private entries = 0;
+  private fh?: fs.FileHandle;
+  private chain: Promise<unknown> = Promise.resolve();
+  private apply: (op: RegistryOp) => void = () => undefined;
+  private snapshot: () => RegistryOp[] = () => [];
 
-  constructor(stateDir: string) {
+  constructor(
+    private readonly stateDir: string,
+    /** Lines after which the log is folded into the snapshot (a parameter for tests). */
+    private readonly compactEvery = REGISTRY_FILE_COMPACT_ENTRIES,
+  ) {
     this.file = path.join(stateDir, 'schema-registry.json');
   }
 
-  async load(): Promise<{ meta?: RegistryMeta; artifacts: Artifact[] }> {
-    let text: string;
+  logFile(gen = this.gen): string {
+    return path.join(this.stateDir, `schema-registry.${gen}.log`);
+  }
+
+  async start(apply: (op: RegistryOp) => void, snapshot: () => RegistryOp[]): Promise<void> {
+    this.apply = apply;
+    this.snapshot = snapshot;
+    let text: string | undefined;
     try {
       text = await fs.readFile(this.file, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { artifacts: [] };
-      throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
-    const parsed = JSON.parse(text) as Partial<FileShape>;
-    const artifacts: Record<string, Artifact> = {};
-    for (const [id, a] of Object.entries(parsed.artifacts ?? {})) if (isArtifact(a)) artifacts[id] = a;
-    this.state = { format: 1, artifacts, ...(isMeta(parsed.meta) ? { meta: parsed.meta } : {}) };
-    return { ...(this.state.meta ? { meta: this.state.meta } : {}), artifacts: Object.values(artifacts) };
+    if (text !== undefined) {
+      const parsed = JSON.parse(text) as Record<string, unknown>;
+      if (isMeta(parsed.meta)) apply({ t: 'meta', meta: parsed.meta });
+      // Format 1 kept artifacts in an object keyed by id; JSON.parse makes every key (even
+      // `__proto__`) an own property, so Object.values sees them all.
+      const list: unknown[] = Array.isArray(parsed.artifacts)
+        ? (parsed.artifacts as unknown[])
+        : isObject(parsed.artifacts)
+          ? Object.values(parsed.artifacts)
+          : [];
+      for (const a of list) if (isArtifact(a)) apply({ t: 'put', artifact: a });
+      if (parsed.format === 2 && Number.isInteger(parsed.gen)) this.gen = parsed.gen as number;
+    }
+    let log = '';
+    try {
+      log = await fs.readFile(this.logFile(), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    let good = 0;
+    for (let start = 0; start < log.length;) {
+      const nl = log.indexOf('\n', start);
+      // A line without its newline is a write cut short by a crash: never acknowledged, dropped.
+      if (nl < 0) break;
+      const op = parseOp(log.slice(start, nl));
+      if (op !== undefined) apply(op);
+      this.entries++;
+      start = nl + 1;
+      good = start;
+    }
+    await fs.mkdir(this.stateDir, { recursive: true, mode: 0o700 });
+    this.fh = await fs.open(this.logFile(), 'a', 0o600);
+    if (good < Buffer.byteLength(log)) await this.fh.truncate(Buffer.byteLength(log.slice(0, good)));
+    // A log of an older generation left by a crash during compaction is already in the snapshot.
+    await fs.rm(this.logFile(this.gen - 1), { force: true });
   }
 
-  async putArtifact(id: string, artifact: Artifact | undefined): Promise<void> {
-    const artifacts = { ...this.state.artifacts };
-    if (artifact === undefined) delete artifacts[id];
-    else artifacts[id] = artifact;
-    await this.write({ ...this.state, artifacts });
+  append(op: RegistryOp): Promise<void> {
+    const run = this.chain.then(async () => {
+      if (this.fh === undefined) throw new Error('The schema registry log is closed');
+      await this.fh.write(`${JSON.stringify(op)}\n`);
+      await this.fh.datasync();
+      this.apply(op);
+      if (++this.entries >= this.compactEvery) await this.compact();
+    });
+    this.chain = run.catch(() => undefined);
+    return run;
   }
 
-  async putMeta(meta: RegistryMeta): Promise<void> {
-    await this.write({ ...this.state, meta });
-  }
-
-  close(): Promise<void> {
+  sync(): Promise<void> {
     return Promise.resolve();
   }
 
-  private async write(next: FileShape): Promise<void> {
-    await fs.mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
+  async close(): Promise<void> {
+    await this.chain;
+    await this.fh?.close();
+    this.fh = undefined;
+  }
+
+  /** Replaces snapshot + log by a new snapshot and an empty log of the next generation. */
+  private async compact(): Promise<void> {
+    const next = this.gen + 1;
+    const ops = this.snapshot();
+    const meta = ops.find((o): o is Extract<RegistryOp, { t: 'meta' }> => o.t === 'meta')!.meta;
+    const shape: SnapshotShape = {
+      format: 2,
+      gen: next,
+      meta,
+      artifacts: ops.flatMap((o) => (o.t === 'put' ? [o.artifact] : [])),
+    };
+    const fresh = await fs.open(this.logFile(next), 'w', 0o600);
     const tmp = `${this.file}.${process.pid}.tmp`;
     const fh = await fs.open(tmp, 'w', 0o600);
     try {
-      await fh.writeFile(JSON.stringify(next));
+      await fh.writeFile(JSON.stringify(shape));
       await fh.sync();
     } finally {
       await fh.close();
     }
     await fs.rename(tmp, this.file);
-    this.state = next;
+    const old = this.fh;
+    this.fh = fresh;
+    this.gen = next;
+    this.entries = 0;
+    await old?.close();
+    await fs.rm(this.logFile(next - 1), { force: true });
   }
 }
 
 const ARTIFACT_PREFIX = 'artifact:';
 const META_KEY = 'meta';
+const OP_PREFIX = 'op:';
+/** How long a write or a catch-up may wait for the gateway's own reader. */
+const APPLY_TIMEOUT_MS = 30_000;
 
-export class KafkaRegistryStore implements RegistryStore {
+/** The log entry of one record of the topic, in any of its formats. */
+function opOfRecord(key: string | undefined, value: Buffer | null): RegistryOp | undefined {
+  if (key === undefined) return undefined;
+  if (key.startsWith(OP_PREFIX)) return value === null ? undefined : parseOp(value.toString('utf8'));
+  if (key.startsWith(ARTIFACT_PREFIX)) {
+    const id = key.slice(ARTIFACT_PREFIX.length);
+    if (value === null) return { t: 'drop', id };
+    const op = parseOp(JSON.stringify({ t: 'put', artifact: safeJson(value) }));
+    return op;
+  }
+  if (key === META_KEY && value !== null) {
+    const meta = safeJson(value);
+    return isMeta(meta) ? { t: 'meta', meta } : undefined;
+  }
+  return undefined;
+}
+
+function safeJson(value: Buffer): unknown {
+  try {
+    return JSON.parse(value.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+export class KafkaRegistryLog implements RegistryLog {
   private readonly kafka: Kafka;
   private producer?: Producer;
+  private admin?: Admin;
+  private consumer?: Consumer;
+  private readonly groupId = `esnodes-schemas-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   private closed = false;
-  /** Ends a load still reading the topic (the endpoint is stopping). */
-  private abortLoad?: (err: Error) => void;
+  /** The next offset to apply: everything below it has been applied. */
+  private applied = 0;
+  private readonly waiters = new Set<{ offset: number; resolve(): void; reject(err: Error): void }>();
+  /** One high-watermark request at a time, plus at most one queued behind it. */
+  private syncing?: Promise<void>;
+  private syncNext?: Promise<void>;
 
-  private constructor(kafka: Kafka) {
+  private constructor(
+    kafka: Kafka,
+    private readonly log: (line: string) => void,
+  ) {
     this.kafka = kafka;
   }
 
   /** Connects, creating the compacted topic when it is missing. */
   static async open(
     options: KafkaConnectionOptions,
-    log?: (line: string) => void,
-  ): Promise<KafkaRegistryStore> {
+    log: (line: string) => void = () => undefined,
+  ): Promise<KafkaRegistryLog> {
     const { Kafka: KafkaClient } = await import('kafkajs');
     const { toKafkaConfig } = await import('../kafka-admin');
-    const store = new KafkaRegistryStore(
+    const store = new KafkaRegistryLog(
       new KafkaClient(
         toKafkaConfig({ ...options, clientId: options.clientId ?? 'esnodes-schema-registry' }, log, {
-          retries: 3,
+          retries: 5,
           initialRetryTime: 100,
           maxRetryTime: 1000,
         }),
       ),
+      log,
     );
-    const admin: Admin = store.kafka.admin();
+    const admin = store.kafka.admin();
+    store.admin = admin;
     await admin.connect();
-    try {
-      const topics = await admin.listTopics();
-      if (!topics.includes(SCHEMAS_TOPIC)) {
-        await admin
-          .createTopics({
-            waitForLeaders: true,
-            topics: [
-              {
-                topic: SCHEMAS_TOPIC,
-                numPartitions: 1,
-                replicationFactor: options.replicationFactor ?? -1,
-                configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
-              },
-            ],
-          })
-          .catch((err: unknown) => {
-            if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
-          });
-      }
-    } finally {
-      await admin.disconnect();
+    const topics = await admin.listTopics();
+    if (!topics.includes(SCHEMAS_TOPIC)) {
+      await admin
+        .createTopics({
+          waitForLeaders: true,
+          topics: [
+            {
+              topic: SCHEMAS_TOPIC,
+              numPartitions: 1,
+              replicationFactor: options.replicationFactor ?? -1,
+              configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+            },
+          ],
+        })
+        .catch((err: unknown) => {
+          if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
+        });
     }
-    store.producer = store.kafka.producer({ allowAutoTopicCreation: false, idempotent: false });
+    store.producer = store.kafka.producer({
+      allowAutoTopicCreation: false,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
     await store.producer.connect();
     return store;
   }
 
-  async load(): Promise<{ meta?: RegistryMeta; artifacts: Artifact[] }> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    let high: number;
-    try {
-      const offsets = await admin.fetchTopicOffsets(SCHEMAS_TOPIC);
-      high = Number(offsets[0]?.high ?? '0');
-      const low = Number(offsets[0]?.low ?? '0');
-      if (high <= low) return { artifacts: [] };
-    } finally {
-      await admin.disconnect();
-    }
-    const entries = new Map<string, Buffer | null>();
-    const groupId = `esnodes-schemas-load-${process.pid}-${Date.now()}`;
+  /** Starts the reader (for the gateway's lifetime) and resolves once it has caught up. */
+  async start(apply: (op: RegistryOp) => void): Promise<void> {
     if (this.closed) throw new Error('The schema registry store is closed');
-    const consumer: Consumer = this.kafka.consumer({ groupId, allowAutoTopicCreation: false });
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topics: [SCHEMAS_TOPIC], fromBeginning: true });
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error('Timed out reading the schema registry topic')),
-          60_000,
-        );
-        timer.unref();
-        this.abortLoad = (err) => {
-          clearTimeout(timer);
-          reject(err);
-        };
-        consumer
-          .run({
-            autoCommit: false,
-            eachMessage: async ({ message }) => {
-              const key = message.key?.toString('utf8');
-              if (key !== undefined) entries.set(key, message.value);
-              if (Number(message.offset) >= high - 1) {
-                clearTimeout(timer);
-                resolve();
-              }
-            },
-          })
-          .catch((err: unknown) => {
-            clearTimeout(timer);
-            reject(err as Error);
-          });
-      });
-    } finally {
-      this.abortLoad = undefined;
-      await consumer.disconnect().catch(() => undefined);
-      const admin2 = this.kafka.admin();
-      await admin2
-        .connect()
-        .then(() => admin2.deleteGroups([groupId]))
-        .catch(() => undefined)
-        .finally(() => void admin2.disconnect().catch(() => undefined));
-    }
-    let meta: RegistryMeta | undefined;
-    const artifacts: Artifact[] = [];
-    for (const [key, value] of entries) {
-      if (value === null) continue;
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(value.toString('utf8'));
-      } catch {
-        continue;
+    const consumer = this.kafka.consumer({
+      groupId: this.groupId,
+      allowAutoTopicCreation: false,
+      // Registry records are small; a short wait keeps read-after-write quick.
+      maxWaitTimeInMs: 100,
+    });
+    this.consumer = consumer;
+    // kafkajs restarts the consumer after retriable failures by itself; a crash it does not
+    // restart from leaves this gateway's registry behind, so its writes time out (503): say why.
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (!e.payload.restart) {
+        this.log(`local endpoint: schema registry reader stopped: ${e.payload.error.message}`);
       }
-      if (key === META_KEY && isMeta(parsed)) meta = parsed;
-      else if (key.startsWith(ARTIFACT_PREFIX) && isArtifact(parsed)) artifacts.push(parsed);
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [SCHEMAS_TOPIC], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch, heartbeat }) => {
+        for (const message of batch.messages) {
+          const offset = Number(message.offset);
+          // A rejoin restarts from the beginning (no committed offsets): applied entries are skipped.
+          if (offset < this.applied) continue;
+          const op = opOfRecord(message.key?.toString('utf8'), message.value);
+          if (op !== undefined) {
+            try {
+              apply(op);
+            } catch (err) {
+              this.log(
+                `local endpoint: schema registry entry ${offset} not applied: ${(err as Error).message}`,
+              );
+            }
+          }
+          this.applied = offset + 1;
+        }
+        this.wake();
+        await heartbeat();
+      },
+    });
+    await this.sync();
+  }
+
+  async append(op: RegistryOp): Promise<void> {
+    if (!this.producer || this.closed) throw new Error('The schema registry store is not connected');
+    const key = `${OP_PREFIX}${'req' in op ? op.req : `${Date.now()}`}`;
+    const [meta] = await this.producer.send({
+      topic: SCHEMAS_TOPIC,
+      acks: -1,
+      messages: [{ key, value: JSON.stringify(op) }],
+    });
+    const offset = Number(meta?.baseOffset ?? meta?.offset);
+    if (!Number.isFinite(offset)) throw new Error('Kafka did not return the offset of the change');
+    await this.until(offset + 1);
+  }
+
+  sync(): Promise<void> {
+    if (this.syncing === undefined) {
+      this.syncing = this.catchUp().finally(() => {
+        this.syncing = this.syncNext;
+        this.syncNext = undefined;
+      });
+      return this.syncing;
     }
-    return { ...(meta ? { meta } : {}), artifacts };
-  }
-
-  async putArtifact(id: string, artifact: Artifact | undefined): Promise<void> {
-    await this.send(`${ARTIFACT_PREFIX}${id}`, artifact === undefined ? null : JSON.stringify(artifact));
-  }
-
-  async putMeta(meta: RegistryMeta): Promise<void> {
-    await this.send(META_KEY, JSON.stringify(meta));
+    // A request in flight may have asked before our caller's write: queue one more behind it.
+    this.syncNext ??= this.syncing.then(
+      () => this.catchUp(),
+      () => this.catchUp(),
+    );
+    return this.syncNext;
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
-    this.abortLoad?.(new Error('The schema registry store was closed while loading'));
+    for (const w of this.waiters) w.reject(new Error('The schema registry store was closed'));
+    this.waiters.clear();
+    await this.consumer?.disconnect().catch(() => undefined);
+    await this.admin
+      ?.deleteGroups([this.groupId])
+      .catch(() => undefined)
+      .finally(() => this.admin?.disconnect().catch(() => undefined));
     await this.producer?.disconnect().catch(() => undefined);
   }
 
-  private async send(key: string, value: string | null): Promise<void> {
-    if (!this.producer) throw new Error('The schema registry store is not connected');
-    await this.producer.send({ topic: SCHEMAS_TOPIC, acks: -1, messages: [{ key, value }] });
+  private async catchUp(): Promise<void> {
+    if (!this.admin || this.closed) throw new Error('The schema registry store is not connected');
+    const offsets = await this.admin.fetchTopicOffsets(SCHEMAS_TOPIC);
+    const high = Number(offsets[0]?.high ?? '0');
+    await this.until(high);
+  }
+
+  /** Resolves once every offset below `offset` has been applied. */
+  private until(offset: number): Promise<void> {
+    if (this.applied >= offset) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const w = {
+        offset,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (err: Error) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(w);
+        reject(new Error('Timed out reading the schema registry topic'));
+      }, APPLY_TIMEOUT_MS);
+      timer.unref();
+      this.waiters.add(w);
+    });
+  }
+
+  private wake(): void {
+    for (const w of this.waiters) {
+      if (this.applied >= w.offset) {
+        this.waiters.delete(w);
+        w.resolve();
+      }
+    }
   }
 }

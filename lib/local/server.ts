@@ -28,6 +28,7 @@ import { FaultInjector } from './faults';
 import { RateWindow } from './rate-limit';
 import {
   adminError,
+  authenticate,
   BadEncodingError,
   closeAfter,
   decodePathSegment,
@@ -43,6 +44,7 @@ import {
 import { TokenStore } from './iam';
 import {
   ADMIN_MAX_BODY,
+  MAX_BATCH_BODY,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_HEADERS_TIMEOUT_MS,
   DEFAULT_IDLE_TIMEOUT_MS,
@@ -55,15 +57,20 @@ import {
   DEFAULT_MAX_URI_BYTES,
   DEFAULT_PORT,
   DEFAULT_TOKEN_LIFETIME_SEC,
+  MAX_CONNECTION_BUFFERED_BYTES,
+  MAX_PIPELINED,
+  TLS_CIPHERS,
 } from './limits';
 import { MemoryBackend } from './memory-backend';
+import { createGatewayMetrics, type GatewayMetrics, type MetricsRoute } from './metrics';
 import { routeAdmin } from './routes/admin';
 import { routeLocal, withFault } from './routes/dev';
-import { iamToken } from './routes/iam';
+import { iamKeys, iamToken } from './routes/iam';
+import { produceBatch } from './routes/batch';
 import { produceV1, produceV2 } from './routes/produce';
 import { isRegistryPath, routeRegistry } from './routes/registry';
-import { type RegistryStore, SchemaRegistry } from './registry';
-import { FileRegistryStore, KafkaRegistryStore } from './registry-store';
+import { type RegistryLog, SchemaRegistry } from './registry';
+import { FileRegistryLog, KafkaRegistryLog } from './registry-store';
 import type { Backend, FaultSpec, LocalEndpointInfo, LocalEndpointOptions, StoredRecord } from './types';
 
 // The public constants moved to ./limits.ts; CLI, tests and lib/local/index.ts import them from here.
@@ -79,6 +86,9 @@ export {
   MAX_PER_PAGE,
   MAX_TOPIC_NAME,
 } from './limits';
+
+/** Per-connection state the router keeps on the socket. */
+type PipelinedSocket = IncomingMessage['socket'] & { esSpoke?: true; esWaiting?: number };
 
 /** A running local endpoint. */
 export interface LocalEndpoint extends LocalEndpointInfo {
@@ -153,11 +163,21 @@ class LocalServer {
     log: (line: string) => void,
     registry?: Promise<SchemaRegistry>,
   ) {
+    // Created before the server so the open-connections gauge can ask it; prom-client is loaded
+    // only here, when metrics are on.
+    const metrics = options.metrics
+      ? createGatewayMetrics(() => this.server, typeof options.metrics === 'object' ? options.metrics : {})
+      : undefined;
+    // The Kafka backend reports each batch it sends (records per Kafka produce request).
+    if (metrics && 'onBatch' in backend) {
+      (backend as { onBatch?: (n: number) => void }).onBatch = (n) => metrics.kafkaBatch(n);
+    }
     const adminHeaders: OutgoingHttpHeaders = { 'cache-control': 'no-cache, no-store', pragma: 'no-cache' };
     if (tls) adminHeaders['strict-transport-security'] = 'max-age=31536000; includeSubDomains';
     this.deps = {
       backend,
       memory: backend instanceof MemoryBackend ? backend : undefined,
+      ...(metrics ? { metrics } : {}),
       auth,
       tokens,
       faults,
@@ -204,6 +224,9 @@ class LocalServer {
             key: tls.key,
             cert: tls.cert,
             minVersion: 'TLSv1.2',
+            // TLS 1.2: forward-secret AEAD suites only (no RSA key exchange, no CBC).
+            ciphers: TLS_CIPHERS,
+            honorCipherOrder: true,
             // A socket that never completes the handshake (or never starts it) is dropped.
             handshakeTimeout,
             ...(options.clientCertAuth
@@ -236,7 +259,8 @@ class LocalServer {
     // the client gets the 400 without sending it. Everything else gets the usual 100 Continue.
     const continueLimit = Math.max(this.deps.maxMessageBytes, ADMIN_MAX_BODY);
     this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-      if (!(Number(req.headers['content-length']) > continueLimit)) res.writeContinue();
+      const limit = req.url?.split('?')[0]?.endsWith('/batch') ? MAX_BATCH_BODY : continueLimit;
+      if (!(Number(req.headers['content-length']) > limit)) res.writeContinue();
       this.handle(req, res);
     });
     this.server.on('tlsClientError', () => {
@@ -285,14 +309,40 @@ class LocalServer {
    * match its path, count it, pick its fault kind and error shape, call its module.
    */
   private handle(req: IncomingMessage, res: ServerResponse): void {
-    const socket = req.socket as IncomingMessage['socket'] & { esSpoke?: true };
+    const socket = req.socket as PipelinedSocket;
     if (socket.esSpoke === undefined) {
       // The socket's first request: the before-first-request timeout is done (see the constructor).
       socket.esSpoke = true;
       socket.setTimeout(0);
     }
+    // Before any waiting below: a request aborted while it waits must not be an unhandled error.
     req.on('error', () => req.socket.destroy());
     res.on('error', () => res.destroy());
+    // A pipelined request (an earlier answer on this connection is still being written) has no
+    // socket yet. Its answer would be built now and held in memory until the client reads the
+    // earlier ones, so it waits, and past MAX_PIPELINED waiting requests the connection is not
+    // read: a client that pipelines and never reads holds about one answer, not hundreds.
+    if (res.socket === null || socket.writableLength > MAX_CONNECTION_BUFFERED_BYTES) {
+      socket.esWaiting = (socket.esWaiting ?? 0) + 1;
+      if (socket.esWaiting > MAX_PIPELINED && !socket.isPaused()) socket.pause();
+      const go = (): void => {
+        socket.esWaiting!--;
+        if (socket.esWaiting! <= MAX_PIPELINED && socket.isPaused() && !socket.destroyed) socket.resume();
+        this.route(req, res);
+      };
+      const whenDrained = (): void => {
+        if (socket.destroyed) return;
+        if (socket.writableLength > MAX_CONNECTION_BUFFERED_BYTES) socket.once('drain', whenDrained);
+        else go();
+      };
+      if (res.socket === null) res.once('socket', whenDrained);
+      else whenDrained();
+      return;
+    }
+    this.route(req, res);
+  }
+
+  private route(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     let pathname = q < 0 ? url : url.slice(0, q);
@@ -305,6 +355,7 @@ class LocalServer {
     const deps = this.deps;
     // `auth` starts undefined so every context has one shape (authenticate fills it in).
     const ctx: RequestContext = { req, res, deps, method, url, pathname, seg, query, auth: undefined };
+    if (deps.metrics) observe(ctx, deps.metrics);
     try {
       // Hot path first: POST /topics/{topic}/records.
       if (seg.length === 4 && seg[1] === 'topics' && seg[3] === 'records' && seg[0] === '') {
@@ -323,14 +374,27 @@ class LocalServer {
         const topic = decodePathSegment(seg[3]!);
         return withFault(ctx, 'produce', 'v2', () => produceV2(ctx, topic), true);
       }
+      // Gateway extension (routes/batch.ts): many v2 envelopes in one request.
+      if (seg.length === 5 && seg[1] === 'v2' && seg[2] === 'topics' && seg[4] === 'batch' && deps.cloud) {
+        if (method !== 'POST') return notAllowed(ctx, 'POST', false);
+        deps.counts.produce++;
+        const topic = decodePathSegment(seg[3]!);
+        return withFault(ctx, 'produce', 'v2', () => produceBatch(ctx, topic), true);
+      }
       if (seg[1] === 'admin' || pathname === '/alive') return routeAdmin(ctx);
       if (pathname === '/identity/token') {
         if (method !== 'POST') return notAllowed(ctx, 'POST', false);
         deps.counts.iam++;
         return iamToken(ctx);
       }
+      if (pathname === '/identity/keys') {
+        if (method !== 'GET') return notAllowed(ctx, 'GET', false);
+        deps.counts.iam++;
+        return iamKeys(ctx);
+      }
       if (seg[1] === 'local') return routeLocal(ctx);
       if (isRegistryPath(pathname)) return routeRegistry(ctx);
+      if (pathname === '/metrics' && deps.metrics) return serveMetrics(ctx, deps.metrics);
       deps.counts.other++;
       v1Error(res, 404, 'Not Found');
     } catch (err) {
@@ -343,6 +407,62 @@ class LocalServer {
       internalError(deps, res, err);
     }
   }
+}
+
+/** Which route a request is counted under; the same tests as the router, in the same order. */
+function metricsRoute(ctx: RequestContext): MetricsRoute {
+  const { seg, pathname } = ctx;
+  if (seg.length === 4 && seg[1] === 'topics' && seg[3] === 'records') return 'produce_v1';
+  if (seg.length === 5 && seg[1] === 'v2' && seg[2] === 'topics' && seg[4] === 'records') return 'produce_v2';
+  if (pathname === '/alive') return 'alive';
+  if (seg[1] === 'admin') return 'admin';
+  if (pathname === '/identity/token') return 'iam';
+  if (seg[1] === 'local') return 'local';
+  if (isRegistryPath(pathname)) return 'registry';
+  if (pathname === '/metrics') return 'metrics';
+  return 'other';
+}
+
+/** Counts the request once its answer is complete (a request whose socket died is not counted). */
+function observe(ctx: RequestContext, metrics: GatewayMetrics): void {
+  const start = performance.now();
+  const route = metricsRoute(ctx);
+  ctx.res.once('finish', () => {
+    const verdict = ctx.auth?.result;
+    metrics.request(
+      route,
+      ctx.method,
+      ctx.res.statusCode,
+      (performance.now() - start) / 1000,
+      typeof verdict === 'string' ? verdict : undefined,
+    );
+  });
+}
+
+/**
+ * GET /metrics: the scrape key when one is set, otherwise a Manager key, the same credentials as
+ * the Admin API (Prometheus sends either as `authorization` in its scrape config).
+ */
+function serveMetrics(ctx: RequestContext, metrics: GatewayMetrics): void {
+  const { req, res } = ctx;
+  if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return notAllowed(ctx, 'GET', false);
+  if (metrics.hasKey) {
+    if (!metrics.keyMatches(req.headers.authorization)) {
+      res.setHeader('www-authenticate', 'Bearer realm="metrics"');
+      return v1Error(res, 401, 'A valid scrape key is required (Authorization: Bearer <key>)');
+    }
+  } else {
+    const who = authenticate(ctx);
+    if (typeof who === 'string') return v1Error(res, 401, 'Authentication required');
+    if (who.role !== 'manager') return v1Error(res, 403, 'Metrics need a Manager key');
+  }
+  metrics.text().then(
+    (text) => {
+      res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });
+      res.end(ctx.method === 'HEAD' ? undefined : text);
+    },
+    (err: unknown) => internalError(ctx.deps, res, err),
+  );
 }
 
 /**
@@ -372,10 +492,11 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
   }
 
   const writerKeys = (options.writerKeys ?? []).filter((k) => typeof k === 'string' && k.length > 0);
-  const tokens = new TokenStore(options.tokenLifetimeSec ?? DEFAULT_TOKEN_LIFETIME_SEC, [
-    ...apiKeys,
-    ...writerKeys,
-  ]);
+  const tokens = new TokenStore(
+    options.tokenLifetimeSec ?? DEFAULT_TOKEN_LIFETIME_SEC,
+    [...apiKeys, ...writerKeys],
+    options.iamSigningKey !== undefined ? { privateKeyPem: options.iamSigningKey } : undefined,
+  );
   const auth = new Authenticator({
     apiKeys,
     writerKeys,
@@ -388,15 +509,16 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
   const faults = new FaultInjector();
   if (options.faults) faults.set(options.faults);
 
-  // Schema registry state: the state directory (memory backend) or a compacted Kafka topic.
+  // Schema registry state: a log in the state directory (memory backend) or the compacted Kafka
+  // topic every gateway on the cluster shares.
   const kafkaOptions = options.kafka;
-  const registryStore: Promise<RegistryStore> | undefined =
+  const registryStore: Promise<RegistryLog> | undefined =
     options.schemaRegistry === false
       ? undefined
       : kafkaOptions
-        ? KafkaRegistryStore.open(kafkaOptions, log)
-        : Promise.resolve(new FileRegistryStore(stateDir));
-  const registry = registryStore?.then((store) => SchemaRegistry.open(store));
+        ? KafkaRegistryLog.open(kafkaOptions, log)
+        : Promise.resolve(new FileRegistryLog(stateDir));
+  const registry = registryStore?.then((store) => SchemaRegistry.open(store, options.registryLimits));
   registry?.catch((err: unknown) =>
     log(`local endpoint: schema registry unavailable: ${err instanceof Error ? err.message : String(err)}`),
   );

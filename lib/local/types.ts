@@ -3,16 +3,15 @@
  * Contracts of the local Event Streams-compatible endpoint: its options, its storage backends
  * (memory, Kafka) and the records it keeps for inspection.
  */
-import type { TopicDetail } from '../types';
+import type { KafkaSaslConfig, TopicDetail } from '../types';
 
 export interface KafkaConnectionOptions {
   /** Bootstrap brokers, `host:port`. */
   brokers: string[];
   clientId?: string;
   ssl?: boolean | { ca?: string | string[]; cert?: string; key?: string; rejectUnauthorized?: boolean };
-  sasl?:
-    | { mechanism: 'plain'; username: string; password: string }
-    | { mechanism: 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+  /** PLAIN, SCRAM or OAUTHBEARER (an IAM token from an API key); see lib/types.ts. */
+  sasl?: KafkaSaslConfig;
   /** Replication factor for topics the endpoint creates. Default: the broker's default (-1). */
   replicationFactor?: number;
 }
@@ -58,6 +57,11 @@ export interface LocalEndpointOptions {
    * Off by default, so a gateway in front of a real Kafka answers 404 there.
    */
   dev?: boolean;
+  /**
+   * Prometheus metrics at `GET /metrics` (off by default). `true`: a Manager key may scrape;
+   * `{ key }`: only `Authorization: Bearer <key>` may (a key for the scraper alone).
+   */
+  metrics?: boolean | { key?: string };
   /** Username/password pairs accepted as Basic (on-prem SCRAM style); they have the manager role. */
   users?: Array<{ username: string; password: string }>;
   /** Ask for client certificates and accept those signed by the local CA (mutual TLS). */
@@ -70,6 +74,11 @@ export interface LocalEndpointOptions {
   defaultPartitions?: number;
   /** IAM token lifetime in seconds. Default 3600. */
   tokenLifetimeSec?: number;
+  /**
+   * PEM of an RSA private key: IAM tokens become RS256 JWTs, published at `GET /identity/keys`
+   * for Kafka brokers validating SASL/OAUTHBEARER (lib/local/iam.ts).
+   */
+  iamSigningKey?: string;
   /** Per-topic produce permission: key → allowed topic globs. Absent means every key may produce everywhere. */
   producePermissions?: Record<string, string[]>;
   /** Topics every caller is forbidden to produce to (403). */
@@ -116,6 +125,11 @@ export interface LocalEndpointOptions {
    * true; its state lives in `stateDir` (memory backend) or the `_esnodes_schemas` topic (Kafka).
    */
   schemaRegistry?: boolean;
+  /**
+   * The registry's per-principal limits (defaults in limits.ts), checked by the gateway that takes
+   * the request.
+   */
+  registryLimits?: Partial<RegistryLimits>;
   /** Use a Kafka cluster instead of memory. */
   kafka?: KafkaConnectionOptions;
   /** Faults active from the start (tests, CLI flags). */
@@ -186,4 +200,18 @@ export interface Backend {
     options: { partition?: number; from?: number; limit?: number },
   ): Promise<StoredRecord[]>;
   close(): Promise<void>;
+}
+
+/** Schema registry fair-use limits (see REGISTRY_* in limits.ts). */
+export interface RegistryLimits {
+  /** New versions a Writer may propose per second, and the burst. */
+  writerPerSec: number;
+  writerBurst: number;
+  /** Artifacts one Writer may create (through produce). */
+  writerMaxArtifacts: number;
+  /** Artifacts Writers together may never take from the registry's total. */
+  managerReserved: number;
+  /** Event-loop milliseconds per second one Writer's registrations may use, and the burst. */
+  writerCpuMsPerSec: number;
+  writerCpuBurstMs: number;
 }

@@ -10,9 +10,10 @@ import type { Node, NodeDef } from 'node-red';
 import type { EventStreamsClient } from '../../lib/client';
 import type { TopicAdmin } from '../../lib/types';
 import type { Outbox } from '../../lib/outbox';
+import type { Sender } from '../../lib/sender';
 
 export type AuthMode = 'bearer' | 'basic-token' | 'iam' | 'basic' | 'client-cert' | 'none';
-export type SaslMechanism = 'plain' | 'scram-sha-512' | 'scram-sha-256';
+export type SaslMechanism = 'plain' | 'scram-sha-512' | 'scram-sha-256' | 'oauthbearer';
 
 /**
  * `event-streams-endpoint` properties (exported with the flow). Numeric fields arrive as strings
@@ -20,6 +21,8 @@ export type SaslMechanism = 'plain' | 'scram-sha-512' | 'scram-sha-256';
  */
 export interface EndpointOptions {
   name: string;
+  /** `rest` (REST Producer API, the default) or `kafka` (the Kafka protocol to `brokers`). */
+  transport: 'rest' | 'kafka';
   /** REST producer base URL (`kafka_http_url`). */
   url: string;
   /** Admin REST base URL (`kafka_admin_url`); blank means `url`. */
@@ -30,7 +33,7 @@ export interface EndpointOptions {
   iamUrl: string;
   /** Verify the server certificate (default true). Off only with a loud warning. */
   verifyTls: boolean;
-  /** Kafka bootstrap brokers, comma or whitespace separated (topic-admin Kafka backend only). */
+  /** Kafka bootstrap brokers, comma or whitespace separated (Kafka transport, topic-admin Kafka backend). */
   brokers: string;
   saslMechanism: SaslMechanism;
   /** TLS to the brokers (default true; IBM Cloud and on-prem external listeners are always TLS). */
@@ -82,14 +85,18 @@ export interface EndpointNodeDef extends NodeDef, EndpointOptions {}
 
 /** The runtime config node as the other two nodes see it. */
 export interface EndpointNode extends Node<EndpointCredentials> {
-  /** The shared core client, created on first use. Throws a ValidationError for an unusable config. */
+  /** The shared REST session (admin, registry), created on first use. Throws a ValidationError for an unusable config. */
   getClient(): EventStreamsClient;
+  /** What producers send through (the outbox when it is on, else the transport). Throws like getClient. */
+  getSender(): Sender;
   /** The shared Kafka-protocol topic admin, created on first use. */
   getKafkaAdmin(): TopicAdmin;
   /** Milliseconds user nodes may wait for in-flight work on close. */
   readonly closeTimeoutMs: number;
   /** The durable outbox once open, when the endpoint has it enabled; undefined when it is off. */
   getOutbox?(): Promise<Outbox> | undefined;
+  /** The endpoint's producer metrics now (lib/metrics.ts): the topic-admin `stats` operation. */
+  getMetrics?(): import('../../lib/metrics').MetricsSnapshot;
 }
 
 /** `event-streams-producer` properties. */

@@ -27,7 +27,7 @@ import { EventStreamsClient } from '../../lib/client';
 import { BadRequestError, RetriesExhaustedError, UnavailableError, ValidationError } from '../../lib/errors';
 import type { MemoryBackend } from '../../lib/local/memory-backend';
 import type { Backend, StoredRecord } from '../../lib/local/types';
-import { Outbox, outboxClientOptions, outboxDisposition, serializeRecord } from '../../lib/outbox';
+import { Outbox, outboxDisposition, serializeRecord } from '../../lib/outbox';
 import { Spool } from '../../lib/spool';
 import type { ClientOptions } from '../../lib/types';
 import { RestartableEndpoint } from './harness';
@@ -182,16 +182,16 @@ describe('reliability: outbox core (lib/outbox.ts)', function () {
   });
 
   function client(extra: Partial<ClientOptions> = {}): EventStreamsClient {
-    const c = new EventStreamsClient(
-      outboxClientOptions({
-        url: ep.url,
-        auth: { mode: 'bearer', apiKey: API_KEY },
-        tls: { ca: ep.caPem },
-        connections: 8,
-        requestTimeoutMs: 5000,
-        ...extra,
-      }),
-    );
+    const c = new EventStreamsClient({
+      // One attempt per request, as the outbox sends (it is the retry loop).
+      retry: { retries: 0 },
+      url: ep.url,
+      auth: { mode: 'bearer', apiKey: API_KEY },
+      tls: { ca: ep.caPem },
+      connections: 8,
+      requestTimeoutMs: 5000,
+      ...extra,
+    });
     clients.push(c);
     return c;
   }
@@ -210,7 +210,7 @@ describe('reliability: outbox core (lib/outbox.ts)', function () {
         retryDelayMs: 100,
         ...extra,
       },
-      getClient,
+      () => getClient().sender,
     );
     outboxes.push(o);
     return o;
@@ -255,14 +255,14 @@ describe('reliability: outbox core (lib/outbox.ts)', function () {
     // that the loop measured here is the outbox's and its client's, not the server's too.
     const child = await startChildEndpoint(path.join(tmp, 'child-state'));
     try {
-      const c = new EventStreamsClient(
-        outboxClientOptions({
-          url: child.url,
-          auth: { mode: 'bearer', apiKey: child.apiKey },
-          tls: { ca: child.caPem },
-          connections: 8,
-        }),
-      );
+      const c = new EventStreamsClient({
+        // One attempt per request, as the outbox sends (it is the retry loop).
+        retry: { retries: 0 },
+        url: child.url,
+        auth: { mode: 'bearer', apiKey: child.apiKey },
+        tls: { ca: child.caPem },
+        connections: 8,
+      });
       clients.push(c);
       // Control: the loop's delay on this machine right now with the same traffic on the direct
       // path (a busy shared machine delays every timer, whatever the code does).

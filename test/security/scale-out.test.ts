@@ -66,7 +66,13 @@ describe('security: two gateways on one Kafka accept each other’s IAM tokens',
       body: JSON.stringify({ name: topic, partition_count: 3 }),
     });
     assert.equal(created.status, 202, created.text);
-    const seen = await gateways[1]!.client.req('GET', `/admin/topics/${topic}`);
+    // Creation is asynchronous (202): wait until the other gateway's metadata has the topic.
+    let seen = await gateways[1]!.client.req('GET', `/admin/topics/${topic}`);
+    const deadline = Date.now() + 30_000;
+    while (seen.status === 404 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      seen = await gateways[1]!.client.req('GET', `/admin/topics/${topic}`);
+    }
     assert.equal(seen.status, 200, seen.text);
     assert.equal(seen.json.partitions, 3);
 

@@ -72,6 +72,7 @@ export function applyFault(ctx: RequestContext, kind: RouteKind, shape: Shape, n
   if (kind === 'produce' && deps.rateLimit !== undefined) {
     const retryAfterSec = deps.rateLimit.take();
     if (retryAfterSec !== undefined) {
+      deps.metrics?.rateLimitHit();
       return faultAnswer(ctx, shape, { latencyMs: 0, status: 429, retryAfterSec, drop: false });
     }
   }

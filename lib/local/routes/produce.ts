@@ -27,6 +27,7 @@ import {
 } from '../http';
 import { jsonTooDeep, MAX_JSON_DEPTH, validTopicName } from '../limits';
 
+import { actorOf, SYSTEM_ACTOR } from '../registry';
 import { type AvroPart, SchemaProduceError, serializeAvroPart, v1SchemaHeaders } from '../registry-produce';
 import type { RecordToStore, StoredRecord } from '../types';
 
@@ -54,7 +55,7 @@ function bodyKind(header: string | undefined): BodyKind | undefined {
   return CONTENT_TYPES.get(header) ?? CONTENT_TYPES.get(mediaType(header)!);
 }
 
-type Stored = { partition: number; offset: number; timestamp: number };
+export type Stored = { partition: number; offset: number; timestamp: number };
 type FieldError = { error: string; code: string; field: string };
 
 // ---------------------------------------------------------------- REST Producer v1
@@ -180,8 +181,14 @@ function parseV1Headers(text: string): Array<[string, Buffer]> | string {
   return out;
 }
 
+function recordBytes(record: RecordToStore): number {
+  let bytes = record.value.length + (record.key?.length ?? 0);
+  for (const [name, value] of record.headers) bytes += Buffer.byteLength(name) + value.length;
+  return bytes;
+}
+
 /** Stores a record; synchronous on the memory backend, with auto-creation when enabled. */
-function store(
+export function store(
   deps: ServerDeps,
   res: ServerResponse,
   topic: string,
@@ -189,6 +196,7 @@ function store(
   done: (err: unknown, result?: Stored) => void,
 ): void {
   const finish = (err: unknown, result?: Stored): void => {
+    if (deps.metrics && !err) deps.metrics.produced(topic, recordBytes(record));
     try {
       done(err, result);
     } catch (e) {
@@ -337,11 +345,13 @@ export function produceV2(ctx: RequestContext, topic: string): void {
           });
         }
         const { avroValue, avroKey, ...record } = parsed;
+        const who = authenticate(ctx, true);
+        const actor = typeof who === 'string' ? SYSTEM_ACTOR : actorOf(who);
         deps.registry
           .then((registry) =>
             Promise.all([
-              avroValue && serializeAvroPart(registry, topic, avroValue, false),
-              avroKey && serializeAvroPart(registry, topic, avroKey, true),
+              avroValue && serializeAvroPart(registry, topic, avroValue, false, actor),
+              avroKey && serializeAvroPart(registry, topic, avroKey, true, actor),
             ]),
           )
           .then(
@@ -359,13 +369,19 @@ export function produceV2(ctx: RequestContext, topic: string): void {
 /** v2 schema-conforming produce failures: the documented error shapes with our codes. */
 function schemaError(deps: ServerDeps, res: ServerResponse, shape: 'v1' | 'v2', err: unknown): void {
   if (!(err instanceof SchemaProduceError)) return internalError(deps, res, err);
+  const retry = err.retryAfter !== undefined ? { 'retry-after': String(err.retryAfter) } : undefined;
   if (shape === 'v2') {
-    return v2Error(res, err.status, err.code, err.message, { type: 'field', name: err.field });
+    return v2Error(res, err.status, err.code, err.message, { type: 'field', name: err.field }, retry);
   }
   // On-prem v1.1 error body: top-level copies plus the schema name.
   const inner: Record<string, unknown> = { error_code: err.status, message: err.message };
   if (err.schema !== undefined) inner.schema = err.schema;
-  send(res, err.status, JSON.stringify({ error_code: err.status, message: err.message, error: inner }));
+  send(
+    res,
+    err.status,
+    JSON.stringify({ error_code: err.status, message: err.message, error: inner }),
+    retry,
+  );
 }
 
 function storeV2(ctx: RequestContext, topic: string, record: RecordToStore): void {
@@ -389,9 +405,9 @@ function storeV2(ctx: RequestContext, topic: string, record: RecordToStore): voi
   });
 }
 
-type ParsedEnvelope = RecordToStore & { avroValue?: AvroPart; avroKey?: AvroPart };
+export type ParsedEnvelope = RecordToStore & { avroValue?: AvroPart; avroKey?: AvroPart };
 
-function parseEnvelope(
+export function parseEnvelope(
   envelope: unknown,
   confluent: boolean,
   maxKeyBytes: number,

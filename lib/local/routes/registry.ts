@@ -6,6 +6,7 @@
  * Confluent clients send); changes need a manager credential.
  */
 import { v1Error, type RequestContext } from '../http';
+import { actorOf } from '../registry';
 import { handleRegistry } from '../registry-routes';
 
 export { isRegistryPath } from '../registry-routes';
@@ -22,7 +23,7 @@ export function routeRegistry(ctx: RequestContext): void {
           registry: r,
           authenticate: (x) => {
             const p = deps.auth.authenticate(x);
-            return typeof p === 'string' ? undefined : p.role;
+            return typeof p === 'string' ? undefined : { role: p.role, actor: actorOf(p) };
           },
           log: deps.log,
         },
