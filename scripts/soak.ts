@@ -15,7 +15,8 @@ import { promises as fs } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { allNodes, helper } from '../test/nodes/support';
-import { Accounting, RestartableEndpoint, sleep, waitFor } from '../test/reliability/harness';
+import { Accounting, RestartableEndpoint } from '../test/reliability/harness';
+import { delay, waitFor } from '../test/support/wait';
 
 const API_KEY = 'soak-api-key-0b1c2d3e4f';
 const TOPIC = 'soak';
@@ -86,21 +87,21 @@ async function main(): Promise<void> {
       outage = (async () => {
         console.log(`t=${Math.round((Date.now() - started) / 1000)}s endpoint down for ${outageSec}s`);
         await ep.stop();
-        await sleep(outageSec * 1000);
+        await delay(outageSec * 1000);
         await ep.start();
         console.log(`t=${Math.round((Date.now() - started) / 1000)}s endpoint back`);
       })();
     }
     next += interval;
     const wait = next - Date.now();
-    if (wait > 0) await sleep(wait);
+    if (wait > 0) await delay(wait);
   }
   await outage;
   // With the outbox on, done() means "spooled"; wait for the records themselves as well.
-  await waitFor(() => acct.settled >= acct.sent.length, 180_000, 'every outcome');
+  await waitFor(() => acct.settled >= acct.sent.length, 'every outcome', { timeoutMs: 180_000 });
   if (values.outbox) {
     const end = Date.now() + 180_000;
-    while ((await ep.records(TOPIC)).length < acct.sent.length && Date.now() < end) await sleep(200);
+    while ((await ep.records(TOPIC)).length < acct.sent.length && Date.now() < end) await delay(200);
   }
   const f = acct.reconcile(await ep.records(TOPIC));
   acct.dispose();
@@ -114,7 +115,7 @@ async function main(): Promise<void> {
   await fs.rm(tmp, { recursive: true, force: true });
   // After the flow, the endpoint's stored records and the accounting are released; what is left
   // is what the runtime and this package keep (the test helper's sinon spies are restored by unload).
-  await sleep(500);
+  await delay(500);
   const heapAfter = heapMiB();
   const ok =
     f.noOutcome.length === 0 &&

@@ -19,6 +19,7 @@ import type { Locator, Page } from 'playwright-core';
 
 import { startLocalEndpoint, type LocalEndpoint } from '../../lib/local/server';
 import { Client } from '../local/util';
+import { waitFor } from '../support/wait';
 import {
   chromiumAvailable,
   CHROMIUM_PATH,
@@ -37,6 +38,8 @@ const TOPIC_ADMIN = 'event-streams-topic-admin';
 const ENDPOINT = 'event-streams-endpoint';
 /** Bounded waits: generous because the machine is small and shared, never open-ended. */
 const UI_TIMEOUT = 30_000;
+/** Polls of the page cost a round trip to the browser: check every 100 ms, up to the UI timeout. */
+const UI_WAIT = { timeoutMs: UI_TIMEOUT, intervalMs: 100 };
 
 describe('editor in a real browser (Chromium + Node-RED)', function () {
   this.timeout(120_000);
@@ -153,11 +156,15 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     await page.mouse.move(chart.x + x, chart.y + y, { steps: 15 });
     await page.mouse.up();
     let added: string | undefined;
-    await waitFor(async () => {
-      const after = await nodeIds(type);
-      added = after.find((id) => !before.includes(id));
-      return added !== undefined;
-    }, `a ${type} node to appear on the workspace`);
+    await waitFor(
+      async () => {
+        const after = await nodeIds(type);
+        added = after.find((id) => !before.includes(id));
+        return added !== undefined;
+      },
+      `a ${type} node to appear on the workspace`,
+      UI_WAIT,
+    );
     await canvasNode(added!).waitFor();
     return added!;
   }
@@ -177,6 +184,7 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
           [fromId, toId],
         ),
       `a wire from ${fromId} to ${toId}`,
+      UI_WAIT,
     );
   }
 
@@ -265,15 +273,6 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     await page.locator(`#red-ui-tab-${tab}.active`).waitFor();
   }
 
-  async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = UI_TIMEOUT): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
-      if (await check()) return;
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, delay));
-    }
-  }
-
   /** Clicks Test connection in the open config dialog and returns the result box once it has an answer. */
   async function testConnection(): Promise<Locator> {
     const result = page.locator('#es-endpoint-test-result');
@@ -294,11 +293,15 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     const content = page.locator(`#es-endpoint-tab-${tab}`);
     // RED.tabs reads two clicks on its tabs within 400 ms as a double click (rename), so a quick
     // second tab switch can be swallowed: click until the tab shows, bounded.
-    await waitFor(async () => {
-      if (await content.isVisible()) return true;
-      await link.click();
-      return content.isVisible();
-    }, `the ${tab} tab of the endpoint dialog`);
+    await waitFor(
+      async () => {
+        if (await content.isVisible()) return true;
+        await link.click();
+        return content.isVisible();
+      },
+      `the ${tab} tab of the endpoint dialog`,
+      UI_WAIT,
+    );
   }
 
   /** The visible text box of a typedInput whose hidden value input has this id. */
@@ -415,10 +418,14 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     assert.match(shown, /offset/);
 
     let records: Awaited<ReturnType<LocalEndpoint['readRecords']>> = [];
-    await waitFor(async () => {
-      records = await endpoint!.readRecords(TOPIC, { limit: 10 });
-      return records.length > 0;
-    }, 'the record at the endpoint');
+    await waitFor(
+      async () => {
+        records = await endpoint!.readRecords(TOPIC, { limit: 10 });
+        return records.length > 0;
+      },
+      'the record at the endpoint',
+      UI_WAIT,
+    );
     assert.equal(records.length, 1);
     // The inject node's default payload is a timestamp.
     assert.match(records[0]!.value.toString(), /^\d{13}$/);
@@ -488,6 +495,7 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     await waitFor(
       async () => (await page.locator('#node-input-endpoint').inputValue()) === only[0],
       'the only endpoint preselected',
+      UI_WAIT,
     );
     await page.locator('#node-input-operation').selectOption('create');
     await page.locator('#node-input-topic').fill(CREATED_TOPIC);
@@ -498,10 +506,14 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     await pressInject(trigger);
     await statusLabel(adminId).filter({ hasText: 'created' }).waitFor();
     let detail: Awaited<ReturnType<LocalEndpoint['backend']['getTopic']>>;
-    await waitFor(async () => {
-      detail = await endpoint!.backend.getTopic(CREATED_TOPIC);
-      return detail !== undefined;
-    }, `topic ${CREATED_TOPIC} at the endpoint`);
+    await waitFor(
+      async () => {
+        detail = await endpoint!.backend.getTopic(CREATED_TOPIC);
+        return detail !== undefined;
+      },
+      `topic ${CREATED_TOPIC} at the endpoint`,
+      UI_WAIT,
+    );
     assert.equal(detail!.partitions, 2);
   });
 
@@ -533,6 +545,7 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     await waitFor(
       async () => (await schemaBox.getAttribute('class'))?.includes('input-error') ?? false,
       'the schema box marked invalid',
+      UI_WAIT,
     );
     // The inject's payload is a timestamp, so a long schema fits.
     await schemaBox.fill('{"type": "long"}');
@@ -560,10 +573,14 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     const before = (await endpoint!.readRecords(TOPIC, { limit: 100 })).length;
     await pressInject(injectId);
     let records: Awaited<ReturnType<LocalEndpoint['readRecords']>> = [];
-    await waitFor(async () => {
-      records = await endpoint!.readRecords(TOPIC, { limit: 100 });
-      return records.length > before;
-    }, 'the Avro record at the endpoint');
+    await waitFor(
+      async () => {
+        records = await endpoint!.readRecords(TOPIC, { limit: 100 });
+        return records.length > before;
+      },
+      'the Avro record at the endpoint',
+      UI_WAIT,
+    );
     const record = records[records.length - 1]!;
     assert.match(record.value.toString(), /^\d{13}$/);
     const headers = new Map(record.headers.map(([k, v]) => [k, v.toString()]));
@@ -617,10 +634,14 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     await pressInject(imported.text);
     await statusLabel(imported.producer).filter({ hasText: 'connected' }).waitFor();
     let records: Awaited<ReturnType<LocalEndpoint['readRecords']>> = [];
-    await waitFor(async () => {
-      records = await endpoint!.readRecords('examples', { limit: 10 });
-      return records.length > 0;
-    }, "the example's record at the endpoint");
+    await waitFor(
+      async () => {
+        records = await endpoint!.readRecords('examples', { limit: 10 });
+        return records.length > 0;
+      },
+      "the example's record at the endpoint",
+      UI_WAIT,
+    );
     assert.equal(records.length, 1);
     assert.equal(records[0]!.value.toString(), 'Hello from Node-RED');
     assert.equal(records[0]!.key?.toString(), 'greeting');
@@ -649,13 +670,17 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     }
     // Leave the palette unfiltered for the next steps: type and erase until no node is filtered out
     // (the filter follows key presses, and a busy machine can lose the last one).
-    await waitFor(async () => {
-      if ((await page.locator('.red-ui-palette-node[data-filter="true"]').count()) === 0) return true;
-      await search.fill('');
-      await search.press('x');
-      await search.press('Backspace');
-      return false;
-    }, 'the palette filter cleared');
+    await waitFor(
+      async () => {
+        if ((await page.locator('.red-ui-palette-node[data-filter="true"]').count()) === 0) return true;
+        await search.fill('');
+        await search.press('x');
+        await search.press('Backspace');
+        return false;
+      },
+      'the palette filter cleared',
+      UI_WAIT,
+    );
     await page.locator('.red-ui-palette-node[data-palette-type="inject"]').waitFor({ state: 'visible' });
     const labels = await page.evaluate(
       (types) =>

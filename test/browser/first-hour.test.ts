@@ -24,7 +24,7 @@ import path from 'node:path';
 
 import type { Page } from 'playwright-core';
 
-import { getFlows, importFlow, postFlows, startDemo, type FlowNode, type RunningDemo } from '../helpers/demo';
+import { getFlows, importFlow, postFlows, startDemo, type FlowNode, type RunningDemo } from '../support/demo';
 import { SHARED_ENDPOINT_ID } from '../../scripts/demo-flow';
 import {
   chromiumAvailable,

@@ -18,7 +18,7 @@ import type { Page } from 'playwright-core';
 import { request } from 'undici';
 
 import { startLocalEndpoint, type LocalEndpoint } from '../../lib/local/server';
-import { waitFor } from '../helpers/wait';
+import { waitFor } from '../support/wait';
 import {
   chromiumAvailable,
   CHROMIUM_PATH,

@@ -9,10 +9,10 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { endpointClient, getFlows, inject, postFlows, startDemo, type RunningDemo } from '../helpers/demo';
-import { kafkaClient, kafkaOrSkip } from '../helpers/kafka';
-import { until } from '../nodes/support';
+import { endpointClient, getFlows, inject, postFlows, startDemo, type RunningDemo } from '../support/demo';
+import { kafkaClient, kafkaOrSkip } from '../support/kafka';
 import { SHARED_ENDPOINT_ID } from '../../scripts/demo-flow';
+import { waitFor } from '../support/wait';
 
 const DEMO = path.resolve(__dirname, '..', '..', 'scripts', 'demo.js');
 
@@ -91,7 +91,9 @@ describe('demo (npm start --check)', function () {
       await postFlows(demo, flows);
       let es = await endpointClient(demo);
       await inject(demo, 'my-inject');
-      await until(async () => (await es.records(topic)).length === 1, 20000, 'the first record');
+      await waitFor(async () => (await es.records(topic)).length === 1, 'the first record', {
+        timeoutMs: 20000,
+      });
       await es.close();
       await demo.stop();
 
@@ -106,7 +108,9 @@ describe('demo (npm start --check)', function () {
       es = await endpointClient(demo);
       await inject(demo, 'my-inject');
       // The memory backend starts empty; the key, CA and port are the same, so the record lands.
-      await until(async () => (await es.records(topic)).length === 1, 20000, 'a record after the restart');
+      await waitFor(async () => (await es.records(topic)).length === 1, 'a record after the restart', {
+        timeoutMs: 20000,
+      });
       await es.close();
       await demo.stop();
 

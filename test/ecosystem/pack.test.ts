@@ -213,6 +213,28 @@ describe(`npm pack (installed into Node-RED ${NODE_RED_VERSION})`, function () {
     ) as { version: string };
     assert.equal(installed.version, PKG.version);
 
+    // The `exports` map: the package entry gives the public surface; internals are not reachable.
+    const probe = `
+      const api = require(${JSON.stringify(PKG.name)});
+      const names = Object.keys(api).sort();
+      let deep = 'reachable';
+      try { require(${JSON.stringify(`${PKG.name}/dist/lib/client.js`)}); } catch (e) { deep = e.code; }
+      console.log(JSON.stringify({ names, deep, version: require(${JSON.stringify(`${PKG.name}/package.json`)}).version }));`;
+    const { stdout } = await run(process.execPath, ['-e', probe], { cwd: userDir });
+    const surface = JSON.parse(stdout) as { names: string[]; deep: string; version: string };
+    for (const name of [
+      'EventStreamsClient',
+      'createTopicAdmin',
+      'AdminRestClient',
+      'Outbox',
+      'startLocalEndpoint',
+    ]) {
+      assert.ok(surface.names.includes(name), `the package entry exports ${name}`);
+    }
+    assert.ok(!surface.names.includes('encodeV1'), 'internals are not exported');
+    assert.equal(surface.deep, 'ERR_PACKAGE_PATH_NOT_EXPORTED');
+    assert.equal(surface.version, PKG.version);
+
     const nr = await startNodeRed(userDir);
     started.push(nr);
 

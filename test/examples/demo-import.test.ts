@@ -23,9 +23,10 @@ import {
   startDemo,
   type FlowNode,
   type RunningDemo,
-} from '../helpers/demo';
-import { NODE_RED_DIR, until } from '../nodes/support';
+} from '../support/demo';
+import { NODE_RED_DIR } from '../nodes/support';
 import { SHARED_ENDPOINT_ID } from '../../scripts/demo-flow';
+import { waitFor } from '../support/wait';
 
 const EXAMPLES_DIR = path.resolve(__dirname, '..', '..', '..', 'examples');
 const files = readdirSync(EXAMPLES_DIR)
@@ -83,10 +84,10 @@ describe('examples imported into the running demo (npm start)', function () {
 
   it('01 delivers text, JSON and binary records', async () => {
     for (const id of ['es-ex01-text', 'es-ex01-json', 'es-ex01-binary']) await inject(demo, id);
-    await until(
+    await waitFor(
       async () => (await hasRecord('examples', 'greeting')) && (await hasRecord('examples', 'blob-1')),
-      20000,
       'the records of example 01',
+      { timeoutMs: 20000 },
     );
     const json = (await es.records('examples')).find((r) => r.key === 'sensor-1');
     assert.deepEqual(JSON.parse(json!.value), { device: 'sensor-1', temperature: 21.5, unit: 'C' });
@@ -104,13 +105,13 @@ describe('examples imported into the running demo (npm start)', function () {
     const device = `demo-${randomBytes(4).toString('hex')}`;
     const client = await mqtt.connectAsync('mqtt://127.0.0.1:1883', { reconnectPeriod: 0 });
     try {
-      await until(
+      await waitFor(
         async () => {
           await client.publishAsync(`sensors/${device}/reading`, '{"temperature":21.5}', { qos: 1 });
           return hasRecord('iot-readings', device);
         },
-        20000,
         'the MQTT reading at the endpoint',
+        { timeoutMs: 20000 },
       );
     } finally {
       await client.endAsync();
@@ -120,25 +121,29 @@ describe('examples imported into the running demo (npm start)', function () {
   it('03 routes per-message topics', async () => {
     await inject(demo, 'es-ex03-order');
     await inject(demo, 'es-ex03-payment');
-    await until(
+    await waitFor(
       async () => (await hasRecord('shop-orders', 'o-1001')) && (await hasRecord('shop-payments', 'o-1001')),
-      20000,
       'the order and the payment',
+      { timeoutMs: 20000 },
     );
   });
 
   it('04 ensures and deletes its topic', async () => {
     await inject(demo, 'es-ex04-do-ensure');
-    await until(async () => (await es.topicStatus('example-admin')) === 200, 20000, 'example-admin created');
+    await waitFor(async () => (await es.topicStatus('example-admin')) === 200, 'example-admin created', {
+      timeoutMs: 20000,
+    });
     await inject(demo, 'es-ex04-do-delete');
-    await until(async () => (await es.topicStatus('example-admin')) === 404, 20000, 'example-admin deleted');
+    await waitFor(async () => (await es.topicStatus('example-admin')) === 404, 'example-admin deleted', {
+      timeoutMs: 20000,
+    });
   });
 
   it('05 shows both errors with advice in the debug sidebar', async () => {
     await inject(demo, 'es-ex05-bad-topic');
     await inject(demo, 'es-ex05-null');
     const errors = (): string[] => sidebar.messages.filter((m) => m.id === 'es-ex05-error').map((m) => m.msg);
-    await until(() => errors().length >= 2, 20000, 'two errors at the Catch debug node');
+    await waitFor(() => errors().length >= 2, 'two errors at the Catch debug node', { timeoutMs: 20000 });
     assert.ok(
       errors().some((m) => m.includes('INVALID_TOPIC')),
       errors().join('\n'),
@@ -150,8 +155,10 @@ describe('examples imported into the running demo (npm start)', function () {
   });
 
   it('06 ensures its topic at start and delivers through v2 with an IAM token', async () => {
-    await until(async () => (await es.topicStatus('cloud-events')) === 200, 20000, 'cloud-events ensured');
+    await waitFor(async () => (await es.topicStatus('cloud-events')) === 200, 'cloud-events ensured', {
+      timeoutMs: 20000,
+    });
     await inject(demo, 'es-ex06-event');
-    await until(async () => hasRecord('cloud-events', 'order-1001'), 20000, 'the v2 record');
+    await waitFor(async () => hasRecord('cloud-events', 'order-1001'), 'the v2 record', { timeoutMs: 20000 });
   });
 });

@@ -22,13 +22,12 @@ import {
   TAB,
   collect,
   coreNode,
-  delay,
   endpointNode,
   helper,
   producerNode,
   topicAdminNode,
-  until,
 } from '../nodes/support';
+import { delay, waitFor } from '../support/wait';
 
 const EXAMPLES_DIR = path.resolve(__dirname, '..', '..', '..', 'examples');
 const OUR_TYPES = [
@@ -302,7 +301,9 @@ describe(`examples (Node-RED ${NODE_RED_VERSION})`, function () {
     /** The example's own "at start" ensure reports each of its topics ready. */
     async function ready(id: string, topics: string[]): Promise<void> {
       const seen = collect(id);
-      await until(() => seen.length >= topics.length, 5000, `${topics.join(', ')} ensured at start`);
+      await waitFor(() => seen.length >= topics.length, `${topics.join(', ')} ensured at start`, {
+        timeoutMs: 5000,
+      });
       assert.deepEqual(seen.map((m) => m.payload.topic).sort(), [...topics].sort());
     }
 
@@ -317,7 +318,7 @@ describe(`examples (Node-RED ${NODE_RED_VERSION})`, function () {
         await ready('es-ex01-ready', ['examples']);
         const reports = collect('es-ex01-report');
         for (const id of ['es-ex01-text', 'es-ex01-json', 'es-ex01-binary']) trigger(id);
-        await until(() => reports.length === 3, 5000, 'three delivery reports');
+        await waitFor(() => reports.length === 3, 'three delivery reports', { timeoutMs: 5000 });
         for (const r of reports) {
           assert.equal(r.eventstreams.topic, 'examples');
           assert.equal(typeof r.eventstreams.offset, 'number');
@@ -369,14 +370,14 @@ describe(`examples (Node-RED ${NODE_RED_VERSION})`, function () {
         });
         try {
           // The subscription is in place once a probe reading makes it through.
-          await until(
+          await waitFor(
             async () => {
               await client.publishAsync(`${prefix}/probe/reading`, '{"probe":true}', { qos: 1 });
               await delay(100);
               return reports.length > 0;
             },
-            8000,
             'the MQTT subscription',
+            { timeoutMs: 8000 },
           );
           await client.publishAsync(`${prefix}/boiler-1/reading`, '{"temperature":21.5}', { qos: 1 });
           await client.publishAsync(`${prefix}/pump-2/reading`, '{"rpm":1450}', { qos: 1 });
@@ -386,7 +387,9 @@ describe(`examples (Node-RED ${NODE_RED_VERSION})`, function () {
         }
         const readings = (): Promise<StoredRecord[]> =>
           endpoint.readRecords('iot-readings').then((all) => all.filter((r) => text(r.key) !== 'probe'));
-        await until(async () => (await readings()).length === 3, 5000, 'three readings at the endpoint');
+        await waitFor(async () => (await readings()).length === 3, 'three readings at the endpoint', {
+          timeoutMs: 5000,
+        });
         const records = await readings();
         const boiler = records.filter((r) => text(r.key) === 'boiler-1');
         assert.deepEqual(
@@ -410,7 +413,7 @@ describe(`examples (Node-RED ${NODE_RED_VERSION})`, function () {
         const reports = collect('es-ex03-report');
         trigger('es-ex03-order');
         trigger('es-ex03-payment');
-        await until(() => reports.length === 2, 5000, 'two delivery reports');
+        await waitFor(() => reports.length === 2, 'two delivery reports', { timeoutMs: 5000 });
         assert.deepEqual(reports.map((r) => r.eventstreams.topic).sort(), ['shop-orders', 'shop-payments']);
         const order = byKey(await endpoint.readRecords('shop-orders'), 'o-1001');
         assert.equal(JSON.parse(text(order.value)!).kind, 'order');
@@ -425,7 +428,7 @@ describe(`examples (Node-RED ${NODE_RED_VERSION})`, function () {
         const step = async (inject: string): Promise<any> => {
           const before = results.length;
           trigger(inject);
-          await until(() => results.length === before + 1, 5000, `the result of ${inject}`);
+          await waitFor(() => results.length === before + 1, `the result of ${inject}`, { timeoutMs: 5000 });
           return results[before]!.payload;
         };
 
@@ -462,7 +465,7 @@ describe(`examples (Node-RED ${NODE_RED_VERSION})`, function () {
         const statuses = collect('es-ex05-status-debug');
 
         trigger('es-ex05-bad-topic');
-        await until(() => caught.length === 1, 5000, 'the bad-topic error at Catch');
+        await waitFor(() => caught.length === 1, 'the bad-topic error at Catch', { timeoutMs: 5000 });
         assert.equal(caught[0]!.error.code, 'INVALID_TOPIC');
         assert.equal(caught[0]!.error.source.id, 'es-ex05-producer');
         assert.equal(caught[0]!.topic, 'no such topic!', 'Catch gets the original message');
@@ -470,14 +473,14 @@ describe(`examples (Node-RED ${NODE_RED_VERSION})`, function () {
         assert.match(caught[0]!.advice, /^Fix the message/);
 
         trigger('es-ex05-null');
-        await until(() => caught.length === 2, 5000, 'the null-payload error at Catch');
+        await waitFor(() => caught.length === 2, 'the null-payload error at Catch', { timeoutMs: 5000 });
         assert.equal(caught[1]!.error.code, 'INVALID_VALUE');
         assert.match(caught[1]!.advice, /^Fix the message/);
 
-        await until(
+        await waitFor(
           () => statuses.some((m) => m.status?.fill === 'red' && m.status.source?.id === 'es-ex05-producer'),
-          3000,
           'a red status at the Status node',
+          { timeoutMs: 3000 },
         );
         assert.equal(delivered.length, 0, 'nothing reported as delivered');
         assert.equal((await endpoint.readRecords('examples')).length, 0, 'nothing written');
@@ -492,10 +495,10 @@ describe(`examples (Node-RED ${NODE_RED_VERSION})`, function () {
         const ensured = collect('es-ex06-ensured');
         const reports = collect('es-ex06-report');
         // The "at start" inject fires by itself shortly after deploy.
-        await until(() => ensured.length === 1, 5000, 'the topic ensured at start');
+        await waitFor(() => ensured.length === 1, 'the topic ensured at start', { timeoutMs: 5000 });
         assert.deepEqual(ensured[0]!.payload, { topic: 'cloud-events', created: true });
         trigger('es-ex06-event');
-        await until(() => reports.length === 1, 5000, 'the delivery report');
+        await waitFor(() => reports.length === 1, 'the delivery report', { timeoutMs: 5000 });
         assert.equal(reports[0]!.eventstreams.topic, 'cloud-events');
         const record = byKey(await endpoint.readRecords('cloud-events'), 'order-1001');
         assert.deepEqual(JSON.parse(text(record.value)!), {
@@ -514,11 +517,11 @@ describe(`examples (Node-RED ${NODE_RED_VERSION})`, function () {
         const reports = collect('es-ex07-report');
         const errors = collect('es-ex07-error');
         // "at start" registers the schema, then ensures the topic.
-        await until(() => ready.length === 1, 5000, 'schema registered and topic ensured');
+        await waitFor(() => ready.length === 1, 'schema registered and topic ensured', { timeoutMs: 5000 });
         assert.deepEqual(ready[0]!.payload, { topic: 'sensor-readings-avro', created: true });
         trigger('es-ex07-reading');
         trigger('es-ex07-reading');
-        await until(() => reports.length === 2, 5000, 'two delivery reports');
+        await waitFor(() => reports.length === 2, 'two delivery reports', { timeoutMs: 5000 });
         const records = await endpoint.readRecords('sensor-readings-avro');
         assert.equal(records.length, 2);
         const { default: avro } = await import('avsc');
@@ -535,7 +538,7 @@ describe(`examples (Node-RED ${NODE_RED_VERSION})`, function () {
           assert.equal(typeof reading.celsius, 'number');
         }
         trigger('es-ex07-bad');
-        await until(() => errors.length === 1, 5000, 'the bad reading caught');
+        await waitFor(() => errors.length === 1, 'the bad reading caught', { timeoutMs: 5000 });
         assert.equal(errors[0]!.error.code, 'SCHEMA_MISMATCH');
         assert.match(errors[0]!.error.message, /celsius/);
         assert.equal(

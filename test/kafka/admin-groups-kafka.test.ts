@@ -22,8 +22,8 @@ import {
   kafkaOrSkip,
   type KafkaHandle,
   uniqueTopic,
-} from '../helpers/kafka';
-import { waitFor } from '../helpers/wait';
+} from '../support/kafka';
+import { waitFor } from '../support/wait';
 
 /** Polls an async condition until it gives a value (test/helpers/wait.ts's waitFor is sync-only). */
 async function until<T>(

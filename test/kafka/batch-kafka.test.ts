@@ -19,7 +19,7 @@ import {
   readAll,
   uniqueTopic,
   type KafkaHandle,
-} from '../helpers/kafka';
+} from '../support/kafka';
 
 describe('gateway batch route on the Kafka backend (real Kafka)', function () {
   let kafka: KafkaHandle;

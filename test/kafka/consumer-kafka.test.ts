@@ -21,8 +21,8 @@ import { readFileSync } from 'node:fs';
 import { startLocalEndpoint, type LocalEndpoint } from '../../lib/local';
 import consumerNode from '../../nodes/event-streams-consumer';
 import { LOCAL_SASL_USER } from '../../scripts/kafka';
-import { kafkaClient, kafkaOrSkip, uniqueTopic, type KafkaHandle } from '../helpers/kafka';
-import { waitFor } from '../helpers/wait';
+import { kafkaClient, kafkaOrSkip, uniqueTopic, type KafkaHandle } from '../support/kafka';
+import { waitFor } from '../support/wait';
 import {
   TAB,
   catchNode,

@@ -21,7 +21,7 @@ import {
   readAll,
   uniqueTopic,
   type KafkaHandle,
-} from '../helpers/kafka';
+} from '../support/kafka';
 
 /** kcat (Debian package `kcat`) if installed. */
 async function kcatPath(): Promise<string | undefined> {

@@ -10,7 +10,8 @@ import { ConfigResourceTypes, type Admin } from 'kafkajs';
 import { freePort } from '../../scripts/kafka';
 import { isEventStreamsError, type EventStreamsError } from '../../lib/errors';
 import { KafkaTopicAdmin, mapKafkaError, toKafkaConfig } from '../../lib/kafka-admin';
-import { kafkaClient, kafkaOrSkip, uniqueTopic, type KafkaHandle } from '../helpers/kafka';
+import { kafkaClient, kafkaOrSkip, uniqueTopic, type KafkaHandle } from '../support/kafka';
+import { waitFor } from '../support/wait';
 
 function hasCode(code: string) {
   return (err: unknown): boolean => {
@@ -161,18 +162,20 @@ describe('KafkaTopicAdmin (real Kafka)', function () {
     expected: { value?: string; onTopic: boolean },
   ) {
     let last: { value: string; onTopic: boolean } | undefined;
-    for (let i = 0; i < 50; i++) {
-      last = await topicConfig(topic, name);
-      if (
-        last &&
-        last.onTopic === expected.onTopic &&
-        (expected.value === undefined || last.value === expected.value)
-      ) {
-        return;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.fail(`${name} of ${topic} is ${JSON.stringify(last)}, expected ${JSON.stringify(expected)}`);
+    await waitFor(
+      async () => {
+        last = await topicConfig(topic, name);
+        return (
+          last !== undefined &&
+          last.onTopic === expected.onTopic &&
+          (expected.value === undefined || last.value === expected.value)
+        );
+      },
+      `${name} of ${topic} to be ${JSON.stringify(expected)}`,
+      { intervalMs: 100 },
+    ).catch(() =>
+      assert.fail(`${name} of ${topic} is ${JSON.stringify(last)}, expected ${JSON.stringify(expected)}`),
+    );
   }
 
   async function topicConfig(

@@ -17,7 +17,7 @@ import {
   readAll,
   uniqueTopic,
   type KafkaHandle,
-} from '../helpers/kafka';
+} from '../support/kafka';
 import { javaPartitions } from './java-partitioner';
 
 describe('KafkaBackend (real Kafka)', function () {

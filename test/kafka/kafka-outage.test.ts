@@ -21,7 +21,7 @@ import {
   post,
   uniqueTopic,
   type KafkaHandle,
-} from '../helpers/kafka';
+} from '../support/kafka';
 
 describe('KafkaBackend during a Kafka outage (real Kafka)', function () {
   let kafka: KafkaHandle;

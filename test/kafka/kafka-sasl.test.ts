@@ -10,7 +10,7 @@ import { isEventStreamsError, type EventStreamsError } from '../../lib/errors';
 import { KafkaTopicAdmin } from '../../lib/kafka-admin';
 import { KafkaBackend } from '../../lib/local/kafka-backend';
 import { LOCAL_SASL_USER } from '../../scripts/kafka';
-import { kafkaOrSkip, readAll, uniqueTopic, type KafkaHandle } from '../helpers/kafka';
+import { kafkaOrSkip, readAll, uniqueTopic, type KafkaHandle } from '../support/kafka';
 
 describe('Kafka SASL (real Kafka)', function () {
   let kafka: KafkaHandle;

@@ -33,7 +33,7 @@ import {
   startKafka,
   type KafkaInstance,
 } from '../../scripts/kafka';
-import { kafkaClient, kafkaOrSkip, readAll, uniqueTopic, type KafkaHandle } from '../helpers/kafka';
+import { kafkaClient, kafkaOrSkip, readAll, uniqueTopic, type KafkaHandle } from '../support/kafka';
 
 async function rejection(p: Promise<unknown>): Promise<EventStreamsError> {
   return p.then(

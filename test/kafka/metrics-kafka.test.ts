@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import type { Admin } from 'kafkajs';
 import { Agent, request } from 'undici';
 import { startLocalEndpoint, type LocalEndpoint } from '../../lib/local/server';
-import { parseMetrics } from '../helpers/metrics';
+import { parseMetrics } from '../support/metrics';
 import {
   ENDPOINT_KEY as KEY,
   kafkaClient,
@@ -18,7 +18,7 @@ import {
   post,
   uniqueTopic,
   type KafkaHandle,
-} from '../helpers/kafka';
+} from '../support/kafka';
 
 describe('local endpoint metrics on the Kafka backend (real Kafka)', function () {
   let kafka: KafkaHandle;

@@ -17,8 +17,9 @@ import { promisify } from 'node:util';
 
 import type { Admin } from 'kafkajs';
 
-import { kafkaClient, kafkaOrSkip, readAll, uniqueTopic, type KafkaHandle } from '../helpers/kafka';
-import { TAB, allNodes, coreNode, delay, helper, until } from '../nodes/support';
+import { kafkaClient, kafkaOrSkip, readAll, uniqueTopic, type KafkaHandle } from '../support/kafka';
+import { TAB, allNodes, coreNode, helper } from '../nodes/support';
+import { delay, waitFor } from '../support/wait';
 
 const KCAT = '/usr/bin/kcat';
 const mqttNode = coreNode('network/10-mqtt.js');
@@ -180,7 +181,7 @@ describe('producer node over the Kafka transport (real Node-RED runtime, real Ka
       { id: 'n-caught', z: 'tab1', type: 'kt-counter', kind: 'caught' },
     ]);
     const mi = helper.getNode('mi');
-    await until(() => mi.brokerConn?.connected === true, 10_000, 'the MQTT connection');
+    await waitFor(() => mi.brokerConn?.connected === true, 'the MQTT connection', { timeoutMs: 10_000 });
     // The subscription is made on connect; wait until a probe comes back through it.
     const mo = helper.getNode('mo');
     const sent = 300;
@@ -188,7 +189,7 @@ describe('producer node over the Kafka transport (real Node-RED runtime, real Ka
     for (let i = 0; i < sent; i++) {
       mo.receive({ topic: `${mqttTopic}/dev${i % devices}`, payload: JSON.stringify({ seq: i }) });
     }
-    await until(() => accounted() >= sent, 60_000, 'every outcome');
+    await waitFor(() => accounted() >= sent, 'every outcome', { timeoutMs: 60_000 });
     summary('mqtt → kafka', sent);
     assert.equal(sink.caught.length, 0, JSON.stringify(sink.caught[0]?.error));
     assert.equal(sink.delivered.length, sent);
@@ -246,7 +247,7 @@ describe('producer node over the Kafka transport (real Node-RED runtime, real Ka
     for (let i = 0; i < sent; i++) p1.receive({ payload: `r${i}`, key: `k${i % 4}` });
     await helper.setFlows(f, 'full');
     assert.notEqual(helper.getNode('p1'), p1, 'the producer was replaced');
-    await until(() => accounted() >= sent, 60_000, 'every outcome').catch((e) => {
+    await waitFor(() => accounted() >= sent, 'every outcome', { timeoutMs: 60_000 }).catch((e) => {
       summary('redeploy (timeout)', sent);
       console.log(
         String(
@@ -278,7 +279,7 @@ describe('producer node over the Kafka transport (real Node-RED runtime, real Ka
       for (let i = 0; i < sent; i++) p1.receive({ payload: `r${i}` });
       if (how === 'removal') await helper.setFlows(flow(topic, {}, false), 'nodes');
       else await helper.clearFlows();
-      await until(() => accounted() >= sent, 30_000, `every outcome after ${how}`);
+      await waitFor(() => accounted() >= sent, `every outcome after ${how}`, { timeoutMs: 30_000 });
       await delay(50);
       summary(how, sent);
       assert.equal(accounted(), sent);
@@ -293,7 +294,7 @@ describe('producer node over the Kafka transport (real Node-RED runtime, real Ka
     await helper.load(nodes, flow(topic, { retries: 100, retryDelay: 200, maxRetryTime: 120 }));
     const p1 = helper.getNode('p1');
     p1.receive({ payload: 'warm-up', key: 'k0' });
-    await until(() => sink.delivered.length === 1, 20_000, 'the first delivery');
+    await waitFor(() => sink.delivered.length === 1, 'the first delivery', { timeoutMs: 20_000 });
     await kafka.instance.pause();
     let resumed = false;
     try {
@@ -303,7 +304,7 @@ describe('producer node over the Kafka transport (real Node-RED runtime, real Ka
       assert.equal(sink.caught.length, 0);
       await kafka.instance.resume();
       resumed = true;
-      await until(() => accounted() >= sent + 1, 90_000, 'every outcome after the outage');
+      await waitFor(() => accounted() >= sent + 1, 'every outcome after the outage', { timeoutMs: 90_000 });
       summary('outage', sent + 1);
       assert.equal(sink.caught.length, 0);
       assert.equal(sink.delivered.length, sent + 1);

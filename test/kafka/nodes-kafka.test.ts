@@ -23,31 +23,21 @@ import {
   uniqueTopic,
   type KafkaHandle,
   type ReadRecord,
-} from '../helpers/kafka';
+} from '../support/kafka';
 import {
   TAB,
   allNodes,
   collect,
-  delay,
   endpointConfig,
   helper,
   loggedText,
   startTestEndpoint,
-  until,
   type TestEndpoint,
 } from '../nodes/support';
 import { javaPartitions } from './java-partitioner';
+import { waitFor } from '../support/wait';
 
 type Msg = Record<string, any>;
-
-/** Polls an async check (Kafka's metadata catches up a moment after a change) for up to `ms`. */
-async function eventually(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await delay(50);
-  }
-}
 
 describe('Node-RED nodes against real Kafka', function () {
   this.timeout(60_000);
@@ -174,7 +164,9 @@ describe('Node-RED nodes against real Kafka', function () {
       const iamBefore = te.endpoint.requestCount('iam');
       const p1 = helper.getNode('p1');
       for (const s of sent) p1.receive(s.msg);
-      await until(() => out.length + caught.length === sent.length, 30_000, 'all deliveries');
+      await waitFor(() => out.length + caught.length === sent.length, 'all deliveries', {
+        timeoutMs: 30_000,
+      });
       assert.deepEqual(
         caught.map((m) => m.error?.code),
         [],
@@ -235,7 +227,7 @@ describe('Node-RED nodes against real Kafka', function () {
     const p1 = helper.getNode('p1');
     const t0 = Date.now();
     for (let i = 0; i < total; i++) p1.receive({ payload: `load-${i}`, topic, key: `k${i % 16}`, seq: i });
-    await until(() => out.length + caught.length === total, 90_000, 'every message settled');
+    await waitFor(() => out.length + caught.length === total, 'every message settled', { timeoutMs: 90_000 });
     const elapsed = Date.now() - t0;
     assert.deepEqual(
       caught.map((m) => m.error?.code),
@@ -311,7 +303,9 @@ describe('Node-RED nodes against real Kafka', function () {
       const out = collect('out');
       const caught = collect('caught');
       helper.getNode('a1').receive(msg);
-      await until(() => out.length + caught.length > 0, 30_000, `outcome of ${JSON.stringify(msg)}`);
+      await waitFor(() => out.length + caught.length > 0, `outcome of ${JSON.stringify(msg)}`, {
+        timeoutMs: 30_000,
+      });
       if (caught[0]) {
         throw new Error(`${msg.operation} failed: ${caught[0].error?.code} ${caught[0].error?.message}`);
       }
@@ -357,14 +351,20 @@ describe('Node-RED nodes against real Kafka', function () {
           }),
           { topic },
         );
-        await eventually(async () => (await partitionCount(topic)) === 2, 'the created topic');
+        await waitFor(async () => (await partitionCount(topic)) === 2, 'the created topic', {
+          timeoutMs: 10_000,
+          intervalMs: 50,
+        });
         assert.equal(await configValue(topic, 'retention.ms'), '3600000');
 
         assert.deepEqual(await call({ operation: 'ensure', topic: other, payload: { partitions: 1 } }), {
           topic: other,
           created: true,
         });
-        await eventually(async () => (await view.listTopics()).includes(other), 'the ensured topic');
+        await waitFor(async () => (await view.listTopics()).includes(other), 'the ensured topic', {
+          timeoutMs: 10_000,
+          intervalMs: 50,
+        });
         assert.deepEqual(await call({ operation: 'ensure', topic: other, payload: { partitions: 3 } }), {
           topic: other,
           created: false,
@@ -386,24 +386,32 @@ describe('Node-RED nodes against real Kafka', function () {
         assert.equal(detail.retentionMs, 3_600_000);
 
         assert.deepEqual(await call({ operation: 'update', topic, payload: { partitions: 5 } }), { topic });
-        await eventually(async () => (await partitionCount(topic)) === 5, 'five partitions');
+        await waitFor(async () => (await partitionCount(topic)) === 5, 'five partitions', {
+          timeoutMs: 10_000,
+          intervalMs: 50,
+        });
 
         assert.deepEqual(
           await call({ operation: 'update', topic, payload: { configs: { 'retention.ms': '7200000' } } }),
           { topic },
         );
-        await eventually(
+        await waitFor(
           async () => (await configValue(topic, 'retention.ms')) === '7200000',
           'the new retention',
+          { timeoutMs: 10_000, intervalMs: 50 },
         );
         assert.equal((await call({ operation: 'get', topic })).retentionMs, 7_200_000);
 
         assert.deepEqual(await call({ operation: 'delete', topic }), { topic, deleted: true });
         assert.deepEqual(await call({ operation: 'delete', topic: other }), { topic: other, deleted: true });
-        await eventually(async () => {
-          const names = await view.listTopics();
-          return !names.includes(topic) && !names.includes(other);
-        }, 'the deleted topics to disappear');
+        await waitFor(
+          async () => {
+            const names = await view.listTopics();
+            return !names.includes(topic) && !names.includes(other);
+          },
+          'the deleted topics to disappear',
+          { timeoutMs: 10_000, intervalMs: 50 },
+        );
         assert.deepEqual(await call({ operation: 'delete', topic }), { topic, deleted: false });
         // The calls really took the chosen path: Admin REST requests only for 'rest'.
         const restCalls = te.endpoint.requestCount('admin') - restBefore;

@@ -21,7 +21,7 @@ import {
   type KafkaHandle,
   readAll,
   uniqueTopic,
-} from '../helpers/kafka';
+} from '../support/kafka';
 import { removeDir, tempDir } from '../local/util';
 
 const READING = {

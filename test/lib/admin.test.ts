@@ -10,7 +10,7 @@ import {
   startHttpsServer,
   type TestServer,
   testPki,
-} from '../helpers/https-server';
+} from '../support/https-server';
 
 const API_KEY = 'admin-test-key-0123456789';
 

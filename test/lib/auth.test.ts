@@ -14,7 +14,7 @@ import {
   type TestServer,
   testPki,
   v1Success,
-} from '../helpers/https-server';
+} from '../support/https-server';
 
 const API_KEY = 'iam-test-api-key-ABCDEFGHIJ0123';
 const PASSWORD = 'scram-password-XYZ-987654321';

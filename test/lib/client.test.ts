@@ -6,8 +6,8 @@ import { inspect } from 'node:util';
 import { EventStreamsClient } from '../../lib/client';
 import { type EventStreamsError, RetriesExhaustedError } from '../../lib/errors';
 import type { ClientOptions } from '../../lib/types';
-import { reply, startHttpsServer, type TestServer, testPki, v1Success } from '../helpers/https-server';
-import { waitFor } from '../helpers/wait';
+import { reply, startHttpsServer, type TestServer, testPki, v1Success } from '../support/https-server';
+import { waitFor } from '../support/wait';
 
 const API_KEY = 'client-test-api-key-0123456789';
 const FAST_RETRY = { retries: 3, initialDelayMs: 1, maxDelayMs: 5 };
@@ -291,7 +291,9 @@ describe('EventStreamsClient (against a test HTTPS server)', () => {
     const started = Date.now();
     const p = client.produce('orders', { value: 'x' });
     // Wait for the condition, not a fixed time: the 429 may take a while on a busy machine.
-    while (client.stats().state !== 'throttled') await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => client.stats().state === 'throttled', 'the client to be throttled', {
+      intervalMs: 5,
+    });
     const r = await p;
     const elapsed = Date.now() - started;
     assert.equal(r.attempts, 2);
@@ -442,7 +444,7 @@ describe('EventStreamsClient (against a test HTTPS server)', () => {
     );
     server.handler = (_req, res) => reply(res, 503, '');
     const p = rejection(client.produce('orders', { value: 1 }));
-    while (client.stats().state !== 'retrying') await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => client.stats().state === 'retrying', 'the client to be retrying', { intervalMs: 5 });
     await client.close({ deadlineMs: 20 });
     assert.equal((await p).code, 'CLOSED');
   });
@@ -489,7 +491,7 @@ describe('EventStreamsClient (against a test HTTPS server)', () => {
     const queued = rejection(client.produce('orders', { value: 2 }, { signal }));
     const keyed = rejection(client.produce('orders', { value: 3, key: 'k' }, { signal }));
     const behind = rejection(client.produce('orders', { value: 4, key: 'k' }, { signal }));
-    while (server.requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => server.requests.length > 0, 'a request at the server', { intervalMs: 5 });
     assert.equal(client.withdraw(signal), 3);
     assert.deepEqual(
       [(await queued).code, (await keyed).code, (await behind).code],

@@ -26,9 +26,9 @@ import {
   endpointNode,
   startTestEndpoint,
   uniqueTopic,
-  until,
   type TestEndpoint,
 } from '../nodes/support';
+import { waitFor } from '../support/wait';
 
 interface ConnectProxy {
   url: string;
@@ -234,7 +234,7 @@ describe('HTTP proxies', function () {
       const reports: unknown[] = [];
       helper.getNode('out').on('input', (m: unknown) => reports.push(m));
       helper.getNode('p').receive({ payload: 'through the corporate proxy' });
-      await until(() => reports.length === 1, 10000, 'the delivery report');
+      await waitFor(() => reports.length === 1, 'the delivery report', { timeoutMs: 10000 });
       const records = await te.endpoint.readRecords(topic);
       assert.equal(records[0]!.value.toString(), 'through the corporate proxy');
       assert.ok(proxy.auths.includes(AUTH), 'the proxy got the proxy credentials');
@@ -276,15 +276,15 @@ describe('HTTP proxies', function () {
         ].join('\n'),
       );
       child = spawn('tinyproxy', ['-d', '-c', conf], { stdio: 'ignore' });
-      await until(
+      await waitFor(
         () =>
           new Promise<boolean>((resolve) => {
             const s = net.connect(port, '127.0.0.1');
             s.once('connect', () => (s.destroy(), resolve(true)));
             s.once('error', () => resolve(false));
           }),
-        10000,
         'tinyproxy listening',
+        { timeoutMs: 10000 },
       );
     });
     after(async () => {
@@ -310,11 +310,11 @@ describe('HTTP proxies', function () {
       }
       assert.equal((await te.endpoint.readRecords(topic))[0]!.value.toString(), 'via tinyproxy');
       const host = new URL(te.endpoint.url).host;
-      await until(
+      await waitFor(
         async () =>
           (await fs.readFile(path.join(dir, 'log'), 'utf8').catch(() => '')).includes(`CONNECT ${host}`),
-        5000,
         'the CONNECT in the tinyproxy log',
+        { timeoutMs: 5000 },
       );
     });
   });

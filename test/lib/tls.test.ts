@@ -7,7 +7,7 @@ import type { EventStreamsError, TlsError } from '../../lib/errors';
 import { generateCa, issueCertificate } from '../../lib/local/certs';
 import { splitPemCertificates } from '../../lib/tls';
 import type { ClientOptions } from '../../lib/types';
-import { reply, startHttpsServer, type TestServer, testPki, v1Success } from '../helpers/https-server';
+import { reply, startHttpsServer, type TestServer, testPki, v1Success } from '../support/https-server';
 
 async function rejection(p: Promise<unknown>): Promise<EventStreamsError> {
   try {

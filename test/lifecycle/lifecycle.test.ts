@@ -16,14 +16,13 @@ import {
   TAB,
   allNodes,
   coreNode,
-  delay,
   endpointConfig,
   helper,
   startTestEndpoint,
   type TestEndpoint,
   uniqueTopic,
-  until,
 } from '../nodes/support';
+import { delay, waitFor } from '../support/wait';
 
 const API_KEY = 'lifecycle-test-key-0123456789';
 const statusNode = coreNode('common/25-status.js');
@@ -160,12 +159,13 @@ describe('lifecycle: every message accounted for in a real Node-RED runtime', fu
     const sent = 100;
     const p1 = helper.getNode('p1');
     for (let i = 0; i < sent; i++) p1.receive({ payload: `r${i}` });
-    await until(() => sink.delivered.length >= 4, 5000, 'first deliveries');
+    await waitFor(() => sink.delivered.length >= 4, 'first deliveries', { timeoutMs: 5000 });
     const before = sink.delivered.length;
     await helper.setFlows(f, 'full', creds());
     assert.notEqual(helper.getNode('p1'), p1, 'the producer was replaced');
-    await until(() => accounted() >= sent, 20000, 'every outcome');
-    await delay(50);
+    await waitFor(() => accounted() >= sent, 'every outcome', { timeoutMs: 20000 });
+    // Once the flows are stopped no node can report again: the count is final (no duplicates).
+    await helper.clearFlows();
     summary('redeploy (no outbox)', sent, { deliveredBeforeRedeploy: before });
     assert.equal(accounted(), sent);
     assert.equal(sink.delivered.length, sent, 'all handed over and delivered');
@@ -181,11 +181,11 @@ describe('lifecycle: every message accounted for in a real Node-RED runtime', fu
     const sent = 100;
     const p1 = helper.getNode('p1');
     for (let i = 0; i < sent; i++) p1.receive({ payload: `r${i}` });
-    await until(() => sink.delivered.length >= 2, 5000, 'first deliveries');
+    await waitFor(() => sink.delivered.length >= 2, 'first deliveries', { timeoutMs: 5000 });
     await helper.setFlows(f, 'full', creds());
     const unique = async (): Promise<number> =>
       new Set((await te.endpoint.readRecords(topic, { partition: 0 })).map((r: any) => String(r.value))).size;
-    await until(async () => (await unique()) >= sent, 20000, 'every record written');
+    await waitFor(async () => (await unique()) >= sent, 'every record written', { timeoutMs: 20000 });
     summary('redeploy (outbox)', sent, { written: await unique() });
     assert.equal(sink.caught.length, 0);
     assert.equal(loggedCounts().notSent, 0);
@@ -197,11 +197,12 @@ describe('lifecycle: every message accounted for in a real Node-RED runtime', fu
     await helper.load(nodes, flow({ connections: 1 }, topic), creds());
     const sent = 20;
     const p1 = helper.getNode('p1');
+    const requestsBefore = te.endpoint.requestCount('produce');
     for (let i = 0; i < sent; i++) p1.receive({ payload: `r${i}` });
-    await delay(50);
+    await waitFor(() => te.endpoint.requestCount('produce') > requestsBefore, 'a record in flight');
     await helper.setFlows(flow({ connections: 1 }, topic, false), 'nodes', creds());
-    await until(() => accounted() >= sent, 15000, 'every outcome');
-    await delay(50);
+    await waitFor(() => accounted() >= sent, 'every outcome', { timeoutMs: 15000 });
+    await helper.clearFlows(); // nothing reports after this: the count is final
     summary('node removed', sent);
     assert.equal(accounted(), sent);
     assert.ok(sink.caught.length > 0, 'unsent records reached the Catch node');
@@ -214,11 +215,12 @@ describe('lifecycle: every message accounted for in a real Node-RED runtime', fu
     await helper.load(nodes, flow({ connections: 1, closeTimeout: 1 }, topic), creds());
     const sent = 20;
     const p1 = helper.getNode('p1');
+    const requestsBefore = te.endpoint.requestCount('produce');
     for (let i = 0; i < sent; i++) p1.receive({ payload: `r${i}` });
-    await delay(50);
+    await waitFor(() => te.endpoint.requestCount('produce') > requestsBefore, 'a record in flight');
     await helper.clearFlows();
-    await until(() => accounted() >= sent, 15000, 'every outcome');
-    await delay(50);
+    await waitFor(() => accounted() >= sent, 'every outcome', { timeoutMs: 15000 });
+    await helper.clearFlows(); // nothing reports after this: the count is final
     summary('stop', sent, { loggedNotSent: loggedCounts().notSent });
     assert.equal(accounted(), sent);
     assert.ok(loggedCounts().notSent > 0, 'the log counts the unsent messages');
@@ -240,7 +242,7 @@ describe('lifecycle: every message accounted for in a real Node-RED runtime', fu
       p1.receive({ payload: String(i), key: keys[i % 4] });
       if (i % 10 === 9) await delay(10);
     }
-    await until(() => accounted() >= sent, 30000, 'every outcome');
+    await waitFor(() => accounted() >= sent, 'every outcome', { timeoutMs: 30000 });
     const written = await te.endpoint.readRecords(topic, { partition: 0 });
     const last = new Map<string, number>();
     let violations = 0;
@@ -282,7 +284,7 @@ describe('lifecycle: every message accounted for in a real Node-RED runtime', fu
       const elapsed = (Date.now() - started) / 1000;
       const deliveredInWindow = sink.delivered.length;
       const sent = rate * seconds;
-      await until(() => accounted() >= sent, 30000, 'every outcome');
+      await waitFor(() => accounted() >= sent, 'every outcome', { timeoutMs: 30000 });
       const throughput = deliveredInWindow / elapsed;
       summary('plan rate limit 40/s, input 60/s', sent, { throughput: throughput.toFixed(1) });
       assert.equal(accounted(), sent);
@@ -311,7 +313,7 @@ describe('lifecycle: every message accounted for in a real Node-RED runtime', fu
       const due = started + ((i + 1) * 1000) / rate;
       if (due > Date.now()) await delay(due - Date.now());
     }
-    await until(() => accounted() >= sent, 40000, 'every outcome');
+    await waitFor(() => accounted() >= sent, 'every outcome', { timeoutMs: 40000 });
     // While the input runs, from one Retry-After on: a held request gives way, so the others
     // keep flowing meanwhile (one 429 holding the queue would drop this to a trickle).
     const from = started + 2500;

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { parseCli } from '../../lib/local/cli';
 import { createGatewayMetrics, MAX_TOPIC_LABELS } from '../../lib/local/metrics';
 import { type LocalEndpoint, startLocalEndpoint } from '../../lib/local/server';
-import { parseMetrics, sample } from '../helpers/metrics';
+import { parseMetrics, sample } from '../support/metrics';
 import { Client, removeDir, tempDir } from './util';
 
 const KEY = 'metrics-manager-key-0123456789';

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 
 import consumerNode from '../../nodes/event-streams-consumer';
-import { TAB, catchNode, collect, endpointNode, helper, seenStatuses, until } from './support';
+import { TAB, catchNode, collect, endpointNode, helper, seenStatuses } from './support';
+import { waitFor } from '../support/wait';
 
 const nodes = [endpointNode, consumerNode, catchNode];
 
@@ -46,14 +47,14 @@ describe('event-streams-consumer node (no broker)', function () {
     await helper.load(nodes, flow({}), { cfg: {} });
     const caught = collect('caught');
     helper.getNode('c1').receive({ action: 'pause' });
-    await until(() => caught.length === 1, 5000, 'the msg in Catch');
+    await waitFor(() => caught.length === 1, 'the msg in Catch', { timeoutMs: 5000 });
     assert.equal(caught[0]!.error.code, 'CLOSED');
     // Statuses are throttled to one a second: the error follows "connecting…". The test helper's
     // RED._ returns keys; status-keys.test.ts checks them against the catalog.
-    await until(
+    await waitFor(
       () => seenStatuses.get('event-streams-consumer')?.has('event-streams-consumer.status.error') === true,
-      5000,
       'the error status',
+      { timeoutMs: 5000 },
     );
   });
 
@@ -61,21 +62,21 @@ describe('event-streams-consumer node (no broker)', function () {
     await helper.load(nodes, flow({ topics: '/(a)\\1/' }, { brokers: '127.0.0.1:9' }), { cfg: {} });
     const caught = collect('caught');
     const c1 = helper.getNode('c1');
-    await until(
+    await waitFor(
       () =>
         (helper.log().args as unknown[][]).some((a) =>
           /topic pattern is not accepted/.test(String((a[0] as { msg?: unknown })?.msg ?? '')),
         ),
-      5000,
       'the refusal logged',
+      { timeoutMs: 5000 },
     );
     c1.receive({ action: 'explode' });
-    await until(() => caught.length === 1, 5000, 'the msg in Catch');
+    await waitFor(() => caught.length === 1, 'the msg in Catch', { timeoutMs: 5000 });
     assert.equal(caught[0]!.error.code, 'VALIDATION');
-    await until(
+    await waitFor(
       () => seenStatuses.get('event-streams-consumer')?.has('event-streams-consumer.status.error') === true,
-      5000,
       'the error status',
+      { timeoutMs: 5000 },
     );
   });
 });

@@ -16,9 +16,9 @@ import {
   helper,
   startTestEndpoint,
   uniqueTopic,
-  until,
   type TestEndpoint,
 } from './support';
+import { waitFor } from '../support/wait';
 
 const COUNT = 12;
 
@@ -65,7 +65,7 @@ describe('event-streams-producer: the first hour', function () {
     await helper.setFlows(flow, 'full', creds);
     const reports = collect('out');
     for (let i = 0; i < COUNT; i++) helper.getNode(`p${i}`).receive({ payload: `from ${i}` });
-    await until(() => reports.length === COUNT, 30000, `${COUNT} delivery reports`);
+    await waitFor(() => reports.length === COUNT, `${COUNT} delivery reports`, { timeoutMs: 30000 });
     // 'warning' events are emitted on the next tick; the reports above took longer than that.
     const listenerWarnings = warnings.filter(
       (w) => w.name === 'MaxListenersExceededWarning' && /flows:started/.test(w.message),
@@ -97,18 +97,18 @@ describe('event-streams-producer: the first hour', function () {
     const reports = collect('out');
     // A good record first: the producer is healthy.
     p1.receive({ payload: 'fine', topic });
-    await until(() => reports.length === 1, 10000, 'the first delivery report');
-    await until(() => statuses.at(-1)?.fill === 'green', 5000, 'the green status');
+    await waitFor(() => reports.length === 1, 'the first delivery report', { timeoutMs: 10000 });
+    await waitFor(() => statuses.at(-1)?.fill === 'green', 'the green status', { timeoutMs: 5000 });
     // One bad message: a topic name Kafka refuses.
     p1.receive({ payload: 'x', topic: 'no spaces allowed' });
-    await until(() => caught.length === 1, 10000, 'the error at the Catch node');
+    await waitFor(() => caught.length === 1, 'the error at the Catch node', { timeoutMs: 10000 });
     const message = String(caught[0]!.error.message);
     assert.equal(caught[0]!.error.code, 'INVALID_TOPIC', message);
     assert.match(message, /^INVALID_TOPIC: /);
     assert.doesNotMatch(message, /Error:/);
-    await until(() => statuses.at(-1)?.fill === 'red', 5000, 'the red ring');
+    await waitFor(() => statuses.at(-1)?.fill === 'red', 'the red ring', { timeoutMs: 5000 });
     // No further input: the healthy status returns on its own.
-    await until(() => statuses.at(-1)?.fill === 'green', 15000, 'the green status again');
+    await waitFor(() => statuses.at(-1)?.fill === 'green', 'the green status again', { timeoutMs: 15000 });
     assert.equal(statuses.at(-1)!.text, 'event-streams-producer.status.connected');
   });
 });

@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 
-import { parseMetrics, sample } from '../helpers/metrics';
-import { waitFor } from '../helpers/wait';
+import { parseMetrics, sample } from '../support/metrics';
+import { waitFor } from '../support/wait';
 import {
   allNodes,
   endpointConfig,

@@ -15,15 +15,15 @@ import {
   TAB,
   allNodes,
   collect,
-  delay,
+  coreNode,
   endpointConfig,
   helper,
   loggedText,
   startTestEndpoint,
   uniqueTopic,
-  until,
   type TestEndpoint,
 } from './support';
+import { delay, waitFor } from '../support/wait';
 
 const API_KEY = 'prod-test-key-0123456789';
 const USER = { username: 'es-user', password: 'es-password-123' };
@@ -109,7 +109,7 @@ describe('event-streams-producer', function () {
       ];
       const p1 = helper.getNode('p1');
       for (const [payload] of payloads) p1.receive({ payload, topic });
-      await until(() => out.length === payloads.length, 5000, 'all deliveries');
+      await waitFor(() => out.length === payloads.length, 'all deliveries', { timeoutMs: 5000 });
       const records = await te.endpoint.readRecords(topic, { partition: 0 });
       assert.equal(records.length, payloads.length);
       records.forEach((r, i) => assert.deepEqual(r.value, payloads[i]![1], `payload #${i}`));
@@ -144,7 +144,7 @@ describe('event-streams-producer', function () {
         { name: 'dup', value: Buffer.from('y') },
       ],
     });
-    await until(() => out.length === 2);
+    await waitFor(() => out.length === 2, 'out.length === 2');
     const [a, b] = await te.endpoint.readRecords(topic, { partition: 0 });
     assert.deepEqual(a!.key, Buffer.from('device-1'));
     assert.deepEqual(a!.headers, [
@@ -167,7 +167,7 @@ describe('event-streams-producer', function () {
     );
     const out = collect('out');
     helper.getNode('p1').receive({ payload: 'x', key: 'ignored', headers: { ignored: 'yes' } });
-    await until(() => out.length === 1);
+    await waitFor(() => out.length === 1, 'out.length === 1');
     const [r] = await te.endpoint.readRecords(topic, { partition: 0 });
     assert.deepEqual(r!.key, Buffer.from('fixed-key'));
     assert.deepEqual(r!.headers, [['h', Buffer.from('v')]]);
@@ -182,7 +182,7 @@ describe('event-streams-producer', function () {
     p1.receive({ payload: null, topic, marker: 1 });
     p1.receive({ topic, marker: 2 });
     p1.receive({ payload: 'ok', topic, headers: 'not-headers', marker: 3 });
-    await until(() => caught.length === 3);
+    await waitFor(() => caught.length === 3, 'caught.length === 3');
     assert.deepEqual(caught.map((m) => m.marker).sort(), [1, 2, 3]);
     const codes = caught.map((m) => m.error.code).sort();
     assert.deepEqual(codes, ['INVALID_HEADERS', 'INVALID_VALUE', 'INVALID_VALUE']);
@@ -202,8 +202,8 @@ describe('event-streams-producer', function () {
     p1.receive({ payload: 1, topic: other });
     p1.receive({ payload: 2, topic: other });
     p1.receive({ payload: 3, topic: fixed });
-    await until(() => out.length === 3);
-    await until(() => warnings.length > 0, 5000, 'the override warning');
+    await waitFor(() => out.length === 3, 'out.length === 3');
+    await waitFor(() => warnings.length > 0, 'the override warning', { timeoutMs: 5000 });
     assert.deepEqual(warnings, ['event-streams-producer.errors.nooverride']);
     assert.equal((await te.endpoint.readRecords(fixed, { partition: 0 })).length, 3);
     assert.equal((await te.endpoint.readRecords(other, { partition: 0 })).length, 0);
@@ -213,18 +213,28 @@ describe('event-streams-producer', function () {
     await helper.load(allNodes, flow(), creds());
     const caught = collect('caught');
     helper.getNode('p1').receive({ payload: 'x' });
-    await until(() => caught.length === 1);
+    await waitFor(() => caught.length === 1, 'caught.length === 1');
     assert.equal(caught[0]!.error.code, 'INVALID_TOPIC');
   });
 
   it('with outputs 0 sends nothing on but still writes the record', async () => {
     const topic = await createTopic();
-    const f = flow({}, { topic, outputs: 0, wires: [] });
-    await helper.load(allNodes, f, creds());
+    // A Complete node sees the producer's done(), which comes after any send: once it fires, a
+    // send that was going to happen has happened.
+    const f = [
+      ...flow({}, { topic, outputs: 0, wires: [] }),
+      { id: 'cm', z: 'tab1', type: 'complete', scope: ['p1'], uncaught: false, wires: [['completed']] },
+      { id: 'completed', z: 'tab1', type: 'helper' },
+    ];
+    await helper.load([...allNodes, coreNode('common/24-complete.js')], f, creds());
     const out = collect('out');
+    const completed = collect('completed');
+    let sends = 0;
+    helper.getNode('p1').on('call:send', () => sends++);
     helper.getNode('p1').receive({ payload: 'quiet' });
-    await until(async () => (await te.endpoint.readRecords(topic, { partition: 0 })).length === 1);
-    await delay(50);
+    await waitFor(() => completed.length === 1, 'the message to complete');
+    assert.equal((await te.endpoint.readRecords(topic, { partition: 0 })).length, 1);
+    assert.equal(sends, 0);
     assert.equal(out.length, 0);
   });
 
@@ -235,10 +245,10 @@ describe('event-streams-producer', function () {
     const statuses: Array<Record<string, unknown>> = [];
     p1.on('call:status', (call: { args: Array<Record<string, unknown>> }) => statuses.push(call.args[0]!));
     p1.receive({ payload: 'x', topic: uniqueTopic('missing'), marker: 'm' });
-    await until(() => caught.length === 1);
+    await waitFor(() => caught.length === 1, 'caught.length === 1');
     assert.equal(caught[0]!.error.code, 'TOPIC_NOT_FOUND');
     assert.equal(caught[0]!.marker, 'm');
-    await until(() => statuses.some((s) => s.fill === 'red'), 3000, 'red status');
+    await waitFor(() => statuses.some((s) => s.fill === 'red'), 'red status', { timeoutMs: 3000 });
     const red = statuses.find((s) => s.fill === 'red')!;
     assert.equal(red.shape, 'ring');
     assert.equal(red.text, 'event-streams-producer.status.topic-not-found');
@@ -253,12 +263,12 @@ describe('event-streams-producer', function () {
     const statuses: Array<Record<string, unknown>> = [];
     p1.on('call:status', (call: { args: Array<Record<string, unknown>> }) => statuses.push(call.args[0]!));
     p1.receive({ payload: 'x', topic });
-    await until(() => caught.length === 1);
+    await waitFor(() => caught.length === 1, 'caught.length === 1');
     assert.equal(caught[0]!.error.code, 'AUTHENTICATION_FAILED');
-    await until(
+    await waitFor(
       () => statuses.some((s) => s.text === 'event-streams-producer.status.auth-failed'),
-      3000,
       'status',
+      { timeoutMs: 3000 },
     );
     assert.ok(!inspect(caught[0], { depth: 8 }).includes(wrongKey), 'key not in the caught message');
     assert.ok(!loggedText().includes(wrongKey), 'key not in the log');
@@ -274,9 +284,9 @@ describe('event-streams-producer', function () {
     const statuses: Array<Record<string, unknown>> = [];
     p1.on('call:status', (call: { args: Array<Record<string, unknown>> }) => statuses.push(call.args[0]!));
     p1.receive({ payload: 'x', topic });
-    await until(() => out.length === 1, 8000, 'delivery after 429s');
+    await waitFor(() => out.length === 1, 'delivery after 429s', { timeoutMs: 8000 });
     assert.ok(out[0]!.eventstreams.attempts >= 2);
-    await until(() => statuses.some((s) => s.fill === 'green'), 3000, 'green');
+    await waitFor(() => statuses.some((s) => s.fill === 'green'), 'green', { timeoutMs: 3000 });
     assert.ok(
       statuses.some((s) => String(s.text).startsWith('event-streams-producer.status.throttled')),
       `saw ${JSON.stringify(statuses)}`,
@@ -300,9 +310,9 @@ describe('event-streams-producer', function () {
       p1.receive({ payload: i, topic });
       if (i % 10 === 0) await delay(5);
     }
-    await until(() => out.length === total, 15000, 'all delivered');
+    await waitFor(() => out.length === total, 'all delivered', { timeoutMs: 15000 });
     // The throttled status catches up with the deliveries: green once nothing is in flight.
-    await until(() => last?.fill === 'green', 5000, 'the settled status');
+    await waitFor(() => last?.fill === 'green', 'the settled status', { timeoutMs: 5000 });
     assert.ok(times.length >= 2, 'status was updated');
     for (let i = 1; i < times.length; i++) {
       // call:status is emitted on nextTick; allow a little scheduling jitter.
@@ -318,7 +328,7 @@ describe('event-streams-producer', function () {
     const out = collect('out');
     helper.getNode('p1').receive({ payload: 1 });
     helper.getNode('p2').receive({ payload: 2 });
-    await until(() => out.length === 2);
+    await waitFor(() => out.length === 2, 'out.length === 2');
     const cfg = helper.getNode('cfg') as unknown as EndpointNode;
     const client = cfg.getClient();
     assert.equal(cfg.getClient(), client);
@@ -338,8 +348,9 @@ describe('event-streams-producer', function () {
       failures.push(String((call.args[0] as { code?: string }).code)),
     );
     const sent = 20;
+    const requestsBefore = te.endpoint.requestCount('produce');
     for (let i = 0; i < sent; i++) p1.receive({ payload: i });
-    await delay(50);
+    await waitFor(() => te.endpoint.requestCount('produce') > requestsBefore, 'a record in flight');
     const oldCfg = helper.getNode('cfg');
     const closing = helper.setFlows(f, 'full', creds()).catch(() => undefined);
     await delay(10);
@@ -352,9 +363,10 @@ describe('event-streams-producer', function () {
     p1b.on('call:error', (call: { args: unknown[] }) =>
       failures.push(String((call.args[0] as { code?: string }).code)),
     );
-    await until(() => delivered + failures.length === sent, 8000, 'every outcome');
+    await waitFor(() => delivered + failures.length === sent, 'every outcome', { timeoutMs: 8000 });
     assert.notEqual(helper.getNode('cfg'), oldCfg, 'the config node was restarted');
-    await delay(100);
+    // Once the flows are stopped no node can report again: the count is final (no duplicates).
+    await helper.clearFlows();
     assert.equal(delivered + failures.length, sent);
     // Within the shutdown wait, all of them finish.
     assert.equal(delivered, sent, `failures: ${failures.join(',')}`);
@@ -374,12 +386,13 @@ describe('event-streams-producer', function () {
       failures.push(String((call.args[0] as { code?: string }).code)),
     );
     const sent = 10;
+    const requestsBefore = te.endpoint.requestCount('produce');
     for (let i = 0; i < sent; i++) p1.receive({ payload: i });
-    await delay(50);
+    await waitFor(() => te.endpoint.requestCount('produce') > requestsBefore, 'a record in flight');
     const started = Date.now();
     await helper.clearFlows();
     assert.ok(Date.now() - started < 5000, 'stopped well inside the close window');
-    await until(() => delivered + failures.length === sent, 5000, 'every outcome');
+    await waitFor(() => delivered + failures.length === sent, 'every outcome', { timeoutMs: 5000 });
     assert.equal(delivered + failures.length, sent);
     assert.ok(failures.length > 0);
     assert.ok(
@@ -398,7 +411,7 @@ describe('event-streams-producer', function () {
       const out = collect('out');
       const caught = collect('caught');
       helper.getNode('p1').receive({ payload: 'hello' });
-      await until(() => out.length + caught.length === 1);
+      await waitFor(() => out.length + caught.length === 1, 'out.length + caught.length === 1');
       assert.equal(caught.length, 0, caught[0]?.error?.message);
       assert.deepEqual(
         (await te.endpoint.readRecords(topic, { partition: 0 }))[0]!.value,
@@ -433,10 +446,10 @@ describe('event-streams-producer', function () {
       const caught = collect('caught');
       const iamBefore = te.endpoint.requestCount('iam');
       helper.getNode('p1').receive({ payload: 'first' });
-      await until(() => out.length + caught.length === 1);
+      await waitFor(() => out.length + caught.length === 1, 'out.length + caught.length === 1');
       await delay(2200); // past the 2 s token lifetime
       helper.getNode('p1').receive({ payload: 'second' });
-      await until(() => out.length + caught.length === 2);
+      await waitFor(() => out.length + caught.length === 2, 'out.length + caught.length === 2');
       assert.equal(caught.length, 0, caught[0]?.error?.message);
       assert.ok(te.endpoint.requestCount('iam') - iamBefore >= 2, 'token was fetched again');
     });
@@ -453,7 +466,7 @@ describe('event-streams-producer', function () {
     const statuses: unknown[] = [];
     helper.getNode('p1').on('call:status', (call: { args: unknown[] }) => statuses.push(call.args[0]));
     helper.getNode('p1').receive({ payload: 'x' });
-    await until(() => out.length === 1);
+    await waitFor(() => out.length === 1, 'out.length === 1');
     const exported = JSON.stringify((helper as any)._redNodes.getFlows());
     for (const secret of [API_KEY, 'pw-never-shown', 'pp-never-shown']) {
       assert.ok(!exported.includes(secret), 'flow export');
@@ -472,7 +485,7 @@ describe('event-streams-producer', function () {
           (a: Array<{ level?: number; msg?: unknown }>) =>
             a[0]?.level === helper.log().WARN && String(a[0]?.msg).includes('warn.insecure'),
         );
-    await until(warned, 5000, 'the insecure warning').catch(() => undefined);
+    await waitFor(warned, 'the insecure warning', { timeoutMs: 5000 }).catch(() => undefined);
     assert.ok(warned(), 'insecure warning logged');
   });
 });

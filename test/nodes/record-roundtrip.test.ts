@@ -23,9 +23,9 @@ import {
   helper,
   startTestEndpoint,
   uniqueTopic,
-  until,
   type TestEndpoint,
 } from './support';
+import { waitFor } from '../support/wait';
 
 const API_KEY = 'roundtrip-api-key-0123456789';
 const READING = {
@@ -218,7 +218,9 @@ describe('record round trip: every shape × every path → the same bytes in the
           // handed to the new instances by the redeploy below.
           te.endpoint.setFaults([{ latencyMs: 400, route: 'produce' }]);
           helper.getNode('blocker').receive({ payload: 'first' });
-          await until(() => te.endpoint.requestCount('produce') > base, 5000, 'the blocker on the wire');
+          await waitFor(() => te.endpoint.requestCount('produce') > base, 'the blocker on the wire', {
+            timeoutMs: 5000,
+          });
         }
         for (const { s, i } of shapes)
           helper.getNode(`p${i}`).receive({ topic: topics[i], ...s.msg(registered) });
@@ -230,15 +232,15 @@ describe('record round trip: every shape × every path → the same bytes in the
           // Outcomes of handed-over records come out of the new instances and their Catch node.
           helper.getNode('caught').on('input', (m: Record<string, any>) => caught.push(m));
         }
-        await until(
+        await waitFor(
           async () => {
             if (caught.length > 0) return true;
             for (const { i } of shapes)
               if ((await te.endpoint.readRecords(topics[i]!)).length <= counts[i]!) return false;
             return true;
           },
-          30000,
           'a record in every topic',
+          { timeoutMs: 30000 },
         );
         assert.deepEqual(
           caught.map((m) => m.error?.message),

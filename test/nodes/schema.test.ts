@@ -19,9 +19,9 @@ import {
   helper,
   startTestEndpoint,
   uniqueTopic,
-  until,
   type TestEndpoint,
 } from './support';
+import { waitFor } from '../support/wait';
 
 const API_KEY = 'schema-node-key-0123456789';
 const READING = {
@@ -88,10 +88,10 @@ describe('schemas in flows', function () {
     const caught = collect('caught');
     const p1 = helper.getNode('p1');
     p1.receive({ topic, payload: { sensor: 'hall', celsius: 21.5 } });
-    await until(() => out.length === 1, 5000, 'delivery');
+    await waitFor(() => out.length === 1, 'delivery', { timeoutMs: 5000 });
     const before = te.endpoint.requestCount('produce');
     p1.receive({ topic, payload: { sensor: 'hall', celsius: 'warm' } });
-    await until(() => caught.length === 1, 5000, 'catch');
+    await waitFor(() => caught.length === 1, 'catch', { timeoutMs: 5000 });
     assert.equal(caught[0]!.error.code, 'SCHEMA_MISMATCH');
     assert.match(caught[0]!.error.message, /field "celsius" must be double/);
     assert.equal(te.endpoint.requestCount('produce'), before, 'no request for the mismatch');
@@ -112,15 +112,15 @@ describe('schemas in flows', function () {
     const out = collect('out');
     const p1 = helper.getNode('p1');
     p1.receive({ topic, payload: { sensor: 'a', celsius: 1 }, schema: READING });
-    await until(() => out.length === 1);
+    await waitFor(() => out.length === 1, 'out.length === 1');
     p1.receive({
       topic,
       payload: { sensor: 'b', celsius: 2 },
       schema: { format: 'avro', id: registered, version: 1 },
     });
-    await until(() => out.length === 2);
+    await waitFor(() => out.length === 2, 'out.length === 2');
     p1.receive({ topic, payload: { plain: true }, schema: 'auto' });
-    await until(() => out.length === 3);
+    await waitFor(() => out.length === 3, 'out.length === 3');
     const recs = await te.endpoint.readRecords(topic);
     assert.deepEqual(decode(recs[0]!.value), { sensor: 'a', celsius: 1 });
     assert.deepEqual(decode(recs[1]!.value), { sensor: 'b', celsius: 2 });
@@ -148,7 +148,7 @@ describe('schemas in flows', function () {
     );
     const out = collect('out');
     helper.getNode('p1').receive({ topic, payload: { sensor: 'x', celsius: 3 } });
-    await until(() => out.length === 1);
+    await waitFor(() => out.length === 1, 'out.length === 1');
     const [rec] = await te.endpoint.readRecords(topic);
     const headers = new Map(rec!.headers.map(([k, v]) => [k, v.toString()]));
     assert.equal(headers.get('com.ibm.eventstreams.schemaregistry.schema.id'), id);
@@ -161,7 +161,7 @@ describe('schemas in flows', function () {
     });
     const caught = collect('caught');
     helper.getNode('p1').receive({ topic: 'x', payload: {} });
-    await until(() => caught.length === 1);
+    await waitFor(() => caught.length === 1, 'caught.length === 1');
     assert.equal(caught[0]!.error.code, 'INVALID_SCHEMA');
   });
 
@@ -194,7 +194,7 @@ describe('schemas in flows', function () {
     const step = async (operation: string, payload: unknown): Promise<any> => {
       const [o, c] = [out.length, caught.length];
       a1.receive({ operation, payload });
-      await until(() => out.length > o || caught.length > c, 5000, operation);
+      await waitFor(() => out.length > o || caught.length > c, operation, { timeoutMs: 5000 });
       return caught.length > c ? { error: caught[c]!.error } : out[o]!.payload;
     };
     const reg = await step('schema-register', { id, schema: READING });

@@ -17,9 +17,9 @@ import {
   helper,
   startTestEndpoint,
   uniqueTopic,
-  until,
   type TestEndpoint,
 } from './support';
+import { waitFor } from '../support/wait';
 
 describe('settings.js: server-owned choices', function () {
   this.timeout(20000);
@@ -65,7 +65,7 @@ describe('settings.js: server-owned choices', function () {
     helper.getNode('out').on('input', (m: any) => out.push(m));
     helper.getNode('caught').on('input', (m: any) => caught.push(m));
     helper.getNode('p').receive({ payload: 'hello' });
-    if (waitOutcome) await until(() => out.length + caught.length > 0, 10000, 'an outcome');
+    if (waitOutcome) await waitFor(() => out.length + caught.length > 0, 'an outcome', { timeoutMs: 10000 });
     return { out, caught };
   }
 
@@ -82,7 +82,9 @@ describe('settings.js: server-owned choices', function () {
     await te.endpoint.backend.createTopic(topic, 1, []);
     helper.settings({ eventStreamsEndpointOutboxDir: base });
     const { caught } = await run({ outbox: true, outboxDir: 'gateway-1' }, topic, false);
-    await until(async () => (await te.endpoint.readRecords(topic)).length === 1, 10000, 'the record');
+    await waitFor(async () => (await te.endpoint.readRecords(topic)).length === 1, 'the record', {
+      timeoutMs: 10000,
+    });
     assert.deepEqual(caught, []);
     const entries = await fs.readdir(path.join(base, 'gateway-1'));
     assert.ok(entries.length > 0, 'the spool lives in the subdirectory of the configured base');

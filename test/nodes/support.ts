@@ -119,23 +119,6 @@ export function endpointConfig(
 
 export const TAB = { id: 'tab1', type: 'tab', label: 'test' };
 
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Resolves once `check()` is true, polling every 10 ms; rejects after `timeoutMs`. */
-export async function until(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 5000,
-  what = 'condition',
-): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await delay(10);
-  }
-}
-
 /** Collects messages arriving at a helper node. */
 export function collect(nodeId: string): Array<Record<string, any>> {
   const got: Array<Record<string, any>> = [];

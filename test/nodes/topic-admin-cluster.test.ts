@@ -17,9 +17,9 @@ import {
   helper,
   startTestEndpoint,
   uniqueTopic,
-  until,
   type TestEndpoint,
 } from './support';
+import { waitFor } from '../support/wait';
 
 const API_KEY = 'cluster-node-test-key-0123456789';
 
@@ -71,7 +71,7 @@ describe('event-streams-topic-admin: cluster operations', function () {
     const out = collect('out');
     const caught = collect('caught');
     helper.getNode('a1').receive(msg);
-    await until(() => out.length + caught.length > 0, 8000, 'an outcome');
+    await waitFor(() => out.length + caught.length > 0, 'an outcome', { timeoutMs: 8000 });
     return { out: out[0], caught: caught[0] };
   }
 

@@ -10,9 +10,9 @@ import {
   helper,
   startTestEndpoint,
   uniqueTopic,
-  until,
   type TestEndpoint,
 } from './support';
+import { waitFor } from '../support/wait';
 
 const API_KEY = 'admin-test-key-0123456789';
 
@@ -65,7 +65,7 @@ describe('event-streams-topic-admin', function () {
     const out = collect('out');
     const caught = collect('caught');
     helper.getNode('a1').receive(msg);
-    await until(() => out.length + caught.length > 0, 8000, 'an outcome');
+    await waitFor(() => out.length + caught.length > 0, 'an outcome', { timeoutMs: 8000 });
     return { out: out[0], caught: caught[0] };
   }
 
@@ -118,7 +118,9 @@ describe('event-streams-topic-admin', function () {
     assert.equal(detail?.partitions, 3);
     await call({ topic: 'other-again' });
     const overrides = (): number => warnings.filter((w) => w.includes('nooverride')).length;
-    await until(() => overrides() >= 2, 5000, 'the second override warning').catch(() => undefined);
+    await waitFor(() => overrides() >= 2, 'the second override warning', { timeoutMs: 5000 }).catch(
+      () => undefined,
+    );
     assert.equal(warnings.filter((w) => w.includes('nooverride')).length, 2, warnings.join('|'));
   });
 

@@ -17,7 +17,7 @@ import vm from 'node:vm';
 import { request, Agent } from 'undici';
 
 import { allNodes, helper, startTestEndpoint, topicAdminNode, type TestEndpoint } from '../nodes/support';
-import { sleep, waitFor } from './harness';
+import { delay, waitFor } from '../support/wait';
 
 void topicAdminNode;
 
@@ -305,18 +305,19 @@ describe('reliability: bad input', function () {
         if (node === 'p1' && msg.topic === undefined) msg.topic = TOPIC;
         helper.getNode(node).receive({ ...msg, _msgid: id });
         // Let the event loop breathe so sends do not pile up in one tick.
-        if (i % 100 === 99) await sleep(1);
+        if (i % 100 === 99) await delay(1);
       }
     };
     try {
       // Warm-up so the baseline includes the loaded modules and pools.
       await send('p1', PRODUCER_GENS, 60, 'w');
-      await waitFor(() => outcomes.size === 60, 20000, 'warm-up');
+      await waitFor(() => outcomes.size === 60, 'warm-up', { timeoutMs: 20000 });
       const baseline = heapMiB();
       await send('p1', PRODUCER_GENS, 3000, 'p');
       await send('a1', ADMIN_GENS, 600, 'a');
-      await waitFor(() => outcomes.size === expected.size, 90000, 'every outcome');
-      await sleep(100);
+      await waitFor(() => outcomes.size === expected.size, 'every outcome', { timeoutMs: 90000 });
+      // Once the flows are stopped no node can report again: a second outcome would be counted now.
+      await helper.clearFlows();
       const tally: Record<string, Record<string, number>> = {};
       for (const [id, gen] of expected) {
         const got = outcomes.get(id);
@@ -354,7 +355,7 @@ describe('reliability: bad input', function () {
       await helper.unload();
       await te.endpoint.backend.deleteTopic(TOPIC);
       await te.endpoint.backend.createTopic(TOPIC, 2, []);
-      await sleep(200);
+      await delay(200);
       // The helper's log spy (sinon) keeps an Error with a captured call stack per log call, and
       // those stacks hold the contexts of the messages being logged about: ~65 MiB here. That is
       // the test harness, not the nodes, so its history is reset before measuring.

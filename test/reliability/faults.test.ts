@@ -14,7 +14,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
 import { allNodes, helper } from '../nodes/support';
-import { Accounting, describeFigures, RestartableEndpoint, sleep, waitFor, type Figures } from './harness';
+import { Accounting, describeFigures, RestartableEndpoint, type Figures } from './harness';
+import { delay, waitFor } from '../support/wait';
 
 const API_KEY = 'rel-fault-key-5f1c2a9e7d';
 const TOPIC = 'reliability';
@@ -94,14 +95,19 @@ describe('reliability: faults with per-message accounting', function () {
       const id = `m${++seq}-${i}`;
       acct.sent.push(id);
       helper.getNode('p1').receive({ payload: { id, i }, key: `k${i % 5}` });
-      if (intervalMs > 0) await sleep(intervalMs);
+      if (intervalMs > 0) await delay(intervalMs);
     }
   }
 
-  async function settle(timeoutMs = 20000): Promise<Figures> {
-    await waitFor(() => acct.settled >= acct.sent.length, timeoutMs, 'an outcome for every message');
-    // A late second outcome would show up here.
-    await sleep(50);
+  /**
+   * Waits for an outcome of every message sent so far. Unless told the flow goes on, it then stops
+   * the flows: after that no node can report again, so a late second outcome of any message has
+   * been counted (the accounting spans the whole case, so an intermediate settle is checked by
+   * the final one).
+   */
+  async function settle(timeoutMs = 20000, { goesOn = false } = {}): Promise<Figures> {
+    await waitFor(() => acct.settled >= acct.sent.length, 'an outcome for every message', { timeoutMs });
+    if (!goesOn) await helper.clearFlows();
     return acct.reconcile(await ep.records(TOPIC));
   }
 
@@ -125,8 +131,13 @@ describe('reliability: faults with per-message accounting', function () {
 
   it('endpoint down when the flow deploys, then up: queued and retried, nothing lost', async () => {
     await load();
+    const statuses: string[] = [];
+    helper.getNode('p1').on('call:status', (call: { args: [{ text?: unknown }?] }) => {
+      statuses.push(String(call.args[0]?.text ?? '')); // the message key, e.g. …status.retrying
+    });
     const sending = pump(20, 20);
-    await sleep(300);
+    // The producer has met the closed port and is retrying: only now does "nothing settled" mean something.
+    await waitFor(() => statuses.some((t) => /retrying/.test(t)), 'a retrying status');
     assert.equal(acct.outcomes.size, 0, 'nothing settled while the endpoint is down');
     await ep.start();
     await sending;
@@ -139,9 +150,9 @@ describe('reliability: faults with per-message accounting', function () {
     await ep.start();
     await load();
     const sending = pump(60, 10);
-    await sleep(250);
+    await delay(250);
     await ep.stop();
-    await sleep(100);
+    await delay(100);
     await ep.start();
     await sending;
     const f = await settle();
@@ -154,9 +165,9 @@ describe('reliability: faults with per-message accounting', function () {
     // Backoff 100 ms doubling: the retries of one record span ~6 s, longer than the outage.
     await load({ retries: 8, retryDelay: 100, maxRetryTime: 25 });
     const sending = pump(200, 25);
-    await sleep(800);
+    await delay(800);
     await ep.stop();
-    await sleep(3000);
+    await delay(3000);
     await ep.start();
     await sending;
     const f = await settle(25000);
@@ -227,7 +238,7 @@ describe('reliability: faults with per-message accounting', function () {
     await ep.start();
     await load({ retries: 3 });
     await pump(10, 0);
-    await waitFor(() => acct.settled === 10, 5000, 'first batch');
+    await waitFor(() => acct.settled === 10, 'first batch', { timeoutMs: 5000 });
     const certFile = path.join(ep.stateDir, 'server.pem');
     const before = await fs.readFile(certFile, 'utf8');
     await ep.stop();
@@ -236,7 +247,7 @@ describe('reliability: faults with per-message accounting', function () {
     await ep.start();
     assert.notEqual(await fs.readFile(certFile, 'utf8'), before, 'a new server certificate');
     await pump(10, 0);
-    const f1 = await settle();
+    const f1 = await settle(20000, { goesOn: true });
     check('server cert rotated (same CA)', f1);
     assert.equal(f1.delivered, 20);
 
@@ -281,7 +292,7 @@ describe('reliability: faults with per-message accounting', function () {
     await load({ closeTimeout: 0.5 });
     ep.current!.setFaults([{ latencyMs: 150, fraction: 0.5 }]);
     const sending = pump(80, 5, () => helper.getNode('p1') !== null);
-    await sleep(150);
+    await delay(150);
     await helper.setFlows(flow(ep, { closeTimeout: 0.5 }), 'full', creds()).catch(() => undefined);
     watchCatch();
     await sending;
@@ -297,7 +308,7 @@ describe('reliability: faults with per-message accounting', function () {
     ep.current!.setFaults([{ latencyMs: 600, fraction: 0.5 }]);
     let stopped = false;
     const sending = pump(200, 3, () => !stopped);
-    await sleep(200);
+    await delay(200);
     stopped = true;
     await sending;
     await helper.unload();

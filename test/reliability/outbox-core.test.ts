@@ -31,7 +31,8 @@ import { Outbox, outboxDisposition } from '../../lib/outbox';
 import { storeRecord } from '../../lib/record-codec';
 import { Spool } from '../../lib/spool';
 import type { ClientOptions } from '../../lib/types';
-import { RestartableEndpoint, waitFor } from './harness';
+import { RestartableEndpoint } from './harness';
+import { waitFor } from '../support/wait';
 
 const API_KEY = 'outbox-core-api-key-Hq3v8RtY2m';
 const TOPIC = 'drain';
@@ -276,7 +277,7 @@ describe('reliability: outbox core (lib/outbox.ts)', function () {
       const started = Date.now();
       const o = await open(() => c);
       assert.equal(o.recovered, N);
-      await waitFor(() => o.depth === 0, 240000, 'the backlog drained');
+      await waitFor(() => o.depth === 0, 'the backlog drained', { timeoutMs: 240000 });
       h.disable();
       const ms = Date.now() - started;
       const p99 = h.percentile(99) / 1e6;
@@ -311,7 +312,7 @@ describe('reliability: outbox core (lib/outbox.ts)', function () {
         }),
       );
     await enqueue(100);
-    await waitFor(() => o.depth === 0, 20000, 'the first 100 delivered');
+    await waitFor(() => o.depth === 0, 'the first 100 delivered', { timeoutMs: 20000 });
     await down();
     await enqueue(300);
     // Long enough for an uncapped backoff to have grown well past 2 s; meanwhile one probe at a time.
@@ -327,7 +328,7 @@ describe('reliability: outbox core (lib/outbox.ts)', function () {
     assert.ok(maxInFlight <= 1, `one probe in flight while holding (saw ${maxInFlight})`);
     assert.equal(o.depth, 300);
     const answeringAt = await up();
-    await waitFor(() => o.depth === 0, 30000, 'the backlog drained after recovery');
+    await waitFor(() => o.depth === 0, 'the backlog drained after recovery', { timeoutMs: 30000 });
     const firstAt = writes!.firstAt!;
     const delay = firstAt - answeringAt;
     console.log(`      [recovery] first record written ${delay} ms after the endpoint answered again`);

@@ -22,7 +22,8 @@ import type { StoredRecord } from '../../lib/local/types';
 import { OUTBOX_ACK_BACKLOG, Outbox } from '../../lib/outbox';
 import { storeRecord } from '../../lib/record-codec';
 import { Spool } from '../../lib/spool';
-import { RestartableEndpoint, waitFor } from './harness';
+import { RestartableEndpoint } from './harness';
+import { waitFor } from '../support/wait';
 
 const API_KEY = 'outbox-faults-api-key-9Xk2PqLm4v';
 const LIMITS = { maxKeyBytes: 4096, maxValueBytes: 65536, maxUriBytes: 10240 };
@@ -161,7 +162,7 @@ describe('reliability: outbox faults (damaged and full disks, kill -9 during a c
       }
 
       const o = await openOutbox(dir);
-      await waitFor(() => o.depth === 0, 30000, `trial ${trial}: the spool drained`);
+      await waitFor(() => o.depth === 0, `trial ${trial}: the spool drained`, { timeoutMs: 30000 });
       const stored = await ep.records(topic);
       const seen = new Set<number>();
       for (const r of stored) {
@@ -280,7 +281,7 @@ describe('reliability: outbox faults (damaged and full disks, kill -9 during a c
         }
       }
       assert.ok(cleared, 'the disk filled during the burst');
-      await waitFor(() => o.depth === 0, 60000, 'the backlog drained');
+      await waitFor(() => o.depth === 0, 'the backlog drained', { timeoutMs: 60000 });
       const codes = new Set(caught.values());
       assert.deepEqual([...codes], ['OUTBOX_FULL'], `rejections: ${[...codes].join(',')}`);
       const stored = await ep.records(topic);
@@ -314,7 +315,7 @@ describe('reliability: outbox faults (damaged and full disks, kill -9 during a c
       // Not wedged: new records are stored and delivered.
       const more = Array.from({ length: 20 }, (_, j) => M + j);
       await Promise.all(more.map((i) => o.enqueue(topic, { value: value(i), key: 'k0' })));
-      await waitFor(() => o.depth === 0, 20000, 'the new records delivered');
+      await waitFor(() => o.depth === 0, 'the new records delivered', { timeoutMs: 20000 });
       await o.close(1000);
       outboxes.splice(outboxes.indexOf(o), 1);
       // A restart: nothing is left to send, so nothing already delivered goes out again.
@@ -397,7 +398,7 @@ describe('reliability: outbox faults (damaged and full disks, kill -9 during a c
     // Then a clean run drains the rest.
     const o = await openOutbox(dir);
     assert.equal(o.recovery.lost, 0);
-    await waitFor(() => o.depth === 0, 60000, 'the rest drained');
+    await waitFor(() => o.depth === 0, 'the rest drained', { timeoutMs: 60000 });
     const stored = await ep.records(topic);
     const counts = new Map<number, number>();
     for (const r of stored) counts.set(indexOf(r), (counts.get(indexOf(r)) ?? 0) + 1);

@@ -25,7 +25,8 @@ import type { StoredRecord } from '../../lib/local/types';
 import { storeRecord } from '../../lib/record-codec';
 import { Spool } from '../../lib/spool';
 import { allNodes, helper } from '../nodes/support';
-import { RestartableEndpoint, sleep, waitFor } from './harness';
+import { RestartableEndpoint } from './harness';
+import { delay as sleep, waitFor } from '../support/wait';
 
 const API_KEY = 'outbox-api-key-7Qw2LmZp9x';
 const TOPIC = 'outbox';
@@ -129,7 +130,7 @@ describe('reliability: durable outbox', function () {
     try {
       const N = 60;
       for (let i = 0; i < N; i++) p1.receive({ payload: { id: `o${i}`, i }, key: `k${i % 4}` });
-      await waitFor(() => done.length === N, 5000, 'every message spooled');
+      await waitFor(() => done.length === N, 'every message spooled', { timeoutMs: 5000 });
       assert.ok(
         done.every((d) => d === 'ok'),
         'all completed without error while the endpoint is down',
@@ -144,7 +145,7 @@ describe('reliability: durable outbox', function () {
       const outbox = await helper.getNode('cfg').getOutbox();
       assert.equal(outbox.depth, N, 'the outbox holds every message');
       await ep.start();
-      await waitFor(() => out.length === N, 40000, 'every delivery report');
+      await waitFor(() => out.length === N, 'every delivery report', { timeoutMs: 40000 });
       const records = await ep.records(TOPIC);
       assert.equal(records.length, N);
       assertPerKeyOrder(records);
@@ -186,7 +187,7 @@ describe('reliability: durable outbox', function () {
           (a: Array<{ level?: number; msg?: unknown }>) =>
             a[0]?.level === helper.log().ERROR && String(a[0]?.msg).includes('outbox.lost'),
         );
-    await waitFor(() => lostLines().length === 1, 5000, 'the loss logged');
+    await waitFor(() => lostLines().length === 1, 'the loss logged', { timeoutMs: 5000 });
     const outbox = await helper.getNode('cfg').getOutbox();
     assert.equal(outbox.recovery.lost, 1);
     assert.deepEqual(
@@ -197,8 +198,8 @@ describe('reliability: durable outbox', function () {
     p1.receive({ payload: { id: 'd10', i: 10 }, key: 'k0' });
     await waitFor(
       () => outbox.depth === 0 && statuses.some((t) => t.includes('outbox-damaged')),
-      10000,
       'drained, loss on the status',
+      { timeoutMs: 10000 },
     );
     const got = (await ep.records(TOPIC)).map((r) => (JSON.parse(r.value.toString()) as { i: number }).i);
     assert.deepEqual(
@@ -215,7 +216,7 @@ describe('reliability: durable outbox', function () {
     helper.getNode('caught').on('input', (m: { error: { code: string } }) => caught.push(m.error.code));
     const p1 = helper.getNode('p1');
     for (let i = 0; i < 40; i++) p1.receive({ payload: { id: `q${i}`, i, pad: 'x'.repeat(100) }, key: 'k' });
-    await waitFor(() => caught.length > 0, 5000, 'a QUEUE_FULL');
+    await waitFor(() => caught.length > 0, 'a QUEUE_FULL', { timeoutMs: 5000 });
     await sleep(100);
     assert.ok(
       caught.every((c) => c === 'QUEUE_FULL'),
@@ -269,7 +270,7 @@ describe('reliability: durable outbox', function () {
       sendBatch(20);
       await sleep(20);
     }
-    await waitFor(() => reported.size === 200, 30000, 'the first 200 delivered');
+    await waitFor(() => reported.size === 200, 'the first 200 delivered', { timeoutMs: 30000 });
     await ep.stop();
     for (let b = 0; b < 15; b++) {
       sendBatch(20);
@@ -288,7 +289,9 @@ describe('reliability: durable outbox', function () {
       return produceSync(...a);
     };
     sendBatch(N - sent);
-    await waitFor(() => reported.size + caught.length === N, 120000, 'an outcome for every message');
+    await waitFor(() => reported.size + caught.length === N, 'an outcome for every message', {
+      timeoutMs: 120000,
+    });
     const delay = firstAt! - answeringAt;
     const records = await ep.records(TOPIC);
     const duplicates = records.length - new Set(ids(records).map((r) => r.i)).size;

@@ -20,7 +20,7 @@ import { generateCa, issueCertificate } from '../../lib/local/certs';
 import { TokenStore } from '../../lib/local/iam';
 import { normalizeEndpointOptions } from '../../nodes/shared/endpoint-config';
 import { allNodes, helper, startTestEndpoint, type TestEndpoint } from '../nodes/support';
-import { waitFor } from './harness';
+import { waitFor } from '../support/wait';
 
 const API_KEY = 'sec-good-api-key-A1b2C3d4E5f6';
 const WRONG_KEY = 'sec-wrong-api-key-Z9y8X7w6V5';
@@ -147,7 +147,7 @@ describe('reliability: secrets and access', function () {
     helper.getNode('out').on('input', () => outcomes++);
     helper.getNode('caught').on('input', () => outcomes++);
     for (let i = 0; i < n; i++) helper.getNode('p1').receive({ payload: { i, note: 'hello' } });
-    await waitFor(() => outcomes === n, 10000, 'every outcome');
+    await waitFor(() => outcomes === n, 'every outcome', { timeoutMs: 10000 });
     // The status is throttled: wait until it has caught up with the outcomes (settled: no longer
     // busy, retrying or throttled), so that its final text is captured too.
     await waitFor(
@@ -155,8 +155,8 @@ describe('reliability: secrets and access', function () {
         const s = cap.lastStatus('p1');
         return s !== undefined && (s.fill === 'green' || s.fill === 'red');
       },
-      10000,
       'the settled status',
+      { timeoutMs: 10000 },
     );
     return cap.text();
   }
@@ -208,12 +208,14 @@ describe('reliability: secrets and access', function () {
     const a = await run({ authMode: 'iam', flavour: 'v2' }, { apiKey: API_KEY }, 4);
     // A second batch after the 1 s tokens expired (real time has to pass: wait for it), then a
     // wrong key.
-    await waitFor(() => lastIssuedAt > 0 && Date.now() > lastIssuedAt + 1500, 10000, 'the token to expire');
+    await waitFor(() => lastIssuedAt > 0 && Date.now() > lastIssuedAt + 1500, 'the token to expire', {
+      timeoutMs: 10000,
+    });
     const more = await (async () => {
       let n = 0;
       helper.getNode('out').on('input', () => n++);
       for (let i = 0; i < 4; i++) helper.getNode('p1').receive({ payload: { i } });
-      await waitFor(() => n === 4, 10000, 'second batch');
+      await waitFor(() => n === 4, 'second batch', { timeoutMs: 10000 });
       return '';
     })();
     await helper.unload();

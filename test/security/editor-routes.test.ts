@@ -16,7 +16,7 @@ import { request } from 'undici';
 
 import { startLocalEndpoint, type LocalEndpoint } from '../../lib/local/server';
 import { startNodeRed, type NodeRedProcess } from '../browser/runtime';
-import { reply, startHttpsServer, testPki, type TestServer } from '../helpers/https-server';
+import { reply, startHttpsServer, testPki, type TestServer } from '../support/https-server';
 
 const secret = (label: string): string => `${label}-${randomBytes(12).toString('hex')}`;
 const API_KEY = secret('stored-api-key');

@@ -18,7 +18,7 @@ import { EventStreamsClient } from '../../lib/client';
 import { isEventStreamsError } from '../../lib/errors';
 import { type LocalEndpoint, startLocalEndpoint } from '../../lib/local/server';
 import type { LocalEndpointOptions } from '../../lib/local/types';
-import { waitFor } from '../helpers/wait';
+import { waitFor } from '../support/wait';
 import { Client, removeDir, tempDir } from '../local/util';
 
 const MANAGER = 'hostile-manager-key-0123456789';

@@ -13,7 +13,7 @@ import https from 'node:https';
 import { SchemaRegistry as ConfluentRegistry } from '@kafkajs/confluent-schema-registry';
 
 import { type LocalEndpoint, startLocalEndpoint } from '../../lib/local/server';
-import { kafkaOrSkip, readAll, uniqueTopic, type KafkaHandle } from '../helpers/kafka';
+import { kafkaOrSkip, readAll, uniqueTopic, type KafkaHandle } from '../support/kafka';
 import { Client, removeDir, tempDir } from '../local/util';
 
 const MANAGER = 'cluster-manager-key-0123456789';

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 
 import { type LocalEndpoint, startLocalEndpoint } from '../../lib/local/server';
-import { kafkaOrSkip, readAll, uniqueTopic, type KafkaHandle } from '../helpers/kafka';
+import { kafkaOrSkip, readAll, uniqueTopic, type KafkaHandle } from '../support/kafka';
 import { Client, removeDir, tempDir } from '../local/util';
 
 const MANAGER = 'scale-out-manager-key-0123456789';

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Root hook (loaded by .mocharc.json): the run must end by itself. Mocha's `exit: true` used to
+ * kill the process after the last test, which hid sockets, servers, timers and child processes
+ * that a suite left open. Now, once every suite's `after` hook has run, a watchdog that does not
+ * itself keep the process alive waits a few seconds; if the process is still there, it prints
+ * what keeps it alive and fails the run.
+ */
+import type { Socket } from 'node:net';
+
+/** Time for closing sockets and unref'd work to wind down before it counts as a leak. */
+const GRACE_MS = 5000;
+
+function describe(handle: unknown): string {
+  const h = handle as Record<string, any>;
+  const kind = h?.constructor?.name ?? typeof handle;
+  if (kind === 'Socket' || kind === 'TLSSocket') {
+    const s = handle as Socket;
+    if (s.remotePort) return `${kind} ${s.localAddress}:${s.localPort} → ${s.remoteAddress}:${s.remotePort}`;
+    if ((h as { fd?: number }).fd !== undefined) return `${kind} fd ${(h as { fd?: number }).fd}`;
+    return `${kind} (unconnected)`;
+  }
+  if (kind === 'Server' && typeof h.address === 'function')
+    return `${kind} listening on ${JSON.stringify(h.address())}`;
+  if (kind === 'ChildProcess') return `${kind} pid ${h.pid} ${h.spawnfile ?? ''}`;
+  if (kind === 'Timeout' || kind === 'Immediate')
+    return `${kind} ${h._idleTimeout ?? ''} ms ${h._onTimeout?.name ?? ''}`;
+  return kind;
+}
+
+/** What keeps the event loop busy, apart from this process's own stdio. */
+export function activeHandles(): string[] {
+  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
+  return handles
+    .filter((h) => h !== process.stdout && h !== process.stderr && h !== process.stdin)
+    .map(describe);
+}
+
+export const mochaHooks = {
+  afterAll(): void {
+    const watchdog = setTimeout(() => {
+      const left = activeHandles();
+      console.error(
+        `\nThe test run did not end by itself ${GRACE_MS} ms after the last test. Still open:\n` +
+          `  handles: ${left.length ? left.join('\n           ') : '(none listed)'}\n` +
+          `  resources: ${process.getActiveResourcesInfo().join(', ')}`,
+      );
+      // Mocha's own exit listener sets the exit code to the failure count; this one runs after it.
+      process.on('exit', () => {
+        process.exitCode = 1;
+      });
+      process.exit(1);
+    }, GRACE_MS);
+    watchdog.unref();
+  },
+};
