@@ -415,6 +415,8 @@ export class EventStreamsClient {
       failed: this.failed,
       retries: this.retries,
       insecure: this.insecure,
+      chained: this.chained,
+      maxInFlight: this.flow.options.maxInFlight,
     };
   }
 
