@@ -44,7 +44,8 @@ export type ClientKind =
   | 'kafkajs'
   | 'kafkajs-32'
   | 'kafkajs-batch'
-  | 'gateway-batch';
+  | 'gateway-batch'
+  | 'node-kafka';
 export type EndpointId = 'stub-http' | 'local-http' | 'local-https' | 'local-kafka';
 
 export const CLIENT_LABEL: Record<ClientKind, string> = {
@@ -58,6 +59,7 @@ export const CLIENT_LABEL: Record<ClientKind, string> = {
   'kafkajs-32': 'kafkajs direct: 32 sends in flight, one message each',
   'kafkajs-batch': 'kafkajs direct: 100 messages per send',
   'gateway-batch': 'gateway batch route: bare undici, 100 v2 records per request',
+  'node-kafka': 'node: event-streams-producer over the Kafka transport (no gateway)',
 };
 
 /** Sends in flight in the `kafkajs-32` row (the independent harness's figure). */

@@ -174,13 +174,22 @@ const TAB = 'bench-tab';
  * bench-source → event-streams-producer → bench-sink, plus catch → bench-sink(error).
  * The producer's output is the input message with `msg.eventstreams` added, after the ack.
  */
-export function producerFlow(endpoint: EndpointInfo, load: LoadSettings, queueMessages: number): unknown[] {
+export function producerFlow(
+  endpoint: EndpointInfo,
+  load: LoadSettings,
+  queueMessages: number,
+  kafkaTransport = false,
+): unknown[] {
   return [
     { id: TAB, type: 'tab', label: 'bench' },
     {
       id: 'bench-endpoint',
       type: 'event-streams-endpoint',
       name: 'bench',
+      // The Kafka transport row: straight to the gateway's broker (same broker as the kafkajs rows).
+      ...(kafkaTransport
+        ? { transport: 'kafka', brokers: (endpoint.brokers ?? []).join(','), brokersTls: false }
+        : {}),
       url: endpoint.url,
       flavour: 'v1',
       authMode: 'bearer',

@@ -52,6 +52,10 @@ export interface Ratio {
   gatewayVsKafkajsBatch?: number | null;
   /** Kafka-backed endpoint only: producer node through the gateway ÷ kafkajs one awaited send. */
   oursViaGatewayVsKafkajs?: number | null;
+  /** Producer node over the Kafka transport ÷ kafkajs 100 per send (same broker; target >= 0.8). */
+  nodeKafkaVsKafkajsBatch?: number | null;
+  /** Producer node over the Kafka transport ÷ kafkajs one awaited send (same broker; target >= 5). */
+  nodeKafkaVsKafkajs?: number | null;
   /** Stub only: core client with endpoint metrics ÷ the same client without (the cost of metrics). */
   metricsOnVsOff?: number | null;
   /** Per ratio: the per-round ratios, their median and range. */
@@ -213,6 +217,8 @@ export function computeRatios(scenarios: ScenarioResult[], endpoints: EndpointId
       ['gatewayVsKafkajs', 'dispatch', 'kafkajs'],
       ['gatewayVsKafkajsBatch', 'dispatch', 'kafkajs-batch'],
       ['oursViaGatewayVsKafkajs', 'node', 'kafkajs'],
+      ['nodeKafkaVsKafkajsBatch', 'node-kafka', 'kafkajs-batch'],
+      ['nodeKafkaVsKafkajs', 'node-kafka', 'kafkajs'],
       ['metricsOnVsOff', 'core-metered', 'core'],
     ];
     for (const [name, a, b] of extra) {
@@ -365,6 +371,25 @@ export function evaluateTargets(r: Omit<BenchResults, 'targets'>): TargetResult[
         1,
         false,
         () => boundBy(gw, load, cpus),
+      );
+      const nk = find(s, 'node-kafka', 'closed', ep);
+      ratioTarget(
+        ratio,
+        'nodeKafkaVsKafkajsBatch',
+        'node-kafka-vs-kafkajs-100',
+        'producer node over the Kafka transport vs kafkajs 100 messages per send, same broker',
+        0.8,
+        false,
+        () => boundBy(nk, load, cpus),
+      );
+      ratioTarget(
+        ratio,
+        'nodeKafkaVsKafkajs',
+        'node-kafka-vs-kafkajs-1',
+        'producer node over the Kafka transport vs kafkajs one awaited send per message, same broker',
+        5,
+        false,
+        () => boundBy(nk, load, cpus),
       );
     }
   }

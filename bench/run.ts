@@ -48,7 +48,7 @@ import { round } from './stats';
 const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
 const KINDS: ClientKind[] = ['ceiling', 'dispatch', 'core', 'node', 'httpreq'];
 /** Clients that talk to Kafka directly: only in the Kafka-backed endpoint's rounds (same broker). */
-const KAFKA_KINDS: ClientKind[] = ['kafkajs', 'kafkajs-32', 'kafkajs-batch', 'gateway-batch'];
+const KAFKA_KINDS: ClientKind[] = ['kafkajs', 'kafkajs-32', 'kafkajs-batch', 'gateway-batch', 'node-kafka'];
 /** The core client with endpoint metrics: only against the stub, beside `core`, for the cost of metrics. */
 const STUB_KINDS: ClientKind[] = ['core-metered'];
 

@@ -310,11 +310,14 @@ async function nodeRedRig(
   runtime ??= await startRuntime();
   if (passOnly) {
     await runtime.deploy(passFlow());
-  } else if (kind === 'node') {
+  } else if (kind === 'node' || kind === 'node-kafka') {
     for (const t of ['event-streams-endpoint', 'event-streams-producer']) {
       if (!runtime.hasType(t)) throw new Error(`skipped: node type ${t} is not built/loaded`);
     }
-    await runtime.deploy(producerFlow(endpoint, load, 1_000_000));
+    if (kind === 'node-kafka' && !endpoint.brokers?.length) {
+      throw new Error('skipped: the Kafka transport row needs a Kafka-backed endpoint (its broker)');
+    }
+    await runtime.deploy(producerFlow(endpoint, load, 1_000_000, kind === 'node-kafka'));
   } else {
     if (endpoint.caPem) {
       caFile = path.join(runtime.userDir, 'bench-ca.pem');

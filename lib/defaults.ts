@@ -195,8 +195,11 @@ export const CORE_DEFAULTS = {
  *   cost is now visible (the status shows "N waiting behind key order") and has two fixes: order
  *   off for one-key-per-device flows, or the Kafka transport, whose idempotent producer keeps order
  *   with several requests in flight.
+ * - `transport` rest: the REST Producer API, what every flow saved before the Kafka transport
+ *   used; `kafka` (the Kafka protocol, lib/kafka-sender.ts) is chosen per endpoint.
  */
 export const ENDPOINT_CHOICE_DEFAULTS = {
+  transport: 'rest',
   flavour: 'v1',
   authMode: 'bearer',
   saslMechanism: 'plain',

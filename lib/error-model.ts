@@ -475,8 +475,13 @@ export function fromKafka(
   if (e.name === 'KafkaJSSASLAuthenticationError' || AUTHN_TYPES.has(type)) {
     return new AuthenticationError(`Kafka authentication failed: ${message}`, withCode);
   }
-  if (AUTHZ_TYPES.has(type))
-    return new AuthorizationError(`Kafka authorization failed: ${message}`, withCode);
+  if (AUTHZ_TYPES.has(type)) {
+    const what = type === 'TOPIC_AUTHORIZATION_FAILED' && topic ? ` on topic '${topic}'` : '';
+    return new AuthorizationError(
+      `Kafka authorization failed${what} (producing needs the Writer role): ${message}`,
+      withCode,
+    );
+  }
   if (NOT_FOUND_TYPES.has(type)) {
     return new TopicNotFoundError(topic ? `Topic '${topic}' does not exist` : message, withCode);
   }
@@ -485,7 +490,32 @@ export function fromKafka(
   }
   if (type in INVALID_TYPES) return new ValidationError(message, INVALID_TYPES[type], withCode);
   if (type === 'MESSAGE_TOO_LARGE' || type === 'RECORD_LIST_TOO_LARGE') {
-    return new PayloadTooLargeError(message, withCode);
+    return new PayloadTooLargeError(`The record is larger than the broker accepts: ${message}`, withCode);
+  }
+  // Produce over the Kafka protocol (lib/kafka-sender.ts).
+  if (type === 'INVALID_RECORD' || type === 'CORRUPT_MESSAGE') {
+    return new BadRequestError(`The broker rejected the record: ${message}`, withCode);
+  }
+  if (type === 'NOT_ENOUGH_REPLICAS' || type === 'NOT_ENOUGH_REPLICAS_AFTER_APPEND') {
+    return new UnavailableError(`Too few in-sync replicas to write with acks=all: ${message}`, withCode);
+  }
+  // Admin quotas; produce quotas delay answers instead. kafkajs 2.2.4 does not know code 89 yet
+  // (it reports KAFKAJS_UNKNOWN_ERROR_CODE), a newer client behind the port may.
+  if (type === 'THROTTLING_QUOTA_EXCEEDED') {
+    return new RateLimitedError(`The cluster's quota was exceeded: ${message}`, withCode);
+  }
+  if (
+    e.name === 'KafkaJSBrokerNotFound' ||
+    e.name === 'KafkaJSNoBrokerAvailableError' ||
+    e.name === 'KafkaJSMetadataNotLoaded'
+  ) {
+    return new ConnectionError(`Kafka connection failed: no broker answered (${message})`, {
+      ...base,
+      cause: err,
+    });
+  }
+  if (e.name === 'KafkaJSLockTimeout') {
+    return new TimeoutError(`Kafka request timed out: ${message}`, { ...base, cause: err });
   }
   if (e.name === 'KafkaJSConnectionError' || e.name === 'KafkaJSConnectionClosedError') {
     const sys = typeof e.code === 'string' ? e.code : undefined;

@@ -21,11 +21,13 @@ import {
 } from './errors';
 import { fromKafka } from './error-model';
 import { compileGlob } from './glob';
+import { iamTokenProvider } from './kafka-auth';
 import type {
   CreateTopicOptions,
   DeleteTopicResult,
   EnsureTopicResult,
   KafkaAdminOptions,
+  KafkaSaslConfig,
   ListTopicsOptions,
   ListTopicsResult,
   TlsOptions,
@@ -54,7 +56,7 @@ export interface KafkaClientSettings {
   brokers: string[];
   clientId?: string;
   ssl?: boolean | TlsOptions;
-  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+  sasl?: KafkaSaslConfig;
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
 }
@@ -105,7 +107,9 @@ export function toKafkaConfig(
   };
   const ssl = toTlsOptions(settings.ssl);
   if (ssl !== undefined) config.ssl = ssl;
-  if (settings.sasl) {
+  if (settings.sasl?.mechanism === 'oauthbearer') {
+    config.sasl = { mechanism: 'oauthbearer', oauthBearerProvider: iamTokenProvider(settings.sasl) };
+  } else if (settings.sasl) {
     config.sasl = {
       mechanism: settings.sasl.mechanism,
       username: settings.sasl.username,
@@ -118,7 +122,8 @@ export function toKafkaConfig(
 /** Strings that must never appear in errors or logs built from this configuration. */
 export function secretsOf(settings: KafkaClientSettings): string[] {
   const out: string[] = [];
-  if (settings.sasl?.password) out.push(settings.sasl.password);
+  if (settings.sasl?.mechanism === 'oauthbearer') out.push(settings.sasl.apiKey);
+  else if (settings.sasl?.password) out.push(settings.sasl.password);
   if (typeof settings.ssl === 'object' && settings.ssl.passphrase) out.push(settings.ssl.passphrase);
   return out;
 }

@@ -287,10 +287,26 @@ export interface KafkaClientConfig {
    * IBM Cloud: `plain` with username `token` and the API key as password.
    * On-prem 10.x/11.x: `scram-sha-512` with a KafkaUser's credentials.
    */
-  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+  sasl?: KafkaSaslConfig;
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
 }
+
+/**
+ * SASL for a Kafka-protocol client. `oauthbearer` exchanges the API key for an IAM access token
+ * (the apikey grant, as lib/auth.ts does for REST) and presents it to the brokers, refreshed
+ * before it expires: what Enterprise instances with `iam_token_only` require.
+ */
+export type KafkaSaslConfig =
+  | { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string }
+  | {
+      mechanism: 'oauthbearer';
+      apiKey: string;
+      /** Default {@link DEFAULT_IAM_URL}. */
+      iamUrl?: string;
+      /** TLS for the IAM exchange (custom CA of a private IAM). Default: the system CAs. */
+      iamTls?: TlsOptions;
+    };
 
 /** Options of the Kafka-protocol topic admin (lib/kafka-admin.ts), for on-prem clusters without Admin REST. */
 export interface KafkaAdminOptions extends KafkaClientConfig {

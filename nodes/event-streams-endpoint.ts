@@ -16,6 +16,7 @@ import type { Request, Response } from 'express';
 import { EventStreamsClient } from '../lib/client';
 import { isEventStreamsError, ValidationError } from '../lib/errors';
 import type { ConnectionCheck, TopicAdmin } from '../lib/types';
+import type { Sender } from '../lib/sender';
 import { checkGlob } from '../lib/glob';
 import { type CredentialName, ENDPOINT_CREDENTIALS } from './shared/credentials';
 import {
@@ -30,6 +31,7 @@ import {
 } from './shared/endpoint-config';
 import { testRequestConfig, type StoredEndpoint } from './shared/editor-request';
 import { EndpointResources, type OutboxPlacement } from './shared/endpoint-resources';
+import { buildKafkaSenderOptions } from './shared/kafka-config';
 import {
   METRICS_SETTING,
   registerMetricsRoutes,
@@ -325,25 +327,36 @@ export = function (RED: NodeAPI): void {
       const options = request.options;
       let host = '';
       try {
-        host = new URL(options.url).host;
+        host = options.transport === 'kafka' ? (options.brokers[0] ?? '') : new URL(options.url).host;
       } catch {
         // buildClientOptions reports the bad URL below.
       }
-      let client: EventStreamsClient;
+      let client: Pick<Sender, 'testConnection' | 'close'>;
       try {
-        // A core `http proxy` node named by the request (part of the destination the secrets
-        // were compared against); otherwise the environment's proxy variables.
-        const proxyNode = typeof body.proxy === 'string' && body.proxy ? RED.nodes.getNode(body.proxy) : null;
-        const proxyOk = !proxyNode || (proxyNode as { type?: string }).type === 'http proxy';
-        const clientOptions = buildClientOptions(
-          options,
-          request.credentials,
-          proxyOk ? proxyFromConfigNode(proxyNode as never) : undefined,
-        );
-        // One attempt, bounded: the user is waiting on a button.
-        clientOptions.retry = { retries: 0 };
-        clientOptions.requestTimeoutMs = Math.min(options.requestTimeoutMs, 15_000);
-        client = new EventStreamsClient(clientOptions);
+        if (options.transport === 'kafka') {
+          // The Kafka transport: bootstrap metadata over the endpoint's TLS and SASL settings.
+          const kafkaOptions = buildKafkaSenderOptions(options, request.credentials);
+          kafkaOptions.retry = { retries: 0 };
+          kafkaOptions.requestTimeoutMs = Math.min(options.requestTimeoutMs, 15_000);
+          // eslint-disable-next-line @typescript-eslint/no-require-imports
+          const { KafkaSender } = require('../lib/kafka-sender') as typeof import('../lib/kafka-sender');
+          client = new KafkaSender(kafkaOptions);
+        } else {
+          // A core `http proxy` node named by the request (part of the destination the secrets
+          // were compared against); otherwise the environment's proxy variables.
+          const proxyNode =
+            typeof body.proxy === 'string' && body.proxy ? RED.nodes.getNode(body.proxy) : null;
+          const proxyOk = !proxyNode || (proxyNode as { type?: string }).type === 'http proxy';
+          const clientOptions = buildClientOptions(
+            options,
+            request.credentials,
+            proxyOk ? proxyFromConfigNode(proxyNode as never) : undefined,
+          );
+          // One attempt, bounded: the user is waiting on a button.
+          clientOptions.retry = { retries: 0 };
+          clientOptions.requestTimeoutMs = Math.min(options.requestTimeoutMs, 15_000);
+          client = new EventStreamsClient(clientOptions);
+        }
       } catch (err) {
         const message = isEventStreamsError(err) ? err.message : 'Invalid configuration';
         // A secret left as stored while a destination changed: say why, not just "no API key".

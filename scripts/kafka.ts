@@ -15,7 +15,7 @@
  *    once and reused. Needs Java 17 and Maven.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -36,6 +36,8 @@ export interface StartKafkaOptions {
   startTimeoutMs?: number;
   /** Leave the broker running when this process exits (the CLI's `start`). Default false. */
   detached?: boolean;
+  /** Add TLS listeners (SASL_SSL, SSL with client certificates). */
+  security?: KafkaSecurityOptions;
 }
 
 /**
@@ -45,11 +47,39 @@ export interface StartKafkaOptions {
  */
 export const LOCAL_SASL_USER = { username: 'esnodes', password: 'esnodes-local-secret' } as const;
 
+/**
+ * The API key the secured listeners accept as SASL PLAIN user `token` (IBM Cloud's form); tests
+ * start the local endpoint with the same key so that its IAM exchange yields OAUTHBEARER tokens.
+ */
+export const LOCAL_SASL_API_KEY = 'esnodes-local-kafka-api-key';
+
+/**
+ * TLS listeners as IBM Event Streams has them: SASL_SSL (PLAIN, SCRAM-SHA-256/512, OAUTHBEARER)
+ * and SSL with required client certificates (mutual TLS), certificates from the project's CA
+ * (lib/local/certs.ts).
+ */
+export interface KafkaSecurityOptions {
+  /** PEM of the CA that signed `server` and accepted client certificates. */
+  caPem: string;
+  server: { cert: string; key: string };
+  /**
+   * JWKS of the OAUTHBEARER token issuer (the local endpoint's `/identity/keys`); https URLs are
+   * trusted through `caPem`. Without it the SASL_SSL listener has no OAUTHBEARER.
+   */
+  jwksUrl?: string;
+  /** Expected `iss` of the tokens. Default: IBM IAM's. */
+  issuer?: string;
+}
+
 export interface KafkaInstance {
   /** Bootstrap brokers, `host:port`. */
   brokers: string[];
   /** Bootstrap brokers of the SASL_PLAINTEXT listener (local broker only), see {@link LOCAL_SASL_USER}. */
   saslBrokers?: string[];
+  /** With {@link StartKafkaOptions.security}: the SASL_SSL listener. */
+  saslSslBrokers?: string[];
+  /** With {@link StartKafkaOptions.security}: the SSL listener requiring a client certificate. */
+  sslBrokers?: string[];
   /** Undefined for an external cluster (`KAFKA_BROKERS`). */
   pid?: number;
   stateDir?: string;
@@ -240,17 +270,75 @@ function kafkaUuid(): string {
   }
 }
 
-function serverProperties(dir: string, port: number, controllerPort: number, saslPort: number): string {
+interface SecureListeners {
+  saslSslPort: number;
+  sslPort: number;
+  caFile: string;
+  keystoreFile: string;
+  security: KafkaSecurityOptions;
+}
+
+/** Properties-file escaping for a value inside a JAAS option string. */
+function jaasQuote(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+function secureProperties(l: SecureListeners): string[] {
   const { username, password } = LOCAL_SASL_USER;
+  const mechanisms = [
+    'PLAIN',
+    'SCRAM-SHA-256',
+    'SCRAM-SHA-512',
+    ...(l.security.jwksUrl ? ['OAUTHBEARER'] : []),
+  ];
+  const lines = [
+    'ssl.keystore.type=PEM',
+    `ssl.keystore.location=${l.keystoreFile}`,
+    'ssl.truststore.type=PEM',
+    `ssl.truststore.location=${l.caFile}`,
+    'ssl.enabled.protocols=TLSv1.2,TLSv1.3',
+    'listener.name.ssl.ssl.client.auth=required',
+    `listener.name.sasl_ssl.sasl.enabled.mechanisms=${mechanisms.join(',')}`,
+    `listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_${username}="${password}" user_token="${LOCAL_SASL_API_KEY}";`,
+    'listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+    'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+  ];
+  if (l.security.jwksUrl) {
+    // The validator fetches the JWKS itself; for an https URL its trust comes from the JAAS
+    // options (ssl.truststore.*), not from the JVM's default trust store. The broker's own login
+    // (unused: inter-broker traffic is PLAINTEXT) still needs a subject for its unsecured token.
+    lines.push(
+      `listener.name.sasl_ssl.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="broker" ssl.truststore.type="PEM" ssl.truststore.location=${jaasQuote(l.caFile)};`,
+      // 3.9 and 4.x: the class outside `secured` (the `secured` alias is gone in 4.0).
+      'listener.name.sasl_ssl.oauthbearer.sasl.server.callback.handler.class=org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler',
+      `sasl.oauthbearer.jwks.endpoint.url=${l.security.jwksUrl}`,
+      `sasl.oauthbearer.expected.issuer=${l.security.issuer ?? 'https://iam.cloud.ibm.com/identity'}`,
+    );
+  }
+  return lines;
+}
+
+function serverProperties(
+  dir: string,
+  port: number,
+  controllerPort: number,
+  saslPort: number,
+  secure?: SecureListeners,
+): string {
+  const { username, password } = LOCAL_SASL_USER;
+  const listeners = [`PLAINTEXT://127.0.0.1:${port}`, `SASL_PLAINTEXT://127.0.0.1:${saslPort}`];
+  if (secure)
+    listeners.push(`SASL_SSL://127.0.0.1:${secure.saslSslPort}`, `SSL://127.0.0.1:${secure.sslPort}`);
   return [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort},SASL_PLAINTEXT://127.0.0.1:${saslPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port},SASL_PLAINTEXT://127.0.0.1:${saslPort}`,
+    `listeners=${[...listeners, `CONTROLLER://127.0.0.1:${controllerPort}`].join(',')}`,
+    `advertised.listeners=${listeners.join(',')}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT',
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL',
+    ...(secure ? secureProperties(secure) : []),
     // SASL as IBM Cloud (PLAIN) and on-prem Event Streams (SCRAM) use it; the SCRAM credentials
     // are written into the metadata log when the storage is formatted.
     'sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
@@ -480,16 +568,38 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
   const logFile = path.join(logDir, 'server.log');
   const outFile = path.join(logDir, 'broker.out');
   const ports = new Set<number>();
-  while (ports.size < 3) ports.add(await freePort());
-  const [port, controllerPort, saslPort] = [...ports] as [number, number, number];
+  while (ports.size < (options.security ? 5 : 3)) ports.add(await freePort());
+  const [port, controllerPort, saslPort, saslSslPort, sslPort] = [...ports] as number[] as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const brokers = [`127.0.0.1:${port}`];
   const saslBrokers = [`127.0.0.1:${saslPort}`];
+  let secure: SecureListeners | undefined;
+  if (options.security) {
+    const dir = path.join(stateDir, 'tls');
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const caFile = path.join(dir, 'ca.pem');
+    const keystoreFile = path.join(dir, 'server.pem');
+    fs.writeFileSync(caFile, options.security.caPem);
+    // Kafka's PEM key store wants a PKCS#8 key followed by the certificate chain.
+    const pkcs8 = createPrivateKey(options.security.server.key).export({ type: 'pkcs8', format: 'pem' });
+    fs.writeFileSync(keystoreFile, `${String(pkcs8)}${options.security.server.cert}`, { mode: 0o600 });
+    secure = { saslSslPort, sslPort, caFile, keystoreFile, security: options.security };
+  }
 
   // Ports change per start, so the properties are rewritten; the formatted data dir is kept.
-  fs.writeFileSync(propsFile, serverProperties(stateDir, port, controllerPort, saslPort));
+  fs.writeFileSync(propsFile, serverProperties(stateDir, port, controllerPort, saslPort, secure));
   fs.writeFileSync(log4jFile, log4jProperties(logDir));
   const classpath = path.join(libs, '*');
   const common = [...jvmArgs(), `-Dlog4j.configuration=file:${log4jFile}`, `-Dkafka.logs.dir=${logDir}`];
+  // Kafka 3.9.1+/4.x fetch a JWKS only from URLs on this list (CVE-2025-27817).
+  if (options.security?.jwksUrl) {
+    common.push(`-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls=${options.security.jwksUrl}`);
+  }
 
   if (!fs.existsSync(path.join(stateDir, 'data', 'meta.properties'))) {
     await run(
@@ -590,6 +700,7 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
   return {
     brokers,
     saslBrokers,
+    ...(secure ? { saslSslBrokers: [`127.0.0.1:${saslSslPort}`], sslBrokers: [`127.0.0.1:${sslPort}`] } : {}),
     get pid() {
       return pid || undefined;
     },

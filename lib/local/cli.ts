@@ -16,7 +16,7 @@ import {
   DEFAULT_MAX_CONNECTIONS,
 } from './limits';
 import { DEFAULT_HOST, DEFAULT_PORT, defaultStateDir, startLocalEndpoint } from './server';
-import type { FaultSpec, LocalEndpointOptions } from './types';
+import type { FaultSpec, KafkaConnectionOptions, LocalEndpointOptions } from './types';
 
 const USAGE = `Usage: event-streams-local [options]
 
@@ -35,6 +35,19 @@ Options:
   --topic NAME[:N]       Create a topic with N partitions (default 1) at start (repeatable)
   --auto-create          Create unknown topics on first produce
   --kafka BROKERS        Store records in Kafka (comma-separated host:port) instead of memory
+  --kafka-tls            TLS to the brokers (on by itself with --kafka-ca/--kafka-cert)
+  --kafka-ca FILE        CA certificate(s) (PEM) the brokers' certificates are checked against
+  --kafka-cert FILE      Client certificate (PEM) for mutual TLS; with --kafka-key FILE
+  --kafka-key FILE       Its private key (PEM)
+  --kafka-sasl MECH      plain | scram-sha-256 | scram-sha-512 | oauthbearer
+  --kafka-user NAME      SASL username (plain/scram; IBM Cloud: token)
+  --kafka-password-file FILE
+                         SASL password (plain/scram), or the API key (oauthbearer); default: the
+                         ES_LOCAL_KAFKA_PASSWORD environment variable. Never given on the command line.
+  --kafka-iam-url URL    IAM token URL for oauthbearer (default IBM Cloud IAM)
+  --iam-signing-key FILE RSA private key (PEM): IAM tokens become RS256 JWTs with a JWKS at
+                         /identity/keys, for brokers validating OAUTHBEARER (default:
+                         ES_LOCAL_IAM_SIGNING_KEY_FILE)
   --state-dir DIR        CA, certificates and API key (default ${defaultStateDir()})
   --hostname NAME        Extra DNS name or IP for the server certificate (repeatable)
   --token-lifetime SEC   IAM token lifetime in seconds (default 3600)
@@ -81,7 +94,10 @@ function readKeyFile(file: string): string {
 }
 
 /** Turns command-line arguments into endpoint options; throws UsageError on bad input. */
-export function parseCli(argv: string[]): { help: true } | { help: false; options: LocalEndpointOptions } {
+export function parseCli(
+  argv: string[],
+  env: Record<string, string | undefined> = process.env,
+): { help: true } | { help: false; options: LocalEndpointOptions } {
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -99,6 +115,15 @@ export function parseCli(argv: string[]): { help: true } | { help: false; option
       topic: { type: 'string', multiple: true },
       'auto-create': { type: 'boolean' },
       kafka: { type: 'string' },
+      'kafka-tls': { type: 'boolean' },
+      'kafka-ca': { type: 'string' },
+      'kafka-cert': { type: 'string' },
+      'kafka-key': { type: 'string' },
+      'kafka-sasl': { type: 'string' },
+      'kafka-user': { type: 'string' },
+      'kafka-password-file': { type: 'string' },
+      'kafka-iam-url': { type: 'string' },
+      'iam-signing-key': { type: 'string' },
       'state-dir': { type: 'string' },
       hostname: { type: 'string', multiple: true },
       'token-lifetime': { type: 'string' },
@@ -147,8 +172,13 @@ export function parseCli(argv: string[]): { help: true } | { help: false; option
         .split(',')
         .map((b) => b.trim())
         .filter(Boolean),
+      ...kafkaSecurity(values, env),
     };
+  } else if (Object.keys(values).some((k) => k.startsWith('kafka-'))) {
+    throw new UsageError('--kafka-* options need --kafka BROKERS');
   }
+  const signingKeyFile = values['iam-signing-key'] ?? env.ES_LOCAL_IAM_SIGNING_KEY_FILE;
+  if (signingKeyFile) options.iamSigningKey = readFileOption(signingKeyFile, 'IAM signing key');
   if (values['state-dir']) options.stateDir = values['state-dir'];
   if (values.hostname) options.hostnames = values.hostname;
   if (values['token-lifetime'] !== undefined) {
@@ -191,6 +221,73 @@ export function parseCli(argv: string[]): { help: true } | { help: false; option
     options.faults = faults;
   }
   return { help: false, options };
+}
+
+function readFileOption(file: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(
+      `Cannot read the ${what} file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
+  }
+}
+
+const KAFKA_SASL = ['plain', 'scram-sha-256', 'scram-sha-512', 'oauthbearer'] as const;
+
+/** TLS and SASL to the brokers; secrets come from a file or the environment, never from argv. */
+function kafkaSecurity(
+  values: Record<string, string | boolean | string[] | undefined>,
+  env: Record<string, string | undefined>,
+): Pick<KafkaConnectionOptions, 'ssl' | 'sasl'> {
+  const str = (name: string): string | undefined => {
+    const v = values[name];
+    return typeof v === 'string' ? v : undefined;
+  };
+  const out: Pick<KafkaConnectionOptions, 'ssl' | 'sasl'> = {};
+  const ca = str('kafka-ca');
+  const cert = str('kafka-cert');
+  const key = str('kafka-key');
+  if ((cert === undefined) !== (key === undefined))
+    throw new UsageError('--kafka-cert and --kafka-key go together');
+  if (values['kafka-tls'] === true || ca !== undefined || cert !== undefined) {
+    out.ssl = {
+      ...(ca !== undefined ? { ca: readFileOption(ca, 'Kafka CA') } : {}),
+      ...(cert !== undefined ? { cert: readFileOption(cert, 'Kafka client certificate') } : {}),
+      ...(key !== undefined ? { key: readFileOption(key, 'Kafka client key') } : {}),
+    };
+  }
+  const mech = str('kafka-sasl');
+  if (mech === undefined) {
+    if (str('kafka-user') !== undefined || str('kafka-password-file') !== undefined) {
+      throw new UsageError('--kafka-user and --kafka-password-file need --kafka-sasl');
+    }
+    return out;
+  }
+  if (!(KAFKA_SASL as readonly string[]).includes(mech)) {
+    throw new UsageError(`Invalid --kafka-sasl: ${mech} (${KAFKA_SASL.join(', ')})`);
+  }
+  const file = str('kafka-password-file');
+  const secret = (
+    file !== undefined ? readFileOption(file, 'Kafka password') : (env.ES_LOCAL_KAFKA_PASSWORD ?? '')
+  ).trim();
+  if (!secret) {
+    throw new UsageError(`--kafka-sasl ${mech} needs --kafka-password-file FILE or ES_LOCAL_KAFKA_PASSWORD`);
+  }
+  if (mech === 'oauthbearer') {
+    const iamUrl = str('kafka-iam-url');
+    out.sasl = {
+      mechanism: 'oauthbearer',
+      apiKey: secret,
+      ...(iamUrl !== undefined ? { iamUrl } : {}),
+      ...(typeof out.ssl === 'object' && out.ssl.ca !== undefined ? { iamTls: { ca: out.ssl.ca } } : {}),
+    };
+  } else {
+    const username = str('kafka-user') ?? env.ES_LOCAL_KAFKA_USER;
+    if (!username) throw new UsageError(`--kafka-sasl ${mech} needs --kafka-user`);
+    out.sasl = { mechanism: mech as 'plain' | 'scram-sha-256' | 'scram-sha-512', username, password: secret };
+  }
+  return out;
 }
 
 async function main(): Promise<void> {

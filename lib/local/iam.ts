@@ -15,8 +15,24 @@
  * is looked up when the token is used, so a key removed or demoted takes its tokens with it.
  * Clients must treat IAM tokens as opaque anyway; these are not JWTs and cannot be mistaken for a
  * real IBM credential.
+ *
+ * With a signing key (`--iam-signing-key`), tokens are RS256 JWTs as IBM IAM's are, and the
+ * public key is published at `GET /identity/keys` (JWKS, as IBM's), so that a real Kafka broker
+ * validates them for SASL/OAUTHBEARER (`sasl.oauthbearer.jwks.endpoint.url`). Gateways started
+ * with the same signing key and API keys accept each other's tokens.
  */
-import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  hkdfSync,
+  type KeyObject,
+  randomBytes,
+  sign,
+  timingSafeEqual,
+  verify as verifySignature,
+} from 'node:crypto';
 
 /** The grant type IBM IAM requires for API key exchanges. */
 export const APIKEY_GRANT_TYPE = 'urn:ibm:params:oauth:grant-type:apikey';
@@ -26,6 +42,21 @@ const HKDF_SALT = 'event-streams-local/iam-token-signing';
 const HKDF_INFO = 'v1';
 /** Tokens longer than this are not ours; checked before any hashing. */
 const MAX_TOKEN_LENGTH = 160;
+const MAX_JWT_LENGTH = 2048;
+/** The issuer claim, as IBM IAM's tokens carry it. */
+export const LOCAL_IAM_ISSUER = 'https://iam.cloud.ibm.com/identity';
+
+/** RS256 JWT issuing: the private key and what the JWKS publishes. */
+export interface JwtSigning {
+  /** PEM of an RSA private key (PKCS#1 or PKCS#8). */
+  privateKeyPem: string;
+  /** `iss` claim. Default {@link LOCAL_IAM_ISSUER}. */
+  issuer?: string;
+}
+
+export interface Jwks {
+  keys: Array<Record<string, unknown>>;
+}
 
 /** The digest a key is looked up under, so no lookup compares raw secrets. */
 export function secretDigest(secret: string): Buffer {
@@ -65,12 +96,39 @@ export class TokenStore {
   private readonly key: Buffer;
   private readonly kidToPrincipal = new Map<string, string>();
   private readonly principalToKid = new Map<string, string>();
+  private readonly jwt:
+    | {
+        privateKey: KeyObject;
+        publicKey: KeyObject;
+        kid: string;
+        issuer: string;
+        jwk: Record<string, unknown>;
+      }
+    | undefined;
 
   constructor(
     private readonly lifetimeSec: number,
     apiKeys: readonly string[],
+    signing?: JwtSigning,
   ) {
     this.key = deriveSigningKey(apiKeys);
+    if (signing !== undefined) {
+      const privateKey = createPrivateKey(signing.privateKeyPem);
+      if (privateKey.asymmetricKeyType !== 'rsa') throw new Error('the IAM signing key must be an RSA key');
+      const publicKey = createPublicKey(privateKey);
+      const jwk = publicKey.export({ format: 'jwk' }) as Record<string, unknown>;
+      // RFC 7638 thumbprint as the key id: the same key gives the same kid on every gateway.
+      const kid = createHash('sha256')
+        .update(JSON.stringify({ e: jwk.e, kty: jwk.kty, n: jwk.n }))
+        .digest('base64url');
+      this.jwt = {
+        privateKey,
+        publicKey,
+        kid,
+        issuer: signing.issuer ?? LOCAL_IAM_ISSUER,
+        jwk: { kty: jwk.kty, n: jwk.n, e: jwk.e, alg: 'RS256', use: 'sig', kid },
+      };
+    }
     for (const k of apiKeys) {
       const kid = createHmac('sha256', this.key).update('kid\0').update(k, 'utf8').digest().subarray(0, 12);
       const id = kid.toString('base64url');
@@ -88,6 +146,33 @@ export class TokenStore {
     const kid = this.principalToKid.get(principal);
     if (kid === undefined) throw new Error('tokens are issued for configured API keys only');
     const expiresAt = now + this.lifetimeSec * 1000;
+    if (this.jwt !== undefined) {
+      const iat = Math.floor(now / 1000);
+      const claims = {
+        iam_id: `iam-ServiceId-${kid}`,
+        id: `iam-ServiceId-${kid}`,
+        sub: `ServiceId-${kid}`,
+        sub_type: 'ServiceId',
+        iss: this.jwt.issuer,
+        grant_type: APIKEY_GRANT_TYPE,
+        scope: 'ibm openid',
+        client_id: 'default',
+        jti: randomBytes(12).toString('base64url'),
+        iat,
+        exp: Math.floor(expiresAt / 1000),
+      };
+      const head = b64json({ kid: this.jwt.kid, alg: 'RS256', typ: 'JWT' });
+      const input = `${head}.${b64json(claims)}`;
+      const sig = sign('sha256', Buffer.from(input), this.jwt.privateKey).toString('base64url');
+      return {
+        access_token: `${input}.${sig}`,
+        refresh_token: 'not_supported',
+        token_type: 'Bearer',
+        expires_in: this.lifetimeSec,
+        expiration: claims.exp,
+        scope: 'ibm openid',
+      };
+    }
     const body = `${VERSION}.${kid}.${expiresAt.toString(36)}.${randomBytes(12).toString('base64url')}`;
     return {
       access_token: `${body}.${this.sign(body)}`,
@@ -101,6 +186,7 @@ export class TokenStore {
 
   /** The API key a valid, unexpired token was issued for, or undefined. Constant work per call. */
   verify(token: string, now = Date.now()): string | undefined {
+    if (this.jwt !== undefined && token.startsWith('eyJ')) return this.verifyJwt(token, now);
     if (token.length > MAX_TOKEN_LENGTH || !token.startsWith(`${VERSION}.`)) return undefined;
     const dot = token.lastIndexOf('.');
     const body = token.slice(0, dot);
@@ -113,4 +199,39 @@ export class TokenStore {
     if (!(expiresAt > now)) return undefined;
     return this.kidToPrincipal.get(parts[1]!);
   }
+
+  /** The JWKS to publish (`GET /identity/keys`); empty without a signing key. */
+  jwks(): Jwks {
+    return { keys: this.jwt ? [this.jwt.jwk] : [] };
+  }
+
+  private verifyJwt(token: string, now: number): string | undefined {
+    const jwt = this.jwt!;
+    if (token.length > MAX_JWT_LENGTH) return undefined;
+    const parts = token.split('.');
+    if (parts.length !== 3) return undefined;
+    let header: Record<string, unknown>;
+    let claims: Record<string, unknown>;
+    try {
+      header = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+      claims = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+    } catch {
+      return undefined;
+    }
+    if (header.alg !== 'RS256' || header.kid !== jwt.kid) return undefined;
+    const ok = verifySignature(
+      'sha256',
+      Buffer.from(`${parts[0]}.${parts[1]}`),
+      jwt.publicKey,
+      Buffer.from(parts[2]!, 'base64url'),
+    );
+    if (!ok || claims.iss !== jwt.issuer) return undefined;
+    if (!(typeof claims.exp === 'number' && claims.exp * 1000 > now)) return undefined;
+    const sub = typeof claims.sub === 'string' ? claims.sub : '';
+    return sub.startsWith('ServiceId-') ? this.kidToPrincipal.get(sub.slice('ServiceId-'.length)) : undefined;
+  }
+}
+
+function b64json(value: unknown): string {
+  return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
 }

@@ -65,7 +65,7 @@ import { MemoryBackend } from './memory-backend';
 import { createGatewayMetrics, type GatewayMetrics, type MetricsRoute } from './metrics';
 import { routeAdmin } from './routes/admin';
 import { routeLocal, withFault } from './routes/dev';
-import { iamToken } from './routes/iam';
+import { iamKeys, iamToken } from './routes/iam';
 import { produceBatch } from './routes/batch';
 import { produceV1, produceV2 } from './routes/produce';
 import { isRegistryPath, routeRegistry } from './routes/registry';
@@ -387,6 +387,11 @@ class LocalServer {
         deps.counts.iam++;
         return iamToken(ctx);
       }
+      if (pathname === '/identity/keys') {
+        if (method !== 'GET') return notAllowed(ctx, 'GET', false);
+        deps.counts.iam++;
+        return iamKeys(ctx);
+      }
       if (seg[1] === 'local') return routeLocal(ctx);
       if (isRegistryPath(pathname)) return routeRegistry(ctx);
       if (pathname === '/metrics' && deps.metrics) return serveMetrics(ctx, deps.metrics);
@@ -487,10 +492,11 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
   }
 
   const writerKeys = (options.writerKeys ?? []).filter((k) => typeof k === 'string' && k.length > 0);
-  const tokens = new TokenStore(options.tokenLifetimeSec ?? DEFAULT_TOKEN_LIFETIME_SEC, [
-    ...apiKeys,
-    ...writerKeys,
-  ]);
+  const tokens = new TokenStore(
+    options.tokenLifetimeSec ?? DEFAULT_TOKEN_LIFETIME_SEC,
+    [...apiKeys, ...writerKeys],
+    options.iamSigningKey !== undefined ? { privateKeyPem: options.iamSigningKey } : undefined,
+  );
   const auth = new Authenticator({
     apiKeys,
     writerKeys,

@@ -3,16 +3,15 @@
  * Contracts of the local Event Streams-compatible endpoint: its options, its storage backends
  * (memory, Kafka) and the records it keeps for inspection.
  */
-import type { TopicDetail } from '../types';
+import type { KafkaSaslConfig, TopicDetail } from '../types';
 
 export interface KafkaConnectionOptions {
   /** Bootstrap brokers, `host:port`. */
   brokers: string[];
   clientId?: string;
   ssl?: boolean | { ca?: string | string[]; cert?: string; key?: string; rejectUnauthorized?: boolean };
-  sasl?:
-    | { mechanism: 'plain'; username: string; password: string }
-    | { mechanism: 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+  /** PLAIN, SCRAM or OAUTHBEARER (an IAM token from an API key); see lib/types.ts. */
+  sasl?: KafkaSaslConfig;
   /** Replication factor for topics the endpoint creates. Default: the broker's default (-1). */
   replicationFactor?: number;
 }
@@ -75,6 +74,11 @@ export interface LocalEndpointOptions {
   defaultPartitions?: number;
   /** IAM token lifetime in seconds. Default 3600. */
   tokenLifetimeSec?: number;
+  /**
+   * PEM of an RSA private key: IAM tokens become RS256 JWTs, published at `GET /identity/keys`
+   * for Kafka brokers validating SASL/OAUTHBEARER (lib/local/iam.ts).
+   */
+  iamSigningKey?: string;
   /** Per-topic produce permission: key → allowed topic globs. Absent means every key may produce everywhere. */
   producePermissions?: Record<string, string[]>;
   /** Topics every caller is forbidden to produce to (403). */

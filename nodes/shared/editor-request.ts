@@ -77,8 +77,10 @@ export function testRequestConfig(
   const sameDestination =
     stored !== undefined &&
     destinationKey(body) === destinationKey(stored.raw) &&
-    // Turning verification off would let whoever answers on the path read the secrets.
-    !(stored.resolved.verifyTls && !requested.verifyTls);
+    // Turning verification off would let whoever answers on the path read the secrets; so
+    // would plaintext to the brokers (SASL PLAIN sends the API key as it is).
+    !(stored.resolved.verifyTls && !requested.verifyTls) &&
+    !(stored.resolved.brokersTls && !requested.brokersTls);
   const options: NormalizedEndpointOptions =
     stored && sameDestination
       ? {

@@ -24,13 +24,19 @@ export const AUTH_MODES: readonly AuthMode[] = [
   'client-cert',
   'none',
 ];
-export const SASL_MECHANISMS: readonly SaslMechanism[] = ['plain', 'scram-sha-512', 'scram-sha-256'];
+export const SASL_MECHANISMS: readonly SaslMechanism[] = [
+  'plain',
+  'scram-sha-512',
+  'scram-sha-256',
+  'oauthbearer',
+];
 
 /** Node-RED's close handler is abandoned after 15 s; stay well inside it (see lib/defaults.ts). */
 export const MAX_CLOSE_TIMEOUT_MS = ms(CORE_DEFAULTS.maxCloseTimeout);
 
 /** Endpoint options with numbers parsed and defaults filled in. */
 export interface NormalizedEndpointOptions {
+  transport: 'rest' | 'kafka';
   url: string;
   adminUrl: string;
   flavour: 'v1' | 'v2';
@@ -101,6 +107,7 @@ export function normalizeEndpointOptions(
     ? (def.saslMechanism as SaslMechanism)
     : C.saslMechanism;
   return {
+    transport: def.transport === 'kafka' || def.transport === 'rest' ? def.transport : C.transport,
     url,
     adminUrl: optional(def.adminUrl) || url,
     flavour: def.flavour === 'v1' || def.flavour === 'v2' ? def.flavour : C.flavour,

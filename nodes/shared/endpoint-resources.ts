@@ -21,7 +21,7 @@ import { OutboxSender } from '../../lib/outbox-sender';
 import type { Sender } from '../../lib/sender';
 import type { ProxyOptions, TopicAdmin } from '../../lib/types';
 import { buildClientOptions, type NormalizedEndpointOptions } from './endpoint-config';
-import { buildKafkaClientConfig } from './kafka-config';
+import { buildKafkaClientConfig, buildKafkaSenderOptions } from './kafka-config';
 import type { EndpointCredentials } from './types';
 
 /** Where the outbox lives and how large it may grow, as the server's settings resolved them. */
@@ -50,9 +50,15 @@ export interface TransportContext {
 
 /**
  * The one place the transport is chosen. REST: the session's own produce pipeline (one client
- * for produce, admin and registry). The Kafka transport adds its branch here.
+ * for produce, admin and registry). Kafka: a {@link KafkaSender} to the endpoint's brokers
+ * (kafkajs is loaded only then).
  */
 export function createTransportSender(ctx: TransportContext): Sender {
+  if (ctx.options.transport === 'kafka') {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { KafkaSender } = require('../../lib/kafka-sender') as typeof import('../../lib/kafka-sender');
+    return new KafkaSender(buildKafkaSenderOptions(ctx.options, ctx.credentials));
+  }
   return ctx.client().sender;
 }
 
@@ -88,9 +94,9 @@ export class EndpointResources {
             );
       // Callers see a failure through outbox()/send(); this only keeps it from being unhandled.
       ready.catch(() => undefined);
-      // The transport is fixed by the options; REST until the Kafka transport is chosen here too.
+      // The transport is fixed by the options.
       this.outboxSender = new OutboxSender(
-        'rest',
+        init.options.transport,
         ready,
         () => this.transport(),
         init.options.closeTimeoutMs,

@@ -9,6 +9,12 @@
  */
 
 export interface ServiceKeyFields {
+  /**
+   * `rest` when the key has `kafka_http_url` (the user may switch to `kafka`); `kafka` for a key
+   * with brokers only (Enterprise Gen 2, which has no REST Producer API).
+   */
+  transport: 'rest' | 'kafka';
+  /** Empty for a Kafka-only key. */
   url: string;
   adminUrl: string;
   apiKey?: string;
@@ -50,11 +56,6 @@ export function mapServiceKey(input: unknown, prefs: ServiceKeyPreferences = {})
   const str = (v: unknown): string => (typeof v === 'string' ? v.trim() : '');
 
   const url = str(key.kafka_http_url) || str(key.kafka_rest_url);
-  if (!url) {
-    throw new Error(
-      'The service key has no kafka_http_url: it is not an Event Streams key, or the instance does not offer the REST Producer API',
-    );
-  }
   const adminUrl = str(key.kafka_admin_url) || url;
 
   let brokers = '';
@@ -69,11 +70,31 @@ export function mapServiceKey(input: unknown, prefs: ServiceKeyPreferences = {})
       .join(',');
   }
 
+  if (!brokers && typeof key.bootstrap_servers === 'string') {
+    brokers = key.bootstrap_servers
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .join(',');
+  }
+  if (!url && !brokers) {
+    throw new Error(
+      'The service key has neither kafka_http_url nor kafka_brokers_sasl/bootstrap_endpoints: it is not an Event Streams key',
+    );
+  }
+
   const user = str(key.user);
   const password = str(key.password);
   const apiKey = str(key.api_key) || str(key.apikey) || (user === 'token' ? password : '');
 
-  const result: ServiceKeyFields = { url, adminUrl, brokers, authMode: 'iam', flavour: 'v2' };
+  const result: ServiceKeyFields = {
+    transport: url ? 'rest' : 'kafka',
+    url,
+    adminUrl,
+    brokers,
+    authMode: 'iam',
+    flavour: 'v2',
+  };
   if (apiKey) {
     result.apiKey = apiKey;
     if (prefs.auth === 'bearer') {

@@ -13,7 +13,7 @@ import type { Outbox } from '../../lib/outbox';
 import type { Sender } from '../../lib/sender';
 
 export type AuthMode = 'bearer' | 'basic-token' | 'iam' | 'basic' | 'client-cert' | 'none';
-export type SaslMechanism = 'plain' | 'scram-sha-512' | 'scram-sha-256';
+export type SaslMechanism = 'plain' | 'scram-sha-512' | 'scram-sha-256' | 'oauthbearer';
 
 /**
  * `event-streams-endpoint` properties (exported with the flow). Numeric fields arrive as strings
@@ -21,6 +21,8 @@ export type SaslMechanism = 'plain' | 'scram-sha-512' | 'scram-sha-256';
  */
 export interface EndpointOptions {
   name: string;
+  /** `rest` (REST Producer API, the default) or `kafka` (the Kafka protocol to `brokers`). */
+  transport: 'rest' | 'kafka';
   /** REST producer base URL (`kafka_http_url`). */
   url: string;
   /** Admin REST base URL (`kafka_admin_url`); blank means `url`. */
@@ -31,7 +33,7 @@ export interface EndpointOptions {
   iamUrl: string;
   /** Verify the server certificate (default true). Off only with a loud warning. */
   verifyTls: boolean;
-  /** Kafka bootstrap brokers, comma or whitespace separated (topic-admin Kafka backend only). */
+  /** Kafka bootstrap brokers, comma or whitespace separated (Kafka transport, topic-admin Kafka backend). */
   brokers: string;
   saslMechanism: SaslMechanism;
   /** TLS to the brokers (default true; IBM Cloud and on-prem external listeners are always TLS). */

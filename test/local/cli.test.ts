@@ -66,6 +66,69 @@ describe('local endpoint: CLI', function () {
     removeDir(dir);
   });
 
+  it('parses the secured-Kafka flags; secrets only from a file or the environment', function () {
+    const dir = tempDir('cli-kafka-');
+    try {
+      const ca = path.join(dir, 'ca.pem');
+      const pw = path.join(dir, 'pw');
+      fs.writeFileSync(ca, 'CA-PEM');
+      fs.writeFileSync(pw, 'scram-secret\n');
+      const r = parseCli(
+        [
+          '--kafka',
+          'b1:9093,b2:9093',
+          '--kafka-ca',
+          ca,
+          '--kafka-sasl',
+          'scram-sha-512',
+          '--kafka-user',
+          'u',
+          '--kafka-password-file',
+          pw,
+        ],
+        {},
+      );
+      assert.ok(!r.help);
+      assert.deepEqual(r.options.kafka, {
+        brokers: ['b1:9093', 'b2:9093'],
+        ssl: { ca: 'CA-PEM' },
+        sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'scram-secret' },
+      });
+      const o = parseCli(
+        [
+          '--kafka',
+          'b:9093',
+          '--kafka-tls',
+          '--kafka-sasl',
+          'oauthbearer',
+          '--kafka-iam-url',
+          'https://iam.example/identity/token',
+        ],
+        {
+          ES_LOCAL_KAFKA_PASSWORD: 'api-key-from-env',
+        },
+      );
+      assert.ok(!o.help);
+      assert.deepEqual(o.options.kafka?.sasl, {
+        mechanism: 'oauthbearer',
+        apiKey: 'api-key-from-env',
+        iamUrl: 'https://iam.example/identity/token',
+      });
+      assert.throws(
+        () => parseCli(['--kafka', 'b:1', '--kafka-sasl', 'plain', '--kafka-user', 'u'], {}),
+        /ES_LOCAL_KAFKA_PASSWORD/,
+      );
+      assert.throws(
+        () => parseCli(['--kafka', 'b:1', '--kafka-sasl', 'kerberos'], {}),
+        /Invalid --kafka-sasl/,
+      );
+      assert.throws(() => parseCli(['--kafka-tls'], {}), /need --kafka/);
+      assert.throws(() => parseCli(['--kafka', 'b:1', '--kafka-password', 'x'], {}));
+    } finally {
+      removeDir(dir);
+    }
+  });
+
   it('prints one JSON ready line, serves the documented curl, and exits 0 on SIGTERM', async function () {
     running = await start(['--port', '0', '--state-dir', dir, '--topic', 'cli-t:2']);
     const { info } = running;

@@ -1,11 +1,43 @@
 // SPDX-License-Identifier: Apache-2.0
 /** The signed IAM tokens (self-contained, verifiable by any instance) and the permission globs. */
 import assert from 'node:assert/strict';
+import { createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
 
 import { permissionGlob } from '../../lib/local/auth';
 import { TokenStore } from '../../lib/local/iam';
 
 describe('local endpoint: signed IAM tokens', function () {
+  it('with a signing key: RS256 JWTs as IBM IAM issues them, verified with the published JWKS, by every instance with the same keys', function () {
+    const pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
+      type: 'pkcs8',
+      format: 'pem',
+    }) as string;
+    const a = new TokenStore(60, ['k1', 'k2'], { privateKeyPem: pem });
+    const b = new TokenStore(60, ['k2', 'k1'], { privateKeyPem: pem });
+    const t0 = Date.now();
+    const token = a.issue('k2', t0).access_token;
+    const [h, c, sig] = token.split('.') as [string, string, string];
+    const header = JSON.parse(Buffer.from(h, 'base64url').toString()) as Record<string, unknown>;
+    const claims = JSON.parse(Buffer.from(c, 'base64url').toString()) as Record<string, unknown>;
+    assert.equal(header.alg, 'RS256');
+    assert.equal(claims.iss, 'https://iam.cloud.ibm.com/identity');
+    assert.equal(claims.exp, Math.floor((t0 + 60_000) / 1000));
+    assert.equal(typeof claims.iat, 'number');
+    assert.equal(typeof claims.sub, 'string');
+    assert.ok(!token.includes('k2.'), 'the key is not in the token');
+    // What a broker does: the key from the JWKS by kid, then the signature.
+    const jwk = a.jwks().keys.find((k) => k.kid === header.kid)!;
+    assert.deepEqual(b.jwks(), a.jwks());
+    const pub = createPublicKey({ key: jwk as never, format: 'jwk' });
+    assert.ok(verify('sha256', Buffer.from(`${h}.${c}`), pub, Buffer.from(sig, 'base64url')));
+    assert.equal(b.verify(token, t0 + 1000), 'k2');
+    assert.equal(b.verify(token, t0 + 60_000), undefined, 'expired');
+    assert.equal(b.verify(`${h}.${c}.${sig.slice(0, -4)}AAAA`, t0), undefined, 'bad signature');
+    const forged = Buffer.from(JSON.stringify({ ...claims, sub: 'ServiceId-other' })).toString('base64url');
+    assert.equal(b.verify(`${h}.${forged}.${sig}`, t0), undefined, 'changed claims');
+    assert.deepEqual(new TokenStore(60, ['k1']).jwks(), { keys: [] });
+  });
+
   it('verifies live tokens, names the key they were issued for and expires them', function () {
     const store = new TokenStore(10, ['key-a', 'key-b']);
     const t0 = 1_000_000;

@@ -88,6 +88,7 @@ describe('nodes/shared', () => {
       const map = getImpl();
       it('maps a full IBM Cloud key to iam + v2 by default', () => {
         assert.deepEqual(map(JSON.stringify(CLOUD_KEY)), {
+          transport: 'rest',
           url: CLOUD_KEY.kafka_http_url,
           adminUrl: CLOUD_KEY.kafka_admin_url,
           brokers: CLOUD_KEY.kafka_brokers_sasl.join(','),
@@ -123,13 +124,29 @@ describe('nodes/shared', () => {
         assert.equal(r.username, 'alice');
         assert.equal(r.password, 'pw-secret');
       });
+      it('maps a Gen 2 key (brokers, no kafka_http_url) to a Kafka endpoint with the API key', () => {
+        for (const brokers of [
+          { kafka_brokers_sasl: ['g0.example:9093', 'g1.example:9093'] },
+          { bootstrap_endpoints: 'g0.example:9093,g1.example:9093' },
+        ]) {
+          assert.deepEqual(map({ apikey: 'GEN2-KEY-1', ...brokers }), {
+            transport: 'kafka',
+            url: '',
+            adminUrl: '',
+            brokers: 'g0.example:9093,g1.example:9093',
+            authMode: 'iam',
+            flavour: 'v2',
+            apiKey: 'GEN2-KEY-1',
+          });
+        }
+      });
       it('rejects bad JSON, non-objects, keys without URL or credentials, without echoing secrets', () => {
         assert.throws(() => map('{nope'), /not valid JSON/);
         assert.throws(() => map('42'), /JSON object/);
         assert.throws(
           () => map({ apikey: 'SECRET-XYZ-123' }),
           (err: Error) => {
-            assert.match(err.message, /kafka_http_url/);
+            assert.match(err.message, /neither kafka_http_url nor kafka_brokers_sasl/);
             assert.ok(!err.message.includes('SECRET-XYZ-123'));
             return true;
           },

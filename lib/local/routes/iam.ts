@@ -54,3 +54,8 @@ export function iamToken(ctx: RequestContext): void {
     },
   );
 }
+
+/** GET /identity/keys: the JWKS of the signing key (IBM IAM publishes its keys at the same path). */
+export function iamKeys(ctx: RequestContext): void {
+  send(ctx.res, 200, JSON.stringify(ctx.deps.tokens.jwks()), { 'cache-control': 'max-age=60' });
+}
