@@ -2,7 +2,7 @@
 /**
  * A client process of the benchmark (`fork`ed by run.ts, one per client kind): it runs the jobs it
  * is sent over IPC one after another and returns their results. argv: the client kind
- * (`ceiling|dispatch|core|node|httpreq|kafkajs|kafkajs-batch`).
+ * (`ceiling|dispatch|core|node|httpreq|kafkajs|kafkajs-32|kafkajs-batch|gateway-batch|node-kafka`).
  *
  * Every kind sends the same request (the captured template: same path and query, headers and
  * body) with the same connection settings, so the kinds differ only in the code in between.
