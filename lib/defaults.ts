@@ -189,9 +189,9 @@ export const CORE_DEFAULTS = {
  * - `outbox` false: the durable outbox writes to disk; opt in where a gateway goes offline.
  * - `orderByKey` true: like Kafka's idempotent producer, records of one key keep input order through
  *   retries; unkeyed records are never held back. Its cost over REST is one request at a time per
- *   key, about 1/RTT msgs/s for one key: the bench's `node-one-key-20ms` row did 25 msgs/s against
- *   118 for `node-8-keys-20ms` (load ~20 on 2 cores; issue #25 measured 47 against 373 on a quiet
- *   machine). It stays on because lost order is silent and cannot be repaired downstream, while the
+ *   key, about 1/RTT msgs/s for one key: the bench's `node-one-key-20ms` row did 46 msgs/s against
+ *   366 for `node-8-keys-20ms` (load 4.6 on 2 cores; issue #25 measured 47 against 373 on a quiet
+ *   machine), so one key is held to 1/RTT while eight keys reach the connections' ceiling. It stays on because lost order is silent and cannot be repaired downstream, while the
  *   cost is now visible (the status shows "N waiting behind key order") and has two fixes: order
  *   off for one-key-per-device flows, or the Kafka transport, whose idempotent producer keeps order
  *   with several requests in flight.
