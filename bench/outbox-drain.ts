@@ -101,6 +101,7 @@ async function workerMain(job: WorkerJob): Promise<Array<{ direct: DrainPhase; o
   };
   const outboxMod = require(path.join(dist, 'lib', 'outbox.js')) as typeof import('../lib/outbox');
   const { Spool } = require(path.join(dist, 'lib', 'spool.js')) as typeof import('../lib/spool');
+  const codec = require(path.join(dist, 'lib', 'record-codec.js')) as typeof import('../lib/record-codec');
   /* eslint-enable @typescript-eslint/no-require-imports */
   const base = {
     url: job.url,
@@ -134,8 +135,7 @@ async function workerMain(job: WorkerJob): Promise<Array<{ direct: DrainPhase; o
     const dir = path.join(job.dir, `spool-${round}`);
     const spool = await Spool.open({ dir, maxBytes: 1 << 30, fsync: false });
     const appends: Array<Promise<number>> = [];
-    for (let i = 0; i < job.records; i++)
-      appends.push(spool.append(outboxMod.serializeRecord(TOPIC, record(i))));
+    for (let i = 0; i < job.records; i++) appends.push(spool.append(codec.storeRecord(TOPIC, record(i))));
     await Promise.all(appends);
     await spool.close();
     const client = new EventStreamsClient(base as never);

@@ -7,18 +7,35 @@
  * appear in list/get after creation, or to disappear after deletion.
  */
 import {
-  EventStreamsError,
-  TopicExistsError,
-  TopicNotFoundError,
-  UnexpectedResponseError,
-  ValidationError,
-} from './errors';
+  checkBrokerId,
+  checkEntityName,
+  checkGroupId,
+  checkMirroringIncludes,
+  checkQuota,
+  checkRecordsToDelete,
+  checkResetOptions,
+} from './cluster-admin';
+import { UnexpectedResponseError, ValidationError } from './errors';
 import type { AuthProvider } from './auth';
-import { errorFromResponse, headerValue } from './encode';
-import { compileGlob } from './glob';
-import { type RetryPolicy, withRetry } from './retry';
+import { headerValue } from './error-body';
+import { RestCall } from './rest-call';
+import { compileFilter } from './glob';
+import type { RetryPolicy } from './retry';
 import type { HttpMethod, HttpResponse, Transport } from './transport';
 import type {
+  BrokerDetail,
+  BrokerSummary,
+  ClusterAdmin,
+  ClusterInfo,
+  EntityQuota,
+  GroupDetail,
+  InstanceStatus,
+  ListGroupsOptions,
+  ListGroupsResult,
+  Quota,
+  RecordsToDelete,
+  ResetOffsetsOptions,
+  ResetOffsetsResult,
   CreateTopicOptions,
   DeleteTopicResult,
   EnsureTopicResult,
@@ -29,7 +46,7 @@ import type {
   TopicDetail,
   UpdateTopicOptions,
 } from './types';
-import { validateTopicName } from './validate';
+import { basePathOf, parseBaseUrl, validateTopicName } from './validate';
 
 /** Page size used when the caller asks for all topics. */
 export const DEFAULT_PER_PAGE = 100;
@@ -53,9 +70,9 @@ interface CallOptions {
   body?: unknown;
   /** 404 means the Admin REST API itself is missing (list), not a topic. */
   notFoundIsApi?: boolean;
+  /** 404 means this (a group, broker, quota entity) does not exist: a NOT_FOUND error. */
+  notFound?: string;
 }
-
-const EXISTS = /exist/i;
 
 function toInt(v: unknown): number | undefined {
   if (typeof v === 'number' && Number.isFinite(v)) return v;
@@ -154,12 +171,12 @@ function checkPartitions(n: unknown, field: string): number | undefined {
 }
 
 /**
- * Turns a list filter into a predicate: a glob (lib/glob.ts) where `*` matches any run of
- * characters, `?` one, and the whole name must match. Anything else (including `/regex/`) is a
- * VALIDATION error: a filter can come from a msg or the editor, and must never become a regex.
+ * Turns a list filter into a predicate, as IBM documents `topic_filter`: a glob (`*` any run, `?`
+ * one character, whole name) or a `/regex/` matched in linear time by RE2 (lib/glob.ts). A filter
+ * can come from a msg or the editor, so it never becomes a backtracking RegExp.
  */
 export function topicFilter(filter: string | undefined): ((name: string) => boolean) | undefined {
-  return compileGlob(filter);
+  return compileFilter(filter, 'topic_filter');
 }
 
 function hasNextLink(link: string | undefined): boolean | undefined {
@@ -172,27 +189,22 @@ function hasNextLink(link: string | undefined): boolean | undefined {
  * token, bearer, basic), retries retriable failures with the client's policy, and refreshes an
  * IAM token once on a 401.
  */
-export class AdminRestClient implements TopicAdmin {
+export class AdminRestClient implements TopicAdmin, ClusterAdmin {
   private readonly origin: string;
   private readonly basePath: string;
   private readonly transport: Transport;
   private readonly auth: AuthProvider;
-  private readonly retry: RetryPolicy;
   private readonly ownsTransport: boolean;
+  private readonly rest: RestCall;
 
   constructor(init: AdminRestClientInit) {
-    let url: URL;
-    try {
-      url = new URL(init.adminUrl);
-    } catch {
-      throw new ValidationError('The admin URL is not a valid URL.', 'INVALID_CONFIG');
-    }
+    const url = parseBaseUrl(init.adminUrl, 'adminUrl');
     this.origin = url.origin;
-    this.basePath = url.pathname.replace(/\/+$/, '');
+    this.basePath = basePathOf(url);
     this.transport = init.transport;
     this.auth = init.auth;
-    this.retry = init.retry;
     this.ownsTransport = init.ownsTransport === true;
+    this.rest = new RestCall({ transport: init.transport, auth: init.auth, retry: init.retry });
   }
 
   /**
@@ -312,6 +324,246 @@ export class AdminRestClient implements TopicAdmin {
     if (this.ownsTransport) await this.transport.close();
   }
 
+  // ---------------------------------------------------------------- cluster administration
+  // IBM's adminrest.yaml v1.4.0: every path and body below is the spec's.
+
+  /** `GET /admin/status`: available, degraded, offline or unknown. */
+  async getStatus(): Promise<{ status: InstanceStatus }> {
+    const res = await this.call('GET', '/admin/status', { op: 'Get status', notFoundIsApi: true });
+    const status = (this.json(res) as { status?: unknown } | null)?.status;
+    const known = ['available', 'degraded', 'offline', 'unknown'];
+    return {
+      status: typeof status === 'string' && known.includes(status) ? (status as InstanceStatus) : 'unknown',
+    };
+  }
+
+  /**
+   * `GET /admin/consumergroups`: group ids, filtered (glob or `/regex/`, sent as `group_filter`
+   * and applied here too) and paged like {@link listTopics}.
+   */
+  async listGroups(options: ListGroupsOptions = {}): Promise<ListGroupsResult> {
+    const match = compileFilter(options.filter, 'group_filter', 'any');
+    const perPage = checkPartitions(options.perPage, 'perPage') ?? DEFAULT_PER_PAGE;
+    const page = checkPartitions(options.page, 'page');
+    const groups: string[] = [];
+    const seen = new Set<string>();
+    let total: number | undefined;
+    for (let p = page ?? 1; p <= (page ?? MAX_PAGES); p++) {
+      let q = `?per_page=${perPage}&page=${p}`;
+      if (options.filter) q += `&group_filter=${encodeURIComponent(options.filter)}`;
+      const res = await this.call('GET', `/admin/consumergroups${q}`, {
+        op: 'List consumer groups',
+        notFoundIsApi: true,
+      });
+      const body = this.json(res);
+      if (!Array.isArray(body)) {
+        throw new UnexpectedResponseError('List consumer groups: the response is not a list.', {
+          statusCode: res.statusCode,
+        });
+      }
+      total = toInt(headerValue(res.headers, 'x-total-count')) ?? total;
+      let added = 0;
+      for (const id of body) {
+        if (typeof id !== 'string' || seen.has(id)) continue;
+        seen.add(id);
+        added++;
+        if (!match || match(id)) groups.push(id);
+      }
+      if (page !== undefined || added === 0) break;
+      if (total !== undefined && seen.size >= total) break;
+      const next = hasNextLink(headerValue(res.headers, 'link'));
+      if (next === false || (next === undefined && total === undefined && body.length < perPage)) break;
+    }
+    return total !== undefined ? { groups, total } : { groups };
+  }
+
+  /** `GET /admin/consumergroups/{id}`, with each partition's lag (`end_offset - current_offset`). */
+  async describeGroup(groupId: string): Promise<GroupDetail> {
+    const id = checkGroupId(groupId);
+    const res = await this.call('GET', `/admin/consumergroups/${encodeURIComponent(id)}`, {
+      op: `Describe consumer group "${id}"`,
+      notFound: `consumer group "${id}" does not exist`,
+    });
+    const raw = (this.json(res) ?? {}) as Record<string, unknown>;
+    const offsets = (Array.isArray(raw.offsets) ? raw.offsets : []).map((o: Record<string, unknown>) => {
+      const current = toInt(o.current_offset) ?? -1;
+      const end = toInt(o.end_offset) ?? -1;
+      return {
+        topic: String(o.topic),
+        partition: toInt(o.partition) ?? 0,
+        current_offset: current,
+        end_offset: end,
+        // IBM reports no log start here, so a partition without a commit counts from offset 0.
+        lag: end < 0 ? 0 : Math.max(0, end - Math.max(current, 0)),
+      };
+    });
+    return {
+      group_id: typeof raw.group_id === 'string' ? raw.group_id : id,
+      state: typeof raw.state === 'string' ? raw.state : 'Unknown',
+      members: Array.isArray(raw.members) ? (raw.members as GroupDetail['members']) : [],
+      offsets,
+      lag: offsets.reduce((sum, o) => sum + o.lag, 0),
+    };
+  }
+
+  /** `PATCH /admin/consumergroups/{id}`: earliest, latest or datetime; `execute:false` is a dry run. */
+  async resetGroupOffsets(groupId: string, options: ResetOffsetsOptions): Promise<ResetOffsetsResult> {
+    const id = checkGroupId(groupId);
+    const plan = checkResetOptions(options, (t) => validateTopicName(t));
+    const body: Record<string, unknown> = { mode: plan.mode, execute: plan.execute };
+    if (plan.topic !== undefined) body.topic = plan.topic;
+    if (plan.mode === 'datetime') body.value = new Date(plan.at!).toISOString();
+    if (plan.mode === 'offset') body.value = String(plan.at);
+    const res = await this.call('PATCH', `/admin/consumergroups/${encodeURIComponent(id)}`, {
+      op: `Reset offsets of consumer group "${id}"`,
+      notFound: `consumer group "${id}" does not exist`,
+      body,
+    });
+    const out = this.json(res);
+    return Array.isArray(out) ? (out as ResetOffsetsResult) : [];
+  }
+
+  /** `DELETE /admin/consumergroups/{id}`; `deleted: false` when it did not exist. */
+  async deleteGroup(groupId: string): Promise<{ group_id: string; deleted: boolean }> {
+    const id = checkGroupId(groupId);
+    try {
+      await this.call('DELETE', `/admin/consumergroups/${encodeURIComponent(id)}`, {
+        op: `Delete consumer group "${id}"`,
+        notFound: `consumer group "${id}" does not exist`,
+      });
+      return { group_id: id, deleted: true };
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'NOT_FOUND') return { group_id: id, deleted: false };
+      throw err;
+    }
+  }
+
+  /** `DELETE /admin/topics/{t}/records`: removes the records before each `before_offset`. */
+  async deleteRecords(name: string, records: RecordsToDelete[]): Promise<{ topic: string }> {
+    const topic = validateTopicName(name);
+    const checked = checkRecordsToDelete(records);
+    await this.call('DELETE', `/admin/topics/${topic}/records`, {
+      op: `Delete records of topic "${topic}"`,
+      topic,
+      body: { records_to_delete: checked },
+    });
+    return { topic };
+  }
+
+  async getCluster(): Promise<ClusterInfo> {
+    const res = await this.call('GET', '/admin/cluster', { op: 'Get cluster', notFoundIsApi: true });
+    return this.json(res) as ClusterInfo;
+  }
+
+  async listBrokers(): Promise<BrokerSummary[]> {
+    const res = await this.call('GET', '/admin/brokers', { op: 'List brokers', notFoundIsApi: true });
+    const body = this.json(res);
+    return Array.isArray(body) ? (body as BrokerSummary[]) : [];
+  }
+
+  async getBroker(id: number): Promise<BrokerDetail> {
+    const b = checkBrokerId(id);
+    const res = await this.call('GET', `/admin/brokers/${b}`, {
+      op: `Get broker ${b}`,
+      notFound: `broker ${b} does not exist`,
+    });
+    return this.json(res) as BrokerDetail;
+  }
+
+  /** `GET /admin/brokers/{id}/configs?config_filter&verbose`. */
+  async getBrokerConfigs(
+    id: number,
+    options: { filter?: string; verbose?: boolean } = {},
+  ): Promise<BrokerDetail> {
+    const b = checkBrokerId(id);
+    compileFilter(options.filter, 'config_filter', 'any');
+    const q = new URLSearchParams();
+    if (options.filter) q.set('config_filter', options.filter);
+    if (options.verbose) q.set('verbose', 'true');
+    const qs = q.toString();
+    const res = await this.call('GET', `/admin/brokers/${b}/configs${qs ? `?${qs}` : ''}`, {
+      op: `Get configs of broker ${b}`,
+      notFound: `broker ${b} does not exist`,
+    });
+    return this.json(res) as BrokerDetail;
+  }
+
+  async listQuotas(): Promise<EntityQuota[]> {
+    const res = await this.call('GET', '/admin/quotas', { op: 'List quotas', notFoundIsApi: true });
+    const data = (this.json(res) as { data?: unknown } | null)?.data;
+    return Array.isArray(data) ? (data as EntityQuota[]) : [];
+  }
+
+  async getQuota(entity: string): Promise<EntityQuota> {
+    const name = checkEntityName(entity);
+    const res = await this.call('GET', `/admin/quotas/${name}`, {
+      op: `Get quota of "${name}"`,
+      notFound: `no quota for "${name}"`,
+    });
+    return { entity_name: name, ...(this.json(res) as Quota) };
+  }
+
+  async createQuota(entity: string, quota: Quota): Promise<{ entity_name: string }> {
+    const name = checkEntityName(entity);
+    const body = checkQuota(quota);
+    await this.call('POST', `/admin/quotas/${name}`, {
+      op: `Create quota of "${name}"`,
+      body,
+      notFound: `no such entity "${name}"`,
+    });
+    return { entity_name: name };
+  }
+
+  async updateQuota(entity: string, quota: Quota): Promise<{ entity_name: string }> {
+    const name = checkEntityName(entity);
+    const body = checkQuota(quota);
+    await this.call('PATCH', `/admin/quotas/${name}`, {
+      op: `Update quota of "${name}"`,
+      body,
+      notFound: `no quota for "${name}"`,
+    });
+    return { entity_name: name };
+  }
+
+  async deleteQuota(entity: string): Promise<{ entity_name: string }> {
+    const name = checkEntityName(entity);
+    await this.call('DELETE', `/admin/quotas/${name}`, {
+      op: `Delete quota of "${name}"`,
+      notFound: `no quota for "${name}"`,
+    });
+    return { entity_name: name };
+  }
+
+  async getMirroringTopicSelection(): Promise<{ includes: string[] }> {
+    const res = await this.call('GET', '/admin/mirroring/topic-selection', {
+      op: 'Get mirroring topic selection',
+      notFoundIsApi: true,
+    });
+    const includes = (this.json(res) as { includes?: unknown } | null)?.includes;
+    return { includes: Array.isArray(includes) ? includes.map(String) : [] };
+  }
+
+  /** Replaces the whole selection (IBM: POST, 200 with the new selection). */
+  async setMirroringTopicSelection(includes: string[]): Promise<{ includes: string[] }> {
+    const checked = checkMirroringIncludes(includes);
+    const res = await this.call('POST', '/admin/mirroring/topic-selection', {
+      op: 'Replace mirroring topic selection',
+      body: { includes: checked },
+      notFoundIsApi: true,
+    });
+    const out = (this.json(res) as { includes?: unknown } | null)?.includes;
+    return { includes: Array.isArray(out) ? out.map(String) : checked };
+  }
+
+  async getMirroringActiveTopics(): Promise<{ active_topics: string[] }> {
+    const res = await this.call('GET', '/admin/mirroring/active-topics', {
+      op: 'Get mirroring active topics',
+      notFoundIsApi: true,
+    });
+    const topics = (this.json(res) as { active_topics?: unknown } | null)?.active_topics;
+    return { active_topics: Array.isArray(topics) ? topics.map(String) : [] };
+  }
+
   /** GET `path` with auth, returning any response (used by the client's connection check). */
   async probe(path: string, signal?: AbortSignal): Promise<HttpResponse> {
     const authorization = await this.auth.authorization();
@@ -358,55 +610,18 @@ export class AdminRestClient implements TopicAdmin {
   }
 
   private call(method: HttpMethod, path: string, options: CallOptions): Promise<HttpResponse> {
-    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
-    let authRetried = false;
-    return withRetry(this.retry, async () => {
-      for (;;) {
-        const authorization = await this.auth.authorization();
-        const res = await this.transport.request(this.origin, {
-          method,
-          path: `${this.basePath}${path}`,
-          headers: this.headers(authorization, body !== undefined),
-          ...(body !== undefined ? { body } : {}),
-        });
-        if (res.statusCode >= 200 && res.statusCode < 300) return res;
-        if (res.statusCode === 401 && !authRetried && this.auth.invalidate(authorization)) {
-          authRetried = true;
-          continue;
-        }
-        throw this.error(res, options);
-      }
-    });
-  }
-
-  private error(res: HttpResponse, options: CallOptions): EventStreamsError {
-    const err = errorFromResponse(res.statusCode, res.headers, res.text, {
-      operation: options.op,
-      ...(options.topic !== undefined ? { topic: options.topic } : {}),
-      secrets: this.auth.secrets(),
-    });
-    const s = res.statusCode;
-    if (
-      (s === 422 || s === 409 || s === 400) &&
-      ((err.serverMessage !== undefined && EXISTS.test(err.serverMessage)) || err.kafkaErrorCode === 36)
-    ) {
-      return new TopicExistsError(`${options.op} failed: the topic already exists (HTTP ${s}).`, {
-        statusCode: s,
-        ...(err.serverMessage !== undefined ? { serverMessage: err.serverMessage } : {}),
-        ...(err.incidentId !== undefined ? { incidentId: err.incidentId } : {}),
-        ...(err.serverCode !== undefined ? { serverCode: err.serverCode } : {}),
+    return this.rest.call(this.origin, {
+      method,
+      path: `${this.basePath}${path}`,
+      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+      error: {
+        api: 'admin',
+        operation: options.op,
+        baseUrl: `${this.origin}${this.basePath}`,
         ...(options.topic !== undefined ? { topic: options.topic } : {}),
-      });
-    }
-    if (s === 404 && (options.notFoundIsApi || options.topic === undefined)) {
-      return new UnexpectedResponseError(
-        `${options.op} failed: the Admin REST API was not found at ${this.origin}${this.basePath}/admin (HTTP 404). On-prem Event Streams has no Admin REST API; use the Kafka topic admin instead.`,
-        { statusCode: s, ...(err.incidentId !== undefined ? { incidentId: err.incidentId } : {}) },
-      );
-    }
-    if (s === 404 && !(err instanceof TopicNotFoundError)) {
-      return new TopicNotFoundError(err.message, { statusCode: s });
-    }
-    return err;
+        ...(options.notFoundIsApi ? { notFoundIsApi: true } : {}),
+        ...(options.notFound !== undefined ? { notFound: options.notFound } : {}),
+      },
+    });
   }
 }

@@ -5,7 +5,7 @@
  * allocates nothing), as a promise only while an IAM exchange is under way.
  */
 import { AuthenticationError, EventStreamsError, UnexpectedResponseError, ValidationError } from './errors';
-import { errorFromResponse } from './encode';
+import { fromHttp } from './error-model';
 import { type RetryPolicy, withRetry } from './retry';
 import type { HttpRequest, HttpResponse } from './transport';
 import { type AuthOptions, DEFAULT_IAM_URL } from './types';
@@ -231,7 +231,7 @@ export class IamAuth implements AuthProvider {
   }
 
   private iamError(res: HttpResponse): EventStreamsError {
-    const mapped = errorFromResponse(res.statusCode, res.headers, res.text, {
+    const mapped = fromHttp(res.statusCode, res.headers, res.text, {
       operation: `IAM token exchange at ${this.origin}`,
       secrets: this.hidden,
       notFoundIsTopic: false,

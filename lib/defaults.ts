@@ -97,7 +97,7 @@ export const ENDPOINT_FIELD_DEFAULTS = {
     min: 0,
     integer: false,
     label: 'Rate limit',
-    why: '0 is unlimited. IBM Cloud plans allow Lite 5/s, Standard 100/s, Enterprise 200/s: set it under yours.',
+    why: '0 is unlimited. IBM Cloud plans allow Standard 100/s and Enterprise 200/s (Lite 5/s where its REST producer answers; see Lite plan): set it under yours.',
   },
   maxKeyBytes: {
     value: 4 * KiB,
@@ -177,6 +177,31 @@ export const CORE_DEFAULTS = {
     integer: true,
     label: 'Kafka connect timeout (at most)',
     why: 'The Kafka admin connects within the request timeout but never waits longer than this for a broker.',
+  },
+  consumerMaxInFlight: {
+    value: 500,
+    unit: 'count',
+    min: 1,
+    integer: true,
+    label: 'Consumer: messages in flight',
+    why: 'Consumed messages sent into the flow and not yet handled; at the bound the partitions pause. Bounds memory and the duplicates a crash can cause.',
+    option: 'maxInFlight',
+  },
+  consumerCommitInterval: {
+    value: 1000,
+    unit: 'ms',
+    min: 1,
+    integer: true,
+    label: 'Consumer: commit interval',
+    why: 'Handled offsets are committed this often (and at stop); a crash re-reads at most this long of handled messages.',
+  },
+  consumerLagInterval: {
+    value: 10_000,
+    unit: 'ms',
+    min: 1,
+    integer: true,
+    label: 'Consumer: lag refresh',
+    why: 'The group lag in the status comes from two admin requests; every 10 s keeps the broker load negligible.',
   },
 } as const satisfies Record<string, Setting>;
 

@@ -20,6 +20,9 @@
  *   request is held for the server's delay (with jitter); it gives its slot back so the rest of
  *   the queue keeps flowing.
  * - `fail`: retrying the same request cannot succeed; the caller gets the error now.
+ *
+ * Over 500 lines on purpose: every failure's code, disposition and message is decided here, per
+ * source (HTTP per API, transport, Kafka); splitting it would split that one decision.
  */
 import {
   AbortedError,
@@ -32,6 +35,7 @@ import {
   type ErrorDetails,
   EventStreamsError,
   KafkaError,
+  NotFoundError,
   PayloadTooLargeError,
   RateLimitedError,
   redact,
@@ -45,6 +49,7 @@ import {
   UnexpectedResponseError,
   ValidationError,
   isEventStreamsError,
+  registerDispositionRule,
 } from './errors';
 import {
   type ErrorContext,
@@ -52,8 +57,9 @@ import {
   parseErrorBody,
   parseRetryAfter,
   type ResponseHeaders,
-} from './encode';
+} from './error-body';
 import { errorCodes, stripCause, tlsErrorFrom } from './tls';
+import { printable } from './validate';
 
 const SCHEMA_FIELD = /"schema"\s*:\s*"/;
 
@@ -96,6 +102,10 @@ export const RULES: Readonly<Record<ErrorCode, Rule>> = Object.freeze({
   AUTHORIZATION_FAILED: rule('fail', 'endpoint', 'forbidden'),
   TOPIC_NOT_FOUND: rule('fail', 'topic', 'topic-not-found'),
   TOPIC_EXISTS: rule('fail', 'topic', 'topic-exists'),
+  // Admin operations beyond topics: a missing group, broker or quota entity; an operation the
+  // transport cannot do (quotas and mirroring over the Kafka protocol).
+  NOT_FOUND: rule('fail', 'topic', 'not-found'),
+  UNSUPPORTED: rule('fail', 'local', 'unsupported'),
   RATE_LIMITED: rule('hold', 'endpoint', 'throttled'),
   UNAVAILABLE: rule('hold', 'endpoint', 'unavailable'),
   SERVER_ERROR: rule('retry', 'endpoint', 'unavailable'),
@@ -143,6 +153,9 @@ export function dispositionOf(err: unknown): Disposition {
   if (e.code === 'KAFKA_ERROR') return (e as KafkaError).transient ? 'retry' : 'fail';
   return ruleOf(e.code).disposition;
 }
+
+// `err.retriable` (lib/errors.ts) is a view of this decision.
+registerDispositionRule(dispositionOf);
 
 /** True when the record itself was rejected: resending it unchanged can never succeed. */
 export function isRecordRejection(err: unknown): boolean {
@@ -316,6 +329,99 @@ export function fromHttp(
     default:
       return new UnexpectedResponseError(msg(`unexpected HTTP status ${statusCode}`), details);
   }
+}
+
+/** Which REST API answered: each has a few codes of its own on top of {@link fromHttp}. */
+export type RestApi = 'produce' | 'admin' | 'registry';
+
+/** {@link ErrorContext} plus what the per-API mappers need. */
+export interface ApiErrorContext extends ErrorContext {
+  api: RestApi;
+  /** Admin: a 404 means the Admin REST API itself is missing (listing), not a topic. */
+  notFoundIsApi?: boolean;
+  /** Admin: where the API was looked for, for the message. */
+  baseUrl?: string;
+  /** Admin: a 404 means this (a group, broker, quota entity) does not exist: NOT_FOUND, saying what. */
+  notFound?: string;
+  /** Registry: the schema the request was about. */
+  schemaId?: string;
+}
+
+const EXISTS = /exist/i;
+
+function serverDetails(err: EventStreamsError, statusCode: number, topic?: string): ErrorDetails {
+  return {
+    statusCode,
+    ...(err.serverMessage !== undefined ? { serverMessage: err.serverMessage } : {}),
+    ...(err.incidentId !== undefined ? { incidentId: err.incidentId } : {}),
+    ...(err.serverCode !== undefined ? { serverCode: err.serverCode } : {}),
+    ...(topic !== undefined ? { topic } : {}),
+  };
+}
+
+/**
+ * A non-2xx answer of any REST API the package calls, as one error: {@link fromHttp} by status,
+ * then the API's own codes — Admin REST: "already exists" (400/409/422 or Kafka code 36) →
+ * TOPIC_EXISTS, a missing API → UNEXPECTED_RESPONSE naming the Kafka admin; registry: 404 →
+ * SCHEMA_NOT_FOUND, 409 → SCHEMA_INCOMPATIBLE or SCHEMA_CONFLICT.
+ */
+export function fromApiResponse(
+  statusCode: number,
+  headers: ResponseHeaders,
+  text: string,
+  ctx: ApiErrorContext,
+): EventStreamsError {
+  const op = ctx.operation;
+  if (ctx.api === 'registry') {
+    const err = fromHttp(statusCode, headers, text, { ...ctx, notFoundIsTopic: false });
+    if (statusCode === 404) {
+      return new EventStreamsError(
+        `${op} failed: ${ctx.schemaId !== undefined ? `schema "${printable(ctx.schemaId)}"` : 'the schema registry'} was not found (HTTP 404)${
+          err.serverMessage !== undefined ? `: ${err.serverMessage}` : ''
+        }`,
+        'SCHEMA_NOT_FOUND',
+        { statusCode, ...(err.serverMessage !== undefined ? { serverMessage: err.serverMessage } : {}) },
+      );
+    }
+    if (statusCode === 409) {
+      const incompatible = err.serverMessage !== undefined && /compatib/i.test(err.serverMessage);
+      return new EventStreamsError(
+        `${op} failed: ${err.serverMessage ?? 'conflict'} (HTTP 409)`,
+        incompatible ? 'SCHEMA_INCOMPATIBLE' : 'SCHEMA_CONFLICT',
+        { statusCode, ...(err.serverMessage !== undefined ? { serverMessage: err.serverMessage } : {}) },
+      );
+    }
+    return err;
+  }
+  const err = fromHttp(statusCode, headers, text, ctx);
+  if (ctx.api !== 'admin') return err;
+  const s = statusCode;
+  if (
+    (s === 422 || s === 409 || s === 400) &&
+    ((err.serverMessage !== undefined && EXISTS.test(err.serverMessage)) || err.kafkaErrorCode === 36)
+  ) {
+    return new TopicExistsError(
+      `${op} failed: the topic already exists (HTTP ${s}).`,
+      serverDetails(err, s, ctx.topic),
+    );
+  }
+  if (s === 404 && ctx.notFound !== undefined) {
+    return new NotFoundError(`${op} failed: ${ctx.notFound} (HTTP 404).`, {
+      statusCode: s,
+      ...(err.serverMessage !== undefined ? { serverMessage: err.serverMessage } : {}),
+      ...(err.incidentId !== undefined ? { incidentId: err.incidentId } : {}),
+    });
+  }
+  if (s === 404 && (ctx.notFoundIsApi || ctx.topic === undefined)) {
+    return new UnexpectedResponseError(
+      `${op} failed: the Admin REST API was not found at ${ctx.baseUrl ?? 'the admin URL'}/admin (HTTP 404). On-prem Event Streams has no Admin REST API; use the Kafka topic admin instead.`,
+      { statusCode: s, ...(err.incidentId !== undefined ? { incidentId: err.incidentId } : {}) },
+    );
+  }
+  if (s === 404 && !(err instanceof TopicNotFoundError)) {
+    return new TopicNotFoundError(err.message, { statusCode: s });
+  }
+  return err;
 }
 
 // -----------------------------------------------------------------------------------------------

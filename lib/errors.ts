@@ -13,7 +13,17 @@
  * credential back.
  */
 
-import { dispositionOf } from './error-model';
+/**
+ * The error model's disposition of an error (lib/error-model.ts registers it when it loads).
+ * Kept as a hook so that this file imports nothing: every module may import the classes without
+ * pulling the model's rules, and the model may import the classes without a cycle.
+ */
+let dispositionRule: ((err: EventStreamsError) => 'retry' | 'hold' | 'fail') | undefined;
+
+/** Called once by lib/error-model.ts; not for other callers. */
+export function registerDispositionRule(rule: (err: EventStreamsError) => 'retry' | 'hold' | 'fail'): void {
+  dispositionRule = rule;
+}
 
 export type ErrorCode =
   | 'VALIDATION'
@@ -34,6 +44,8 @@ export type ErrorCode =
   | 'AUTHORIZATION_FAILED'
   | 'TOPIC_NOT_FOUND'
   | 'TOPIC_EXISTS'
+  | 'NOT_FOUND'
+  | 'UNSUPPORTED'
   | 'PAYLOAD_TOO_LARGE'
   | 'BAD_REQUEST'
   | 'UNSUPPORTED_MEDIA_TYPE'
@@ -123,7 +135,7 @@ export class EventStreamsError extends Error {
 
   /** Whether repeating the request could succeed (the error model's disposition is not `fail`). */
   get retriable(): boolean {
-    return dispositionOf(this) !== 'fail';
+    return dispositionRule !== undefined && dispositionRule(this) !== 'fail';
   }
 
   /** A plain, secret-free object for logs and `msg.error`-style payloads. */
@@ -192,6 +204,20 @@ export class TopicNotFoundError extends EventStreamsError {
 export class TopicExistsError extends EventStreamsError {
   constructor(message: string, details: ErrorDetails = {}) {
     super(message, 'TOPIC_EXISTS', details);
+  }
+}
+
+/** 404 for something other than a topic: a consumer group, broker, quota entity (admin). */
+export class NotFoundError extends EventStreamsError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, 'NOT_FOUND', details);
+  }
+}
+
+/** An operation this transport or server cannot perform (e.g. quotas over kafkajs). */
+export class UnsupportedError extends EventStreamsError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, 'UNSUPPORTED', details);
   }
 }
 

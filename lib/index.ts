@@ -19,14 +19,13 @@ export {
   encodeV2,
   encodeRecord,
   parseProduceSuccess,
-  parseErrorBody,
-  errorFromResponse,
-  parseRetryAfter,
   DEFAULT_LIMITS,
   type EncodedRequest,
   type EncodeLimits,
   type ProduceSuccess,
 } from './encode';
+export { parseErrorBody, parseRetryAfter, type ParsedErrorBody, type ResponseHeaders } from './error-body';
+export { fromHttp, fromTransport, fromKafka, dispositionOf, RULES, type Disposition } from './error-model';
 export { buildTlsConnectOptions, splitPemCertificates, tlsErrorFrom } from './tls';
 export { mapTransportError, Transport, type TransportOptions } from './transport';
 export { proxyForUrl, shouldProxy } from './proxy';
@@ -48,3 +47,12 @@ export {
   type OutboxListener,
   type OutboxStats,
 } from './outbox';
+export {
+  CHANNEL_NAMES,
+  type GatewayRequestMessage,
+  type OutboxDropMessage,
+  type ProduceEndMessage,
+  type ProduceRetryMessage,
+  type ProduceStartMessage,
+} from './diagnostics';
+export { RECORD_FIELDS, loadRecord, orderKeyOf, storeRecord } from './record-codec';

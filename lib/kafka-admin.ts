@@ -20,9 +20,24 @@ import {
   redact,
 } from './errors';
 import { fromKafka } from './error-model';
-import { compileGlob } from './glob';
+import { compileFilter } from './glob';
 import { iamTokenProvider } from './kafka-auth';
+import { checkBrokerId, checkGroupId, checkRecordsToDelete, checkResetOptions } from './cluster-admin';
+import * as cluster from './kafka-cluster';
 import type {
+  BrokerDetail,
+  BrokerSummary,
+  ClusterAdmin,
+  ClusterInfo,
+  EntityQuota,
+  GroupDetail,
+  InstanceStatus,
+  ListGroupsOptions,
+  ListGroupsResult,
+  Quota,
+  RecordsToDelete,
+  ResetOffsetsOptions,
+  ResetOffsetsResult,
   CreateTopicOptions,
   DeleteTopicResult,
   EnsureTopicResult,
@@ -236,11 +251,11 @@ const REPORTED_CONFIGS = new Set([
 // kafkajs's ConfigSource.DYNAMIC_TOPIC_CONFIG: a value set on the topic itself.
 const DYNAMIC_TOPIC_CONFIG = 1;
 
-/** A topic filter as Admin REST has it: a glob with `*` and `?`, matched without regex (lib/glob.ts). */
+/** A topic filter as Admin REST has it: a glob (`*`, `?`) or a `/regex/` in linear time (lib/glob.ts). */
 export function compileTopicFilter(filter: string | undefined): ((name: string) => boolean) | undefined {
   if (filter !== undefined && typeof filter !== 'string')
     throw new ValidationError('filter must be a string');
-  return compileGlob(filter);
+  return compileFilter(filter, 'topic_filter');
 }
 
 /**
@@ -272,7 +287,7 @@ export interface PartitionInfo {
  * the next call connects afresh. Every input is validated before anything goes on the wire.
  * Internal topics (names starting with `__`) are left out of listings.
  */
-export class KafkaTopicAdmin implements TopicAdmin {
+export class KafkaTopicAdmin implements TopicAdmin, ClusterAdmin {
   private readonly kafka: Kafka;
   private readonly secrets: string[];
   private readonly replicationFactor: number;
@@ -582,6 +597,105 @@ export class KafkaTopicAdmin implements TopicAdmin {
       }
       return { topic: name, deleted: true };
     });
+  }
+
+  // ---------------------------------------------------------------- cluster administration
+  // (lib/kafka-cluster.ts; the shapes are Admin REST's, see ClusterAdmin in lib/types.ts)
+
+  /** `available` when the cluster answers a metadata request; a failure rejects. */
+  async getStatus(): Promise<{ status: InstanceStatus }> {
+    return this.call(undefined, async (admin) => {
+      await admin.describeCluster();
+      return { status: 'available' as const };
+    });
+  }
+
+  async listGroups(options: ListGroupsOptions = {}): Promise<ListGroupsResult> {
+    if (options.page !== undefined) checkPartitions(options.page, 'page');
+    if (options.perPage !== undefined) checkPartitions(options.perPage, 'perPage');
+    if (options.filter !== undefined && typeof options.filter !== 'string') {
+      throw new ValidationError('filter must be a string');
+    }
+    compileFilter(options.filter, 'group_filter', 'any');
+    return this.call(undefined, (admin) => cluster.listGroups(admin, options));
+  }
+
+  async describeGroup(groupId: string): Promise<GroupDetail> {
+    checkGroupId(groupId);
+    return this.call(undefined, (admin) => cluster.describeGroup(kafkajs(), admin, groupId));
+  }
+
+  async resetGroupOffsets(groupId: string, options: ResetOffsetsOptions): Promise<ResetOffsetsResult> {
+    checkGroupId(groupId);
+    // Checked here too so that bad input never waits for a connection.
+    checkResetOptions(options, checkTopicName);
+    return this.call(options?.topic, (admin) =>
+      cluster.resetGroupOffsets(kafkajs(), admin, groupId, options, checkTopicName),
+    );
+  }
+
+  async deleteGroup(groupId: string): Promise<{ group_id: string; deleted: boolean }> {
+    checkGroupId(groupId);
+    return this.call(undefined, (admin) => cluster.deleteGroup(kafkajs(), admin, groupId));
+  }
+
+  async deleteRecords(topic: string, records: RecordsToDelete[]): Promise<{ topic: string }> {
+    checkTopicName(topic);
+    const checked = checkRecordsToDelete(records);
+    return this.call(topic, async (admin) => {
+      await cluster.deleteRecords(admin, topic, checked);
+      return { topic };
+    });
+  }
+
+  async getCluster(): Promise<ClusterInfo> {
+    return this.call(undefined, (admin) => cluster.getCluster(kafkajs(), admin));
+  }
+
+  async listBrokers(): Promise<BrokerSummary[]> {
+    return (await this.getCluster()).brokers;
+  }
+
+  async getBroker(id: number): Promise<BrokerDetail> {
+    const broker = checkBrokerId(id);
+    return this.call(undefined, (admin) => cluster.getBroker(kafkajs(), admin, broker));
+  }
+
+  async getBrokerConfigs(
+    id: number,
+    options: { filter?: string; verbose?: boolean } = {},
+  ): Promise<BrokerDetail> {
+    const broker = checkBrokerId(id);
+    compileFilter(options.filter, 'config_filter', 'any');
+    return this.call(undefined, (admin) => cluster.getBrokerConfigs(kafkajs(), admin, broker, options));
+  }
+
+  /** kafkajs has no client-quota API: every quota operation rejects with UNSUPPORTED. */
+  async listQuotas(): Promise<EntityQuota[]> {
+    return cluster.quotasUnsupported();
+  }
+  async getQuota(_entity: string): Promise<EntityQuota> {
+    return cluster.quotasUnsupported();
+  }
+  async createQuota(_entity: string, _quota: Quota): Promise<{ entity_name: string }> {
+    return cluster.quotasUnsupported();
+  }
+  async updateQuota(_entity: string, _quota: Quota): Promise<{ entity_name: string }> {
+    return cluster.quotasUnsupported();
+  }
+  async deleteQuota(_entity: string): Promise<{ entity_name: string }> {
+    return cluster.quotasUnsupported();
+  }
+
+  /** Mirroring is an Admin REST feature of Event Streams Enterprise: UNSUPPORTED here. */
+  async getMirroringTopicSelection(): Promise<{ includes: string[] }> {
+    return cluster.mirroringUnsupported();
+  }
+  async setMirroringTopicSelection(_includes: string[]): Promise<{ includes: string[] }> {
+    return cluster.mirroringUnsupported();
+  }
+  async getMirroringActiveTopics(): Promise<{ active_topics: string[] }> {
+    return cluster.mirroringUnsupported();
   }
 
   /** Disconnects; later calls reject with {@link ClosedError}. */

@@ -29,9 +29,12 @@ import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 
 import { type EncodeLimits, encodeRecord } from './encode';
-import { ClosedError, type EventStreamsError, ValidationError } from './errors';
+import { ClosedError, type EventStreamsError } from './errors';
 import { isRecordRejection } from './error-model';
+import { outboxDrop, type OutboxDropMessage } from './diagnostics';
+import { loadRecord, orderKeyOf, storeRecord } from './record-codec';
 import { backoffDelay, type RetryPolicy } from './retry';
+import { needsSchemaText } from './schema';
 import type { Sender, SendOptions } from './sender';
 import { Spool } from './spool';
 import type { ApiFlavour, ProduceRecord, ProduceResult } from './types';
@@ -122,77 +125,6 @@ class Fifo<T> {
   }
 }
 
-type Tagged = { s: string } | { b: string } | { j: unknown };
-interface Stored {
-  t: string;
-  k?: { s: string } | { b: string };
-  v: Tagged;
-  h?: Array<{ n: string } & ({ s: string } | { b: string })>;
-}
-
-function bytesOrText(v: unknown): { s: string } | { b: string } {
-  if (typeof v === 'string') return { s: v };
-  if (Buffer.isBuffer(v)) return { b: v.toString('base64') };
-  if (v instanceof Uint8Array)
-    return { b: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') };
-  return { s: String(v) };
-}
-
-function untag(t: { s: string } | { b: string }): string | Buffer {
-  return 's' in t ? t.s : Buffer.from(t.b, 'base64');
-}
-
-/** Serialises a (validated) record for the spool, keeping the value's type so it is encoded as before. */
-export function serializeRecord(topic: string, record: ProduceRecord): Buffer {
-  const v = record.value;
-  let value: Tagged;
-  if (typeof v === 'string') value = { s: v };
-  else if (Buffer.isBuffer(v) || v instanceof Uint8Array) value = bytesOrText(v);
-  else value = { j: v };
-  const out: Stored = { t: topic, v: value };
-  if (record.key !== undefined) out.k = bytesOrText(record.key);
-  if (record.headers !== undefined) {
-    const list = Array.isArray(record.headers)
-      ? record.headers
-      : Object.entries(record.headers).map(([name, value]) => ({ name, value }));
-    out.h = list.map((h) => ({ n: h.name, ...bytesOrText(h.value) }));
-  }
-  try {
-    return Buffer.from(JSON.stringify(out));
-  } catch {
-    throw new ValidationError(
-      'The message cannot be stored in the outbox (not serialisable)',
-      'INVALID_VALUE',
-    );
-  }
-}
-
-/** The inverse of {@link serializeRecord}. */
-export function deserializeRecord(data: Buffer): {
-  topic: string;
-  record: ProduceRecord;
-  key: string | null;
-} {
-  const s = JSON.parse(data.toString('utf8')) as Stored;
-  const record: ProduceRecord = {
-    value: 'j' in s.v ? (s.v.j as ProduceRecord['value']) : untag(s.v),
-  };
-  let key: string | null = null;
-  if (s.k) {
-    record.key = untag(s.k);
-    key = 's' in s.k ? `s:${s.k.s}` : `b:${s.k.b}`;
-  }
-  if (s.h) record.headers = s.h.map((h) => ({ name: h.n, value: untag(h) }));
-  return { topic: s.t, record, key };
-}
-
-/** The key a record is ordered by, as stored (`s:` text or `b:` base64 bytes), or null. */
-function orderKey(key: ProduceRecord['key']): string | null {
-  if (key === undefined || key === null) return null;
-  const t = bytesOrText(key);
-  return 's' in t ? `s:${t.s}` : `b:${t.b}`;
-}
-
 /**
  * The outbox: a spool plus the sender that drains it. Emits `change` (at most once per turn of
  * the event loop) when its depth or error state changes, and `dropped` (seq, err) for a record
@@ -230,6 +162,8 @@ export class Outbox extends EventEmitter {
     private readonly getSender: () => Sender,
   ) {
     super();
+    // One `change` listener per producer node that shows the depth: as many as the flows have.
+    this.setMaxListeners(0);
     const initialDelayMs = Math.max(1, options.retryDelayMs);
     this.policy = {
       retries: Number.POSITIVE_INFINITY,
@@ -285,9 +219,8 @@ export class Outbox extends EventEmitter {
   async enqueue(topic: string, record: ProduceRecord, listener?: OutboxListener): Promise<number> {
     if (this.closed) throw new ClosedError('The outbox is closed; the message was not stored', { topic });
     validateTopicName(topic);
-    encodeRecord(this.options.flavour, '', topic, record, this.options.limits);
-    const data = serializeRecord(topic, record);
-    const key = orderKey(record.key);
+    const data = this.encode(topic, record);
+    const key = orderKeyOf(topic, record.key) ?? null;
     const seq = await this.spool.append(data);
     if (listener) this.waiters.set(seq, listener);
     if (this.lateSeqs) {
@@ -299,6 +232,24 @@ export class Outbox extends EventEmitter {
     this.changed();
     this.pump();
     return seq;
+  }
+
+  /**
+   * Validates the record with the same checks as a direct send and returns its stored form
+   * (lib/record-codec.ts). A v1 value is stored as the body that check encoded, so it is
+   * serialised once; Avro data and v2 values are stored as data, every schema field with them.
+   */
+  private encode(topic: string, record: ProduceRecord): Buffer {
+    const flavour = this.options.flavour;
+    // v2 with a schema named by registry id: the sender fetches its text (and checks the data)
+    // when it sends; without the text there is nothing to check against here.
+    if (flavour === 'v2' && (needsSchemaText(record.valueSchema) || needsSchemaText(record.keySchema))) {
+      return storeRecord(topic, record);
+    }
+    const req = encodeRecord(flavour, '', topic, record, this.options.limits);
+    return flavour === 'v1' && record.valueSchema === undefined
+      ? storeRecord(topic, record, { body: req.body, contentType: req.contentType })
+      : storeRecord(topic, record);
   }
 
   /** Stops sending, waits up to `deadlineMs` for sends in flight, and closes the spool. */
@@ -335,7 +286,7 @@ export class Outbox extends EventEmitter {
       if (data === undefined) continue;
       let key: string | null;
       try {
-        key = deserializeRecord(data).key;
+        key = loadRecord(data).orderKey ?? null;
       } catch {
         // Unreadable (CRC-valid but not ours): drop it rather than block the spool.
         this.spool.ack(seq);
@@ -400,7 +351,7 @@ export class Outbox extends EventEmitter {
     let topic: string;
     let record: ProduceRecord;
     try {
-      ({ topic, record } = deserializeRecord(data));
+      ({ topic, record } = loadRecord(data));
     } catch (err) {
       this.drop(seq, err);
       return;
@@ -467,8 +418,17 @@ export class Outbox extends EventEmitter {
     this.changed();
   }
 
-  private drop(seq: number, err: unknown): void {
+  private drop(seq: number, err: unknown, topic?: string): void {
     const e = err instanceof Error ? err : new Error(String(err));
+    if (outboxDrop.hasSubscribers) {
+      const es = e as Partial<EventStreamsError>;
+      outboxDrop.publish({
+        topic: topic ?? es.topic ?? '',
+        seq,
+        errorCode: typeof es.code === 'string' ? es.code : 'ERROR',
+        ...(typeof es.statusCode === 'number' ? { statusCode: es.statusCode } : {}),
+      } satisfies OutboxDropMessage);
+    }
     this.droppedCount++;
     this.spool.ack(seq);
     this.release(seq);

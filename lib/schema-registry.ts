@@ -7,8 +7,8 @@
  */
 import type { AuthProvider } from './auth';
 import { EventStreamsError, UnexpectedResponseError, ValidationError } from './errors';
-import { errorFromResponse } from './encode';
-import { type RetryPolicy, withRetry } from './retry';
+import { RestCall } from './rest-call';
+import type { RetryPolicy } from './retry';
 import {
   type AvroFormat,
   type CompatibilityRule,
@@ -20,7 +20,7 @@ import {
 } from './schema';
 import type { HttpMethod, HttpResponse, Transport } from './transport';
 import type { ProduceRecord } from './types';
-import { printable } from './validate';
+import { basePathOf, parseBaseUrl, printable } from './validate';
 
 export interface SchemaRegistryClientInit {
   /** Registry base URL (IBM Cloud: `kafka_http_url`); a path prefix is kept. */
@@ -100,16 +100,13 @@ export class SchemaRegistryClient {
   private readonly origin: string;
   private readonly basePath: string;
   private readonly cache = new Map<string, { text: SchemaText; expires?: number }>();
+  private readonly rest: RestCall;
 
-  constructor(private readonly init: SchemaRegistryClientInit) {
-    let url: URL;
-    try {
-      url = new URL(init.url);
-    } catch {
-      throw new ValidationError('The schema registry URL is not a valid URL.', 'INVALID_CONFIG');
-    }
+  constructor(init: SchemaRegistryClientInit) {
+    const url = parseBaseUrl(init.url, 'registryUrl');
     this.origin = url.origin;
-    this.basePath = url.pathname.replace(/\/+$/, '');
+    this.basePath = basePathOf(url);
+    this.rest = new RestCall({ transport: init.transport, auth: init.auth, retry: init.retry });
   }
 
   /** The ids of every schema in the registry. */
@@ -231,6 +228,61 @@ export class SchemaRegistryClient {
   }
 
   /**
+   * Replaces a schema's content (IBM: `PUT /artifacts/{id}`, which adds it as the new latest
+   * version, subject to the compatibility rule).
+   */
+  async updateSchema(id: string, schema: string | object): Promise<SchemaVersionMeta> {
+    const sid = checkId(id);
+    const text = schemaSource(schema);
+    parseSchema(text, 'The schema');
+    const res = await this.call(
+      'PUT',
+      `/artifacts/${seg(sid)}`,
+      `Update schema "${printable(sid)}"`,
+      sid,
+      text,
+    );
+    for (const k of [...this.cache.keys()]) if (k.startsWith(`${sid}\u0000`)) this.cache.delete(k);
+    return toMeta(this.json(res), sid);
+  }
+
+  /**
+   * Enables or disables a schema, or one version of it (IBM: `PUT /artifacts/{id}/state` and
+   * `/artifacts/{id}/versions/{v}/state` with `{"state": "ENABLED" | "DISABLED"}`). A disabled
+   * version cannot be used to produce; a disabled schema hides all its versions.
+   */
+  async setState(
+    id: string,
+    state: 'ENABLED' | 'DISABLED' | string,
+    version?: number | string,
+  ): Promise<{ id: string; version?: number; state: 'ENABLED' | 'DISABLED' }> {
+    const sid = checkId(id);
+    const v = checkVersion(version);
+    const st = typeof state === 'string' ? state.trim().toUpperCase() : '';
+    if (st !== 'ENABLED' && st !== 'DISABLED') {
+      throw new ValidationError('The state must be ENABLED or DISABLED.', 'INVALID_SCHEMA');
+    }
+    const path =
+      v === undefined ? `/artifacts/${seg(sid)}/state` : `/artifacts/${seg(sid)}/versions/${v}/state`;
+    const op = `Set the state of schema "${printable(sid)}"${v ? ` version ${v}` : ''}`;
+    await this.call('PUT', path, op, sid, JSON.stringify({ state: st }));
+    for (const k of [...this.cache.keys()]) if (k.startsWith(`${sid}\u0000`)) this.cache.delete(k);
+    return v === undefined ? { id: sid, state: st } : { id: sid, version: v, state: st };
+  }
+
+  /** Removes a schema's own compatibility rule (the global one applies again). */
+  async deleteCompatibility(id: string): Promise<{ id: string }> {
+    const sid = checkId(id);
+    await this.call(
+      'DELETE',
+      `/artifacts/${seg(sid)}/rules/COMPATIBILITY`,
+      `Delete the compatibility rule of schema "${printable(sid)}"`,
+      sid,
+    );
+    return { id: sid };
+  }
+
+  /**
    * A registry schema's text, cached per id and version. "Latest" moves when a version is added,
    * so it is cached for {@link LATEST_TTL_MS} only: a flow producing many records a second makes
    * one registry request per schema per half minute, not one per record.
@@ -286,59 +338,12 @@ export class SchemaRegistryClient {
     body?: string,
     extra: Record<string, string> = {},
   ): Promise<HttpResponse> {
-    const { transport, auth, retry } = this.init;
-    let authRetried = false;
-    return withRetry(retry, async () => {
-      for (;;) {
-        const authorization = await auth.authorization();
-        const headers: Record<string, string> = {
-          accept: 'application/json',
-          'user-agent': transport.userAgent,
-          ...extra,
-        };
-        if (body !== undefined) headers['content-type'] = 'application/json';
-        if (authorization !== undefined) headers.authorization = authorization;
-        const res = await transport.request(this.origin, {
-          method,
-          path: `${this.basePath}${path}`,
-          headers,
-          ...(body !== undefined ? { body } : {}),
-        });
-        if (res.statusCode >= 200 && res.statusCode < 300) return res;
-        if (res.statusCode === 401 && !authRetried && auth.invalidate(authorization)) {
-          authRetried = true;
-          continue;
-        }
-        const err = errorFromResponse(res.statusCode, res.headers, res.text, {
-          operation: op,
-          secrets: auth.secrets(),
-          notFoundIsTopic: false,
-        });
-        if (res.statusCode === 404) {
-          throw new EventStreamsError(
-            `${op} failed: ${id !== undefined ? `schema "${printable(id)}"` : 'the schema registry'} was not found (HTTP 404)${
-              err.serverMessage !== undefined ? `: ${err.serverMessage}` : ''
-            }`,
-            'SCHEMA_NOT_FOUND',
-            {
-              statusCode: 404,
-              ...(err.serverMessage !== undefined ? { serverMessage: err.serverMessage } : {}),
-            },
-          );
-        }
-        if (res.statusCode === 409) {
-          const incompatible = err.serverMessage !== undefined && /compatib/i.test(err.serverMessage);
-          throw new EventStreamsError(
-            `${op} failed: ${err.serverMessage ?? 'conflict'} (HTTP 409)`,
-            incompatible ? 'SCHEMA_INCOMPATIBLE' : 'SCHEMA_CONFLICT',
-            {
-              statusCode: 409,
-              ...(err.serverMessage !== undefined ? { serverMessage: err.serverMessage } : {}),
-            },
-          );
-        }
-        throw err;
-      }
+    return this.rest.call(this.origin, {
+      method,
+      path: `${this.basePath}${path}`,
+      headers: extra,
+      ...(body !== undefined ? { body } : {}),
+      error: { api: 'registry', operation: op, ...(id !== undefined ? { schemaId: id } : {}) },
     });
   }
 }

@@ -10,7 +10,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { buildConnector, type Dispatcher, errors as undiciErrors, Pool, util as undiciUtil } from 'undici';
 
 import { ClosedError, EventStreamsError } from './errors';
-import type { ResponseHeaders } from './encode';
+import type { ResponseHeaders } from './error-body';
 import { fromTransport } from './error-model';
 import { proxyDispatcher, type ProxyOptions } from './proxy';
 

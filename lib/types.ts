@@ -95,6 +95,12 @@ export interface ClientOptions {
   adminUrl?: string;
   /** Schema Registry base URL (its `/artifacts` API; Confluent clients use `/confluent`). Defaults to `url`. */
   registryUrl?: string;
+  /**
+   * Base URL of a Confluent-compatible registry API: IBM Cloud `{kafka_http_url}/confluent` (the
+   * default: `{registryUrl ?? url}/confluent`), on-prem Apicurio `…/apis/ccompat/v7`, Confluent or
+   * Redpanda. Used by `client.confluent` (lib/confluent-registry.ts).
+   */
+  confluentUrl?: string;
   flavour?: ApiFlavour;
   auth?: AuthOptions;
   tls?: TlsOptions;
@@ -312,4 +318,130 @@ export type KafkaSaslConfig =
 export interface KafkaAdminOptions extends KafkaClientConfig {
   /** Replication factor for created topics. Default: the broker default (-1); IBM Cloud needs 3. */
   replicationFactor?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cluster administration beyond topics (IBM Admin REST `adminrest.yaml` v1.4.0; the field names
+// are the spec's, so a msg looks the same whichever transport answered it).
+
+export interface ListGroupsOptions {
+  /** A glob (`*`, `?`) or a `/regex/` (RE2, whole id), as IBM documents `group_filter`. */
+  filter?: string;
+  /** One page only (1-based); without it every page is read. */
+  page?: number;
+  perPage?: number;
+}
+
+export interface ListGroupsResult {
+  groups: string[];
+  /** The number of groups that match the filter (X-Total-Count). */
+  total?: number;
+}
+
+export interface GroupMember {
+  consumer_id: string;
+  client_id: string;
+  host: string;
+  assignments: Array<{ topic: string; partition: number }>;
+}
+
+/** One partition's committed offset, end offset and lag (`end_offset - current_offset`). */
+export interface GroupOffset {
+  topic: string;
+  partition: number;
+  /** The committed offset; -1 when the group has none for this partition. */
+  current_offset: number;
+  end_offset: number;
+  /** `end_offset - current_offset` (the whole partition from its start when nothing is committed). */
+  lag: number;
+}
+
+export interface GroupDetail {
+  group_id: string;
+  /** Kafka's group state: Stable, Empty, PreparingRebalance, CompletingRebalance, Dead. */
+  state: string;
+  members: GroupMember[];
+  offsets: GroupOffset[];
+  /** Sum of the partitions' lag. */
+  lag: number;
+}
+
+/** IBM's `group_reset_request`, plus `offset` (a given offset; Kafka transport and local endpoint). */
+export interface ResetOffsetsOptions {
+  /** One topic; absent: every topic the group has offsets for. */
+  topic?: string;
+  mode: 'earliest' | 'latest' | 'datetime' | 'offset';
+  /** `datetime`: ISO 8601 time or epoch milliseconds; `offset`: the offset. */
+  value?: string | number;
+  /** false (default): a dry run that reports the offsets it would set. */
+  execute?: boolean;
+}
+
+export type ResetOffsetsResult = Array<{ topic: string; partition: number; offset: number }>;
+
+export interface RecordsToDelete {
+  partition: number;
+  before_offset: number;
+}
+
+export interface BrokerSummary {
+  id: number;
+  host: string;
+  port: number;
+  rack?: string;
+}
+
+export interface BrokerConfig {
+  name: string;
+  value: string | null;
+  is_sensitive: boolean;
+  /** With `verbose`: where the value comes from, and whether it can change at run time. */
+  source?: string;
+  is_read_only?: boolean;
+}
+
+export interface BrokerDetail extends BrokerSummary {
+  configs?: BrokerConfig[];
+}
+
+export interface ClusterInfo {
+  id: string;
+  controller?: BrokerSummary;
+  brokers: BrokerSummary[];
+}
+
+export interface Quota {
+  producer_byte_rate?: number;
+  consumer_byte_rate?: number;
+}
+
+export interface EntityQuota extends Quota {
+  entity_name: string;
+}
+
+export type InstanceStatus = 'available' | 'degraded' | 'offline' | 'unknown';
+
+/**
+ * Consumer groups, records, cluster, brokers, quotas, status and mirroring. Both transports
+ * implement it; what one cannot do (quotas and mirroring over kafkajs) rejects with UNSUPPORTED.
+ */
+export interface ClusterAdmin {
+  getStatus(): Promise<{ status: InstanceStatus }>;
+  listGroups(options?: ListGroupsOptions): Promise<ListGroupsResult>;
+  describeGroup(groupId: string): Promise<GroupDetail>;
+  resetGroupOffsets(groupId: string, options: ResetOffsetsOptions): Promise<ResetOffsetsResult>;
+  deleteGroup(groupId: string): Promise<{ group_id: string; deleted: boolean }>;
+  deleteRecords(topic: string, records: RecordsToDelete[]): Promise<{ topic: string }>;
+  getCluster(): Promise<ClusterInfo>;
+  listBrokers(): Promise<BrokerSummary[]>;
+  getBroker(id: number): Promise<BrokerDetail>;
+  getBrokerConfigs(id: number, options?: { filter?: string; verbose?: boolean }): Promise<BrokerDetail>;
+  listQuotas(): Promise<EntityQuota[]>;
+  getQuota(entity: string): Promise<EntityQuota>;
+  createQuota(entity: string, quota: Quota): Promise<{ entity_name: string }>;
+  updateQuota(entity: string, quota: Quota): Promise<{ entity_name: string }>;
+  deleteQuota(entity: string): Promise<{ entity_name: string }>;
+  getMirroringTopicSelection(): Promise<{ includes: string[] }>;
+  setMirroringTopicSelection(includes: string[]): Promise<{ includes: string[] }>;
+  getMirroringActiveTopics(): Promise<{ active_topics: string[] }>;
 }

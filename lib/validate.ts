@@ -70,5 +70,42 @@ export function printable(s: string, max = 80): string {
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }
 
+/**
+ * A REST base URL (producer, admin, registry), checked once for every API: http(s), no
+ * credentials, no query or fragment. Its path is kept as the API's prefix ({@link basePathOf}).
+ */
+export function parseBaseUrl(value: unknown, field: string): URL {
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new ValidationError(`${field} is required (the REST endpoint's https:// URL).`, 'INVALID_CONFIG');
+  }
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw new ValidationError(`${field} is not a valid URL.`, 'INVALID_CONFIG');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ValidationError(
+      `${field} must start with https:// (or http:// for a plain local endpoint).`,
+      'INVALID_CONFIG',
+    );
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new ValidationError(
+      `${field} must not contain credentials; use the auth options.`,
+      'INVALID_CONFIG',
+    );
+  }
+  if (url.search !== '' || url.hash !== '') {
+    throw new ValidationError(`${field} must not contain a query string or fragment.`, 'INVALID_CONFIG');
+  }
+  return url;
+}
+
+/** The path prefix of a base URL, without a trailing slash (usually empty). */
+export function basePathOf(url: URL): string {
+  return url.pathname.replace(/\/+$/, '');
+}
+
 /** Kept here for the modules that import it from validate; the number parsers live in lib/numbers.ts. */
 export { positiveInt } from './numbers';

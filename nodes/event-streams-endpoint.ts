@@ -14,7 +14,7 @@ import type { NodeAPI } from 'node-red';
 import type { Request, Response } from 'express';
 
 import { EventStreamsClient } from '../lib/client';
-import { isEventStreamsError, ValidationError } from '../lib/errors';
+import { ClosedError, isEventStreamsError, ValidationError } from '../lib/errors';
 import type { ConnectionCheck, TopicAdmin } from '../lib/types';
 import type { Sender } from '../lib/sender';
 import { checkGlob } from '../lib/glob';
@@ -31,7 +31,7 @@ import {
 } from './shared/endpoint-config';
 import { testRequestConfig, type StoredEndpoint } from './shared/editor-request';
 import { EndpointResources, type OutboxPlacement } from './shared/endpoint-resources';
-import { buildKafkaSenderOptions } from './shared/kafka-config';
+import { buildKafkaClientConfig, buildKafkaSenderOptions } from './shared/kafka-config';
 import {
   METRICS_SETTING,
   registerMetricsRoutes,
@@ -141,6 +141,16 @@ export = function (RED: NodeAPI): void {
     node.getSender = () => resources.sender();
     node.getClient = () => resources.client();
     node.getKafkaAdmin = () => resources.kafkaAdmin();
+    // A consumer runs its own kafkajs client (group membership is per client) on this connection.
+    node.getKafkaConfig = () => {
+      if (resources.closed) throw new ClosedError('The endpoint is being stopped');
+      if (insecureRefused)
+        throw new ValidationError(
+          `TLS verification is off, which ${SERVER_SETTINGS.allowInsecureTls}: false in settings.js forbids`,
+          'INVALID_CONFIG',
+        );
+      return buildKafkaClientConfig(options, node.credentials ?? {});
+    };
 
     node.on('close', (_removed: boolean, done: () => void) => {
       untrackMetrics(node.id, metricsSource);

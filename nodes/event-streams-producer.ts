@@ -26,7 +26,8 @@ import {
   type Route,
   type StatusView,
 } from './shared/producer-machine';
-import { toRecordHeaders, toRecordKey, toRecordValue } from './shared/record';
+import { contentTypeSetting, toRecordHeaders, toRecordKey, toRecordValue } from './shared/record';
+import { handOver } from '../lib/record-codec';
 import { applySchemaOptions, schemaDefaults, type SchemaDefaults } from './shared/schema-options';
 import { StatusThrottle, asError } from './shared/status';
 import type { EndpointNode, ProducerNodeDef } from './shared/types';
@@ -41,13 +42,17 @@ type Done = (err?: Error) => void;
 
 const SIMPLE_PROPERTY = /^[A-Za-z_$][\w$]*$/;
 
-let flowsHooked = false;
+/** The runtimes' event buses this module listens on (one listener each, whatever the node count). */
+const hooked = new WeakSet<object>();
+/** Instances waiting for the new flows to run before they adopt a parcel: one runtime listener for all. */
+const waitingForFlows = new Set<() => void>();
 
 export = function (RED: NodeAPI): void {
-  if (!flowsHooked) {
-    flowsHooked = true;
+  if (!hooked.has(RED.events)) {
+    hooked.add(RED.events);
     // Once the new flows run, a parcel nobody adopted belongs to a node that no longer exists.
     RED.events.on('flows:started', () => {
+      for (const takeOver of [...waitingForFlows]) takeOver();
       setImmediate(() => expireUnadopted('the node is no longer in the deployed flows'));
     });
   }
@@ -64,13 +69,21 @@ export = function (RED: NodeAPI): void {
     const headersValue = def.headers ?? (headersType === 'msg' ? 'headers' : '');
     const hasOutput = Number(def.outputs ?? 1) !== 0;
     const endpoint = RED.nodes.getNode(def.endpoint) as EndpointNode | null;
-    // Value/key format (Avro) settings are checked once; a bad schema fails each message clearly.
+    // Value/key format (Avro) and content type settings are checked once; a bad one fails each
+    // message clearly.
     let schemas: SchemaDefaults | Error;
     try {
       schemas = schemaDefaults(def);
     } catch (err) {
       schemas = asError(err);
       node.error(schemas);
+    }
+    let contentType: string | Error;
+    try {
+      contentType = contentTypeSetting(def.contentType);
+    } catch (err) {
+      contentType = asError(err);
+      node.error(contentType);
     }
 
     const abort = new AbortController();
@@ -181,6 +194,8 @@ export = function (RED: NodeAPI): void {
       try {
         const record: ProduceRecord = { value: toRecordValue(item.msg.payload) };
         if (schemas instanceof Error) throw schemas;
+        if (contentType instanceof Error) throw contentType;
+        if (contentType !== '') record.contentType = contentType;
         const avroKey = applySchemaOptions(record, item.msg as { schema?: unknown }, schemas, keyRaw);
         const key = avroKey ? undefined : toRecordKey(keyRaw);
         if (key !== undefined) record.key = key;
@@ -255,12 +270,11 @@ export = function (RED: NodeAPI): void {
     const takeOver = (): void => {
       if (adopted || machine.closing) return;
       adopted = true;
-      RED.events.removeListener('flows:started', onStarted);
+      waitingForFlows.delete(takeOver);
       clearTimeout(adoptFallback);
       adoptNow();
     };
-    const onStarted = (): void => takeOver();
-    RED.events.on('flows:started', onStarted);
+    waitingForFlows.add(takeOver);
     const adoptFallback = setTimeout(takeOver, 1000);
     adoptFallback.unref();
     const adoptNow = (): boolean =>
@@ -276,7 +290,7 @@ export = function (RED: NodeAPI): void {
             machine.begin(item);
             ensureTicking();
             if (record) {
-              dispatch(item, record);
+              dispatch(item, handOver(record));
             } else {
               machine.outcome(item, { error: new ClosedError('The record could not be handed over.') });
             }

@@ -8,6 +8,7 @@ import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
 
 import { ClosedError, ValidationError } from '../lib/errors';
 import type { TopicAdmin } from '../lib/types';
+import { isClusterOperation, runClusterOperation } from './shared/cluster-admin-request';
 import { isSchemaOperation, runSchemaOperation } from './shared/schema-admin';
 import { StatusThrottle, asError, statusReason } from './shared/status';
 import { type AdminNodeSettings, type AdminRequest, resolveAdminRequest } from './shared/topic-admin-request';
@@ -130,9 +131,34 @@ export = function (RED: NodeAPI): void {
         const op = settings.operation || msg.operation;
         if (isSchemaOperation(op)) {
           const schemaOp = op.trim().toLowerCase() as Parameters<typeof runSchemaOperation>[1];
-          const schemas = endpoint.getClient().schemas;
+          const { schemas, confluent } = endpoint.getClient();
           throttle.set({ fill: 'blue', shape: 'dot', text: statusText('running', { operation: schemaOp }) });
-          runSchemaOperation(schemas, schemaOp, msg.payload).then(
+          runSchemaOperation(schemas, schemaOp, msg.payload, confluent).then(
+            (result) => {
+              msg.payload = result;
+              if (!closing) throttle.set({ fill: 'green', shape: 'dot', text: statusText('done-get') });
+              send(msg);
+              done();
+            },
+            (error: unknown) => {
+              const err = asError(error);
+              if (!closing) throttle.set({ fill: 'red', shape: 'ring', text: statusText(statusReason(err)) });
+              done(err);
+            },
+          );
+          return;
+        }
+        if (isClusterOperation(op)) {
+          // Groups, records, cluster, brokers, quotas, status, mirroring: the same request over
+          // either transport (lib/types.ts ClusterAdmin); what one cannot do is UNSUPPORTED.
+          const clusterOp = op.trim().toLowerCase() as Parameters<typeof runClusterOperation>[1];
+          const clusterAdmin = backend === 'kafka' ? endpoint.getKafkaAdmin() : endpoint.getClient().admin;
+          throttle.set({ fill: 'blue', shape: 'dot', text: statusText('running', { operation: clusterOp }) });
+          runClusterOperation(clusterAdmin, clusterOp, {
+            topic: settings.topic,
+            filter: settings.filter,
+            msg: msg as { topic?: unknown; payload?: unknown; group?: unknown },
+          }).then(
             (result) => {
               msg.payload = result;
               if (!closing) throttle.set({ fill: 'green', shape: 'dot', text: statusText('done-get') });

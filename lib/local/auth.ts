@@ -50,6 +50,18 @@ export function permissionGlob(glob: string): (topic: string) => boolean {
   return compileGlob(glob) ?? (() => true);
 }
 
+/**
+ * What an Admin REST write changes. Every one needs IBM's Manager role: a Writer key may produce
+ * and read (topics, groups, cluster, brokers), but never creates, changes or deletes topics,
+ * consumer groups (offset resets included), records, quotas or the mirroring selection.
+ */
+export type AdminArea = 'topics' | 'groups' | 'records' | 'quotas' | 'mirroring';
+
+/** Whether `principal` may change `area`: managers only (see {@link AdminArea}). */
+export function mayChangeAdmin(principal: Principal, _area: AdminArea): boolean {
+  return principal.role === 'manager';
+}
+
 interface Secret {
   digest: Buffer;
   principal: Principal;

@@ -41,7 +41,7 @@ import {
 } from '../errors';
 import { KafkaTopicAdmin, mapKafkaError, secretsOf, toKafkaConfig, toUnavailable } from '../kafka-admin';
 import type { TopicDetail } from '../types';
-import type { Backend, KafkaConnectionOptions, RecordToStore, TopicUpdate } from './types';
+import type { Backend, BackendAdmin, KafkaConnectionOptions, RecordToStore, TopicUpdate } from './types';
 
 /** Batching and timeout knobs; the defaults suit a local endpoint in front of a nearby cluster. */
 export interface KafkaBackendTuning {
@@ -102,7 +102,21 @@ export class KafkaBackend implements Backend {
   onBatch: ((records: number) => void) | undefined;
 
   private readonly kafka: Kafka;
-  private readonly admin: KafkaTopicAdmin;
+  private readonly kafkaAdmin: KafkaTopicAdmin;
+  /**
+   * Consumer groups, records, cluster and brokers: the Kafka admin's own operations, with
+   * connection-level failures turned into UnavailableError (503) like the topic routes.
+   */
+  readonly admin: BackendAdmin = {
+    listGroups: (o) => this.wrap(this.kafkaAdmin.listGroups(o)),
+    describeGroup: (g) => this.wrap(this.kafkaAdmin.describeGroup(g)),
+    resetGroupOffsets: (g, o) => this.wrap(this.kafkaAdmin.resetGroupOffsets(g, o)),
+    deleteGroup: (g) => this.wrap(this.kafkaAdmin.deleteGroup(g)),
+    deleteRecords: (t, r) => this.wrap(this.kafkaAdmin.deleteRecords(t, r)),
+    getCluster: () => this.wrap(this.kafkaAdmin.getCluster()),
+    getBroker: (id) => this.wrap(this.kafkaAdmin.getBroker(id)),
+    getBrokerConfigs: (id, o) => this.wrap(this.kafkaAdmin.getBrokerConfigs(id, o)),
+  };
   private readonly log: (line: string) => void;
   private readonly secrets: string[];
   private readonly tuning: Required<KafkaBackendTuning>;
@@ -146,7 +160,7 @@ export class KafkaBackend implements Backend {
     this.kafka = new Kafka(
       toKafkaConfig(options, log, { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 }),
     );
-    this.admin = new KafkaTopicAdmin(
+    this.kafkaAdmin = new KafkaTopicAdmin(
       {
         brokers: options.brokers,
         ...(options.clientId !== undefined ? { clientId: options.clientId } : {}),
@@ -235,7 +249,7 @@ export class KafkaBackend implements Backend {
     if (cached && Date.now() - cached.fetchedAt < this.tuning.metadataMaxAgeMs) return cached.partitions;
     let fetch = this.metadataFetches.get(topic);
     if (!fetch) {
-      fetch = this.admin
+      fetch = this.kafkaAdmin
         .describePartitions(topic)
         .then((parts) => {
           const partitions: PartitionMetadata[] = parts.map((p) => ({
@@ -504,16 +518,16 @@ export class KafkaBackend implements Backend {
     partitions: number,
     configs: Array<{ name: string; value: string }>,
   ): Promise<void> {
-    await this.wrap(this.admin.createTopic({ name, partitions, configs }));
+    await this.wrap(this.kafkaAdmin.createTopic({ name, partitions, configs }));
   }
 
   async listTopics(): Promise<TopicDetail[]> {
-    return (await this.wrap(this.admin.listTopics())).topics;
+    return (await this.wrap(this.kafkaAdmin.listTopics())).topics;
   }
 
   async getTopic(name: string): Promise<TopicDetail | undefined> {
     try {
-      return await this.wrap(this.admin.getTopic(name));
+      return await this.wrap(this.kafkaAdmin.getTopic(name));
     } catch (err) {
       if (isEventStreamsError(err) && err.code === 'TOPIC_NOT_FOUND') return undefined;
       throw err;
@@ -522,7 +536,7 @@ export class KafkaBackend implements Backend {
 
   async updateTopic(name: string, update: TopicUpdate): Promise<void> {
     await this.wrap(
-      this.admin.updateTopic(name, {
+      this.kafkaAdmin.updateTopic(name, {
         ...(update.partitions !== undefined ? { partitions: update.partitions } : {}),
         ...(update.configs !== undefined ? { configs: update.configs } : {}),
       }),
@@ -532,7 +546,7 @@ export class KafkaBackend implements Backend {
   }
 
   async deleteTopic(name: string): Promise<boolean> {
-    const { deleted } = await this.wrap(this.admin.deleteTopic(name));
+    const { deleted } = await this.wrap(this.kafkaAdmin.deleteTopic(name));
     this.metadata.delete(name);
     if (deleted) this.resetProducer(`topic '${name}' was deleted`);
     return deleted;
@@ -569,6 +583,6 @@ export class KafkaBackend implements Backend {
     this.pending = [];
     const producer = this.producer ?? (await this.producerReady?.catch(() => undefined));
     this.producer = undefined;
-    await Promise.all([producer?.disconnect().catch(() => {}), this.admin.close()]);
+    await Promise.all([producer?.disconnect().catch(() => {}), this.kafkaAdmin.close()]);
   }
 }

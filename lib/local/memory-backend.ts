@@ -4,10 +4,11 @@
  * bounded record log per topic (the oldest records are evicted first), so that a long benchmark
  * run cannot grow the heap without limit.
  */
-import { TopicExistsError, TopicNotFoundError, ValidationError } from '../errors';
-import type { TopicDetail } from '../types';
+import { NotFoundError, TopicExistsError, TopicNotFoundError, ValidationError } from '../errors';
+import { compileFilter } from '../glob';
+import type { BrokerSummary, RecordsToDelete, TopicDetail } from '../types';
 import { partitionForKey } from './partitioner';
-import type { Backend, RecordToStore, StoredRecord, TopicUpdate } from './types';
+import type { Backend, BackendAdmin, RecordToStore, StoredRecord, TopicUpdate } from './types';
 
 /** Defaults for `memory` options. */
 export const DEFAULT_MAX_RECORDS_PER_TOPIC = 100_000;
@@ -104,6 +105,20 @@ function recordBytes(record: StoredRecord): number {
 
 function newPartition(): PartitionLog {
   return { records: new Deque<StoredRecord>(), nextOffset: 0 };
+}
+
+/** The memory backend's cluster: one "broker", this process (its address is the endpoint's own). */
+const MEMORY_CLUSTER_ID = 'esnodes-local-memory';
+const MEMORY_BROKER: BrokerSummary = { id: 0, host: 'localhost', port: 0 };
+
+function memoryBroker(id: number): BrokerSummary {
+  if (id !== 0)
+    throw new NotFoundError(`Broker ${id} is not in the cluster (the memory backend is broker 0)`);
+  return { ...MEMORY_BROKER };
+}
+
+function noGroup(id: string): never {
+  throw new NotFoundError(`Consumer group '${id}' does not exist (the memory backend has no consumers)`);
 }
 
 /** The default backend: everything lives in this process and is lost on stop. */
@@ -314,6 +329,100 @@ export class MemoryBackend implements Backend {
   ): Promise<StoredRecord[]> {
     return this.readRecordsSync(topic, options);
   }
+
+  /**
+   * Low and high watermark of each partition: the first offset still held (the next offset when
+   * the partition is empty) and the next offset to be written.
+   */
+  partitionOffsets(topic: string): Array<{ partition: number; low: number; high: number }> {
+    const state = this.topics.get(topic);
+    if (!state) throw new TopicNotFoundError(`Topic '${topic}' does not exist`, { topic, kafkaErrorCode: 3 });
+    return state.partitions.map((log, partition) => ({
+      partition,
+      low: log.records.length > 0 ? log.records.at(0)!.offset : log.nextOffset,
+      high: log.nextOffset,
+    }));
+  }
+
+  /**
+   * Deletes the records before `before_offset` in each partition, as Kafka's DeleteRecords moves
+   * the log start. Checked first (all or nothing); the topic's arrival-order list is rebuilt once,
+   * which is O(records of the topic), bounded by the per-topic limit.
+   */
+  deleteRecordsSync(topic: string, records: RecordsToDelete[]): void {
+    const state = this.topics.get(topic);
+    if (!state) throw new TopicNotFoundError(`Topic '${topic}' does not exist`, { topic, kafkaErrorCode: 3 });
+    for (const r of records) {
+      const log = state.partitions[r.partition];
+      if (!log) throw new NotFoundError(`Topic '${topic}' has no partition ${r.partition}`, { topic });
+      if (r.before_offset > log.nextOffset) {
+        throw new ValidationError(
+          `before_offset ${r.before_offset} is past the end of partition ${r.partition} (${log.nextOffset})`,
+          'VALIDATION',
+          { topic },
+        );
+      }
+    }
+    let removed = 0;
+    for (const r of records) {
+      const log = state.partitions[r.partition]!;
+      while (log.records.length > 0 && log.records.at(0)!.offset < r.before_offset) {
+        const gone = log.records.shift()!;
+        const size = recordBytes(gone);
+        state.bytes -= size;
+        this.totalBytes -= size;
+        removed++;
+      }
+    }
+    if (removed === 0) return;
+    const cut = new Map(records.map((r) => [r.partition, r.before_offset]));
+    const kept = new Deque<StoredRecord>();
+    for (let i = 0; i < state.all.length; i++) {
+      const rec = state.all.at(i)!;
+      if (rec.offset >= (cut.get(rec.partition) ?? 0)) kept.push(rec);
+    }
+    state.all = kept;
+  }
+
+  /**
+   * The admin routes' view: records can be deleted, the cluster is this one process (broker 0);
+   * there are no consumers, so there are no consumer groups.
+   */
+  readonly admin: BackendAdmin = {
+    listGroups: async (o) => {
+      compileFilter(o?.filter, 'group_filter', 'any');
+      return { groups: [], total: 0 };
+    },
+    describeGroup: async (g) => noGroup(g),
+    resetGroupOffsets: async (g) => noGroup(g),
+    deleteGroup: async (g) => ({ group_id: g, deleted: false }),
+    deleteRecords: async (topic, records) => {
+      this.deleteRecordsSync(topic, records);
+      return { topic };
+    },
+    getCluster: async () => ({ id: MEMORY_CLUSTER_ID, controller: MEMORY_BROKER, brokers: [MEMORY_BROKER] }),
+    getBroker: async (id) => memoryBroker(id),
+    getBrokerConfigs: async (id, o) => {
+      const match = compileFilter(o?.filter, 'config_filter', 'any');
+      const configs = Object.entries({
+        'broker.id': '0',
+        'log.retention.ms': DEFAULT_CONFIGS['retention.ms'] ?? '86400000',
+        'max.records.per.topic': String(this.maxRecords),
+        'max.bytes.per.topic': String(this.maxBytes),
+        'max.topics': String(this.maxTopics),
+        'max.partitions': String(this.maxPartitions),
+        'max.total.bytes': String(this.maxTotalBytes),
+      })
+        .filter(([name]) => !match || match(name))
+        .map(([name, value]) => ({
+          name,
+          value,
+          is_sensitive: false,
+          ...(o?.verbose ? { source: 'STATIC_BROKER_CONFIG', is_read_only: true } : {}),
+        }));
+      return { ...memoryBroker(id), configs };
+    },
+  };
 
   async close(): Promise<void> {
     this.topics.clear();

@@ -19,8 +19,10 @@ import https from 'node:https';
 import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 
+import { gatewayRequest, type GatewayRequestMessage } from '../diagnostics';
 import { isEventStreamsError, UnavailableError } from '../errors';
 import { Authenticator } from './auth';
 import { ensureLocalCertificates } from './certs';
@@ -318,6 +320,7 @@ class LocalServer {
     // Before any waiting below: a request aborted while it waits must not be an unhandled error.
     req.on('error', () => req.socket.destroy());
     res.on('error', () => res.destroy());
+    if (gatewayRequest.hasSubscribers) publishRequest(req, res);
     // A pipelined request (an earlier answer on this connection is still being written) has no
     // socket yet. Its answer would be built now and held in memory until the client reads the
     // earlier ones, so it waits, and past MAX_PIPELINED waiting requests the connection is not
@@ -407,6 +410,32 @@ class LocalServer {
       internalError(deps, res, err);
     }
   }
+}
+
+/** The API family of a request path, for the `gateway:request` channel (never the raw path). */
+function routeKind(pathname: string): string {
+  const seg = pathname.split('/');
+  if (seg[seg.length - 1] === 'records' && (seg[1] === 'topics' || seg[2] === 'topics')) return 'produce';
+  if (seg[1] === 'admin' || pathname === '/alive') return 'admin';
+  if (pathname === '/identity/token') return 'iam';
+  if (seg[1] === 'local') return 'local';
+  if (isRegistryPath(pathname)) return 'registry';
+  return 'other';
+}
+
+/** Publishes one `gateway:request` message when the answer is sent (only while subscribed). */
+function publishRequest(req: IncomingMessage, res: ServerResponse): void {
+  const t0 = performance.now();
+  res.once('finish', () => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    gatewayRequest.publish({
+      method: req.method ?? 'GET',
+      route: routeKind(q < 0 ? url : url.slice(0, q)),
+      statusCode: res.statusCode,
+      durationMs: performance.now() - t0,
+    } satisfies GatewayRequestMessage);
+  });
 }
 
 /** Which route a request is counted under; the same tests as the router, in the same order. */

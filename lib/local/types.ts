@@ -3,7 +3,7 @@
  * Contracts of the local Event Streams-compatible endpoint: its options, its storage backends
  * (memory, Kafka) and the records it keeps for inspection.
  */
-import type { KafkaSaslConfig, TopicDetail } from '../types';
+import type { ClusterAdmin, KafkaSaslConfig, TopicDetail } from '../types';
 
 export interface KafkaConnectionOptions {
   /** Bootstrap brokers, `host:port`. */
@@ -176,6 +176,24 @@ export interface TopicUpdate {
 }
 
 /**
+ * The cluster operations a backend serves for the admin routes (routes/admin-groups.ts and
+ * admin-cluster.ts): the Kafka backend through Kafka itself, the memory backend for what it has
+ * (records and a one-broker cluster; it has no consumer groups). Quotas and mirroring are kept by
+ * the routes, not the backend.
+ */
+export type BackendAdmin = Pick<
+  ClusterAdmin,
+  | 'listGroups'
+  | 'describeGroup'
+  | 'resetGroupOffsets'
+  | 'deleteGroup'
+  | 'deleteRecords'
+  | 'getCluster'
+  | 'getBroker'
+  | 'getBrokerConfigs'
+>;
+
+/**
  * Storage behind the endpoint. Errors are thrown as lib/errors.ts classes (TopicNotFoundError,
  * TopicExistsError, UnavailableError, ValidationError) and the server maps them to HTTP answers.
  */
@@ -194,6 +212,8 @@ export interface Backend {
   getTopic(name: string): Promise<TopicDetail | undefined>;
   updateTopic(name: string, update: TopicUpdate): Promise<void>;
   deleteTopic(name: string): Promise<boolean>;
+  /** Consumer groups, records, cluster and brokers (see {@link BackendAdmin}). */
+  readonly admin?: BackendAdmin;
   /** Memory backend only; the Kafka backend may return undefined (read Kafka directly instead). */
   readRecords?(
     topic: string,

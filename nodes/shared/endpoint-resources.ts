@@ -19,7 +19,7 @@ import { EndpointMetrics, type MetricsSnapshot } from '../../lib/metrics';
 import { Outbox } from '../../lib/outbox';
 import { OutboxSender } from '../../lib/outbox-sender';
 import type { Sender } from '../../lib/sender';
-import type { ProxyOptions, TopicAdmin } from '../../lib/types';
+import type { ClusterAdmin, ProxyOptions, TopicAdmin } from '../../lib/types';
 import { buildClientOptions, type NormalizedEndpointOptions } from './endpoint-config';
 import { buildKafkaClientConfig, buildKafkaSenderOptions } from './kafka-config';
 import type { EndpointCredentials } from './types';
@@ -68,7 +68,7 @@ export class EndpointResources {
   private session: EventStreamsClient | undefined;
   private transportSender: Sender | undefined;
   private outboxSender: OutboxSender | undefined;
-  private kafka: TopicAdmin | undefined;
+  private kafka: (TopicAdmin & ClusterAdmin) | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly init: EndpointResourcesInit) {
@@ -128,7 +128,7 @@ export class EndpointResources {
   }
 
   /** The Kafka-protocol topic admin (kafkajs, loaded on first use). */
-  kafkaAdmin(): TopicAdmin {
+  kafkaAdmin(): TopicAdmin & ClusterAdmin {
     this.check();
     this.kafka ??= new KafkaTopicAdmin(buildKafkaClientConfig(this.init.options, this.init.credentials));
     return this.kafka;

@@ -75,3 +75,29 @@ export function toRecordValue(payload: unknown): ProduceRecord['value'] {
   }
   return payload as ProduceRecord['value'];
 }
+
+/**
+ * The v1 Content-Types the producer offers (the REST Producer's list, lib/encode.ts passes any
+ * of them through): '' derives it from the payload. v2 and Kafka read it as the value's type.
+ */
+export const CONTENT_TYPES = [
+  '',
+  'text/plain',
+  'application/json',
+  'application/octet-stream',
+  'text/xml',
+  'application/xml',
+  'application/vnd.ibm-event-streams.text.v1',
+  'application/vnd.ibm-event-streams.json.v1',
+  'application/vnd.ibm-event-streams.binary.v1',
+] as const;
+
+/** The node's content type setting, checked at deploy; '' (automatic) for old flows. */
+export function contentTypeSetting(value: unknown): string {
+  if (value === undefined || value === null || value === '') return '';
+  if (typeof value === 'string' && (CONTENT_TYPES as readonly string[]).includes(value)) return value;
+  throw new ValidationError(
+    `The content type must be one of ${CONTENT_TYPES.filter(Boolean).join(', ')}, or automatic`,
+    'INVALID_CONFIG',
+  );
+}

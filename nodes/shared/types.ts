@@ -8,7 +8,7 @@ import type { SchemaNodeOptions } from './schema-options';
 import type { Node, NodeDef } from 'node-red';
 
 import type { EventStreamsClient } from '../../lib/client';
-import type { TopicAdmin } from '../../lib/types';
+import type { ClusterAdmin, KafkaClientConfig, TopicAdmin } from '../../lib/types';
 import type { Outbox } from '../../lib/outbox';
 import type { Sender } from '../../lib/sender';
 
@@ -90,7 +90,9 @@ export interface EndpointNode extends Node<EndpointCredentials> {
   /** What producers send through (the outbox when it is on, else the transport). Throws like getClient. */
   getSender(): Sender;
   /** The shared Kafka-protocol topic admin, created on first use. */
-  getKafkaAdmin(): TopicAdmin;
+  getKafkaAdmin(): TopicAdmin & ClusterAdmin;
+  /** The Kafka-protocol connection (brokers, TLS, SASL) for a node's own Kafka client (the consumer). */
+  getKafkaConfig?(): KafkaClientConfig;
   /** Milliseconds user nodes may wait for in-flight work on close. */
   readonly closeTimeoutMs: number;
   /** The durable outbox once open, when the endpoint has it enabled; undefined when it is off. */
@@ -114,6 +116,8 @@ export interface ProducerOptions {
   headersType: string;
   /** 1: send the message on with `msg.eventstreams`; 0: no output. */
   outputs: number | string;
+  /** The record's Content-Type (one of `CONTENT_TYPES`); blank: from the payload's type. */
+  contentType?: string;
 }
 
 export interface ProducerNodeDef extends NodeDef, ProducerOptions, SchemaNodeOptions {}
@@ -152,4 +156,24 @@ export interface TestConnectionResponse {
   messages: string[];
   code?: string;
   tlsReason?: string;
+}
+
+/** `event-streams-consumer` properties (the editor's `defaults` mirror these). */
+export interface ConsumerNodeOptions {
+  endpoint: string;
+  /** Comma-separated topic names, or one `/pattern/`. */
+  topics: string;
+  groupId: string;
+  /** Where a group without committed offsets starts. */
+  start: 'earliest' | 'latest';
+  valueFormat: 'auto' | 'string' | 'buffer' | 'json';
+  /** `delivered`: handled once the wired nodes received the msg; `complete`: once they called done(). */
+  ack: 'delivered' | 'complete';
+  /** `auto`: commit on a timer and at stop; `manual`: only when a msg asks. */
+  commit: 'auto' | 'manual';
+  maxInFlight: number | string;
+}
+
+export interface ConsumerNodeDef extends NodeDef, ConsumerNodeOptions {
+  wires?: string[][];
 }

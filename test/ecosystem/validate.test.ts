@@ -134,7 +134,11 @@ describe('node-red-dev validate (flow library scorecard)', function () {
       }
       assert.equal(entry.test, true, `${check}: ${JSON.stringify(entry)}\n${detail}`);
     }
-    assert.deepEqual(v.score.N02?.nodes, ['event-streams-producer', 'event-streams-topic-admin']);
+    assert.deepEqual(v.score.N02?.nodes, [
+      'event-streams-producer',
+      'event-streams-topic-admin',
+      'event-streams-consumer',
+    ]);
 
     const warnings = v.stderr
       .split('\n')

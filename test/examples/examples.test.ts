@@ -31,7 +31,12 @@ import {
 } from '../nodes/support';
 
 const EXAMPLES_DIR = path.resolve(__dirname, '..', '..', '..', 'examples');
-const OUR_TYPES = ['event-streams-endpoint', 'event-streams-producer', 'event-streams-topic-admin'];
+const OUR_TYPES = [
+  'event-streams-endpoint',
+  'event-streams-producer',
+  'event-streams-topic-admin',
+  'event-streams-consumer',
+];
 const CONFIG_TYPES = new Set(['event-streams-endpoint', 'mqtt-broker']);
 const CORE_TYPES = [
   'inject',
@@ -41,6 +46,7 @@ const CORE_TYPES = [
   'catch',
   'status',
   'comment',
+  'switch',
   'mqtt in',
   'mqtt-broker',
 ];
@@ -537,6 +543,18 @@ describe(`examples (Node-RED ${NODE_RED_VERSION})`, function () {
           2,
           'the bad reading was not sent',
         );
+      },
+
+      // The consumer reads over the Kafka protocol, which this suite's in-memory endpoint does not
+      // speak: both consumer examples run unmodified but for the connection on real Kafka in
+      // test/kafka/consumer-kafka.test.ts.
+      '08 - Consume and route by key.json': function (this: Mocha.Context) {
+        console.log('      (runs on real Kafka in test/kafka/consumer-kafka.test.ts)');
+        this.skip();
+      },
+      '09 - Round trip producer to consumer.json': function (this: Mocha.Context) {
+        console.log('      (runs on real Kafka in test/kafka/consumer-kafka.test.ts)');
+        this.skip();
       },
     };
 

@@ -1,14 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 import assert from 'node:assert/strict';
 
-import {
-  encodeV1,
-  encodeV2,
-  errorFromResponse,
-  parseErrorBody,
-  parseProduceSuccess,
-  parseRetryAfter,
-} from '../../lib/encode';
+import { encodeV1, encodeV2, parseProduceSuccess } from '../../lib/encode';
+import { parseErrorBody, parseRetryAfter } from '../../lib/error-body';
+import { fromHttp } from '../../lib/error-model';
 import { RateLimitedError, UnavailableError, ValidationError } from '../../lib/errors';
 import { isWellFormedString, validateTopicName } from '../../lib/validate';
 
@@ -373,7 +368,7 @@ describe('error bodies and status mapping', () => {
       body = '{}',
       headers: Record<string, string> = {},
     ): { name: string; code: string; retriable: boolean } => {
-      const e = errorFromResponse(status, headers, body, { operation: 'Produce to topic "t"', topic: 't' });
+      const e = fromHttp(status, headers, body, { operation: 'Produce to topic "t"', topic: 't' });
       return { name: e.name, code: e.code, retriable: e.retriable };
     };
     assert.deepEqual(
@@ -405,7 +400,7 @@ describe('error bodies and status mapping', () => {
   });
 
   it('keeps server details and takes the incident from X-Global-Transaction-Id when the body has none', () => {
-    const e = errorFromResponse(
+    const e = fromHttp(
       503,
       { 'x-global-transaction-id': 'tx-77', 'retry-after': '2' },
       '{"error_code":50301,"message":"Unknown Kafka Error"}',
@@ -431,14 +426,14 @@ describe('error bodies and status mapping', () => {
     assert.equal(parseRetryAfter('Mon, 01 Jan 2029 00:00:05 GMT', now), 0);
     assert.equal(parseRetryAfter('soon'), undefined);
     assert.equal(parseRetryAfter(undefined), undefined);
-    const e = errorFromResponse(429, { 'retry-after': '1' }, '', { operation: 'x' });
+    const e = fromHttp(429, { 'retry-after': '1' }, '', { operation: 'x' });
     assert.ok(e instanceof RateLimitedError);
     assert.equal(e.retryAfterMs, 1000);
   });
 
   it('scrubs credentials a server echoes back', () => {
     const secret = 'my-very-secret-api-key-123';
-    const e = errorFromResponse(
+    const e = fromHttp(
       401,
       {},
       JSON.stringify({ error: { error_code: 401, message: `key ${secret} rejected` } }),

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 import assert from 'node:assert/strict';
 
-import { encodeV1, encodeV2, errorFromResponse } from '../../lib/encode';
+import { encodeV1, encodeV2 } from '../../lib/encode';
+import { fromHttp } from '../../lib/error-model';
 import { ValidationError } from '../../lib/errors';
 import {
   fromAvroJson,
@@ -142,12 +143,9 @@ describe('Avro schemas (lib/schema)', () => {
       message: 'Schema not found',
       error: { error_code: 404, message: 'Schema not found', schema: 'x' },
     });
+    assert.equal(fromHttp(404, {}, body, { operation: 'Produce', topic: 't' }).code, 'SCHEMA_NOT_FOUND');
     assert.equal(
-      errorFromResponse(404, {}, body, { operation: 'Produce', topic: 't' }).code,
-      'SCHEMA_NOT_FOUND',
-    );
-    assert.equal(
-      errorFromResponse(404, {}, '{"error":{"error_code":404}}', { operation: 'Produce', topic: 't' }).code,
+      fromHttp(404, {}, '{"error":{"error_code":404}}', { operation: 'Produce', topic: 't' }).code,
       'TOPIC_NOT_FOUND',
     );
   });

@@ -9,7 +9,12 @@ import path from 'node:path';
 
 import { seenStatuses } from './support';
 
-const TYPES = ['event-streams-endpoint', 'event-streams-producer', 'event-streams-topic-admin'];
+const TYPES = [
+  'event-streams-endpoint',
+  'event-streams-producer',
+  'event-streams-topic-admin',
+  'event-streams-consumer',
+];
 
 function catalog(type: string): Record<string, unknown> {
   const file = path.join(__dirname, '..', '..', '..', 'nodes', 'locales', 'en-US', `${type}.json`);

@@ -27,7 +27,8 @@ import { EventStreamsClient } from '../../lib/client';
 import { BadRequestError, RetriesExhaustedError, UnavailableError, ValidationError } from '../../lib/errors';
 import type { MemoryBackend } from '../../lib/local/memory-backend';
 import type { Backend, StoredRecord } from '../../lib/local/types';
-import { Outbox, outboxDisposition, serializeRecord } from '../../lib/outbox';
+import { Outbox, outboxDisposition } from '../../lib/outbox';
+import { storeRecord } from '../../lib/record-codec';
 import { Spool } from '../../lib/spool';
 import type { ClientOptions } from '../../lib/types';
 import { RestartableEndpoint, waitFor } from './harness';
@@ -244,7 +245,7 @@ describe('reliability: outbox core (lib/outbox.ts)', function () {
     for (let i = 0; i < N; i++) {
       const key = i % 10 === 0 ? undefined : `dev${i % 50}`;
       appends.push(
-        spool.append(serializeRecord(TOPIC, { value: JSON.stringify({ i }), ...(key ? { key } : {}) })),
+        spool.append(storeRecord(TOPIC, { value: JSON.stringify({ i }), ...(key ? { key } : {}) })),
       );
     }
     await Promise.all(appends);

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * The Admin REST API: /admin/status, /admin/topics (list, create) and /admin/topics/{topic} (get,
- * update, delete), plus the unauthenticated /alive health probe. Bodies, codes and headers follow
+ * update, delete), plus the unauthenticated /alive health probe. Consumer groups and records are
+ * in admin-groups.ts; cluster, brokers, quotas and mirroring in admin-cluster.ts. Bodies, codes and headers follow
  * IBM's Admin REST (HHHKK error codes, x-global-transaction-id echoed, no-cache headers).
  */
 import type { EventStreamsError } from '../../errors';
 import type { TopicDetail } from '../../types';
 import { optionalPositiveInt } from '../../numbers';
-import { checkGlob, compileGlob } from '../../glob';
-import type { Principal } from '../auth';
+import { checkFilter, compileFilter } from '../../glob';
+import { type AdminArea, type Principal, mayChangeAdmin } from '../auth';
 import {
   adminError,
   adminSend,
@@ -25,6 +26,8 @@ import {
 } from '../http';
 import { DEFAULT_PER_PAGE, MAX_PARTITIONS, MAX_PER_PAGE, MAX_TOPIC_NAME, validTopicName } from '../limits';
 import { withFault } from './dev';
+import { clusterRoutes } from './admin-cluster';
+import { groupRoutes } from './admin-groups';
 
 const UPDATABLE_CONFIGS = new Set([
   'cleanup.policy',
@@ -61,7 +64,13 @@ export function routeAdmin(ctx: RequestContext): void {
   }
   let handler: ((p: Principal) => void) | undefined;
   let allow = '';
-  if (seg.length === 3 && seg[2] === 'status') {
+  let area: AdminArea = 'topics';
+  const more = groupRoutes(ctx, seg, decodePathSegment) ?? clusterRoutes(ctx, seg, decodePathSegment);
+  if (more) {
+    allow = more.allow;
+    handler = more.handler;
+    if (more.area) area = more.area;
+  } else if (seg.length === 3 && seg[2] === 'status') {
     allow = 'GET';
     if (isGet) handler = () => adminSend(ctx, 200, '{"status":"available"}');
   } else if (seg.length === 3 && seg[2] === 'topics') {
@@ -87,13 +96,13 @@ export function routeAdmin(ctx: RequestContext): void {
       closeAfter(res, req);
       return adminError(ctx, 401, 0, 'Unauthorized');
     }
-    if (!isGet && principal.role !== 'manager') {
+    if (!isGet && !mayChangeAdmin(principal, area)) {
       closeAfter(res, req);
       return adminError(
         ctx,
         403,
         0,
-        'Forbidden: this key may only produce; topic administration needs a manager key',
+        `Forbidden: this key may only produce and read; changing ${area} needs a manager key`,
       );
     }
     run(principal);
@@ -251,10 +260,10 @@ function listTopics(ctx: RequestContext): void {
   const filter = params.get('topic_filter');
   let matcher: ((name: string) => boolean) | undefined;
   if (filter) {
-    // A glob matched without regex (lib/glob.ts): a caller's text never becomes a RegExp.
-    const problem = checkGlob(filter);
-    if (problem) return adminError(ctx, 400, 0, `topic_filter: ${problem}`);
-    matcher = compileGlob(filter);
+    // A glob or a `/regex/` run by RE2 in linear time (lib/glob.ts): never a backtracking RegExp.
+    const problem = checkFilter(filter, 'topic_filter');
+    if (problem) return adminError(ctx, 400, 0, problem);
+    matcher = compileFilter(filter, 'topic_filter');
   }
   settle(ctx, '', ctx.deps.backend.listTopics(), (all) => {
     const topics = matcher ? all.filter((t) => matcher(t.name)) : all;
