@@ -42,7 +42,9 @@ export type ClientKind =
   | 'node'
   | 'httpreq'
   | 'kafkajs'
+  | 'kafkajs-32'
   | 'kafkajs-batch'
+  | 'gateway-batch'
   | 'node-kafka';
 export type EndpointId = 'stub-http' | 'local-http' | 'local-https' | 'local-kafka';
 
@@ -54,9 +56,16 @@ export const CLIENT_LABEL: Record<ClientKind, string> = {
   node: 'node: event-streams-producer',
   httpreq: 'node-red: http request',
   kafkajs: 'kafkajs direct: one awaited send per message',
+  'kafkajs-32': 'kafkajs direct: 32 sends in flight, one message each',
   'kafkajs-batch': 'kafkajs direct: 100 messages per send',
+  'gateway-batch': 'gateway batch route: bare undici, 100 v2 records per request',
   'node-kafka': 'node: event-streams-producer over the Kafka transport (no gateway)',
 };
+
+/** Sends in flight in the `kafkajs-32` row (the independent harness's figure). */
+export const KAFKAJS_IN_FLIGHT = 32;
+/** Batch requests in flight in the `gateway-batch` row (each {@link KAFKAJS_BATCH} records). */
+export const GATEWAY_BATCHES_IN_FLIGHT = 4;
 
 /** Messages per kafkajs send in the batched kafkajs row. */
 export const KAFKAJS_BATCH = 100;
@@ -107,6 +116,11 @@ export interface LoadSettings {
    * against their eight; a run with the flag measures exactly that cost.
    */
   orderByKey?: boolean;
+  /**
+   * Distinct keys the Node-RED source cycles through (default 1: every record has BENCH_KEY). The
+   * 20 ms rows compare one key with eight under order per key.
+   */
+  keys?: number;
 }
 
 export interface ClosedJob {

@@ -23,7 +23,9 @@ import {
   BENCH_TOPIC,
   CLIENT_LABEL,
   ENDPOINT_LABEL,
+  GATEWAY_BATCHES_IN_FLIGHT,
   KAFKAJS_BATCH,
+  KAFKAJS_IN_FLIGHT,
   ROOT,
   ipcCall,
   loadDist,
@@ -46,14 +48,16 @@ import { round } from './stats';
 const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
 const KINDS: ClientKind[] = ['ceiling', 'dispatch', 'core', 'node', 'httpreq'];
 /** Clients that talk to Kafka directly: only in the Kafka-backed endpoint's rounds (same broker). */
-const KAFKA_KINDS: ClientKind[] = ['kafkajs', 'kafkajs-batch', 'node-kafka'];
+const KAFKA_KINDS: ClientKind[] = ['kafkajs', 'kafkajs-32', 'kafkajs-batch', 'gateway-batch', 'node-kafka'];
 /** The core client with endpoint metrics: only against the stub, beside `core`, for the cost of metrics. */
 const STUB_KINDS: ClientKind[] = ['core-metered'];
 
 /** The closed-loop window per kind: kafkajs "one awaited send" is a plain awaited loop (window 1). */
 function loadFor(kind: ClientKind, load: LoadSettings): LoadSettings {
   if (kind === 'kafkajs') return { ...load, window: 1 };
+  if (kind === 'kafkajs-32') return { ...load, window: KAFKAJS_IN_FLIGHT };
   if (kind === 'kafkajs-batch') return { ...load, window: KAFKAJS_BATCH };
+  if (kind === 'gateway-batch') return { ...load, window: KAFKAJS_BATCH * GATEWAY_BATCHES_IN_FLIGHT };
   return load;
 }
 
@@ -76,6 +80,8 @@ interface Plan {
   heap: { messages: number; kinds: Array<'core' | 'node' | 'ceiling' | 'nodered-hold'> };
   stall: { rate: number; latencyMs: number; preMs: number; stallMs: number; postMs: number; queue: number };
   kafka: boolean;
+  /** `--kafka-only`: only the Kafka-backed endpoint's rows (bare dispatch() and the Kafka kinds). */
+  kafkaOnly: boolean;
   sections: Set<string>;
 }
 
@@ -87,6 +93,7 @@ function plan(): Plan {
       connections: { type: 'string' },
       window: { type: 'string' },
       'no-kafka': { type: 'boolean', default: false },
+      'kafka-only': { type: 'boolean', default: false },
       'order-by-key': { type: 'boolean', default: false },
       only: { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -98,7 +105,9 @@ function plan(): Plan {
         '  --quick    every scenario, short windows, no Kafka unless KAFKA_BROKERS is set (< 1 min)\n' +
         '  --profile  closed loop into the stub with --cpu-prof for the core client and the node; prints hot spots\n' +
         '  --order-by-key  keep order per key on in our clients (every bench record has one key)\n' +
-        '  --only     comma list of sections to run: closed,open,low,heap,stall,kafka,drain (default all)',
+        '  --kafka-only  only the Kafka rows (gateway-single, gateway-batch, kafkajs 1/32 in flight, 100 per send); starts a broker\n' +
+        '  --only     comma list of sections to run: closed,open,low,heap,stall,kafka,rtt20,drain (default all)\n' +
+        '             rtt20: the producer node, order per key on, into an endpoint that answers after 20 ms, 1 key vs 8',
     );
     process.exit(0);
   }
@@ -109,9 +118,12 @@ function plan(): Plan {
     orderByKey: values['order-by-key'] === true,
   };
   const mode = values.profile ? 'profile' : values.quick ? 'quick' : 'full';
-  const kafka = !values['no-kafka'] && (mode === 'full' || Boolean(process.env.KAFKA_BROKERS));
+  const kafkaOnly = values['kafka-only'] === true;
+  const kafka = kafkaOnly || (!values['no-kafka'] && (mode === 'full' || Boolean(process.env.KAFKA_BROKERS)));
   const sections = new Set(
-    (values.only ?? 'closed,open,low,heap,stall,kafka,drain').split(',').map((x) => x.trim()),
+    (kafkaOnly ? 'kafka' : (values.only ?? 'closed,open,low,heap,stall,kafka,rtt20,drain'))
+      .split(',')
+      .map((x) => x.trim()),
   );
   if (mode === 'quick' || mode === 'profile') {
     return {
@@ -120,7 +132,8 @@ function plan(): Plan {
       closed:
         mode === 'profile'
           ? { warmupMs: 1000, roundWarmupMs: 0, measureMs: 5000, rounds: 1 }
-          : { warmupMs: 300, roundWarmupMs: 200, measureMs: 1000, rounds: 2 },
+          : // Rounds of >= 5 s here too: shorter ones disagreed with independent harnesses.
+            { warmupMs: 300, roundWarmupMs: 200, measureMs: 5000, rounds: 1 },
       endpointWarmupMs: 400,
       open: { warmupMs: 300, measureMs: 800, rates: [1000, 5000, 10000] },
       openEndpoints: [{ id: 'stub-http', kinds: ['core', 'node'] }],
@@ -128,6 +141,7 @@ function plan(): Plan {
       heap: { messages: 5000, kinds: ['core', 'node'] },
       stall: { rate: 1000, latencyMs: 50, preMs: 500, stallMs: 2500, postMs: 3000, queue: 1000 },
       kafka: mode === 'quick' && kafka,
+      kafkaOnly,
       sections,
     };
   }
@@ -146,6 +160,7 @@ function plan(): Plan {
     heap: { messages: 20000, kinds: ['core', 'node', 'ceiling', 'nodered-hold'] },
     stall: { rate: 1000, latencyMs: 50, preMs: 3000, stallMs: 60000, postMs: 20000, queue: 1000 },
     kafka,
+    kafkaOnly,
     sections,
   };
 }
@@ -582,7 +597,8 @@ async function main(): Promise<void> {
     for (const f of readdirSync(profileDir)) if (f.endsWith(profileSuffix)) rmSync(path.join(profileDir, f));
   }
   const workers = new Map<ClientKind, Worker>();
-  const kinds: ClientKind[] = p.mode === 'profile' ? ['ceiling', 'core', 'node'] : KINDS;
+  const kinds: ClientKind[] =
+    p.mode === 'profile' ? ['ceiling', 'core', 'node'] : p.kafkaOnly ? ['ceiling', 'dispatch'] : KINDS;
   if (p.mode === 'profile')
     notes.push(
       `CPU profiles (load them in Chrome DevTools): ${path.relative(ROOT, profileDir)}/profile-*${profileSuffix}`,
@@ -877,6 +893,41 @@ async function main(): Promise<void> {
     }
   }
 
+  // The producer node with order per key on into an endpoint that answers after 20 ms: one key
+  // (a gateway keying by its own device id) against eight. The default of order per key rests on
+  // these two rows.
+  const nodeWorker = workers.get('node');
+  if (p.mode !== 'profile' && p.sections.has('rtt20') && nodeWorker && !nodeWorker.failed && stub.child) {
+    await ipcCall(stub.child, { cmd: 'latency', ms: 20 });
+    for (const [keys, name] of [
+      [1, 'node-one-key-20ms'],
+      [8, 'node-8-keys-20ms'],
+    ] as const) {
+      progress(`closed loop: ${name} [load ${load1()}]`);
+      const loadBefore = load1();
+      try {
+        const r = await nodeWorker.run<LoopResult>({
+          type: 'closed',
+          endpoint: stub.info!,
+          template,
+          load: { ...p.load, orderByKey: true, keys },
+          warmupMs: p.closed.roundWarmupMs,
+          measureMs: Math.max(5000, p.closed.measureMs),
+        });
+        scenarios.push({
+          ...closedRow('node', 'stub-http', r),
+          name: `${CLIENT_LABEL.node}: order per key on, ${keys} key${keys > 1 ? 's' : ''}, endpoint answers after 20 ms`,
+          loadBefore,
+          loadAfter: load1(),
+          details: { row: name, keys, orderByKey: true, latencyMs: 20, connections: p.load.connections },
+        });
+      } catch (err) {
+        notes.push(`${name} failed: ${skippedReason(err)}`);
+      }
+    }
+    await ipcCall(stub.child, { cmd: 'latency', ms: 0 });
+  }
+
   // The Kafka-backed endpoint last: the broker's JVM competes for the same two cores.
   let kafka: KafkaLike | undefined;
   const endpointList: EndpointId[] = [...closedEndpoints];
@@ -980,12 +1031,62 @@ async function main(): Promise<void> {
     notes,
     ...(profiles ? { profiles } : {}),
   };
-  const results: BenchResults = { ...partial, targets: evaluateTargets(partial) };
+  const results: BenchResults = { ...partial, targets: evaluateTargets(partial), ...namedRows(scenarios) };
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = path.join(RESULTS_DIR, p.mode === 'profile' ? 'profile.json' : 'latest.json');
   writeFileSync(file, `${JSON.stringify(outboxDrain ? { ...results, outboxDrain } : results, null, 2)}\n`);
   console.log(renderReport(results));
   console.log(`\nresults: ${path.relative(process.cwd(), file)}`);
+}
+
+/**
+ * The rows the issue tracker and the README quote, by name: records/s and CPU µs per record (the
+ * client's process; the endpoint's beside it), with the load average around the run.
+ */
+function namedRows(scenarios: ScenarioResult[]): Pick<BenchResults, 'rows' | 'rowTargets'> {
+  const kafkaRow = (kind: ClientKind): ScenarioResult | undefined =>
+    scenarios.find(
+      (s) => s.client === kind && s.mode === 'closed' && s.endpoint === 'local-kafka' && !s.skipped,
+    );
+  const rtt20 = (name: string): ScenarioResult | undefined =>
+    scenarios.find((s) => (s.details as { row?: string } | undefined)?.row === name);
+  const picked: Record<string, ScenarioResult | undefined> = {
+    'gateway-batch': kafkaRow('gateway-batch'),
+    'gateway-single': kafkaRow('dispatch'),
+    'kafkajs-100': kafkaRow('kafkajs-batch'),
+    'kafkajs-32': kafkaRow('kafkajs-32'),
+    'node-one-key-20ms': rtt20('node-one-key-20ms'),
+    'node-8-keys-20ms': rtt20('node-8-keys-20ms'),
+  };
+  const rows: Record<string, unknown> = {};
+  for (const [name, s] of Object.entries(picked)) {
+    rows[name] = s
+      ? {
+          recordsPerSec: s.msgsPerSec,
+          cpuUsPerRecord: s.cpuUsPerMsg ?? null,
+          endpointCpuUsPerRecord: s.endpointUsPerMsg ?? null,
+          p50Ms: s.p50Ms,
+          p99Ms: s.p99Ms,
+          loadBefore: s.loadBefore ?? null,
+          loadAfter: s.loadAfter ?? null,
+          client: s.client,
+          endpoint: s.endpoint,
+        }
+      : { skipped: 'not run' };
+  }
+  const rate = (n: string): number | null =>
+    ((rows[n] as { recordsPerSec?: number | null }).recordsPerSec ?? null) || null;
+  const ratio = (a: string, b: string): number | null => {
+    const x = rate(a);
+    const y = rate(b);
+    return x != null && y != null ? round(x / y, 2) : null;
+  };
+  const rowTargets = {
+    gatewayBatchVsKafkajs100: { value: ratio('gateway-batch', 'kafkajs-100'), goal: 0.41 },
+    gatewaySingleVsKafkajs32: { value: ratio('gateway-single', 'kafkajs-32'), goal: 1.0 },
+    oneKeyVs8Keys20ms: { value: ratio('node-one-key-20ms', 'node-8-keys-20ms'), goal: null },
+  };
+  return { rows, rowTargets };
 }
 
 function cleanup(): void {

@@ -2,7 +2,7 @@
 /**
  * A client process of the benchmark (`fork`ed by run.ts, one per client kind): it runs the jobs it
  * is sent over IPC one after another and returns their results. argv: the client kind
- * (`ceiling|dispatch|core|node|httpreq|kafkajs|kafkajs-batch`).
+ * (`ceiling|dispatch|core|node|httpreq|kafkajs|kafkajs-32|kafkajs-batch|gateway-batch|node-kafka`).
  *
  * Every kind sends the same request (the captured template: same path and query, headers and
  * body) with the same connection settings, so the kinds differ only in the code in between.
@@ -204,6 +204,61 @@ async function kafkajsRig(endpoint: EndpointInfo, template: RequestTemplate, bat
   };
 }
 
+/**
+ * The gateway's batch route (`POST /v2/topics/{topic}/batch`, a gateway extension) with a bare undici
+ * Pool: messages are collected until {@link KAFKAJS_BATCH} are waiting, then posted as one JSON
+ * array of v2 envelopes (the same key and value as every other row); each record counts as one
+ * message and completes with its own result. The window allows a few batch requests in flight.
+ */
+function gatewayBatchRig(endpoint: EndpointInfo, template: RequestTemplate, load: LoadSettings): Rig {
+  const { pool, basePath } = ceilingPool(endpoint, load);
+  const envelope = JSON.stringify({
+    key: { type: 'text', data: BENCH_KEY },
+    value: { type: 'text', data: template.body },
+  });
+  const body = `[${new Array<string>(KAFKAJS_BATCH).fill(envelope).join(',')}]`;
+  const opts = {
+    path: `${basePath}/v2/topics/${encodeURIComponent(endpoint.topic)}/batch`,
+    method: 'POST' as const,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${endpoint.apiKey}` },
+    body,
+  };
+  let waiting: Array<(err?: unknown) => void> = [];
+  return {
+    sender: {
+      send(done) {
+        waiting.push(done);
+        if (waiting.length < KAFKAJS_BATCH) return;
+        const dones = waiting;
+        waiting = [];
+        pool.request(opts).then(
+          (res) =>
+            res.body.json().then(
+              (answer) => {
+                const results = (answer as { results?: Array<{ status: number }> }).results ?? [];
+                dones.forEach((d, i) => {
+                  const st = results[i]?.status ?? res.statusCode;
+                  d(st === 200 ? undefined : new Error(`status ${st}`));
+                });
+              },
+              (err: unknown) => {
+                for (const d of dones) d(err);
+              },
+            ),
+          (err: unknown) => {
+            for (const d of dones) d(err);
+          },
+        );
+      },
+    },
+    close: async () => {
+      for (const d of waiting) d(new Error('closed'));
+      waiting = [];
+      await pool.close();
+    },
+  };
+}
+
 function coreRig(endpoint: EndpointInfo, load: LoadSettings, metered = false): Rig {
   const Client = loadClient();
   const client = new Client(clientOptions(endpoint, load, { maxMessages: 1_000_000, maxBytes: 1 << 30 }));
@@ -290,7 +345,7 @@ async function nodeRedRig(
       send(done) {
         const id = ++seq;
         pending.set(id, done);
-        source.send(benchMessage(id));
+        source.send(benchMessage(id, load.keys ?? 1));
       },
     },
     close: async () => {
@@ -317,7 +372,10 @@ async function rigFor(
       return ceilingRig(endpoint, template, load);
     case 'dispatch':
       return dispatchRig(endpoint, template, load);
+    case 'gateway-batch':
+      return gatewayBatchRig(endpoint, template, load);
     case 'kafkajs':
+    case 'kafkajs-32':
     case 'kafkajs-batch':
       return kafkajsRig(endpoint, template, kind === 'kafkajs-batch');
     case 'core':

@@ -213,7 +213,13 @@ export const CORE_DEFAULTS = {
  * - `verifyTls`, `brokersTls` true: TLS verification stays on unless a user turns it off, loudly.
  * - `outbox` false: the durable outbox writes to disk; opt in where a gateway goes offline.
  * - `orderByKey` true: like Kafka's idempotent producer, records of one key keep input order through
- *   retries; unkeyed records are never held back.
+ *   retries; unkeyed records are never held back. Its cost over REST is one request at a time per
+ *   key, about 1/RTT msgs/s for one key: the bench's `node-one-key-20ms` row did 46 msgs/s against
+ *   366 for `node-8-keys-20ms` (load 4.6 on 2 cores; issue #25 measured 47 against 373 on a quiet
+ *   machine), so one key is held to 1/RTT while eight keys reach the connections' ceiling. It stays on because lost order is silent and cannot be repaired downstream, while the
+ *   cost is now visible (the status shows "N waiting behind key order") and has two fixes: order
+ *   off for one-key-per-device flows, or the Kafka transport, whose idempotent producer keeps order
+ *   with several requests in flight.
  * - `transport` rest: the REST Producer API, what every flow saved before the Kafka transport
  *   used; `kafka` (the Kafka protocol, lib/kafka-sender.ts) is chosen per endpoint.
  */
@@ -227,6 +233,14 @@ export const ENDPOINT_CHOICE_DEFAULTS = {
   outbox: false,
   orderByKey: true,
 } as const;
+
+/**
+ * How long every connection must stay busy with records queued behind them before the producer's
+ * status says "all N connections busy: raise Connections". Long enough that a burst filling the
+ * queue for a moment does not flap the status; short enough to show within one status refresh
+ * cycle of a sustained cap (throughput is then connections ÷ round-trip time).
+ */
+export const CONNECTIONS_BUSY_HINT_MS = 5000;
 
 /** A setting's value in milliseconds (for `s` and `ms` settings). */
 export function ms(setting: Setting): number {

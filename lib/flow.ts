@@ -76,7 +76,7 @@ export class FlowControl<J extends FlowJob> {
   };
 
   constructor(
-    private readonly options: FlowOptions,
+    readonly options: FlowOptions,
     private readonly start: (job: J) => void,
   ) {
     this.bucket = options.rateLimit > 0 ? new TokenBucket(options.rateLimit, options.now) : undefined;

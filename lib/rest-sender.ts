@@ -369,6 +369,8 @@ export class RestSender implements Sender {
       failed: this.failed,
       retries: this.retries,
       insecure: this.insecure,
+      chained: this.chained,
+      maxInFlight: this.flow.options.maxInFlight,
     };
   }
 

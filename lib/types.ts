@@ -253,6 +253,13 @@ export interface ClientStats {
   retries: number;
   /** TLS verification is off for this client. */
   insecure: boolean;
+  /**
+   * Of `queued`, the records waiting behind an unsettled record with the same key (order per key):
+   * over REST a key's records go one request at a time, so one key tops out at about 1/RTT msgs/s.
+   */
+  chained?: number;
+  /** Requests this client keeps in flight at most (its connections); with `queued`, the cap's hint. */
+  maxInFlight?: number;
 }
 
 export interface CloseOptions {

@@ -10,6 +10,7 @@
  * Every item has exactly one visible outcome: a delivery report (`send` + `done()`), or
  * `done(err)`; after a hand-over (see ./handover.ts) the same, through the next instance.
  */
+import { CONNECTIONS_BUSY_HINT_MS as SATURATED_HINT_MS } from '../../lib/defaults';
 import { describeFailure, failureReport, isRecordRejection, statusKeyOf } from '../../lib/error-model';
 import { ClosedError, isEventStreamsError } from '../../lib/errors';
 import type { ClientStats, ProduceRecord, ProduceResult } from '../../lib/types';
@@ -114,6 +115,8 @@ export class ProducerMachine {
     | undefined;
   private completedSinceTick = 0;
   private lastTickAt: number;
+  /** Since when every connection has been busy with records queued behind them. */
+  private saturatedSince: number | undefined;
   private readonly now: () => number;
 
   constructor(private readonly io: MachineIO) {
@@ -224,7 +227,8 @@ export class ProducerMachine {
     if (waiting && stats?.state === 'retrying') {
       return { fill: 'yellow', shape: 'ring', key: 'retrying', params: { inFlight, queued } };
     }
-    if (busy) return { fill: 'blue', shape: 'dot', key: 'busy', params: { inFlight, queued, rate } };
+    if (busy) return this.busyStatus(stats, now, { inFlight, queued, rate });
+    this.saturatedSince = undefined;
     if (this.lastOutcome && !this.lastOutcome.ok && this.lastOutcome.clearsAt !== undefined) {
       if (now >= this.lastOutcome.clearsAt) this.lastOutcome = { ok: true };
     }
@@ -235,6 +239,33 @@ export class ProducerMachine {
     if (this.lastOutcome?.ok || stats?.state === 'idle')
       return { fill: 'green', shape: 'dot', key: 'connected' };
     return undefined;
+  }
+
+  /**
+   * Busy, with the two caps a user can act on: records held back by order per key (one key goes one
+   * request at a time over REST, about 1/RTT msgs/s), and every connection busy with records queued
+   * behind them for {@link SATURATED_HINT_MS} (throughput is then connections ÷ RTT).
+   */
+  private busyStatus(
+    stats: ClientStats | undefined,
+    now: number,
+    params: { inFlight: number; queued: number; rate: number },
+  ): StatusView {
+    const chained = stats?.chained ?? 0;
+    const cap = stats?.maxInFlight ?? 0;
+    if (cap > 0 && params.inFlight >= cap && params.queued - chained > 0) this.saturatedSince ??= now;
+    else this.saturatedSince = undefined;
+    if (this.saturatedSince !== undefined && now - this.saturatedSince >= SATURATED_HINT_MS) {
+      return {
+        fill: 'blue',
+        shape: 'ring',
+        key: 'connections-busy',
+        params: { ...params, connections: cap },
+      };
+    }
+    if (chained > 0)
+      return { fill: 'blue', shape: 'dot', key: 'busy-chained', params: { ...params, chained } };
+    return { fill: 'blue', shape: 'dot', key: 'busy', params };
   }
 
   /** The status timer (and any change worth showing at once). */

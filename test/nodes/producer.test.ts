@@ -320,6 +320,40 @@ describe('event-streams-producer', function () {
     }
   });
 
+  it('shows records waiting behind key order, then that every connection is busy', async function () {
+    this.timeout(60000);
+    // A real endpoint that answers after 150 ms: order per key sends one key's records one at a
+    // time, so 19 of 20 wait behind the chain; the status must say so.
+    const topic = await createTopic();
+    te.endpoint.setFaults([{ latencyMs: 150, route: 'produce' }]);
+    await helper.load(allNodes, flow({ connections: 2, orderByKey: true }, { topic }), creds());
+    const out = collect('out');
+    const p1 = helper.getNode('p1');
+    const statuses: Array<Record<string, unknown>> = [];
+    p1.on('call:status', (call: { args: Array<Record<string, unknown>> }) => statuses.push(call.args[0]!));
+    for (let i = 0; i < 20; i++) p1.receive({ payload: i, key: 'one-device' });
+    await waitFor(
+      () => statuses.some((s) => String(s.text).startsWith('event-streams-producer.status.busy-chained')),
+      'busy-chained status',
+      { timeoutMs: 8000 },
+    );
+    await waitFor(() => out.length === 20, 'one key delivered', { timeoutMs: 15000 });
+    // Unkeyed records are never chained: with both connections busy and records queued for the
+    // hint's 5 s, the status names the cap.
+    const total = 80;
+    for (let i = 0; i < total; i++) p1.receive({ payload: i });
+    await waitFor(
+      () => statuses.some((s) => String(s.text).startsWith('event-streams-producer.status.connections-busy')),
+      'connections-busy status',
+      { timeoutMs: 15000 },
+    );
+    const hint = statuses.find((s) =>
+      String(s.text).startsWith('event-streams-producer.status.connections-busy'),
+    )!;
+    assert.equal(hint.fill, 'blue');
+    await waitFor(() => out.length === 20 + total, 'all delivered', { timeoutMs: 20000 });
+  });
+
   it('shares one client between producers of the same endpoint', async () => {
     const topic = await createTopic();
     const f = flow({}, { topic });
