@@ -129,6 +129,16 @@ export = function (RED: NodeAPI): void {
         warnOverride(msg);
         // Schema registry operations always use the REST client (the registry has no Kafka API).
         const op = settings.operation || msg.operation;
+        if (typeof op === 'string' && op.trim().toLowerCase() === 'stats') {
+          // Counted in this runtime by the endpoint (lib/metrics.ts): no request, no transport.
+          const snapshot = endpoint.getMetrics?.();
+          if (!snapshot) throw new ValidationError('This endpoint has no metrics yet', 'INVALID_CONFIG');
+          msg.payload = snapshot;
+          throttle.set({ fill: 'green', shape: 'dot', text: statusText('done-get') });
+          send(msg);
+          done();
+          return;
+        }
         if (isSchemaOperation(op)) {
           const schemaOp = op.trim().toLowerCase() as Parameters<typeof runSchemaOperation>[1];
           const { schemas, confluent } = endpoint.getClient();

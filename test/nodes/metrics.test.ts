@@ -104,6 +104,33 @@ describe('endpoint metrics (stats route, Prometheus route)', function () {
     assert.equal(s.inFlight, 0);
   });
 
+  it('the topic-admin stats operation gives a flow the same snapshot', async function () {
+    await helper.startServer();
+    const f = flow();
+    f.push(
+      {
+        id: 'admin-stats',
+        type: 'event-streams-topic-admin',
+        z: 'tab1',
+        endpoint: 'cfg',
+        operation: 'stats',
+        wires: [['statsOut']],
+      },
+      { id: 'statsOut', type: 'helper', z: 'tab1' },
+    );
+    await helper.load(allNodes, f, creds());
+    await run(12, 1);
+    const got: Array<{ payload: any }> = [];
+    helper.getNode('statsOut').on('input', (m: { payload: any }) => got.push(m));
+    helper.getNode('admin-stats').receive({ payload: '' });
+    await waitFor(() => got.length === 1, 'the stats msg');
+    const s = got[0]!.payload;
+    assert.equal(s.delivered, 12);
+    assert.equal(s.failed, 1);
+    assert.equal(s.latency.count, 12);
+    assert.equal(s.lastErrors[0].code, 'TOPIC_NOT_FOUND');
+  });
+
   it('GET /event-streams/metrics is 404 unless settings.js turns it on, then counts match', async function () {
     await helper.startServer();
     await helper.load(allNodes, flow(), creds());
