@@ -42,6 +42,8 @@ export interface LiveCounts {
   queued: number;
   /** Records in the durable outbox; absent when the endpoint has none. */
   outboxDepth?: number;
+  /** Holds the transport counted itself (REST's 429/503 waits), added to the ones seen here. */
+  transportHolds?: number;
 }
 
 export interface MetricsSnapshot extends LiveCounts {
@@ -139,7 +141,7 @@ export class EndpointMetrics {
       delivered: this.delivered,
       failed: this.failed,
       retried: this.retried,
-      held: this.held,
+      held: this.held + (live.transportHolds ?? 0),
       bytes: this.bytes,
       inFlight: live.inFlight,
       queued: live.queued,

@@ -167,6 +167,8 @@ export class RestSender implements Sender {
   private delivered = 0;
   private failed = 0;
   private retries = 0;
+  /** Requests answered 429/503 that waited out Retry-After, since the client was created. */
+  private holds = 0;
   /** Set by close(): records were still on the wire, so the session destroys its pools. */
   abandoned = false;
 
@@ -368,6 +370,7 @@ export class RestSender implements Sender {
       delivered: this.delivered,
       failed: this.failed,
       retries: this.retries,
+      holds: this.holds,
       insecure: this.insecure,
       chained: this.chained,
       maxInFlight: this.flow.options.maxInFlight,
@@ -584,6 +587,7 @@ export class RestSender implements Sender {
       job.slot = false;
       job.holding = true;
       this.held++;
+      this.holds++;
       this.heldBytes += job.bytes;
       this.flow.release();
     }

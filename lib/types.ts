@@ -251,6 +251,8 @@ export interface ClientStats {
   delivered: number;
   failed: number;
   retries: number;
+  /** Requests answered 429/503 whose record waited out Retry-After (REST), since creation. */
+  holds?: number;
   /** TLS verification is off for this client. */
   insecure: boolean;
   /**

@@ -145,6 +145,7 @@ export class EndpointResources {
     return this.metrics.snapshot({
       inFlight: stats?.inFlight ?? 0,
       queued: stats?.queued ?? 0,
+      ...(stats?.holds !== undefined ? { transportHolds: stats.holds } : {}),
       ...(this.outboxSender !== undefined ? { outboxDepth: backlog?.depth ?? 0 } : {}),
     });
   }

@@ -131,6 +131,36 @@ describe('endpoint metrics (stats route, Prometheus route)', function () {
     assert.equal(s.lastErrors[0].code, 'TOPIC_NOT_FOUND');
   });
 
+  it('counts the 429 holds of a plan limit, and every record still delivered', async function () {
+    const limited = await startTestEndpoint({ rateLimit: 5, topics: [{ name: topic, partitions: 1 }] });
+    try {
+      await helper.startServer();
+      await helper.load(
+        allNodes,
+        [
+          TAB,
+          endpointConfig(limited.endpoint, { name: 'limited', retries: 10, maxRetryTime: 30 }),
+          { id: 'good', type: 'event-streams-producer', z: 'tab1', endpoint: 'cfg', topic, wires: [['out']] },
+          { id: 'out', type: 'helper', z: 'tab1' },
+        ],
+        { cfg: { apiKey: limited.endpoint.apiKey, ca: limited.endpoint.caPem } },
+      );
+      const out: unknown[] = [];
+      helper.getNode('out').on('input', (m: unknown) => out.push(m));
+      for (let i = 0; i < 12; i++) helper.getNode('good').receive({ payload: `v${i}` });
+      await waitFor(() => out.length === 12, '12 delivery reports through the plan limit', {
+        timeoutMs: 20_000,
+      });
+      const res = await helper.request().get('/event-streams/stats').expect(200);
+      const s = (res.body as Array<{ id: string; snapshot: any }>).find((e) => e.id === 'cfg')!.snapshot;
+      assert.equal(s.delivered, 12);
+      assert.ok(s.held > 0, `held: ${s.held}`);
+    } finally {
+      await helper.unload();
+      await limited.stop();
+    }
+  });
+
   it('GET /event-streams/metrics is 404 unless settings.js turns it on, then counts match', async function () {
     await helper.startServer();
     await helper.load(allNodes, flow(), creds());
