@@ -13,4 +13,12 @@ export { Outbox, type OutboxOptions, type OutboxListener, type OutboxStats } fro
 export type { Backlog, Sender, SendError, SendOptions } from './sender';
 // The package entry, not the core: the one place outside lib/local/ allowed to name the gateway
 // (scripts/check-imports.ts), and only through the gateway's own public entry.
-export { startLocalEndpoint, type LocalEndpoint, type LocalEndpointOptions } from './local';
+// Loaded on first call: the gateway (and its certificate code, node-forge) stays out of a
+// process that only produces.
+export type { LocalEndpoint, LocalEndpointOptions } from './local';
+export function startLocalEndpoint(
+  options?: import('./local').LocalEndpointOptions,
+): Promise<import('./local').LocalEndpoint> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('./local') as typeof import('./local')).startLocalEndpoint(options);
+}
