@@ -177,9 +177,10 @@ describe(`npm pack (installed into Node-RED ${NODE_RED_VERSION})`, function () {
     ];
     for (const f of required) assert.ok(files.includes(f), `${f} is in the package`);
     assert.ok(files.some((f) => f.startsWith('dist/nodes/icons/') && f.endsWith('.svg')));
-    // A budget, not a hard limit: 1,020,313 bytes after the metrics sidebar and the first-hour
-    // dialog work (issue 27) were merged; a jump past 1.1 MB means something shipped by mistake.
-    assert.ok(packed.unpackedSize < 1_100_000, `unpacked size ${packed.unpackedSize}`);
+    // A budget, not a hard limit: 1,454,761 bytes once the Kafka transport, the consumer, the
+    // whole Admin REST API, the outbox's recovery and the metrics had landed (all of it compiled
+    // code, help and README); a jump past 1.6 MB means something shipped by mistake.
+    assert.ok(packed.unpackedSize < 1_600_000, `unpacked size ${packed.unpackedSize}`);
   });
 
   it('installs with npm into a fresh user directory and loads every node without new warnings', async () => {
