@@ -473,7 +473,7 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
       .waitFor();
     await help.getByRole('heading', { name: 'Details' }).first().waitFor();
     await toc.getByText('Event Streams Kafka admin', { exact: true }).click();
-    await help.getByText('Lists, reads, creates, updates and deletes IBM Event Streams topics.').waitFor();
+    await help.getByText('Administers IBM Event Streams (or any Kafka): topics, consumer groups').waitFor();
   });
 
   it('the topic-admin node creates a topic configured in its dialog', async function () {
