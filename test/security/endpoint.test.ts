@@ -119,11 +119,16 @@ describe('security: the local endpoint as an exposed gateway', function () {
       ];
       for (const [f, expected] of cases) {
         const q = `/admin/topics?topic_filter=${encodeURIComponent(f)}`;
-        // Warm once (the first regex loads re2js), then time the request end to end.
+        // Warm once (the first regex loads re2js), then time the request end to end. The best of
+        // five: a backtracking engine is slow every time, a busy machine only some of the time.
         await s.client.req('GET', q);
-        const t0 = process.hrtime.bigint();
-        const r = await s.client.req('GET', q);
-        const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+        let ms = Infinity;
+        let r!: Awaited<ReturnType<typeof s.client.req>>;
+        for (let i = 0; i < 5 && ms >= 50; i++) {
+          const t0 = process.hrtime.bigint();
+          r = await s.client.req('GET', q);
+          ms = Math.min(ms, Number(process.hrtime.bigint() - t0) / 1e6);
+        }
         assert.equal(r.status, 200, f);
         assert.deepEqual(
           r.json.map((t: { name: string }) => t.name),
