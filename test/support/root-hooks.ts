@@ -45,7 +45,9 @@ export const mochaHooks = {
       const report =
         `  handles: ${left.length ? left.join('\n           ') : '(none listed)'}\n` +
         `  resources: ${resources.join(', ')}`;
-      if (left.length === 0 && resources.every((r) => r === 'Timeout' || r === 'Immediate')) {
+      // PipeWrap/TTYWrap with no handle listed are this process's own stdio (a piped stdout).
+      const ownOrTimer = new Set(['Timeout', 'Immediate', 'PipeWrap', 'TTYWrap']);
+      if (left.length === 0 && resources.every((r) => ownOrTimer.has(r))) {
         // Only timers: nothing holds a port, a file or a process, and the results are final. It
         // is reported (a timer a suite forgot to clear) and the run ends with mocha's own code.
         console.error(`\nA timer was still pending ${GRACE_MS} ms after the last test:\n${report}`);
