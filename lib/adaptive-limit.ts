@@ -9,7 +9,7 @@
  *   is still within {@link RTT_TOLERANCE}× the fastest seen (more requests are not just waiting in
  *   the server's own queue), adds one slot: the limit doubles per round trip up to the maximum.
  * - Never above what the configured rate limit can use: rate × RTT requests cover the plan's rate,
- *   so connections past that would only wait for the token bucket.
+ *   so connections past that would only wait for the token bucket (see {@link AdaptiveLimit.rateCap}).
  * - Latency grows: the server is queueing, so give back one slot per round trip, down to the
  *   configured starting size (a local endpoint on the same cores stays where it started).
  * - 429/503 (a hold): halve, at most once per round trip, down to 1, and do not grow again for
@@ -60,10 +60,14 @@ export class AdaptiveLimit {
     return this.srtt;
   }
 
-  /** The most requests the rate limit can use at the current round trip (Infinity without one). */
+  /**
+   * The most requests the rate limit can use (Infinity without one): rate × the longest round trip
+   * the limit still grows at ({@link RTT_TOLERANCE} × the fastest), plus one. From the fastest
+   * round trip, not the smoothed one, so a machine's momentary lag does not raise it.
+   */
   get rateCap(): number {
-    if (this.rateLimit === 0 || this.srtt === 0) return Infinity;
-    return Math.max(1, Math.ceil((this.rateLimit * this.srtt) / 1000) + 1);
+    if (this.rateLimit === 0 || this.minRtt === Infinity) return Infinity;
+    return Math.max(1, Math.ceil((this.rateLimit * RTT_TOLERANCE * this.minRtt) / 1000) + 1);
   }
 
   /**

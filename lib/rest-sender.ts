@@ -552,6 +552,7 @@ export class RestSender implements Sender {
         const ok = parseProduceSuccess(this.flavour, job.topic, s, res.text);
         result = ok as ProduceResult;
         result.attempts = job.attempts;
+        result.bytes = job.req.recordBytes;
       } catch (err) {
         this.finish(job, finalError(err as EventStreamsError, job.attempts));
         return;

@@ -178,6 +178,11 @@ export interface ProduceResult {
   timestamp?: number;
   /** Requests made for this record, 1 when the first attempt succeeded. */
   attempts: number;
+  /**
+   * Value bytes as encoded plus key and header bytes, from the one encoding made for the size
+   * check (the endpoint metrics count these). Absent where the transport did not say.
+   */
+  bytes?: number;
 }
 
 export interface TopicConfigEntry {

@@ -106,7 +106,7 @@ describe('schemas in flows', function () {
     const registered = `${topic}-registered`;
     const c = await fetchRegister(registered);
     assert.equal(c, 200);
-    await helper.load(allNodes, flow({ flavour: 'v2', authMode: 'iam', connections: 1 }, {}), {
+    await helper.load(allNodes, flow({ flavour: 'v2', authMode: 'iam', connections: 1, maxConnections: 1 }, {}), {
       cfg: { apiKey: API_KEY, ca: te.endpoint.caPem },
     });
     const out = collect('out');
