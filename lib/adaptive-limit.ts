@@ -100,7 +100,12 @@ export class AdaptiveLimit {
       return this.limit;
     }
     const bound = Math.min(this.max, this.rateCap);
-    if (queued > 0 && inFlight >= this.limit && this.limit < bound && now - this.lastHoldAt >= HOLD_QUIET_MS) {
+    if (
+      queued > 0 &&
+      inFlight >= this.limit &&
+      this.limit < bound &&
+      now - this.lastHoldAt >= HOLD_QUIET_MS
+    ) {
       this.limit++;
     } else if (this.limit > bound && this.limit > this.floor) {
       this.limit = Math.max(this.floor, bound);

@@ -104,7 +104,11 @@ export class EventStreamsClient {
         ? maxInFlight
         : Math.max(
             connections,
-            positiveInt(options.maxConnections, 'maxConnections', Math.max(DEFAULT_MAX_CONNECTIONS, connections)),
+            positiveInt(
+              options.maxConnections,
+              'maxConnections',
+              Math.max(DEFAULT_MAX_CONNECTIONS, connections),
+            ),
           );
     const retry = resolveRetryPolicy(options.retry);
     const limits = {

@@ -189,8 +189,7 @@ const FIELD_NAMES = Object.keys(RECORD_FIELDS) as Array<keyof ProduceRecord>;
 
 /** The value as the one encoding (lib/encode.ts) made it: a v1 body, or a v2 value part. */
 export type EncodedValue =
-  | { body: string | Buffer; contentType: string }
-  | { v2: { type: 'text' | 'binary' | 'json'; data: string } };
+  { body: string | Buffer; contentType: string } | { v2: { type: 'text' | 'binary' | 'json'; data: string } };
 
 /**
  * The stored form of a record for `topic` (the outbox's spool entries). `encodedValue`, when

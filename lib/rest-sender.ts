@@ -558,7 +558,11 @@ export class RestSender implements Sender {
         return;
       }
       this.authFailed = false;
-      const limit = this.limiter.onSuccess(performance.now() - job.sentAt, this.flow.queued, this.flow.inFlight);
+      const limit = this.limiter.onSuccess(
+        performance.now() - job.sentAt,
+        this.flow.queued,
+        this.flow.inFlight,
+      );
       if (limit !== this.flow.limit) this.flow.setLimit(limit);
       this.finish(job, undefined, result);
       return;

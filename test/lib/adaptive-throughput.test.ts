@@ -95,8 +95,13 @@ describe('adaptive in-flight limit against the local endpoint', function () {
     const r = await burst(client, topic, 480, keys);
     const bound = (START * 1000) / LATENCY_MS;
     assert.ok(r.maxLimit > START, `the limit grew (${r.maxLimit})`);
-    console.log(`      ${r.perSec.toFixed(0)} msgs/s, limit up to ${r.maxLimit}, ${r.maxInFlight} in flight at most`);
-    assert.ok(r.maxLimit <= max && r.maxInFlight <= max, `bounded by ${max}: ${r.maxLimit}, ${r.maxInFlight}`);
+    console.log(
+      `      ${r.perSec.toFixed(0)} msgs/s, limit up to ${r.maxLimit}, ${r.maxInFlight} in flight at most`,
+    );
+    assert.ok(
+      r.maxLimit <= max && r.maxInFlight <= max,
+      `bounded by ${max}: ${r.maxLimit}, ${r.maxInFlight}`,
+    );
     assert.ok(
       r.perSec > 1.5 * bound,
       `${r.perSec.toFixed(0)} msgs/s beats ${START} connections ÷ ${LATENCY_MS} ms = ${bound}/s`,
@@ -124,7 +129,10 @@ describe('adaptive in-flight limit against the local endpoint', function () {
     const r = await burst(client, topic, 60, 1);
     assert.equal(r.maxLimit, 4);
     assert.ok(r.maxInFlight <= 4, `in flight ${r.maxInFlight}`);
-    assert.ok(r.perSec < (1.2 * 4 * 1000) / LATENCY_MS, `${r.perSec.toFixed(0)} msgs/s at 4 ÷ ${LATENCY_MS} ms`);
+    assert.ok(
+      r.perSec < (1.2 * 4 * 1000) / LATENCY_MS,
+      `${r.perSec.toFixed(0)} msgs/s at 4 ÷ ${LATENCY_MS} ms`,
+    );
   });
 
   it('never grows past what the rate limit can use', async () => {

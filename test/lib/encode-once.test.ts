@@ -45,7 +45,8 @@ describe('encode once', function () {
       url: ep.url,
       adminUrl: ep.adminUrl,
       flavour,
-      auth: flavour === 'v2' ? { mode: 'iam', apiKey: KEY, iamUrl: ep.iamUrl } : { mode: 'bearer', apiKey: KEY },
+      auth:
+        flavour === 'v2' ? { mode: 'iam', apiKey: KEY, iamUrl: ep.iamUrl } : { mode: 'bearer', apiKey: KEY },
       tls: { ca: ep.caPem! },
       ...extra,
     });

@@ -326,7 +326,11 @@ describe('event-streams-producer', function () {
     // time, so 19 of 20 wait behind the chain; the status must say so.
     const topic = await createTopic();
     te.endpoint.setFaults([{ latencyMs: 150, route: 'produce' }]);
-    await helper.load(allNodes, flow({ connections: 2, maxConnections: 2, orderByKey: true }, { topic }), creds());
+    await helper.load(
+      allNodes,
+      flow({ connections: 2, maxConnections: 2, orderByKey: true }, { topic }),
+      creds(),
+    );
     const out = collect('out');
     const p1 = helper.getNode('p1');
     const statuses: Array<Record<string, unknown>> = [];
