@@ -1055,6 +1055,8 @@ function namedRows(scenarios: ScenarioResult[]): Pick<BenchResults, 'rows' | 'ro
     'gateway-single': kafkaRow('dispatch'),
     'kafkajs-100': kafkaRow('kafkajs-batch'),
     'kafkajs-32': kafkaRow('kafkajs-32'),
+    'kafkajs-1': kafkaRow('kafkajs'),
+    'node-kafka': kafkaRow('node-kafka'),
     'node-one-key-20ms': rtt20('node-one-key-20ms'),
     'node-8-keys-20ms': rtt20('node-8-keys-20ms'),
   };
@@ -1085,8 +1087,18 @@ function namedRows(scenarios: ScenarioResult[]): Pick<BenchResults, 'rows' | 'ro
     gatewayBatchVsKafkajs100: { value: ratio('gateway-batch', 'kafkajs-100'), goal: 0.41 },
     gatewaySingleVsKafkajs32: { value: ratio('gateway-single', 'kafkajs-32'), goal: 1.0 },
     oneKeyVs8Keys20ms: { value: ratio('node-one-key-20ms', 'node-8-keys-20ms'), goal: null },
+    // Issue #22: the node over the Kafka transport against kafkajs on the same broker.
+    nodeKafkaVsKafkajs100: { value: ratio('node-kafka', 'kafkajs-100'), goal: 0.8 },
+    nodeKafkaVsKafkajs1: { value: ratio('node-kafka', 'kafkajs-1'), goal: 5 },
   };
-  return { rows, rowTargets };
+  const judged: NonNullable<BenchResults['rowTargets']> = {};
+  for (const [name, t] of Object.entries(rowTargets)) {
+    judged[name] = {
+      ...t,
+      result: t.goal == null || t.value == null ? null : t.value >= t.goal ? 'PASS' : 'MISS',
+    };
+  }
+  return { rows, rowTargets: judged };
 }
 
 function cleanup(): void {
