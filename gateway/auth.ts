@@ -11,8 +11,8 @@ import type { IncomingMessage } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 
-import { checkGlob, compileGlob } from '../glob';
-import { ValidationError } from '../errors';
+import { checkGlob, compileGlob } from '../lib/server-kit';
+import { ValidationError } from '../lib';
 import { secretDigest, type TokenStore } from './iam';
 
 /** IBM IAM-style service roles: Writer may produce (and read), Manager may do everything. */

@@ -1,19 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-/** The local IBM Event Streams-compatible endpoint: server, backends and certificate helpers. */
-export * from './types';
-export * from './certs';
-export {
-  startLocalEndpoint,
-  defaultStateDir,
-  type LocalEndpoint,
-  DEFAULT_HOST,
-  DEFAULT_PORT,
-  DEFAULT_MAX_KEY_BYTES,
-  DEFAULT_MAX_MESSAGE_BYTES,
-  DEFAULT_MAX_URI_BYTES,
-  DEFAULT_TOKEN_LIFETIME_SEC,
-  MAX_PARTITIONS,
-} from './server';
-export { MemoryBackend } from './memory-backend';
-export { murmur2, toPositive, partitionForKey } from './partitioner';
-export { validateFaults } from './faults';
+/**
+ * The gateway's public entry (package.json `exports` "./gateway"; the package entry re-exports
+ * `startLocalEndpoint` lazily): the local and self-hosted Event Streams-compatible endpoint, as
+ * `event-streams-local` starts it. Everything else in gateway/ is private; tests and scripts import
+ * its modules by path.
+ */
+export type { LocalEndpointOptions } from './types';
+export { startLocalEndpoint, type LocalEndpoint } from './server';

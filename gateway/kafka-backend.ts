@@ -38,9 +38,9 @@ import {
   TopicNotFoundError,
   UnavailableError,
   isEventStreamsError,
-} from '../errors';
-import { KafkaTopicAdmin, mapKafkaError, secretsOf, toKafkaConfig, toUnavailable } from '../kafka-admin';
-import type { TopicDetail } from '../types';
+  type TopicDetail,
+} from '../lib';
+import { KafkaTopicAdmin, mapKafkaError, secretsOf, toKafkaConfig, toUnavailable } from '../lib/server-kit';
 import type { Backend, BackendAdmin, KafkaConnectionOptions, RecordToStore, TopicUpdate } from './types';
 
 /** Batching and timeout knobs; the defaults suit a local endpoint in front of a nearby cluster. */

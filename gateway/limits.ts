@@ -4,7 +4,7 @@
  * the same numbers (server.ts re-exports the public ones, which the CLI and tests import from there).
  */
 
-import { CORE_DEFAULTS, ENDPOINT_FIELD_DEFAULTS } from '../defaults';
+import { CORE_DEFAULTS, ENDPOINT_FIELD_DEFAULTS } from '../lib/server-kit';
 
 /** Defaults of the documented limits: the client's, from lib/defaults.ts (IBM Cloud fixed values). */
 export const DEFAULT_MAX_KEY_BYTES = ENDPOINT_FIELD_DEFAULTS.maxKeyBytes.value;

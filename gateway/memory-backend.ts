@@ -4,9 +4,16 @@
  * bounded record log per topic (the oldest records are evicted first), so that a long benchmark
  * run cannot grow the heap without limit.
  */
-import { NotFoundError, TopicExistsError, TopicNotFoundError, ValidationError } from '../errors';
-import { compileFilter } from '../glob';
-import type { BrokerSummary, RecordsToDelete, TopicDetail } from '../types';
+import {
+  type BrokerSummary,
+  NotFoundError,
+  type RecordsToDelete,
+  type TopicDetail,
+  TopicExistsError,
+  TopicNotFoundError,
+  ValidationError,
+} from '../lib';
+import { compileFilter } from '../lib/server-kit';
 import { partitionForKey } from './partitioner';
 import type { Backend, BackendAdmin, RecordToStore, StoredRecord, TopicUpdate } from './types';
 

@@ -13,7 +13,7 @@
  * page does not list them): `com.ibm.eventstreams.schemaregistry.schema.id`, `.schema.version`
  * and `.encoding` (`JSON` or `BINARY`).
  */
-import { fromAvroJson, parseSchema, parseStrategy, schemaSource, subjectFor } from '../schema';
+import { fromAvroJson, parseSchema, parseStrategy, schemaSource, subjectFor } from '../lib/server-kit';
 import { jsonTooDeep, MAX_JSON_DEPTH } from './limits';
 import { type Actor, RegistryError, type SchemaRegistry, SYSTEM_ACTOR } from './registry';
 

@@ -12,7 +12,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-import { parseCompatibility } from '../schema';
+import { parseCompatibility } from '../lib/server-kit';
 import { closeAfter } from './http';
 import {
   type Actor,

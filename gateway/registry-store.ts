@@ -290,7 +290,7 @@ export class KafkaRegistryLog implements RegistryLog {
     log: (line: string) => void = () => undefined,
   ): Promise<KafkaRegistryLog> {
     const { Kafka: KafkaClient } = await import('kafkajs');
-    const { toKafkaConfig } = await import('../kafka-admin');
+    const { toKafkaConfig } = await import('../lib/server-kit');
     const store = new KafkaRegistryLog(
       new KafkaClient(
         toKafkaConfig({ ...options, clientId: options.clientId ?? 'esnodes-schema-registry' }, log, {

@@ -37,7 +37,7 @@ import {
   parseSchema,
   schemaSource,
   schemaText,
-} from '../schema';
+} from '../lib/server-kit';
 import {
   REGISTRY_WRITER_CPU_BURST_MS,
   REGISTRY_WRITER_CPU_MS_PER_SEC,

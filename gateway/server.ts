@@ -22,8 +22,8 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 
-import { gatewayRequest, type GatewayRequestMessage } from '../diagnostics';
-import { isEventStreamsError, UnavailableError } from '../errors';
+import { gatewayRequest, type GatewayRequestMessage } from '../lib/server-kit';
+import { isEventStreamsError, UnavailableError } from '../lib';
 import { Authenticator } from './auth';
 import { ensureLocalCertificates } from './certs';
 import { FaultInjector } from './faults';

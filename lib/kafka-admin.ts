@@ -53,7 +53,7 @@ import type {
 } from './types';
 
 // ---------------------------------------------------------------------------------------------
-// Shared with lib/local/kafka-backend.ts
+// Shared with gateway/kafka-backend.ts
 
 let kafkajsModule: typeof KafkaJs | undefined;
 /**

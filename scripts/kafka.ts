@@ -56,7 +56,7 @@ export const LOCAL_SASL_API_KEY = 'esnodes-local-kafka-api-key';
 /**
  * TLS listeners as IBM Event Streams has them: SASL_SSL (PLAIN, SCRAM-SHA-256/512, OAUTHBEARER)
  * and SSL with required client certificates (mutual TLS), certificates from the project's CA
- * (lib/local/certs.ts).
+ * (gateway/certs.ts).
  */
 export interface KafkaSecurityOptions {
   /** PEM of the CA that signed `server` and accepted client certificates. */

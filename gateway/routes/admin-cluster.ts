@@ -12,10 +12,15 @@
  * Streams service feature, not Kafka's. Active topics are the existing topics a selection pattern
  * matches (RE2, linear time), as a mirroring instance would show once it caught up.
  */
-import { checkBrokerId, checkEntityName, checkMirroringIncludes, checkQuota } from '../../cluster-admin';
-import { isEventStreamsError } from '../../errors';
-import { checkFilter, compileFilter } from '../../glob';
-import type { ClusterInfo, Quota } from '../../types';
+import { type ClusterInfo, isEventStreamsError, type Quota } from '../../lib';
+import {
+  checkBrokerId,
+  checkEntityName,
+  checkFilter,
+  checkMirroringIncludes,
+  checkQuota,
+  compileFilter,
+} from '../../lib/server-kit';
 import { type RequestContext, type ServerDeps, adminError, mediaType, parseQuery, readJson } from '../http';
 import { type AdminRoute, adminFailure, sendJson, settle } from './admin-common';
 

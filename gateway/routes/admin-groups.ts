@@ -7,10 +7,8 @@
  * The backend does the work: Kafka for real on the Kafka backend; the memory backend has records
  * but no consumer groups.
  */
-import { checkGroupId, checkRecordsToDelete, checkResetOptions } from '../../cluster-admin';
-import { isEventStreamsError } from '../../errors';
-import { checkFilter } from '../../glob';
-import type { ResetOffsetsOptions } from '../../types';
+import { isEventStreamsError, type ResetOffsetsOptions } from '../../lib';
+import { checkFilter, checkGroupId, checkRecordsToDelete, checkResetOptions } from '../../lib/server-kit';
 import { type RequestContext, adminError, adminSend, intParam, parseQuery, readJson } from '../http';
 import { DEFAULT_PER_PAGE, MAX_PER_PAGE, validTopicName } from '../limits';
 import { type AdminRoute, adminFailure, pagingHeaders, sendJson, settle } from './admin-common';

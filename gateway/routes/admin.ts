@@ -5,10 +5,8 @@
  * in admin-groups.ts; cluster, brokers, quotas and mirroring in admin-cluster.ts. Bodies, codes and headers follow
  * IBM's Admin REST (HHHKK error codes, x-global-transaction-id echoed, no-cache headers).
  */
-import type { EventStreamsError } from '../../errors';
-import type { TopicDetail } from '../../types';
-import { optionalPositiveInt } from '../../numbers';
-import { checkFilter, compileFilter } from '../../glob';
+import type { EventStreamsError, TopicDetail } from '../../lib';
+import { checkFilter, compileFilter } from '../../lib/server-kit';
 import { type AdminArea, type Principal, mayChangeAdmin } from '../auth';
 import {
   adminError,
@@ -46,6 +44,11 @@ const NUMERIC_CONFIGS = new Set([
 ]);
 const CLEANUP_POLICIES = new Set(['delete', 'compact', 'delete,compact', 'compact,delete']);
 const INTEGER_RE = /^-?\d+$/;
+
+/** A request body's count: the number when it is an integer >= 1, otherwise `undefined`. */
+function optionalPositiveInt(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 ? value : undefined;
+}
 
 /**
  * Dispatches /admin/* and /alive. Faults apply to authenticated callers only (see withFault).

@@ -8,7 +8,7 @@
  */
 import type { ServerResponse } from 'node:http';
 
-import { type EventStreamsError, isEventStreamsError } from '../../errors';
+import { type EventStreamsError, isEventStreamsError } from '../../lib';
 import {
   authenticate,
   closeAfter,

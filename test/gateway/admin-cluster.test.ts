@@ -8,8 +8,8 @@
  */
 import assert from 'node:assert/strict';
 
-import type { MemoryBackend } from '../../lib/local/memory-backend';
-import { type LocalEndpoint, startLocalEndpoint } from '../../lib/local/server';
+import type { MemoryBackend } from '../../gateway/memory-backend';
+import { type LocalEndpoint, startLocalEndpoint } from '../../gateway/server';
 import { Client, type Reply, removeDir, tempDir } from './util';
 
 const KEY = 'cluster-test-manager-key-0123';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { type LocalEndpoint, startLocalEndpoint } from '../../lib/local/server';
+import { type LocalEndpoint, startLocalEndpoint } from '../../gateway/server';
 import { basic, Client, removeDir, tempDir } from './util';
 
 const KEY = 'admin-test-key-0123456789';

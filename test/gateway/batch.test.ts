@@ -2,8 +2,8 @@
 /** The gateway's batch route (an extension): many v2 envelopes in one request, one result each. */
 import assert from 'node:assert/strict';
 
-import { MAX_BATCH_BODY, MAX_BATCH_RECORDS } from '../../lib/local/limits';
-import { type LocalEndpoint, startLocalEndpoint } from '../../lib/local/server';
+import { MAX_BATCH_BODY, MAX_BATCH_RECORDS } from '../../gateway/limits';
+import { type LocalEndpoint, startLocalEndpoint } from '../../gateway/server';
 import { Client, removeDir, tempDir } from './util';
 
 const KEY = 'batch-test-key-0123456789';

@@ -5,11 +5,11 @@ import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_proces
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { parseCli } from '../../lib/local/cli';
-import { deploymentOf } from '../../lib/local/server';
+import { parseCli } from '../../gateway/cli';
+import { deploymentOf } from '../../gateway/server';
 import { Client, removeDir, tempDir } from './util';
 
-const CLI = path.join(__dirname, '..', '..', 'lib', 'local', 'cli.js');
+const CLI = path.join(__dirname, '..', '..', 'gateway', 'cli.js');
 const HAS_CURL = spawnSync('curl', ['--version']).status === 0;
 
 interface Running {

@@ -2,8 +2,8 @@
 /** Fault injection of the local endpoint: each kind, by count and by fraction, and its control routes. */
 import assert from 'node:assert/strict';
 
-import { FaultInjector, validateFaults } from '../../lib/local/faults';
-import { type LocalEndpoint, startLocalEndpoint } from '../../lib/local/server';
+import { FaultInjector, validateFaults } from '../../gateway/faults';
+import { type LocalEndpoint, startLocalEndpoint } from '../../gateway/server';
 import { Client, removeDir, tempDir } from './util';
 
 describe('local endpoint: fault injection', function () {

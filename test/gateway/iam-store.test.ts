@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
 
-import { permissionGlob } from '../../lib/local/auth';
-import { TokenStore } from '../../lib/local/iam';
+import { permissionGlob } from '../../gateway/auth';
+import { TokenStore } from '../../gateway/iam';
 
 describe('local endpoint: signed IAM tokens', function () {
   it('with a signing key: RS256 JWTs as IBM IAM issues them, verified with the published JWKS, by every instance with the same keys', function () {

@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { parseCli } from '../../lib/local/cli';
-import { createGatewayMetrics, MAX_TOPIC_LABELS } from '../../lib/local/metrics';
-import { type LocalEndpoint, startLocalEndpoint } from '../../lib/local/server';
+import { parseCli } from '../../gateway/cli';
+import { createGatewayMetrics, MAX_TOPIC_LABELS } from '../../gateway/metrics';
+import { type LocalEndpoint, startLocalEndpoint } from '../../gateway/server';
 import { parseMetrics, sample } from '../support/metrics';
 import { Client, removeDir, tempDir } from './util';
 

@@ -5,8 +5,8 @@ import { randomBytes } from 'node:crypto';
 
 import { Partitioners } from 'kafkajs';
 
-import { MemoryBackend } from '../../lib/local/memory-backend';
-import { murmur2, partitionForKey, toPositive } from '../../lib/local/partitioner';
+import { MemoryBackend } from '../../gateway/memory-backend';
+import { murmur2, partitionForKey, toPositive } from '../../gateway/partitioner';
 
 describe('local endpoint: murmur2 partitioner', function () {
   // From Kafka's UtilsTest.testMurmur2 (clients/src/test/java/org/apache/kafka/common/utils/UtilsTest.java).

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 
-import { partitionForKey } from '../../lib/local/partitioner';
-import { type LocalEndpoint, startLocalEndpoint } from '../../lib/local/server';
+import { partitionForKey } from '../../gateway/partitioner';
+import { type LocalEndpoint, startLocalEndpoint } from '../../gateway/server';
 import { basic, Client, removeDir, tempDir } from './util';
 
 const KEY = 'test-api-key-0123456789';

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { SchemaRegistry, type VersionMeta } from '../../lib/local/registry';
-import { FileRegistryLog } from '../../lib/local/registry-store';
+import { SchemaRegistry, type VersionMeta } from '../../gateway/registry';
+import { FileRegistryLog } from '../../gateway/registry-store';
 import { removeDir, tempDir } from './util';
 
 const schema = (i: number): string =>

@@ -11,8 +11,8 @@ import assert from 'node:assert/strict';
 import avro from 'avsc';
 
 import { EventStreamsClient } from '../../lib/client';
-import { type LocalEndpoint, startLocalEndpoint } from '../../lib/local/server';
-import { SCHEMA_ID_HEADER, SCHEMA_VERSION_HEADER } from '../../lib/local/registry-produce';
+import { type LocalEndpoint, startLocalEndpoint } from '../../gateway/server';
+import { SCHEMA_ID_HEADER, SCHEMA_VERSION_HEADER } from '../../gateway/registry-produce';
 import { basic, Client, removeDir, tempDir } from './util';
 
 const KEY = 'registry-test-key-0123456789';

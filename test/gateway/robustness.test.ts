@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
-import { generateCa, issueCertificate } from '../../lib/local/certs';
-import { type LocalEndpoint, startLocalEndpoint } from '../../lib/local/server';
+import { generateCa, issueCertificate } from '../../gateway/certs';
+import { type LocalEndpoint, startLocalEndpoint } from '../../gateway/server';
 import { Client, rawTls, removeDir, statusOf, tempDir } from './util';
 
 const KEY = 'robust-key-0123456789';

@@ -7,7 +7,7 @@ import tls from 'node:tls';
 
 import { Agent, request } from 'undici';
 
-import type { LocalEndpoint } from '../../lib/local/server';
+import type { LocalEndpoint } from '../../gateway/server';
 
 export function tempDir(prefix = 'esl-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));

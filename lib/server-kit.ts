@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * What a server that speaks the Event Streams APIs shares with the client (package.json `exports`
+ * "./server-kit"): the bundled gateway (gateway/) reaches the core only through this file and the
+ * package entry (lib/index.ts), and scripts/check-imports.ts fails any other arrow into lib/.
+ *
+ * Each export is here because the gateway must not own a second copy of it:
+ *   - the request checks (names, filters, globs, group and quota fields): the gateway rejects
+ *     exactly what the client's own validation rejects, with the same messages;
+ *   - the Avro schema rules: the gateway's schema registry and the client's encoder agree on what
+ *     a schema, a subject and a compatible change are;
+ *   - the Kafka admin and its error mapping: the Kafka backend is the client's admin, not a copy;
+ *   - the defaults (lib/defaults.ts is the one place for each default);
+ *   - the `gateway:request` diagnostics channel, documented with the others in the README.
+ * Not semver-stable for other users: the README's "Using the core from code" says so.
+ */
+export { checkFilter, checkGlob, compileFilter, compileGlob } from './glob';
+export {
+  checkBrokerId,
+  checkEntityName,
+  checkGroupId,
+  checkMirroringIncludes,
+  checkQuota,
+  checkRecordsToDelete,
+  checkResetOptions,
+} from './cluster-admin';
+export {
+  type CompatibilityRule,
+  fromAvroJson,
+  incompatibility,
+  MAX_SCHEMA_CHARS,
+  parseCompatibility,
+  parseSchema,
+  parseStrategy,
+  schemaSource,
+  schemaText,
+  subjectFor,
+} from './schema';
+export { KafkaTopicAdmin, mapKafkaError, secretsOf, toKafkaConfig, toUnavailable } from './kafka-admin';
+export { CORE_DEFAULTS, ENDPOINT_FIELD_DEFAULTS } from './defaults';
+export { gatewayRequest, type GatewayRequestMessage } from './diagnostics';
