@@ -315,7 +315,7 @@ async function main(): Promise<void> {
     ...(endpoint.caFile ? { caFile: endpoint.caFile } : {}),
   };
   process.stdout.write(`${JSON.stringify(info)}\n`);
-  if (endpoint.backend.kind === 'memory')
+  if (!endpoint.backend.durable)
     log(
       'memory backend: topics and records are kept in memory only and are gone when this process stops (--kafka keeps them)',
     );

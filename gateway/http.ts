@@ -17,7 +17,6 @@ import type { SchemaRegistry } from './registry';
 import type { FaultInjector } from './faults';
 import type { TokenStore } from './iam';
 import { ADMIN_MAX_BODY, DISCARD_BODY_MAX_BYTES, DISCARD_BODY_MAX_MS, DISCARD_IDLE_MS } from './limits';
-import type { MemoryBackend } from './memory-backend';
 import type { Backend } from './types';
 import type { RateWindow } from './rate-limit';
 
@@ -48,8 +47,6 @@ export type Shape = 'v1' | 'v2' | 'admin' | 'iam';
  */
 export interface ServerDeps {
   readonly backend: Backend;
-  /** Set when the backend is the memory one: produce then stores synchronously (the hot path). */
-  readonly memory: MemoryBackend | undefined;
   readonly auth: Authenticator;
   readonly tokens: TokenStore;
   readonly faults: FaultInjector;
@@ -305,6 +302,8 @@ export function errorStatus(err: unknown): number {
       return 408;
     case 'RATE_LIMITED':
       return 429;
+    case 'UNSUPPORTED':
+      return 501;
     // A Kafka topic whose max.message.bytes is below the record: the documented oversize answer.
     case 'PAYLOAD_TOO_LARGE':
       return 400;

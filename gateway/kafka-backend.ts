@@ -39,9 +39,18 @@ import {
   UnavailableError,
   isEventStreamsError,
   type TopicDetail,
+  UnsupportedError,
 } from '../lib';
 import { KafkaTopicAdmin, mapKafkaError, secretsOf, toKafkaConfig, toUnavailable } from '../lib/server-kit';
-import type { Backend, BackendAdmin, KafkaConnectionOptions, RecordToStore, TopicUpdate } from './types';
+import type {
+  Backend,
+  BackendAdmin,
+  KafkaConnectionOptions,
+  RecordToStore,
+  StoredAt,
+  StoredRecord,
+  TopicUpdate,
+} from './types';
 
 /** Batching and timeout knobs; the defaults suit a local endpoint in front of a nearby cluster. */
 export interface KafkaBackendTuning {
@@ -96,6 +105,7 @@ const MAX_REQUEUES = 3;
 /** Kafka-backed {@link Backend}. */
 export class KafkaBackend implements Backend {
   readonly kind = 'kafka' as const;
+  readonly durable = true;
   /** Counters for tests and diagnostics: `sends` Kafka produce calls carried `records` records. */
   readonly stats = { sends: 0, records: 0, producerResets: 0, maxBatch: 0 };
   /** Told the size of each batch sent (the gateway's metrics, when on). */
@@ -272,10 +282,49 @@ export class KafkaBackend implements Backend {
     return fetch;
   }
 
-  async produce(
+  /** Produces; a missing topic is created (when asked) on Kafka's TOPIC_NOT_FOUND, then tried once more. */
+  store(
     topic: string,
     record: RecordToStore,
-  ): Promise<{ partition: number; offset: number; timestamp: number }> {
+    autoCreatePartitions: number | undefined,
+    done: (err: unknown, stored?: StoredAt) => void,
+  ): void {
+    const attempt = (retry: boolean): void => {
+      this.produce(topic, record).then(
+        (r) => done(null, r),
+        (err: unknown) => {
+          if (
+            retry &&
+            autoCreatePartitions !== undefined &&
+            isEventStreamsError(err) &&
+            err.code === 'TOPIC_NOT_FOUND'
+          ) {
+            this.createTopic(topic, autoCreatePartitions, [])
+              .catch((e: unknown) => {
+                if (!isEventStreamsError(e) || e.code !== 'TOPIC_EXISTS') throw e;
+              })
+              .then(
+                () => attempt(false),
+                (e: unknown) => done(e),
+              );
+            return;
+          }
+          done(err);
+        },
+      );
+    };
+    attempt(true);
+  }
+
+  /** Kafka's records are read with a Kafka consumer (kcat, the consumer node), not through here. */
+  async readRecords(): Promise<StoredRecord[]> {
+    throw new UnsupportedError('Record inspection needs the memory backend; read the Kafka topic instead');
+  }
+
+  /** Kafka's brokers advertise their own addresses; this endpoint's is not one of them. */
+  advertise(): void {}
+
+  async produce(topic: string, record: RecordToStore): Promise<StoredAt> {
     if (this.closed) throw new ClosedError('Kafka backend is closed');
     const partitions = await this.partitionsFor(topic);
     const partition = this.partitioner({

@@ -15,7 +15,7 @@ import {
 } from '../lib';
 import { compileFilter } from '../lib/server-kit';
 import { partitionForKey } from './partitioner';
-import type { Backend, BackendAdmin, RecordToStore, StoredRecord, TopicUpdate } from './types';
+import type { Backend, BackendAdmin, RecordToStore, StoredAt, StoredRecord, TopicUpdate } from './types';
 
 /** Defaults for `memory` options. */
 export const DEFAULT_MAX_RECORDS_PER_TOPIC = 100_000;
@@ -116,13 +116,6 @@ function newPartition(): PartitionLog {
 
 /** The memory backend's cluster: one "broker", this process (its address is the endpoint's own). */
 const MEMORY_CLUSTER_ID = 'esnodes-local-memory';
-const MEMORY_BROKER: BrokerSummary = { id: 0, host: 'localhost', port: 0 };
-
-function memoryBroker(id: number): BrokerSummary {
-  if (id !== 0)
-    throw new NotFoundError(`Broker ${id} is not in the cluster (the memory backend is broker 0)`);
-  return { ...MEMORY_BROKER };
-}
 
 function noGroup(id: string): never {
   throw new NotFoundError(`Consumer group '${id}' does not exist (the memory backend has no consumers)`);
@@ -131,6 +124,11 @@ function noGroup(id: string): never {
 /** The default backend: everything lives in this process and is lost on stop. */
 export class MemoryBackend implements Backend {
   readonly kind = 'memory' as const;
+  readonly durable = false;
+  /** Never called: the memory backend stores record by record, it sends no batches. */
+  onBatch: ((records: number) => void) | undefined;
+  /** Broker 0: this endpoint, at the address it listens on once {@link advertise} says so. */
+  private self: BrokerSummary = { id: 0, host: 'localhost', port: 0 };
   private readonly topics = new Map<string, TopicState>();
   private readonly maxRecords: number;
   private readonly maxBytes: number;
@@ -146,6 +144,16 @@ export class MemoryBackend implements Backend {
     this.maxTopics = Math.max(1, options.maxTopics ?? DEFAULT_MAX_TOPICS);
     this.maxPartitions = Math.max(1, options.maxPartitions ?? DEFAULT_MAX_PARTITIONS);
     this.maxTotalBytes = Math.max(1, options.maxTotalBytes ?? DEFAULT_MAX_TOTAL_BYTES);
+  }
+
+  advertise(address: { host: string; port: number }): void {
+    this.self = { id: 0, host: address.host, port: address.port };
+  }
+
+  private broker(id: number): BrokerSummary {
+    if (id !== 0)
+      throw new NotFoundError(`Broker ${id} is not in the cluster (the memory backend is broker 0)`);
+    return { ...this.self };
   }
 
   private checkPartitions(adding: number, topic: string): void {
@@ -215,11 +223,29 @@ export class MemoryBackend implements Backend {
     this.totalBytes -= size;
   }
 
-  async produce(
+  async produce(topic: string, record: RecordToStore): Promise<StoredAt> {
+    return this.produceSync(topic, record);
+  }
+
+  /** Synchronous: the produce route's hot path allocates no promise on this backend. */
+  store(
     topic: string,
     record: RecordToStore,
-  ): Promise<{ partition: number; offset: number; timestamp: number }> {
-    return this.produceSync(topic, record);
+    autoCreatePartitions: number | undefined,
+    done: (err: unknown, stored?: StoredAt) => void,
+  ): void {
+    if (autoCreatePartitions !== undefined && !this.topics.has(topic)) {
+      // Synchronous up to its first await, so the topic exists for produceSync below; a refusal
+      // (too many topics) shows as the TOPIC_NOT_FOUND that follows.
+      this.createTopic(topic, autoCreatePartitions, []).catch(() => undefined);
+    }
+    let stored: StoredRecord;
+    try {
+      stored = this.produceSync(topic, record);
+    } catch (err) {
+      return done(err);
+    }
+    done(null, stored);
   }
 
   async createTopic(
@@ -407,8 +433,12 @@ export class MemoryBackend implements Backend {
       this.deleteRecordsSync(topic, records);
       return { topic };
     },
-    getCluster: async () => ({ id: MEMORY_CLUSTER_ID, controller: MEMORY_BROKER, brokers: [MEMORY_BROKER] }),
-    getBroker: async (id) => memoryBroker(id),
+    getCluster: async () => ({
+      id: MEMORY_CLUSTER_ID,
+      controller: this.broker(0),
+      brokers: [this.broker(0)],
+    }),
+    getBroker: async (id) => this.broker(id),
     getBrokerConfigs: async (id, o) => {
       const match = compileFilter(o?.filter, 'config_filter', 'any');
       const configs = Object.entries({
@@ -427,7 +457,7 @@ export class MemoryBackend implements Backend {
           is_sensitive: false,
           ...(o?.verbose ? { source: 'STATIC_BROKER_CONFIG', is_read_only: true } : {}),
         }));
-      return { ...memoryBroker(id), configs };
+      return { ...this.broker(id), configs };
     },
   };
 

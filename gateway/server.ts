@@ -23,7 +23,7 @@ import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 
 import { gatewayRequest, type GatewayRequestMessage } from '../lib/server-kit';
-import { isEventStreamsError, UnavailableError } from '../lib';
+import { isEventStreamsError } from '../lib';
 import { Authenticator } from './auth';
 import { ensureLocalCertificates } from './certs';
 import { FaultInjector } from './faults';
@@ -101,7 +101,7 @@ export interface LocalEndpoint extends LocalEndpointInfo {
   /** Replaces the active faults. */
   setFaults(faults: FaultSpec[]): void;
   clearFaults(): void;
-  /** Records as stored (memory backend). */
+  /** Records as stored (memory backend; the Kafka backend rejects with UNSUPPORTED). */
   readRecords(
     topic: string,
     options?: { partition?: number; from?: number; limit?: number },
@@ -170,15 +170,12 @@ class LocalServer {
     const metrics = options.metrics
       ? createGatewayMetrics(() => this.server, typeof options.metrics === 'object' ? options.metrics : {})
       : undefined;
-    // The Kafka backend reports each batch it sends (records per Kafka produce request).
-    if (metrics && 'onBatch' in backend) {
-      (backend as { onBatch?: (n: number) => void }).onBatch = (n) => metrics.kafkaBatch(n);
-    }
+    // A backend that sends batches (Kafka) reports each one (records per Kafka produce request).
+    if (metrics) backend.onBatch = (n) => metrics.kafkaBatch(n);
     const adminHeaders: OutgoingHttpHeaders = { 'cache-control': 'no-cache, no-store', pragma: 'no-cache' };
     if (tls) adminHeaders['strict-transport-security'] = 'max-age=31536000; includeSubDomains';
     this.deps = {
       backend,
-      memory: backend instanceof MemoryBackend ? backend : undefined,
       ...(metrics ? { metrics } : {}),
       auth,
       tokens,
@@ -590,6 +587,7 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
   const boundPort = typeof address === 'object' && address ? address.port : port;
   const url = `${useTls ? 'https' : 'http'}://${hostForUrl(host)}:${boundPort}`;
   local.deps.baseUrl = url;
+  backend.advertise({ host: new URL(url).hostname, port: boundPort });
   log(
     `event-streams-local listening on ${url} (${backend.kind} backend, ${deploymentOf(options)} deployment)`,
   );
@@ -605,10 +603,7 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
     backend,
     setFaults: (list) => faults.set(list),
     clearFaults: () => faults.clear(),
-    readRecords: async (topic, readOptions = {}) => {
-      if (!backend.readRecords) throw new UnavailableError('Record inspection needs the memory backend');
-      return backend.readRecords(topic, readOptions);
-    },
+    readRecords: (topic, readOptions = {}) => backend.readRecords(topic, readOptions),
     requestCount: (route) => local.requestCount(route),
     stop: () => {
       stopping ??= (async () => {

@@ -154,6 +154,13 @@ export interface LocalEndpointInfo {
   caFile?: string;
 }
 
+/** Where a produced record was stored: what the produce routes answer with. */
+export interface StoredAt {
+  partition: number;
+  offset: number;
+  timestamp: number;
+}
+
 export interface StoredRecord {
   topic: string;
   partition: number;
@@ -194,15 +201,32 @@ export type BackendAdmin = Pick<
 >;
 
 /**
- * Storage behind the endpoint. Errors are thrown as lib/errors.ts classes (TopicNotFoundError,
- * TopicExistsError, UnavailableError, ValidationError) and the server maps them to HTTP answers.
+ * Storage behind the endpoint: the memory backend (memory-backend.ts) and the Kafka backend
+ * (kafka-backend.ts) implement all of it, so the routes and the server never ask which one they
+ * have; what differs (a synchronous store, a one-broker cluster at this endpoint's address, record
+ * inspection, batches) is behind these members. Errors are thrown as lib/errors.ts classes
+ * (TopicNotFoundError, TopicExistsError, UnavailableError, UnsupportedError, ValidationError) and
+ * the server maps them to HTTP answers (http.ts `errorStatus`).
  */
 export interface Backend {
+  /** For log lines only ("… (memory backend, …)"); behaviour never branches on it. */
   readonly kind: 'memory' | 'kafka';
-  produce(
+  /** Whether topics and records outlive this process (the CLI warns when they do not). */
+  readonly durable: boolean;
+  /**
+   * Stores one record and calls `done` once: synchronously when the backend can (memory: the
+   * produce route's hot path allocates no promise), later otherwise. With `autoCreatePartitions`,
+   * a topic that does not exist is first created with that many partitions (the caller has
+   * checked the name and that auto-creation is on).
+   */
+  store(
     topic: string,
     record: RecordToStore,
-  ): Promise<{ partition: number; offset: number; timestamp: number }>;
+    autoCreatePartitions: number | undefined,
+    done: (err: unknown, stored?: StoredAt) => void,
+  ): void;
+  /** {@link store} as a promise, without auto-creation. */
+  produce(topic: string, record: RecordToStore): Promise<StoredAt>;
   createTopic(
     name: string,
     partitions: number,
@@ -213,12 +237,25 @@ export interface Backend {
   updateTopic(name: string, update: TopicUpdate): Promise<void>;
   deleteTopic(name: string): Promise<boolean>;
   /** Consumer groups, records, cluster and brokers (see {@link BackendAdmin}). */
-  readonly admin?: BackendAdmin;
-  /** Memory backend only; the Kafka backend may return undefined (read Kafka directly instead). */
-  readRecords?(
+  readonly admin: BackendAdmin;
+  /**
+   * Records as stored, for the development routes. A backend that cannot (Kafka: read the topic
+   * with a consumer) rejects with UnsupportedError (501).
+   */
+  readRecords(
     topic: string,
     options: { partition?: number; from?: number; limit?: number },
   ): Promise<StoredRecord[]>;
+  /**
+   * The address clients reach this endpoint at, told once it listens. A backend that is its own
+   * cluster (memory) reports it as its one broker; Kafka reports its brokers and ignores it.
+   */
+  advertise(address: { host: string; port: number }): void;
+  /**
+   * Told the record count of each batch the backend sends to its cluster (the gateway's metrics,
+   * when on); a backend that stores record by record (memory) never calls it.
+   */
+  onBatch: ((records: number) => void) | undefined;
   close(): Promise<void>;
 }
 

@@ -78,20 +78,9 @@ export function clusterRoutes(
   return undefined;
 }
 
-/** The backend's cluster; on the memory backend the one broker is this endpoint's own address. */
+/** The backend's cluster (the memory backend's one broker is this endpoint, see Backend.advertise). */
 function clusterInfo(ctx: RequestContext): Promise<ClusterInfo> {
-  const admin = ctx.deps.backend.admin;
-  if (!admin) return Promise.reject(new Error('This backend does not describe its cluster'));
-  return admin.getCluster().then((c) => {
-    if (ctx.deps.backend.kind !== 'memory') return c;
-    const url = new URL(ctx.deps.baseUrl);
-    const self = {
-      id: 0,
-      host: url.hostname,
-      port: Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
-    };
-    return { ...c, controller: self, brokers: [self] };
-  });
+  return ctx.deps.backend.admin.getCluster();
 }
 
 function cluster(ctx: RequestContext): void {
@@ -125,7 +114,6 @@ function brokerConfigs(ctx: RequestContext, raw: string): void {
   const id = brokerId(ctx, raw);
   if (id === undefined) return;
   const admin = ctx.deps.backend.admin;
-  if (!admin) return adminError(ctx, 501, 0, 'This backend does not describe its brokers');
   const params = parseQuery(ctx.query);
   const filter = params.get('config_filter') || undefined;
   if (filter !== undefined) {
@@ -136,11 +124,7 @@ function brokerConfigs(ctx: RequestContext, raw: string): void {
   settle(
     ctx,
     admin.getBrokerConfigs(id, { ...(filter !== undefined ? { filter } : {}), verbose }),
-    (detail) => {
-      if (ctx.deps.backend.kind !== 'memory') return sendJson(ctx, detail);
-      const url = new URL(ctx.deps.baseUrl);
-      sendJson(ctx, { ...detail, host: url.hostname, port: Number(url.port) || 443 });
-    },
+    (detail) => sendJson(ctx, detail),
   );
 }
 

@@ -49,17 +49,8 @@ function badInput(ctx: RequestContext, err: unknown): void {
   adminFailure(ctx, err);
 }
 
-function backendAdmin(ctx: RequestContext) {
-  return ctx.deps.backend.admin;
-}
-
-function unsupported(ctx: RequestContext): void {
-  adminError(ctx, 501, 0, 'This backend does not serve consumer groups or records');
-}
-
 function listGroups(ctx: RequestContext): void {
-  const admin = backendAdmin(ctx);
-  if (!admin) return unsupported(ctx);
+  const admin = ctx.deps.backend.admin;
   const params = parseQuery(ctx.query);
   const page = intParam(params, 'page') ?? 1;
   const perPage = intParam(params, 'per_page') ?? DEFAULT_PER_PAGE;
@@ -84,8 +75,7 @@ function listGroups(ctx: RequestContext): void {
 }
 
 function describeGroup(ctx: RequestContext, id: string): void {
-  const admin = backendAdmin(ctx);
-  if (!admin) return unsupported(ctx);
+  const admin = ctx.deps.backend.admin;
   try {
     checkGroupId(id);
   } catch (err) {
@@ -95,8 +85,7 @@ function describeGroup(ctx: RequestContext, id: string): void {
 }
 
 function deleteGroup(ctx: RequestContext, id: string): void {
-  const admin = backendAdmin(ctx);
-  if (!admin) return unsupported(ctx);
+  const admin = ctx.deps.backend.admin;
   try {
     checkGroupId(id);
   } catch (err) {
@@ -110,8 +99,7 @@ function deleteGroup(ctx: RequestContext, id: string): void {
 
 /** PATCH: `{topic?, mode, value?, execute}` → 200 with the offsets set (or, dry run, to be set). */
 function resetOffsets(ctx: RequestContext, id: string): void {
-  const admin = backendAdmin(ctx);
-  if (!admin) return unsupported(ctx);
+  const admin = ctx.deps.backend.admin;
   readJson(
     ctx,
     (body) => {
@@ -135,8 +123,7 @@ function resetOffsets(ctx: RequestContext, id: string): void {
 
 /** DELETE records: `{records_to_delete: [{partition, before_offset}]}` → 202 {}. */
 function deleteRecords(ctx: RequestContext, topic: string): void {
-  const admin = backendAdmin(ctx);
-  if (!admin) return unsupported(ctx);
+  const admin = ctx.deps.backend.admin;
   readJson(
     ctx,
     (body) => {

@@ -209,9 +209,6 @@ function localRecords(ctx: RequestContext, topic: string): void {
       `partition, from and limit must be non-negative integers (limit <= ${LOCAL_READ_MAX_LIMIT})`,
     );
   }
-  if (!deps.backend.readRecords) {
-    return v1Error(res, 501, 'Record inspection needs the memory backend; read the Kafka topic instead');
-  }
   deps.backend
     .readRecords(topic, {
       ...(partition !== undefined ? { partition } : {}),
@@ -221,9 +218,11 @@ function localRecords(ctx: RequestContext, topic: string): void {
     .then(
       (records) => send(res, 200, JSON.stringify(records.map(recordJson))),
       (err: unknown) => {
-        if (errorStatus(err) === 404) {
+        const status = errorStatus(err);
+        if (status === 404) {
           return v1Error(res, 404, `Topic '${topic}' does not exist`, { topic, kafka_error_code: 3 });
         }
+        if (status === 501) return v1Error(res, 501, (err as Error).message);
         internalError(deps, res, err);
       },
     )

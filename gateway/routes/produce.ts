@@ -8,7 +8,7 @@
  */
 import type { ServerResponse } from 'node:http';
 
-import { type EventStreamsError, isEventStreamsError } from '../../lib';
+import type { EventStreamsError } from '../../lib';
 import {
   authenticate,
   closeAfter,
@@ -29,7 +29,7 @@ import { jsonTooDeep, MAX_JSON_DEPTH, validTopicName } from '../limits';
 
 import { actorOf, SYSTEM_ACTOR } from '../registry';
 import { type AvroPart, SchemaProduceError, serializeAvroPart, v1SchemaHeaders } from '../registry-produce';
-import type { RecordToStore, StoredRecord } from '../types';
+import type { RecordToStore, StoredAt } from '../types';
 
 const HEX_RE = /^(?:[0-9a-fA-F]{2})*$/;
 const BASE64_RE = /^(?:[A-Za-z0-9+/_-]{4})*(?:[A-Za-z0-9+/_-]{2}(?:==)?|[A-Za-z0-9+/_-]{3}=?)?$/;
@@ -55,7 +55,7 @@ function bodyKind(header: string | undefined): BodyKind | undefined {
   return CONTENT_TYPES.get(header) ?? CONTENT_TYPES.get(mediaType(header)!);
 }
 
-export type Stored = { partition: number; offset: number; timestamp: number };
+export type Stored = StoredAt;
 type FieldError = { error: string; code: string; field: string };
 
 // ---------------------------------------------------------------- REST Producer v1
@@ -187,7 +187,7 @@ function recordBytes(record: RecordToStore): number {
   return bytes;
 }
 
-/** Stores a record; synchronous on the memory backend, with auto-creation when enabled. */
+/** Stores a record through the backend (synchronously where it can), with auto-creation when enabled. */
 export function store(
   deps: ServerDeps,
   res: ServerResponse,
@@ -203,45 +203,8 @@ export function store(
       internalError(deps, res, e);
     }
   };
-  if (deps.memory) {
-    if (deps.autoCreate && !deps.memory.hasTopic(topic) && validTopicName(topic)) {
-      deps.memory.createTopic(topic, deps.defaultPartitions, []).catch(() => undefined);
-    }
-    let stored: StoredRecord;
-    try {
-      stored = deps.memory.produceSync(topic, record);
-    } catch (err) {
-      return finish(err);
-    }
-    return finish(null, stored);
-  }
-  const attempt = (retry: boolean): void => {
-    deps.backend.produce(topic, record).then(
-      (r) => finish(null, r),
-      (err: unknown) => {
-        if (
-          retry &&
-          deps.autoCreate &&
-          isEventStreamsError(err) &&
-          err.code === 'TOPIC_NOT_FOUND' &&
-          validTopicName(topic)
-        ) {
-          deps.backend
-            .createTopic(topic, deps.defaultPartitions, [])
-            .catch((e: unknown) => {
-              if (!isEventStreamsError(e) || e.code !== 'TOPIC_EXISTS') throw e;
-            })
-            .then(
-              () => attempt(false),
-              (e: unknown) => finish(e),
-            );
-          return;
-        }
-        finish(err);
-      },
-    );
-  };
-  attempt(true);
+  const autoCreate = deps.autoCreate && validTopicName(topic) ? deps.defaultPartitions : undefined;
+  deps.backend.store(topic, record, autoCreate, finish);
 }
 
 function produceError(

@@ -44,7 +44,17 @@ describe('import graph (npm run check:imports)', () => {
       const r = checkImports(dir);
       assert.deepEqual(
         r.cycles.map((c) => c.files),
-        [['gateway/gw.ts', 'gateway/index.ts', 'index.ts', 'lib/a.ts', 'lib/b.ts', 'lib/index.ts', 'nodes/n.ts']],
+        [
+          [
+            'gateway/gw.ts',
+            'gateway/index.ts',
+            'index.ts',
+            'lib/a.ts',
+            'lib/b.ts',
+            'lib/index.ts',
+            'nodes/n.ts',
+          ],
+        ],
       );
       assert.deepEqual(
         r.violations.map((v) => `${v.from} → ${v.to}`),
