@@ -11,8 +11,7 @@ import type { IncomingMessage } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 
-import { checkGlob, compileGlob } from '../lib/server-kit';
-import { ValidationError } from '../lib';
+import { checkGlob, compileGlob, ValidationError } from '../lib/server-kit';
 import { secretDigest, type TokenStore } from './iam';
 
 /** IBM IAM-style service roles: Writer may produce (and read), Manager may do everything. */

@@ -9,7 +9,7 @@
  * can always clear its faults and a health probe never consumes a fault meant for the API. Every
  * parameter is bounded (latency at most a minute).
  */
-import { ValidationError } from '../lib';
+import { ValidationError } from '../lib/server-kit';
 import type { FaultSpec } from './types';
 
 export type RouteKind = 'produce' | 'admin' | 'iam';

@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse, STATUS_CODES } from 'node:http';
 
-import { isEventStreamsError, ValidationError } from '../lib';
+import { isEventStreamsError, ValidationError } from '../lib/server-kit';
 import type { AuthFailure, Authenticator, Principal } from './auth';
 import type { GatewayMetrics } from './metrics';
 import type { SchemaRegistry } from './registry';

@@ -23,6 +23,8 @@
  * sends; without it a kafkajs-internal retry after a lost acknowledgement may write a record twice.
  * That is the same at-least-once contract the REST producer has, so nothing is promised that
  * Event Streams itself would not promise.
+ * Over 500 lines because produce batching (queue, flush, requeue, deadlines) and the admin calls
+ * share one producer, one admin connection and their close.
  */
 import {
   Kafka,
@@ -35,13 +37,14 @@ import {
 import {
   ClosedError,
   EventStreamsError,
+  isEventStreamsError,
+  kafkaKit,
+  type KafkaTopicAdmin,
+  type TopicDetail,
   TopicNotFoundError,
   UnavailableError,
-  isEventStreamsError,
-  type TopicDetail,
   UnsupportedError,
-} from '../lib';
-import { KafkaTopicAdmin, mapKafkaError, secretsOf, toKafkaConfig, toUnavailable } from '../lib/server-kit';
+} from '../lib/server-kit';
 import type {
   Backend,
   BackendAdmin,
@@ -51,6 +54,9 @@ import type {
   StoredRecord,
   TopicUpdate,
 } from './types';
+
+// This module is itself loaded only for a Kafka backend, so the Kafka kit may load here.
+const kit = kafkaKit();
 
 /** Batching and timeout knobs; the defaults suit a local endpoint in front of a nearby cluster. */
 export interface KafkaBackendTuning {
@@ -156,7 +162,7 @@ export class KafkaBackend implements Backend {
     tuning: KafkaBackendTuning = {},
   ) {
     this.log = log ?? (() => {});
-    this.secrets = secretsOf(options);
+    this.secrets = kit.secretsOf(options);
     this.tuning = {
       lingerMs: tuning.lingerMs ?? 0,
       maxBatchRecords: tuning.maxBatchRecords ?? 500,
@@ -168,9 +174,9 @@ export class KafkaBackend implements Backend {
     // Few, quick kafkajs retries: when Kafka is down the HTTP caller should hear 503 within seconds
     // and retry on its own schedule, rather than hang while kafkajs backs off for a minute.
     this.kafka = new Kafka(
-      toKafkaConfig(options, log, { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 }),
+      kit.toKafkaConfig(options, log, { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 }),
     );
-    this.kafkaAdmin = new KafkaTopicAdmin(
+    this.kafkaAdmin = new kit.KafkaTopicAdmin(
       {
         brokers: options.brokers,
         ...(options.clientId !== undefined ? { clientId: options.clientId } : {}),
@@ -248,8 +254,8 @@ export class KafkaBackend implements Backend {
   }
 
   private fail(err: unknown, topic?: string): EventStreamsError {
-    return toUnavailable(
-      mapKafkaError(err, { ...(topic !== undefined ? { topic } : {}), secrets: this.secrets }),
+    return kit.toUnavailable(
+      kit.mapKafkaError(err, { ...(topic !== undefined ? { topic } : {}), secrets: this.secrets }),
     );
   }
 

@@ -6,14 +6,14 @@
  */
 import {
   type BrokerSummary,
+  compileFilter,
   NotFoundError,
   type RecordsToDelete,
   type TopicDetail,
   TopicExistsError,
   TopicNotFoundError,
   ValidationError,
-} from '../lib';
-import { compileFilter } from '../lib/server-kit';
+} from '../lib/server-kit';
 import { partitionForKey } from './partitioner';
 import type { Backend, BackendAdmin, RecordToStore, StoredAt, StoredRecord, TopicUpdate } from './types';
 

@@ -23,6 +23,7 @@ import path from 'node:path';
 
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 
+import { kafkaKit } from '../lib/server-kit';
 import { REGISTRY_FILE_COMPACT_ENTRIES } from './limits';
 import type { Artifact, RegistryLog, RegistryMeta, RegistryOp } from './registry';
 import type { KafkaConnectionOptions } from './types';
@@ -290,7 +291,7 @@ export class KafkaRegistryLog implements RegistryLog {
     log: (line: string) => void = () => undefined,
   ): Promise<KafkaRegistryLog> {
     const { Kafka: KafkaClient } = await import('kafkajs');
-    const { toKafkaConfig } = await import('../lib/server-kit');
+    const { toKafkaConfig } = kafkaKit();
     const store = new KafkaRegistryLog(
       new KafkaClient(
         toKafkaConfig({ ...options, clientId: options.clientId ?? 'esnodes-schema-registry' }, log, {

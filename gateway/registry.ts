@@ -25,6 +25,8 @@
  * (registering through produce) may own only so many artifacts, with room kept for managers.
  * Bounded: at most {@link MAX_ARTIFACTS} artifacts and {@link MAX_VERSIONS} versions each, and
  * schemas of at most MAX_SCHEMA_CHARS.
+ * Over 500 lines because the registry is one state applied in log order (`apply`); its
+ * per-principal queues and limits guard that one state.
  */
 import { createHash, randomUUID } from 'node:crypto';
 

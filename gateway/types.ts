@@ -3,7 +3,7 @@
  * Contracts of the local Event Streams-compatible endpoint: its options, its storage backends
  * (memory, Kafka) and the records it keeps for inspection.
  */
-import type { ClusterAdmin, KafkaSaslConfig, TopicDetail } from '../lib';
+import type { ClusterAdmin, KafkaSaslConfig, TopicDetail } from '../lib/server-kit';
 
 export interface KafkaConnectionOptions {
   /** Bootstrap brokers, `host:port`. */

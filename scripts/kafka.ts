@@ -13,6 +13,8 @@
  * 3. Maven Central: `mvn dependency:copy-dependencies` of `org.apache.kafka:kafka_2.13` into a cache
  *    outside the repository (`${XDG_CACHE_HOME:-~/.cache}/esnodes-kafka/<version>/libs`), downloaded
  *    once and reused. Needs Java 17 and Maven.
+ * Over 500 lines because fetching the jars, configuring KRaft (plain, SASL, TLS) and starting and
+ * stopping the broker are the steps of one launcher (not shipped).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createPrivateKey, randomBytes } from 'node:crypto';

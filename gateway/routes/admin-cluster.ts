@@ -12,14 +12,16 @@
  * Streams service feature, not Kafka's. Active topics are the existing topics a selection pattern
  * matches (RE2, linear time), as a mirroring instance would show once it caught up.
  */
-import { type ClusterInfo, isEventStreamsError, type Quota } from '../../lib';
 import {
   checkBrokerId,
   checkEntityName,
   checkFilter,
   checkMirroringIncludes,
   checkQuota,
+  type ClusterInfo,
   compileFilter,
+  isEventStreamsError,
+  type Quota,
 } from '../../lib/server-kit';
 import { type RequestContext, type ServerDeps, adminError, mediaType, parseQuery, readJson } from '../http';
 import { type AdminRoute, adminFailure, sendJson, settle } from './admin-common';

@@ -3,7 +3,7 @@
  * What the admin route modules beyond topics share (admin-groups.ts, admin-cluster.ts): turning a
  * backend outcome into the Admin REST answer, and the paging headers of a list.
  */
-import { isEventStreamsError } from '../../lib';
+import { isEventStreamsError } from '../../lib/server-kit';
 import { type RequestContext, adminError, adminSend, errorStatus, internalError } from '../http';
 import type { Principal } from '../auth';
 

@@ -7,8 +7,14 @@
  * The backend does the work: Kafka for real on the Kafka backend; the memory backend has records
  * but no consumer groups.
  */
-import { isEventStreamsError, type ResetOffsetsOptions } from '../../lib';
-import { checkFilter, checkGroupId, checkRecordsToDelete, checkResetOptions } from '../../lib/server-kit';
+import {
+  checkFilter,
+  checkGroupId,
+  checkRecordsToDelete,
+  checkResetOptions,
+  isEventStreamsError,
+  type ResetOffsetsOptions,
+} from '../../lib/server-kit';
 import { type RequestContext, adminError, adminSend, intParam, parseQuery, readJson } from '../http';
 import { DEFAULT_PER_PAGE, MAX_PER_PAGE, validTopicName } from '../limits';
 import { type AdminRoute, adminFailure, pagingHeaders, sendJson, settle } from './admin-common';

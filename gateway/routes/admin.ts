@@ -5,8 +5,7 @@
  * in admin-groups.ts; cluster, brokers, quotas and mirroring in admin-cluster.ts. Bodies, codes and headers follow
  * IBM's Admin REST (HHHKK error codes, x-global-transaction-id echoed, no-cache headers).
  */
-import type { EventStreamsError, TopicDetail } from '../../lib';
-import { checkFilter, compileFilter } from '../../lib/server-kit';
+import { checkFilter, compileFilter, type EventStreamsError, type TopicDetail } from '../../lib/server-kit';
 import { type AdminArea, type Principal, mayChangeAdmin } from '../auth';
 import {
   adminError,

@@ -8,7 +8,7 @@
  */
 import type { ServerResponse } from 'node:http';
 
-import type { EventStreamsError } from '../../lib';
+import type { EventStreamsError } from '../../lib/server-kit';
 import {
   authenticate,
   closeAfter,
