@@ -76,7 +76,7 @@ import { type RegistryLog, SchemaRegistry } from './registry';
 import { FileRegistryLog, KafkaRegistryLog } from './registry-store';
 import type { Backend, FaultSpec, LocalEndpointInfo, LocalEndpointOptions, StoredRecord } from './types';
 
-// The public constants moved to ./limits.ts; CLI, tests and lib/local/index.ts import them from here.
+// The public constants moved to ./limits.ts; the CLI and tests import them from here.
 export {
   DEFAULT_HOST,
   DEFAULT_MAX_KEY_BYTES,

@@ -76,7 +76,7 @@ export interface LocalEndpointOptions {
   tokenLifetimeSec?: number;
   /**
    * PEM of an RSA private key: IAM tokens become RS256 JWTs, published at `GET /identity/keys`
-   * for Kafka brokers validating SASL/OAUTHBEARER (lib/local/iam.ts).
+   * for Kafka brokers validating SASL/OAUTHBEARER (gateway/iam.ts).
    */
   iamSigningKey?: string;
   /** Per-topic produce permission: key → allowed topic globs. Absent means every key may produce everywhere. */
@@ -106,7 +106,7 @@ export interface LocalEndpointOptions {
     maxTotalBytes?: number;
   };
   /**
-   * Connection hygiene (defaults in lib/local/limits.ts): every socket that sends nothing is closed
+   * Connection hygiene (defaults in gateway/limits.ts): every socket that sends nothing is closed
    * within `handshakeTimeoutMs` (TLS) or `idleTimeoutMs` (before its first request); headers must
    * arrive within `headersTimeoutMs`, a whole request within `requestTimeoutMs`; an idle
    * keep-alive socket closes after `keepAliveTimeoutMs`. Past `maxConnections` new sockets are
