@@ -125,6 +125,7 @@ export class ConfluentRegistryClient {
   private readonly basePath: string;
   private readonly byId = new Map<number, { schema: string; schemaType: SchemaType }>();
   private readonly idOf = new Map<string, number>();
+  private readonly resolving = new Map<string, Promise<number>>();
   private readonly rest: RestCall;
 
   constructor(init: ConfluentRegistryClientInit) {
@@ -206,6 +207,30 @@ export class ConfluentRegistryClient {
     const v = this.toVersion(this.json(res), s);
     boundedSet(this.idOf, key, v.id);
     return v.id;
+  }
+
+  /**
+   * The id a record written with `schema` carries under `subject`, as Confluent's serializers get
+   * it (`auto.register.schemas`): looked up first (a read-only key can write with a registered
+   * schema), registered when the subject does not have it yet. Cached; concurrent asks for the
+   * same subject and schema share one request. Rejects SCHEMA_INCOMPATIBLE when the subject's
+   * compatibility rule refuses the schema, FORBIDDEN when the key may not register.
+   */
+  idFor(subject: string, schema: string): Promise<number> {
+    const key = `${subject}\u0000${schema}`;
+    const hit = this.idOf.get(key);
+    if (hit !== undefined) return Promise.resolve(hit);
+    let pending = this.resolving.get(key);
+    if (pending === undefined) {
+      pending = this.getIdForSchema(subject, schema)
+        .catch((err: unknown) => {
+          if ((err as EventStreamsError).code !== 'SCHEMA_NOT_FOUND') throw err;
+          return this.register(subject, schema).then((r) => r.id);
+        })
+        .finally(() => this.resolving.delete(key));
+      this.resolving.set(key, pending);
+    }
+    return pending;
   }
 
   /** The schema with a registry-wide id (as read from a record's wire format). Cached. */

@@ -19,7 +19,12 @@ import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
 
 import { CORE_DEFAULTS, ms } from '../lib/defaults';
 import { ClosedError, ValidationError, isEventStreamsError } from '../lib/errors';
-import { EventStreamsConsumer, type ConsumedRecord, type LagReport } from '../lib/consumer';
+import {
+  EventStreamsConsumer,
+  VALUE_FORMATS,
+  type ConsumedRecord,
+  type LagReport,
+} from '../lib/consumer';
 import { numberOr } from '../lib/numbers';
 import { StatusThrottle, asError } from './shared/status';
 import type { ConsumerNodeDef, EndpointNode } from './shared/types';
@@ -33,6 +38,25 @@ type Done = (err?: Error) => void;
 interface Hooks {
   add(name: string, fn: (event: { msg?: { _msgid?: string }; node?: { id?: string } }) => void): void;
   remove(name: string): void;
+}
+
+/**
+ * The `avro` format's schema lookup: the endpoint's Confluent-compatible registry (cached there
+ * by id). Only Avro schemas decode; an id of a JSON or Protobuf schema is SCHEMA_MISMATCH.
+ */
+function avroSchemaById(
+  endpoint: EndpointNode,
+  t: (key: string, params?: Record<string, string | number>) => string,
+): (id: number) => Promise<string> {
+  return async (id) => {
+    const registry = endpoint.getRegistry?.();
+    if (registry === undefined) throw new ValidationError(t('errors.no-registry'), 'INVALID_CONFIG');
+    const found = await registry.getSchemaById(id);
+    if (found.schemaType !== 'AVRO') {
+      throw new ValidationError(t('errors.not-avro', { id, type: found.schemaType }), 'SCHEMA_MISMATCH');
+    }
+    return found.schema;
+  };
 }
 
 export = function (RED: NodeAPI): void {
@@ -152,7 +176,8 @@ export = function (RED: NodeAPI): void {
             groupId: def.groupId,
             topics: def.topics,
             fromBeginning: def.start !== 'latest',
-            valueFormat: ['string', 'buffer', 'json'].includes(def.valueFormat) ? def.valueFormat : 'auto',
+            valueFormat: VALUE_FORMATS.includes(def.valueFormat) ? def.valueFormat : 'auto',
+            ...(def.valueFormat === 'avro' ? { schemaById: avroSchemaById(endpoint, t) } : {}),
             maxInFlight: Math.floor(numberOr(def.maxInFlight, CORE_DEFAULTS.consumerMaxInFlight.value, 1)),
             commitIntervalMs: ms(CORE_DEFAULTS.consumerCommitInterval),
             manualCommit,
