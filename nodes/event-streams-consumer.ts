@@ -19,12 +19,7 @@ import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
 
 import { CORE_DEFAULTS, ms } from '../lib/defaults';
 import { ClosedError, ValidationError, isEventStreamsError } from '../lib/errors';
-import {
-  EventStreamsConsumer,
-  VALUE_FORMATS,
-  type ConsumedRecord,
-  type LagReport,
-} from '../lib/consumer';
+import { EventStreamsConsumer, VALUE_FORMATS, type ConsumedRecord, type LagReport } from '../lib/consumer';
 import { numberOr } from '../lib/numbers';
 import { StatusThrottle, asError } from './shared/status';
 import type { ConsumerNodeDef, EndpointNode } from './shared/types';

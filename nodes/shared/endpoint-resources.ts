@@ -72,7 +72,7 @@ export function createTransportSender(ctx: TransportContext): Sender {
         if (registry === undefined) {
           return Promise.reject(
             new ValidationError(
-              'Avro over the Kafka transport needs a schema registry: set the endpoint\'s schema registry URL.',
+              "Avro over the Kafka transport needs a schema registry: set the endpoint's schema registry URL.",
               'INVALID_CONFIG',
             ),
           );
