@@ -95,11 +95,9 @@ describe('Avro over the Kafka transport and the consumer (real Node-RED runtime,
           await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
           return true;
         } catch (err) {
+          // kafkajs answers false, not an error, for a topic that exists by the next try.
           lastError = err;
-          return (
-            (await admin.listTopics()).includes(topic) &&
-            (await admin.fetchTopicMetadata({ topics: [topic] })) !== undefined
-          );
+          return false;
         }
       },
       `topic ${topic} to be created`,
