@@ -144,6 +144,9 @@ export = function (RED: NodeAPI): void {
       };
       if (rec.decodeError) {
         // The record's one outcome: the error with the raw bytes as payload, for a Catch node.
+        // Acknowledged (so committed): left open it would hold back every later offset of its
+        // partition, and an undecodable record (or unknown schema id) would come back after
+        // every redeploy. The Catch msg carries the bytes for whoever wants to keep them.
         node.error(rec.decodeError, msg);
         ack();
         return;
