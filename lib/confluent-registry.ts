@@ -16,7 +16,12 @@
  * cached (bounded): ids never change meaning, and a flow writes with a handful of schemas.
  */
 import type { AuthProvider } from './auth';
-import { type EventStreamsError, UnexpectedResponseError, ValidationError } from './errors';
+import {
+  type EventStreamsError,
+  UnexpectedResponseError,
+  ValidationError,
+  isEventStreamsError,
+} from './errors';
 import { RestCall } from './rest-call';
 import type { RetryPolicy } from './retry';
 import { type CompatibilityRule, hasControlChars, parseCompatibility } from './schema';
@@ -373,12 +378,21 @@ export class ConfluentRegistryClient {
   }
 
   private call(method: HttpMethod, path: string, op: string, body?: string): Promise<HttpResponse> {
-    return this.rest.call(this.origin, {
-      method,
-      path: `${this.basePath}${path}`,
-      headers: body !== undefined ? JSON_HEADERS : ACCEPT_HEADERS,
-      ...(body !== undefined ? { body } : {}),
-      error: { api: 'confluent', operation: op },
-    });
+    return this.rest
+      .call(this.origin, {
+        method,
+        path: `${this.basePath}${path}`,
+        headers: body !== undefined ? JSON_HEADERS : ACCEPT_HEADERS,
+        ...(body !== undefined ? { body } : {}),
+        error: { api: 'confluent', operation: op },
+      })
+      .catch((err: unknown) => {
+        // A refusal names its request already; a request that got no answer (refused connection,
+        // timeout, TLS) names only the origin, which a producer's user could take for a broker.
+        if (isEventStreamsError(err) && err.statusCode === undefined && !err.message.startsWith(op)) {
+          err.message = `${op} at the schema registry failed: ${err.message}`;
+        }
+        throw err;
+      });
   }
 }

@@ -327,8 +327,11 @@ describe('Avro over the Kafka transport and the consumer (real Node-RED runtime,
     helper.getNode('p1').receive({ payload: readings(1)[0] });
     await waitFor(() => caught2.length === 1, 'the msg to fail', { timeoutMs: 30_000 });
     assert.equal(caught2[0]!.error?.code, 'CONNECTION_FAILED');
-    // The message names the registry's origin, so it is not taken for the brokers.
-    assert.match(caught2[0]!.error?.message, /https:\/\/127\.0\.0\.1:9\b/);
+    // The message says it is the registry (at its origin), so it is not taken for the brokers.
+    assert.match(
+      caught2[0]!.error?.message,
+      /schema registry failed: Could not reach https:\/\/127\.0\.0\.1:9\b/,
+    );
     await helper.unload();
 
     // No registry URL and no REST URL: Avro cannot be written.
