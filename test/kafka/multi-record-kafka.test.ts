@@ -8,11 +8,13 @@
  * outcome per message.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 
 import type { Admin } from 'kafkajs';
 
 import { kafkaClient, kafkaOrSkip, readAll, uniqueTopic, type KafkaHandle } from '../support/kafka';
-import { TAB, allNodes, collect, helper } from '../nodes/support';
+import { TAB, allNodes, collect, coreNode, helper } from '../nodes/support';
 import { waitFor } from '../support/wait';
 
 describe('producer node: multi-record messages over the Kafka transport (real runtime, real Kafka)', function () {
@@ -172,6 +174,56 @@ describe('producer node: multi-record messages over the Kafka transport (real ru
     assert.equal(r[3].error.code, 'INVALID_TOPIC');
     const read = await readAll(kafka.brokers, topic, 2);
     assertReportsMatch(r, read as any, ['ok-0', undefined, 'ok-2', undefined]);
+  });
+
+  it('example 10 (Gen 2 / any Kafka) runs as shipped but for the connection: ensure, then three records in one message', async () => {
+    const file = '10 - Any Kafka or Event Streams Gen 2 (Kafka protocol).json';
+    const topic = uniqueTopic('gen2-readings');
+    const text = readFileSync(path.resolve(__dirname, '..', '..', '..', 'examples', file), 'utf8')
+      .split('"gen2-readings"')
+      .join(`"${topic}"`);
+    process.env.ES_BROKERS = kafka.brokers.join(',');
+    try {
+      // This suite's broker has no TLS or SASL on its plain listener: the connection is the one change.
+      const nodes = (JSON.parse(text) as any[]).map((n) =>
+        n.type === 'event-streams-endpoint'
+          ? { ...n, credentials: undefined, brokersTls: false, authMode: 'none' }
+          : { ...n, z: TAB.id },
+      );
+      await helper.load(
+        [
+          ...allNodes,
+          coreNode('common/20-inject.js'),
+          coreNode('common/21-debug.js'),
+          coreNode('common/90-comment.js'),
+        ],
+        [TAB, ...nodes],
+      );
+      const ready = collect('es-ex10-ensured');
+      const reports = collect('es-ex10-reports');
+      const errors = collect('es-ex10-errors');
+      helper.getNode('es-ex10-start').receive({});
+      await waitFor(() => ready.length + errors.length > 0, 'the topic ensured', { timeoutMs: 30_000 });
+      assert.deepEqual(
+        errors.map((m) => m.error?.message),
+        [],
+      );
+      const inject = helper.getNode('es-ex10-send');
+      inject.receive({});
+      await waitFor(() => reports.length + errors.length > 0, 'the delivery reports', { timeoutMs: 30_000 });
+      assert.deepEqual(
+        errors.map((m) => m.error?.message),
+        [],
+      );
+      const read = await readAll(kafka.brokers, topic, 3);
+      assertReportsMatch(reports[0]!.eventstreams.records, read as any, [
+        '{"celsius":21.5}',
+        '{"celsius":19}',
+        '{"celsius":21.7}',
+      ]);
+    } finally {
+      delete process.env.ES_BROKERS;
+    }
   });
 
   it('a redeploy while records are queued: one outcome per message, every record once', async () => {
