@@ -186,6 +186,14 @@ export const CORE_DEFAULTS = {
     label: 'Kafka connect timeout (at most)',
     why: 'The Kafka admin connects within the request timeout but never waits longer than this for a broker.',
   },
+  maxRecordsPerMessage: {
+    value: 1000,
+    unit: 'count',
+    min: 1,
+    integer: true,
+    label: 'Records per message',
+    why: 'A multi-record message (msg.records, or an array payload split into records) is refused past this many: the default queue holds them all, and one output message stays a size a debug sidebar can show.',
+  },
   consumerMaxInFlight: {
     value: 500,
     unit: 'count',
@@ -241,6 +249,15 @@ export const ENDPOINT_CHOICE_DEFAULTS = {
   brokersTls: true,
   outbox: false,
   orderByKey: true,
+} as const;
+
+/**
+ * The producer node's choices (its editor `defaults` say the same).
+ * - `splitArray` false: an array in `msg.payload` is one JSON record, as in every flow saved before
+ *   multi-record input; on, each element becomes a record of its own (`msg.records` always does).
+ */
+export const PRODUCER_CHOICE_DEFAULTS = {
+  splitArray: false,
 } as const;
 
 /**

@@ -121,6 +121,8 @@ export const RULES: Readonly<Record<ErrorCode, Rule>> = Object.freeze({
   CLOSED: rule('fail', 'local', 'closed'),
   WITHDRAWN: rule('fail', 'local', 'closed'),
   RETRIES_EXHAUSTED: rule('fail', 'endpoint', 'error'),
+  // A multi-record message: explained (status, scope) by its first failed record, see rootCode.
+  PARTIAL_FAILURE: rule('fail', 'record', 'error'),
   ABORTED: rule('fail', 'local', 'closed'),
   KAFKA_ERROR: rule('fail', 'endpoint', 'error'),
   // Schema-conforming produce (lib/avro.ts, the registry): a schema that does not parse is the
@@ -141,11 +143,17 @@ function ruleOf(code: unknown): Rule {
     : UNKNOWN_RULE;
 }
 
-/** The code that explains an error best: a RETRIES_EXHAUSTED error explains itself by its cause. */
+/**
+ * The code that explains an error best: a RETRIES_EXHAUSTED error explains itself by its cause,
+ * and so does a PARTIAL_FAILURE (by its first failed record).
+ */
 export function rootCode(err: unknown): ErrorCode | undefined {
   if (!isEventStreamsError(err)) return undefined;
-  if (err.code === 'RETRIES_EXHAUSTED' && isEventStreamsError(err.cause)) {
-    return rootCode(err.cause) ?? 'RETRIES_EXHAUSTED';
+  if (
+    (err.code === 'RETRIES_EXHAUSTED' || err.code === 'PARTIAL_FAILURE') &&
+    isEventStreamsError(err.cause)
+  ) {
+    return rootCode(err.cause) ?? err.code;
   }
   return err.code;
 }

@@ -63,6 +63,7 @@ export type ErrorCode =
   | 'CLOSED'
   | 'WITHDRAWN'
   | 'RETRIES_EXHAUSTED'
+  | 'PARTIAL_FAILURE'
   | 'ABORTED'
   | 'KAFKA_ERROR';
 
@@ -374,6 +375,17 @@ export class RetriesExhaustedError extends EventStreamsError {
       ...(last.topic !== undefined ? { topic: last.topic } : {}),
       ...(last.incidentId !== undefined ? { incidentId: last.incidentId } : {}),
     });
+  }
+}
+
+/**
+ * Some records of a multi-record message (`msg.records`, or an array payload split into records)
+ * failed while the others were written; `cause` is the first failure. The message's
+ * `msg.eventstreams.records` says which.
+ */
+export class PartialFailureError extends EventStreamsError {
+  constructor(message: string, first: EventStreamsError, details: ErrorDetails = {}) {
+    super(message, 'PARTIAL_FAILURE', { ...details, cause: first });
   }
 }
 

@@ -13,6 +13,7 @@ import { setMaxListeners } from 'node:events';
 
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
 
+import { PRODUCER_CHOICE_DEFAULTS } from '../lib/defaults';
 import { ClosedError, ValidationError } from '../lib/errors';
 import type { Sender } from '../lib/sender';
 import type { ProduceRecord, ProduceResult } from '../lib/types';
@@ -26,6 +27,7 @@ import {
   type Route,
   type StatusView,
 } from './shared/producer-machine';
+import { type MultiInput, multiInput, toParts } from './shared/multi-record';
 import { contentTypeSetting, toRecordHeaders, toRecordKey, toRecordValue } from './shared/record';
 import { handOver } from '../lib/record-codec';
 import { applySchemaOptions, schemaDefaults, type SchemaDefaults } from './shared/schema-options';
@@ -72,6 +74,8 @@ export = function (RED: NodeAPI): void {
     const headersType = def.headersType || 'msg';
     const headersValue = def.headers ?? (headersType === 'msg' ? 'headers' : '');
     const hasOutput = Number(def.outputs ?? 1) !== 0;
+    const splitArray =
+      def.splitArray === undefined ? PRODUCER_CHOICE_DEFAULTS.splitArray : String(def.splitArray) === 'true';
     const endpoint = RED.nodes.getNode(def.endpoint) as EndpointNode | null;
     // Value/key format (Avro) and content type settings are checked once; a bad one fails each
     // message clearly.
@@ -129,6 +133,7 @@ export = function (RED: NodeAPI): void {
       status: (v) => throttle.set(render(v)),
       stats: () => currentSender()?.stats(),
       outbox: () => watched?.sender.backlog?.(),
+      reportStored: (msg, err) => (err ? output.error(err, msg) : output.send(msg)),
     });
 
     if (!endpoint) {
@@ -204,17 +209,77 @@ export = function (RED: NodeAPI): void {
       );
     }
 
-    function build(item: Item, keyRaw: unknown, headersRaw: unknown): void {
+    /**
+     * Sends the given parts of a multi-record message, in order, in the same tick: the Kafka
+     * sender puts records produced together into one batch, and both senders keep order per key.
+     */
+    function dispatchParts(item: Item, indices: number[]): void {
+      const parts = item.parts ?? [];
+      // Pending before any is sent, so that an early outcome cannot finish the message.
+      for (const i of indices) if (parts[i]!.record) parts[i]!.state = 'pending';
+      let sender: Sender;
       try {
-        const record: ProduceRecord = { value: toRecordValue(item.msg.payload) };
-        if (schemas instanceof Error) throw schemas;
-        if (contentType instanceof Error) throw contentType;
-        if (contentType !== '') record.contentType = contentType;
-        const avroKey = applySchemaOptions(record, item.msg as { schema?: unknown }, schemas, keyRaw);
-        const key = avroKey ? undefined : toRecordKey(keyRaw);
-        if (key !== undefined) record.key = key;
-        const headers = toRecordHeaders(headersRaw);
-        if (headers !== undefined) record.headers = headers;
+        if (!endpoint) throw new ValidationError(RED._(`${TYPE}.errors.missing-config`), 'INVALID_CONFIG');
+        if (machine.closing) throw new ClosedError('The node is being stopped', { topic: item.topic });
+        sender = endpoint.getSender();
+      } catch (error) {
+        for (const i of indices) machine.part(item, i, { error });
+        return;
+      }
+      for (const i of indices) {
+        const record = parts[i]!.record;
+        if (!record) {
+          machine.part(item, i, { error: parts[i]!.error });
+          continue;
+        }
+        const onStored = (): void => {
+          watchBacklog(sender);
+          machine.part(item, i, { spooled: true });
+        };
+        sender.send(parts[i]!.topic, record, { signal: abort.signal, onStored }).then(
+          (result) => machine.part(item, i, { result }),
+          (error: unknown) => machine.part(item, i, { error }),
+        );
+      }
+    }
+
+    /** One record from a value, key and headers, with the node's content type and schemas. */
+    function makeRecord(msg: Msg, value: unknown, keyRaw: unknown, headersRaw: unknown): ProduceRecord {
+      const record: ProduceRecord = { value: toRecordValue(value) };
+      if (schemas instanceof Error) throw schemas;
+      if (contentType instanceof Error) throw contentType;
+      if (contentType !== '') record.contentType = contentType;
+      const avroKey = applySchemaOptions(record, msg as { schema?: unknown }, schemas, keyRaw);
+      const key = avroKey ? undefined : toRecordKey(keyRaw);
+      if (key !== undefined) record.key = key;
+      const headers = toRecordHeaders(headersRaw);
+      if (headers !== undefined) record.headers = headers;
+      return record;
+    }
+
+    function build(item: Item, keyRaw: unknown, headersRaw: unknown, multi?: MultiInput): void {
+      try {
+        if (multi) {
+          // Whole-message problems (bad schema setting) fail the message, not each record.
+          if (schemas instanceof Error) throw schemas;
+          if (contentType instanceof Error) throw contentType;
+          item.parts = toParts(multi, {
+            nodeTopic,
+            msgTopic: item.topic,
+            keyRaw,
+            headersRaw,
+            noTopic: RED._(`${TYPE}.errors.no-topic`),
+            build: (value, k, h) => makeRecord(item.msg, value, k, h),
+          });
+          item.topic ||= item.parts[0]!.topic;
+          item.abandon = (err) => machine.failWithdrawnParts(item, err);
+          dispatchParts(
+            item,
+            item.parts.map((_, i) => i),
+          );
+          return;
+        }
+        const record = makeRecord(item.msg, item.msg.payload, keyRaw, headersRaw);
         // Kept with the item so that a hand-over can send it again unchanged.
         item.record = record;
         dispatch(item, record);
@@ -250,6 +315,7 @@ export = function (RED: NodeAPI): void {
       machine.begin(item);
       ensureTicking();
       try {
+        const multi = multiInput(item.msg, splitArray);
         let topic = nodeTopic;
         const msgTopic = typeof msg.topic === 'number' ? String(msg.topic) : msg.topic;
         if (topic) {
@@ -259,7 +325,8 @@ export = function (RED: NodeAPI): void {
           }
         } else if (typeof msgTopic === 'string' && msgTopic.trim() !== '') {
           topic = msgTopic.trim();
-        } else {
+        } else if (!multi?.objects) {
+          // (Without one here, msg.records may still name a topic per record.)
           throw new ValidationError(RED._(`${TYPE}.errors.no-topic`), 'INVALID_TOPIC');
         }
         item.topic = topic;
@@ -267,11 +334,11 @@ export = function (RED: NodeAPI): void {
         const headersRaw = evaluate(headersValue, headersType, msg);
         if (keyRaw instanceof Promise || headersRaw instanceof Promise) {
           Promise.all([keyRaw, headersRaw]).then(
-            ([k, h]) => build(item, k, h),
+            ([k, h]) => build(item, k, h, multi),
             (error: unknown) => machine.outcome(item, { error }),
           );
         } else {
-          build(item, keyRaw, headersRaw);
+          build(item, keyRaw, headersRaw, multi);
         }
       } catch (error) {
         machine.outcome(item, { error });
@@ -303,7 +370,14 @@ export = function (RED: NodeAPI): void {
             const record = item.record;
             machine.begin(item);
             ensureTicking();
-            if (record) {
+            if (item.parts) {
+              // The parts taken back from the previous instance; its parts on the wire report there.
+              item.partsParked = false;
+              item.abandon = (err) => machine.failWithdrawnParts(item, err);
+              const withdrawn = item.parts.flatMap((p, i) => (p.state === 'withdrawn' ? [i] : []));
+              for (const i of withdrawn) item.parts[i]!.record = handOver(item.parts[i]!.record!);
+              dispatchParts(item, withdrawn);
+            } else if (record) {
               dispatch(item, handOver(record));
             } else {
               machine.outcome(item, { error: new ClosedError('The record could not be handed over.') });

@@ -98,6 +98,11 @@ export class Parcel {
       );
       if (!sync) {
         for (const item of items) {
+          if (item.abandon) {
+            // A multi-record message: its parts on the wire still report; the parked ones fail.
+            item.abandon(new ClosedError(`The record was not sent: ${why}.`, { topic: item.topic }));
+            continue;
+          }
           item.settled = true;
           item.done(
             failMessage(item, new ClosedError(`The record was not sent: ${why}.`, { topic: item.topic })),

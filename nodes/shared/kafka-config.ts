@@ -8,7 +8,12 @@ import { CORE_DEFAULTS, ms } from '../../lib/defaults';
 import { ValidationError } from '../../lib/errors';
 import type { KafkaSenderOptions } from '../../lib/kafka-sender';
 import type { KafkaClientConfig } from '../../lib/types';
-import { buildTlsOptions, type NormalizedEndpointOptions, requireCred } from './endpoint-config';
+import {
+  buildTlsOptions,
+  type NormalizedEndpointOptions,
+  requireCred,
+  unsetEnvReference,
+} from './endpoint-config';
 import type { EndpointCredentials } from './types';
 
 /**
@@ -29,6 +34,14 @@ export function buildKafkaClientConfig(
 ): KafkaClientConfig {
   if (options.brokers.length === 0) {
     throw new ValidationError('The endpoint configuration has no Kafka brokers', 'INVALID_CONFIG');
+  }
+  // `${ES_KAFKA_BROKERS}` with the variable unset: say so, not "port NaN" from the client.
+  const unset = options.brokers.map(unsetEnvReference).find((v) => v !== undefined);
+  if (unset) {
+    throw new ValidationError(
+      `The endpoint's Kafka brokers are \${${unset}}, but ${unset} is not set in Node-RED's environment`,
+      'INVALID_CONFIG',
+    );
   }
   const result: KafkaClientConfig = {
     brokers: options.brokers,

@@ -11,8 +11,14 @@
  * `done(err)`; after a hand-over (see ./handover.ts) the same, through the next instance.
  */
 import { CONNECTIONS_BUSY_HINT_MS as SATURATED_HINT_MS } from '../../lib/defaults';
-import { describeFailure, failureReport, isRecordRejection, statusKeyOf } from '../../lib/error-model';
-import { ClosedError, isEventStreamsError } from '../../lib/errors';
+import {
+  describeFailure,
+  failureReport,
+  isRecordRejection,
+  statusKeyOf,
+  toEventStreamsError,
+} from '../../lib/error-model';
+import { ClosedError, isEventStreamsError, PartialFailureError } from '../../lib/errors';
 import type { ClientStats, ProduceRecord, ProduceResult } from '../../lib/types';
 
 export type Msg = Record<string, unknown> & { eventstreams?: unknown };
@@ -36,6 +42,27 @@ export interface Item {
   route?: Route;
   /** The record as built, kept for a hand-over (the next instance sends it unchanged). */
   record?: ProduceRecord;
+  /** A multi-record message: one part per record, in input order (see ./multi-record.ts). */
+  parts?: Part[];
+  /** Some parts were taken back on close: the item waits in `parked` for the next instance. */
+  partsParked?: boolean;
+  /** With the outbox: every part stored (or failed), so the input is complete; the report follows. */
+  partsStored?: boolean;
+  /** Fails the parts taken back on close (nobody will send them), through the instance that took them. */
+  abandon?: (err: Error) => void;
+}
+
+/** One record of a multi-record message and what became of it. */
+export interface Part {
+  topic: string;
+  /** Undefined when the element could not be made into a record (`error` says why). */
+  record?: ProduceRecord;
+  state: 'pending' | 'withdrawn' | 'stored' | 'done';
+  /** Set once stored by the outbox: the report says `outbox: true`. */
+  viaOutbox?: boolean;
+  /** Its entry in `msg.eventstreams.records`, once done. */
+  report?: Record<string, unknown>;
+  error?: Error;
 }
 
 export type Outcome = { result: ProduceResult } | { spooled: true } | { error: unknown };
@@ -56,6 +83,11 @@ export interface MachineIO {
   stats(): ClientStats | undefined;
   /** The outbox's depth and last send error, when the outbox is on and open. */
   outbox(): { depth: number; lastError?: Error } | undefined;
+  /**
+   * The outcome of a multi-record message whose input already completed (every part stored by
+   * the outbox): the node sends it on or raises it, as it does a stored single record's report.
+   */
+  reportStored?(msg: Msg, err?: Error): void;
   now?: () => number;
 }
 
@@ -184,14 +216,114 @@ export class ProducerMachine {
   failParked(reason: string): Item[] {
     const items = this.parked.splice(0);
     for (const item of items) {
+      const closed = new ClosedError(reason, item.topic ? { topic: item.topic } : {});
+      if (item.parts) {
+        this.failWithdrawnParts(item, closed);
+        continue;
+      }
       item.settled = true;
-      this.fail(item, failMessage(item, new ClosedError(reason, item.topic ? { topic: item.topic } : {})));
+      this.fail(item, failMessage(item, closed));
     }
     return items;
   }
 
+  /** Parts taken back on close that nobody will send: each fails with `err` (one outcome for the message). */
+  failWithdrawnParts(item: Item, err: Error): void {
+    item.partsParked = false;
+    item.parts?.forEach((p, i) => {
+      if (p.state === 'withdrawn') this.part(item, i, { error: err });
+    });
+  }
+
+  /**
+   * What became of one record of a multi-record message. The message settles once, when every
+   * part is done: one output message with `msg.eventstreams.records` in input order, or
+   * `done(err)` with PARTIAL_FAILURE and the same records when any failed. With the outbox the
+   * input completes when every part is stored, and the outcome follows through `reportStored`.
+   */
+  part(item: Item, index: number, outcome: Outcome): void {
+    const parts = item.parts;
+    const part = parts?.[index];
+    if (!parts || !part || part.state === 'done' || (item.settled && !item.partsStored)) return;
+    if ('error' in outcome && isEventStreamsError(outcome.error) && outcome.error.code === 'WITHDRAWN') {
+      part.state = 'withdrawn';
+      if (!item.partsParked) {
+        item.partsParked = true;
+        this.pending.delete(item);
+        this.parked.push(item);
+      }
+      return;
+    }
+    if ('spooled' in outcome) {
+      part.state = 'stored';
+      part.viaOutbox = true;
+    } else if ('result' in outcome) {
+      part.state = 'done';
+      part.report = deliveryReport(outcome.result, part.viaOutbox === true);
+      this.completedSinceTick++;
+    } else {
+      part.state = 'done';
+      const err = outcome.error instanceof Error ? outcome.error : new Error(String(outcome.error));
+      part.error = err;
+      const report = isEventStreamsError(err) ? failureReport(err) : { code: 'ERROR' };
+      part.report = { topic: part.topic, error: { ...report, message: describeFailure(err) } };
+      this.completedSinceTick++;
+    }
+    const open = parts.some((p) => p.state === 'pending' || p.state === 'withdrawn');
+    if (!open && !item.partsStored && parts.some((p) => p.state === 'stored')) {
+      // Every record is on disk (or failed before): the input is complete, as for one record.
+      item.partsStored = true;
+      item.settled = true;
+      this.pending.delete(item);
+      this.lastOutcome = { ok: true };
+      item.done();
+    }
+    if (open || parts.some((p) => p.state !== 'done')) return;
+    this.finishParts(item, parts);
+  }
+
+  private finishParts(item: Item, parts: Part[]): void {
+    const failed = parts.flatMap((p, i) => (p.error ? [{ i, err: p.error }] : []));
+    const prev = item.msg.eventstreams;
+    item.msg.eventstreams = {
+      ...(typeof prev === 'object' && prev !== null ? prev : {}),
+      records: parts.map((p) => p.report),
+    };
+    let err: Error | undefined;
+    if (failed.length > 0) {
+      const first = failed[0]!;
+      const cause = toEventStreamsError(first.err);
+      err = failMessage(
+        item,
+        new PartialFailureError(
+          `${failed.length} of ${parts.length} records failed; the first, record ${first.i}: ${describeFailure(first.err)}`,
+          cause,
+          item.topic ? { topic: item.topic } : {},
+        ),
+      );
+    }
+    if (item.partsStored) {
+      this.io.reportStored?.(item.msg, err);
+      return;
+    }
+    item.settled = true;
+    this.pending.delete(item);
+    if (err) {
+      this.lastOutcome = isRecordRejection(err)
+        ? { ok: false, reason: statusKeyOf(err), clearsAt: this.now() + RECORD_ERROR_STATUS_MS }
+        : { ok: false, reason: statusKeyOf(err) };
+      this.fail(item, err);
+      if (!this.closing) this.tick();
+    } else {
+      this.lastOutcome = { ok: true };
+      this.deliver(item);
+    }
+  }
+
   /** The status for now; also resets the rate window. */
   computeStatus(): StatusView | undefined {
+    // A multi-record message handed over may be finished by either instance's outcomes.
+    for (const item of this.pending) if (item.settled) this.pending.delete(item);
     const outbox = this.io.outbox();
     if (outbox) {
       const params = { depth: outbox.depth };
@@ -285,6 +417,7 @@ export class ProducerMachine {
 
   /** Whether the status timer is still needed. */
   get active(): boolean {
+    for (const item of this.pending) if (item.settled) this.pending.delete(item);
     return this.pending.size > 0;
   }
 }

@@ -134,6 +134,8 @@ export interface ProducerOptions {
   outputs: number | string;
   /** The record's Content-Type (one of `CONTENT_TYPES`); blank: from the payload's type. */
   contentType?: string;
+  /** An array `msg.payload` is one record per element (default false: one JSON record). */
+  splitArray?: boolean | string;
 }
 
 export interface ProducerNodeDef extends NodeDef, ProducerOptions, SchemaNodeOptions {}

@@ -76,9 +76,13 @@ describe('examples imported into the running demo (npm start)', function () {
   const hasRecord = async (topic: string, key: string): Promise<boolean> =>
     (await es.records(topic)).some((r) => r.key === key);
 
-  it('reuses the demo config node: one shared endpoint, plus example 06 its own v2/IAM one', async () => {
+  it('reuses the demo config node: one shared endpoint, plus example 06 its v2/IAM one and 10 its Kafka one', async () => {
     const endpoints = (await getFlows(demo)).filter((n) => n.type === 'event-streams-endpoint');
-    assert.deepEqual(endpoints.map((n) => n.id).sort(), [SHARED_ENDPOINT_ID, `${SHARED_ENDPOINT_ID}-iam`]);
+    assert.deepEqual(endpoints.map((n) => n.id).sort(), [
+      SHARED_ENDPOINT_ID,
+      `${SHARED_ENDPOINT_ID}-iam`,
+      `${SHARED_ENDPOINT_ID}-kafka`,
+    ]);
     assert.equal(endpoints.find((n) => n.id === SHARED_ENDPOINT_ID)!.url, '${ES_URL}');
   });
 
@@ -160,5 +164,16 @@ describe('examples imported into the running demo (npm start)', function () {
     });
     await inject(demo, 'es-ex06-event');
     await waitFor(async () => hasRecord('cloud-events', 'order-1001'), 'the v2 record', { timeoutMs: 20000 });
+  });
+
+  it('10 says at its Catch debug node that the demo has no Kafka brokers for it (the demo starts no Kafka)', async () => {
+    await inject(demo, 'es-ex10-send');
+    const errors = (): string[] =>
+      sidebar.messages.filter((m) => m.id === 'es-ex10-errors').map((m) => m.msg);
+    await waitFor(() => errors().length >= 1, 'the error at the Catch debug node', { timeoutMs: 20000 });
+    assert.ok(
+      errors().some((m) => /INVALID_CONFIG/.test(m) && /brokers/i.test(m)),
+      errors().join('\n'),
+    );
   });
 });

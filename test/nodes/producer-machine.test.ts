@@ -1,10 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 import assert from 'node:assert/strict';
 
-import { RateLimitedError, RetriesExhaustedError, WithdrawnError } from '../../lib/errors';
+import {
+  ClosedError,
+  RateLimitedError,
+  RetriesExhaustedError,
+  ValidationError,
+  WithdrawnError,
+} from '../../lib/errors';
 import type { ClientStats } from '../../lib/types';
 import { Parcel } from '../../nodes/shared/handover';
-import { type Item, ProducerMachine, type StatusView } from '../../nodes/shared/producer-machine';
+import { type Item, type Part, ProducerMachine, type StatusView } from '../../nodes/shared/producer-machine';
 
 function stats(over: Partial<ClientStats> = {}): ClientStats {
   return {
@@ -40,6 +46,94 @@ function harness(current: () => ClientStats | undefined = () => stats()) {
 }
 
 describe('ProducerMachine (no Node-RED)', () => {
+  const parts = (n: number): Part[] =>
+    Array.from({ length: n }, () => ({ topic: 't', state: 'pending' as const }));
+  const result = (offset: number) => ({ result: { topic: 't', partition: 0, offset, attempts: 1 } });
+
+  it('a multi-record message settles once, when every part is done, with the reports in input order', () => {
+    const h = harness();
+    const it1 = { ...h.item(), parts: parts(3) };
+    h.machine.begin(it1);
+    h.machine.part(it1, 2, result(12));
+    h.machine.part(it1, 0, result(10));
+    assert.equal(h.sends.length, 0, 'not before the last part');
+    h.machine.part(it1, 1, result(11));
+    h.machine.part(it1, 1, result(99));
+    assert.equal(h.sends.length, 1);
+    assert.deepEqual(h.dones, [undefined]);
+    const records = (it1.msg.eventstreams as { records: Array<{ offset: number }> }).records;
+    assert.deepEqual(
+      records.map((r) => r.offset),
+      [10, 11, 12],
+    );
+  });
+
+  it('a partial failure is one done(err) with PARTIAL_FAILURE, its first cause, and every part’s entry', () => {
+    const h = harness();
+    const it1 = { ...h.item(), parts: parts(3) };
+    h.machine.begin(it1);
+    h.machine.part(it1, 0, result(1));
+    h.machine.part(it1, 1, { error: new ValidationError('msg.records[1]: too big', 'VALUE_TOO_LARGE') });
+    h.machine.part(it1, 2, result(2));
+    assert.equal(h.sends.length, 0);
+    assert.equal(h.dones.length, 1);
+    const err = h.dones[0] as Error & { code: string };
+    assert.equal(err.code, 'PARTIAL_FAILURE');
+    assert.match(
+      err.message,
+      /^PARTIAL_FAILURE \(VALUE_TOO_LARGE\): 1 of 3 records failed; the first, record 1/,
+    );
+    const es = it1.msg.eventstreams as { records: any[]; error: { code: string; cause: string } };
+    assert.equal(es.error.code, 'PARTIAL_FAILURE');
+    assert.equal(es.error.cause, 'VALUE_TOO_LARGE');
+    assert.equal(es.records[1].error.code, 'VALUE_TOO_LARGE');
+    assert.equal(es.records[2].offset, 2);
+  });
+
+  it('withdrawn parts park the message; failing them settles it once, with the parts on the wire', () => {
+    const h = harness();
+    const it1 = { ...h.item(), parts: parts(3) };
+    h.machine.begin(it1);
+    h.machine.part(it1, 1, { error: new WithdrawnError('taken back') });
+    h.machine.part(it1, 2, { error: new WithdrawnError('taken back') });
+    assert.deepEqual(h.machine.parked, [it1]);
+    h.machine.part(it1, 0, result(5));
+    assert.equal(h.dones.length, 0, 'parked parts are still open');
+    h.machine.failParked('the node was removed');
+    assert.equal(h.dones.length, 1);
+    assert.equal((h.dones[0] as Error & { code: string }).code, 'PARTIAL_FAILURE');
+    assert.match(h.dones[0]!.message, /2 of 3 records failed/);
+  });
+
+  it('with the outbox the input completes when every part is stored; the report follows through reportStored', () => {
+    const reported: Array<{ err?: Error }> = [];
+    const dones: Array<Error | undefined> = [];
+    const machine = new ProducerMachine({
+      status: () => undefined,
+      stats: () => undefined,
+      outbox: () => undefined,
+      reportStored: (_msg, err) => reported.push(err ? { err } : {}),
+    });
+    const it1: Item = {
+      msg: {},
+      topic: 't',
+      settled: false,
+      send: undefined,
+      done: (e) => dones.push(e),
+      parts: parts(2),
+    };
+    machine.begin(it1);
+    machine.part(it1, 0, { spooled: true });
+    assert.equal(dones.length, 0);
+    machine.part(it1, 1, { spooled: true });
+    assert.deepEqual(dones, [undefined]);
+    machine.part(it1, 0, result(1));
+    machine.part(it1, 1, { error: new ClosedError('dropped') });
+    assert.equal(reported.length, 1);
+    assert.equal((reported[0]!.err as Error & { code: string }).code, 'PARTIAL_FAILURE');
+    assert.equal(((it1.msg.eventstreams as any).records[0] as { outbox: boolean }).outbox, true);
+  });
+
   it('a delivery is one send and one done, with the report on msg.eventstreams', () => {
     const h = harness();
     const it1 = h.item();
