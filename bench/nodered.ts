@@ -186,9 +186,15 @@ export function producerFlow(
       id: 'bench-endpoint',
       type: 'event-streams-endpoint',
       name: 'bench',
-      // The Kafka transport row: straight to the gateway's broker (same broker as the kafkajs rows).
+      // The Kafka transport row: straight to the gateway's broker (same broker as the kafkajs rows),
+      // whose listener is PLAINTEXT without SASL, as the kafkajs rows use it.
       ...(kafkaTransport
-        ? { transport: 'kafka', brokers: (endpoint.brokers ?? []).join(','), brokersTls: false }
+        ? {
+            transport: 'kafka',
+            brokers: (endpoint.brokers ?? []).join(','),
+            brokersTls: false,
+            saslMechanism: 'none',
+          }
         : {}),
       url: endpoint.url,
       flavour: 'v1',

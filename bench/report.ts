@@ -169,7 +169,7 @@ export interface BenchResults {
   /** The named rows (`gateway-batch`, `gateway-single`, `kafkajs-100`, `kafkajs-32`, `node-one-key-20ms`, `node-8-keys-20ms`). */
   rows?: Record<string, unknown>;
   /** Ratios between the named rows against the issue's goals (judged by the reader: see the loads). */
-  rowTargets?: Record<string, { value: number | null; goal: number | null }>;
+  rowTargets?: Record<string, { value: number | null; goal: number | null; result?: 'PASS' | 'MISS' | null }>;
   profiles?: ProfileSummary[];
   notes: string[];
 }

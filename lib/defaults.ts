@@ -210,6 +210,7 @@ export const CORE_DEFAULTS = {
  * - `flavour` v1: served by IBM Cloud and every on-prem release; v2 needs IAM on IBM Cloud.
  * - `authMode` bearer: the API key as Bearer works on IBM Cloud v1/admin and on-prem 2019.x.
  * - `saslMechanism` plain: IBM Cloud's Kafka listeners (user `token`, the API key as password).
+ *   `none` (no SASL, for PLAINTEXT/TLS-only listeners) is only ever chosen explicitly.
  * - `verifyTls`, `brokersTls` true: TLS verification stays on unless a user turns it off, loudly.
  * - `outbox` false: the durable outbox writes to disk; opt in where a gateway goes offline.
  * - `orderByKey` true: like Kafka's idempotent producer, records of one key keep input order through

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * The flow `npm start` deploys: a simulated sensor → producer, with the topic ensured at start,
- * delivery reports and errors shown in the debug sidebar.
+ * delivery reports and errors shown in the debug sidebar. The Kafka-backed demo (`--kafka`) adds
+ * example 09's round trip (producer → topic → consumer → debug) on a tab of its own.
  */
 export const DEMO_TOPIC = 'sensor-readings';
 
@@ -20,7 +21,13 @@ export interface DemoEnv {
   ES_IAM_URL: string;
   ES_API_KEY: string;
   ES_CA: string;
+  /** The Kafka-backed demo's brokers (`--kafka`), for the consumer; unset on the memory backend. */
+  ES_BROKERS?: string;
 }
+
+/** The round-trip example the Kafka-backed demo deploys, and the tab it goes on. */
+export const ROUND_TRIP_EXAMPLE = '09 - Round trip producer to consumer.json';
+export const ROUND_TRIP_TAB = 'demo-round-trip-tab';
 
 /** Sensor simulation: a few devices, each reading keyed by device id with two headers. */
 const SENSOR_FUNCTION = `
@@ -39,8 +46,30 @@ msg.payload = {
 return msg;
 `.trim();
 
-export function buildDemoFlow(): object[] {
+/**
+ * The demo's flow. With `kafka`, the shared endpoint also reaches the demo's brokers (without SASL,
+ * see {@link sharedEndpointNode}) and `roundTrip` (example 09's nodes as its file has them) goes
+ * onto a second tab, as the editor's import would put it: its copy of the shared config node is
+ * dropped in favour of the demo's.
+ */
+export function buildDemoFlow(
+  opts: { kafka?: boolean; roundTrip?: Array<Record<string, unknown>> } = {},
+): object[] {
   const z = 'demo-tab';
+  const roundTrip: object[] =
+    opts.kafka && opts.roundTrip
+      ? [
+          {
+            id: ROUND_TRIP_TAB,
+            type: 'tab',
+            label: 'Round trip (Kafka)',
+            info: 'Example 09, deployed by npm start -- --kafka. Click "send": the record goes to the topic round-trip and comes back through the consumer to the debug sidebar.',
+          },
+          ...opts.roundTrip
+            .filter((n) => n.id !== SHARED_ENDPOINT_ID)
+            .map((n) => ('wires' in n || 'x' in n ? { ...n, z: ROUND_TRIP_TAB } : n)),
+        ]
+      : [];
   return [
     { id: z, type: 'tab', label: 'Event Streams demo', info: 'Deployed by npm start.' },
     {
@@ -62,7 +91,7 @@ export function buildDemoFlow(): object[] {
       y: 40,
       wires: [],
     },
-    sharedEndpointNode(),
+    sharedEndpointNode(opts.kafka === true),
     {
       id: 'demo-start',
       type: 'inject',
@@ -193,11 +222,17 @@ export function buildDemoFlow(): object[] {
       y: 260,
       wires: [],
     },
+    ...roundTrip,
   ];
 }
 
-/** The shared config node exactly as the examples carry it (test/examples checks they agree). */
-export function sharedEndpointNode(): Record<string, unknown> {
+/**
+ * The shared config node exactly as the examples carry it (test/examples checks they agree). In
+ * the Kafka-backed demo it also names the brokers (`${ES_BROKERS}`) for the consumer and the
+ * Kafka transport: the demo's broker listener is PLAINTEXT without SASL, so SASL is set to `none`
+ * and TLS off, explicitly (the API key is then not sent to the broker).
+ */
+export function sharedEndpointNode(kafka = false): Record<string, unknown> {
   return {
     id: SHARED_ENDPOINT_ID,
     type: 'event-streams-endpoint',
@@ -208,6 +243,7 @@ export function sharedEndpointNode(): Record<string, unknown> {
     authMode: 'bearer',
     iamUrl: '',
     verifyTls: true,
+    ...(kafka ? { brokers: '${ES_BROKERS}', saslMechanism: 'none', brokersTls: false } : {}),
     credentials: { apiKey: '${ES_API_KEY}', ca: '${ES_CA}' },
   };
 }

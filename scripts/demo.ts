@@ -3,7 +3,8 @@
  * `npm start`: the local endpoint plus a Node-RED with this package and a demo flow deployed.
  *
  *   npm start                         memory backend, HTTPS with the endpoint's generated CA
- *   npm start -- --kafka HOST:PORT    the same demo on a Kafka-backed endpoint
+ *   npm start -- --kafka HOST:PORT    the same demo on a Kafka-backed endpoint, plus example 09's
+ *                                     round trip (producer → topic → consumer → debug)
  *   npm start -- --check [--seconds N] headless: run N seconds, verify records arrived, exit 0/1
  *   npm start -- --port 1880          Node-RED's port (0 picks a free one)
  *   npm start -- --reset              forget flows, credentials, endpoint key, CA and port; start over
@@ -27,7 +28,7 @@ import { parseArgs } from 'node:util';
 
 import { startLocalEndpoint, type LocalEndpoint } from '../lib/local';
 import type { LocalEndpointOptions } from '../lib/local/types';
-import { buildDemoFlow, DEMO_TOPIC, type DemoEnv } from './demo-flow';
+import { buildDemoFlow, DEMO_TOPIC, ROUND_TRIP_EXAMPLE, type DemoEnv } from './demo-flow';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const PKG = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string };
@@ -259,6 +260,7 @@ async function main(): Promise<void> {
     ES_IAM_URL: endpoint.iamUrl,
     ES_API_KEY: endpoint.apiKey,
     ES_CA: endpoint.caPem ?? '',
+    ...(opts.kafka ? { ES_BROKERS: opts.kafka } : {}),
   };
 
   let child: ChildProcess | undefined;
@@ -292,7 +294,17 @@ async function main(): Promise<void> {
         void stop(code ?? 1);
       }
     });
-    if (fresh) await deploy(started.url, buildDemoFlow());
+    if (fresh) {
+      const roundTrip = opts.kafka
+        ? (JSON.parse(await fs.readFile(path.join(ROOT, 'examples', ROUND_TRIP_EXAMPLE), 'utf8')) as Array<
+            Record<string, unknown>
+          >)
+        : undefined;
+      await deploy(
+        started.url,
+        buildDemoFlow({ kafka: opts.kafka !== undefined, ...(roundTrip ? { roundTrip } : {}) }),
+      );
+    }
 
     if (opts.check) {
       await new Promise((r) => setTimeout(r, opts.seconds * 1000));
@@ -325,6 +337,10 @@ async function main(): Promise<void> {
     if (!opts.kafka)
       console.log(
         '  Memory backend: topics and records live in memory and are gone when npm start stops (use --kafka to keep them).',
+      );
+    else if (fresh)
+      console.log(
+        `  Round trip: the tab "Round trip (Kafka)" (example 09) produces to round-trip and consumes it back from ${opts.kafka} (no SASL, no TLS); click "send" and watch the debug sidebar.`,
       );
     console.log('  Start over with: npm start -- --reset');
     console.log('');

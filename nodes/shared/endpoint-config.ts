@@ -29,6 +29,7 @@ export const SASL_MECHANISMS: readonly SaslMechanism[] = [
   'scram-sha-512',
   'scram-sha-256',
   'oauthbearer',
+  'none',
 ];
 
 /** Node-RED's close handler is abandoned after 15 s; stay well inside it (see lib/defaults.ts). */

@@ -16,8 +16,12 @@ import type { EndpointCredentials } from './types';
  * `token` (IBM Cloud) or, with mechanism `oauthbearer`, an IAM access token obtained from it
  * (`iam_token_only` instances, Gen 2); username/password go to the chosen mechanism (on-prem
  * SCRAM); a client certificate means mutual TLS without SASL. TLS is 1.2 or newer (Node's floor)
- * with SNI for host names (kafkajs sends it; IP literals cannot carry SNI). Throws INVALID_CONFIG
- * for an unusable config.
+ * with SNI for host names (kafkajs sends it; IP literals cannot carry SNI). Mechanism `none` is
+ * the user's explicit choice for PLAINTEXT or TLS-only listeners (self-hosted Kafka, the
+ * Kafka-backed demo): no SASL, so no credential goes to the brokers, whatever the auth mode; a
+ * client certificate still makes it mutual TLS. It is never inferred from a failed login, which
+ * would turn a mistyped key into an unauthenticated connection. Throws INVALID_CONFIG for an
+ * unusable config.
  */
 export function buildKafkaClientConfig(
   options: NormalizedEndpointOptions,
@@ -33,6 +37,7 @@ export function buildKafkaClientConfig(
     requestTimeoutMs: options.requestTimeoutMs,
   };
   if (options.brokersTls) result.ssl = buildTlsOptions(options, creds);
+  if (options.saslMechanism === 'none') return result;
   switch (options.authMode) {
     case 'bearer':
     case 'basic-token':

@@ -13,7 +13,8 @@ import type { Outbox } from '../../lib/outbox';
 import type { Sender } from '../../lib/sender';
 
 export type AuthMode = 'bearer' | 'basic-token' | 'iam' | 'basic' | 'client-cert' | 'none';
-export type SaslMechanism = 'plain' | 'scram-sha-512' | 'scram-sha-256' | 'oauthbearer';
+/** `none`: no SASL at all (PLAINTEXT or TLS-only listeners); the credentials are not sent to the brokers. */
+export type SaslMechanism = 'plain' | 'scram-sha-512' | 'scram-sha-256' | 'oauthbearer' | 'none';
 
 /**
  * `event-streams-endpoint` properties (exported with the flow). Numeric fields arrive as strings

@@ -288,7 +288,7 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     return result;
   }
 
-  async function showConfigTab(tab: 'connection' | 'security'): Promise<void> {
+  async function showConfigTab(tab: 'connection' | 'security' | 'kafka'): Promise<void> {
     const link = page.locator(`#es-endpoint-tabs a[href="#es-endpoint-tab-${tab}"]`);
     const content = page.locator(`#es-endpoint-tab-${tab}`);
     // RED.tabs reads two clicks on its tabs within 400 ms as a double click (rename), so a quick
@@ -354,6 +354,14 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     await page.locator('#node-config-input-verifyTls').check();
     await warning.waitFor({ state: 'hidden' });
     await page.locator('#node-config-input-ca').fill(endpoint!.caPem!);
+    // Kafka tab: SASL "None" is a choice of its own, and the dialog says the credentials stay unsent.
+    await showConfigTab('kafka');
+    const saslNone = page.locator('.es-sasl-none-hint');
+    assert.equal(await saslNone.isVisible(), false);
+    await page.locator('#node-config-input-saslMechanism').selectOption('none');
+    await saslNone.getByText('the brokers get no credentials from this endpoint').waitFor();
+    await page.locator('#node-config-input-saslMechanism').selectOption('plain');
+    await saslNone.waitFor({ state: 'hidden' });
     await showConfigTab('connection');
     const wrongKey = `wrong-${randomBytes(8).toString('hex')}`;
     await page.locator('#node-config-input-apiKey').fill(wrongKey);

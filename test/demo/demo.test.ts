@@ -9,7 +9,15 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { endpointClient, getFlows, inject, postFlows, startDemo, type RunningDemo } from '../support/demo';
+import {
+  debugSidebar,
+  endpointClient,
+  getFlows,
+  inject,
+  postFlows,
+  startDemo,
+  type RunningDemo,
+} from '../support/demo';
 import { kafkaClient, kafkaOrSkip } from '../support/kafka';
 import { SHARED_ENDPOINT_ID } from '../../scripts/demo-flow';
 import { waitFor } from '../support/wait';
@@ -45,6 +53,65 @@ describe('demo (npm start --check)', function () {
       await admin.disconnect();
     }
     await runDemo(['--dir', path.join(dir, 'kafka'), '--kafka', kafka.brokers.join(',')]);
+  });
+
+  describe('the Kafka-backed demo runs example 09, the round trip (npm start -- --kafka BROKERS)', () => {
+    let demo: RunningDemo | undefined;
+    let sidebar: Awaited<ReturnType<typeof debugSidebar>> | undefined;
+    afterEach(async () => {
+      sidebar?.close();
+      sidebar = undefined;
+      await demo?.stop();
+      demo = undefined;
+    });
+
+    it('producer → round-trip → consumer (no SASL, no TLS to the broker) → debug, as deployed', async function () {
+      const kafka = await kafkaOrSkip(this);
+      this.timeout(180_000);
+      // Fixed names (the example's): start from no topic and no group, so only this run counts.
+      const admin = kafkaClient(kafka.brokers).admin();
+      await admin.connect();
+      try {
+        if ((await admin.listTopics()).includes('round-trip')) {
+          await admin.deleteTopics({ topics: ['round-trip'], timeout: 10000 });
+        }
+        await admin.deleteGroups(['node-red-round-trip']).catch(() => undefined);
+      } finally {
+        await admin.disconnect();
+      }
+      demo = await startDemo(path.join(dir, 'round-trip'), ['--kafka', kafka.brokers.join(',')]);
+      assert.match(demo.output(), /Round trip/);
+      const flows = await getFlows(demo);
+      const endpoint = flows.find((n) => n.id === SHARED_ENDPOINT_ID)!;
+      assert.equal(endpoint.saslMechanism, 'none', 'the demo chooses no SASL explicitly');
+      assert.equal(endpoint.brokersTls, false);
+      assert.ok(
+        flows.some((n) => n.id === 'es-ex09-consumer'),
+        'example 09 is deployed',
+      );
+      sidebar = await debugSidebar(demo);
+      const consumed = (): Array<{ id: string; msg: string }> =>
+        sidebar!.messages.filter((m) => m.id === 'es-ex09-consumed');
+      // The consumer may still be joining its group: a record sent now is read from earliest.
+      await inject(demo, 'es-ex09-send');
+      await waitFor(() => consumed().length >= 1, 'the record back through the consumer', {
+        timeoutMs: 90_000,
+      });
+      const msg = JSON.parse(consumed()[0]!.msg) as {
+        payload: unknown;
+        key: string;
+        eventstreams: { topic: string; headers: Record<string, unknown> };
+      };
+      assert.deepEqual(msg.payload, { item: 'coffee', quantity: 2 });
+      assert.equal(msg.key, 'order-42');
+      assert.equal(msg.eventstreams.topic, 'round-trip');
+      assert.equal(msg.eventstreams.headers.source, 'node-red');
+      // The producer's delivery report came back too.
+      assert.ok(
+        sidebar.messages.some((m) => m.id === 'es-ex09-report'),
+        'a delivery report',
+      );
+    });
   });
 
   describe('keeps your work across restarts', () => {

@@ -346,6 +346,23 @@ describe('KafkaSender over TLS and SASL_SSL (real Kafka with TLS listeners)', fu
     await sendAndRead(tlsSender(nodeConfig('plain')), 'over PLAIN');
   });
 
+  it('SASL none from the endpoint config: the PLAINTEXT listener, no SASL even with an API key set', async function () {
+    this.timeout(60_000);
+    const config = buildKafkaClientConfig(
+      normalizeEndpointOptions({
+        brokers: broker.brokers.join(','),
+        authMode: 'bearer',
+        saslMechanism: 'none',
+        brokersTls: false,
+      }),
+      { apiKey: LOCAL_SASL_API_KEY },
+    );
+    assert.equal(config.sasl, undefined);
+    const s = new KafkaSender({ ...config, retry: { retries: 0 } });
+    senders.push(s);
+    await sendAndRead(s, 'over PLAINTEXT without SASL');
+  });
+
   it('SCRAM-SHA-512 with a username and password (on-prem)', async function () {
     this.timeout(60_000);
     await sendAndRead(tlsSender({ sasl: { mechanism: 'scram-sha-512', ...LOCAL_SASL_USER } }), 'over SCRAM');

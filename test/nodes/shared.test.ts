@@ -235,6 +235,34 @@ describe('nodes/shared', () => {
       });
     });
 
+    it('SASL none is explicit: no SASL and no credential to the brokers, TLS as configured', () => {
+      const plaintext = normalizeEndpointOptions({
+        transport: 'kafka',
+        brokers: 'kafka:9092',
+        authMode: 'bearer',
+        saslMechanism: 'none',
+        brokersTls: false,
+      });
+      const k = buildKafkaClientConfig(plaintext, { apiKey: 'KEY' });
+      assert.equal(k.sasl, undefined);
+      assert.equal(k.ssl, undefined);
+      assert.ok(!JSON.stringify(k).includes('KEY'), 'the API key stays out of the Kafka config');
+      // TLS-only listener: TLS with the CA, still no SASL, even for username/password auth.
+      const tlsOnly = normalizeEndpointOptions({
+        brokers: 'kafka:9093',
+        authMode: 'basic',
+        saslMechanism: 'none',
+      });
+      const t = buildKafkaClientConfig(tlsOnly, { username: 'u', password: 'p', ca: 'PEM' });
+      assert.equal(t.sasl, undefined);
+      assert.deepEqual(t.ssl, { rejectUnauthorized: true, ca: 'PEM' });
+      // Never guessed: an unknown value falls back to the default PLAIN, not to none.
+      assert.equal(
+        normalizeEndpointOptions({ brokers: 'a:1', saslMechanism: 'NONE ' }).saslMechanism,
+        'plain',
+      );
+    });
+
     it('substitutes whole-string ${VAR} like Node-RED', () => {
       process.env.ES_NODES_TEST_VAR = 'from-env';
       assert.equal(substituteEnv('${ES_NODES_TEST_VAR}'), 'from-env');
