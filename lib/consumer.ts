@@ -16,6 +16,8 @@
  * handled). Each partition keeps the offsets delivered in order with an acknowledged flag; the
  * committable offset is one past the longest acknowledged prefix. It is committed on a timer, on a
  * `commit()` and at `close()`, unless commits are manual (then only on `commit()`).
+ * Over 500 lines because the group member's state (in-flight bound, per-partition acknowledged
+ * prefix, seeks, commits) is one object; the decoders are at the top.
  */
 import { EventEmitter } from 'node:events';
 import type * as KafkaJs from 'kafkajs';

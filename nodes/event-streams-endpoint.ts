@@ -6,6 +6,8 @@
  * order on redeploy inside Node-RED's close window.
  *
  * It also serves two editor routes: "Test connection" and topic autocomplete.
+ * Over 500 lines because the config node also serves the editor's routes (Test connection, topics,
+ * metrics), which need its credentials; what it owns is in nodes/shared/endpoint-resources.ts.
  */
 import os from 'node:os';
 import path from 'node:path';

@@ -4,7 +4,7 @@
  * produce requests (not one per record), at the offsets the answer reports, in the array's order.
  */
 import assert from 'node:assert/strict';
-import type { KafkaBackend } from '../../lib/local/kafka-backend';
+import type { KafkaBackend } from '../../gateway/kafka-backend';
 import { post, readAll } from '../support/kafka';
 import { useKafkaGateway } from '../support/kafka-gateway';
 

@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 
 import { EventStreamsClient } from '../../lib/client';
-import { type LocalEndpoint, startLocalEndpoint } from '../../lib/local/server';
-import { removeDir, tempDir } from '../local/util';
+import { type LocalEndpoint, startLocalEndpoint } from '../../gateway/server';
+import { removeDir, tempDir } from '../gateway/util';
 
 const KEY = 'confluent-client-test-key-0123';
 

@@ -10,7 +10,7 @@ import {
   DEFAULT_MAX_KEY_BYTES,
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_MAX_URI_BYTES,
-} from '../../lib/local/limits';
+} from '../../gateway/limits';
 import { DEFAULT_RETRY } from '../../lib/retry';
 import { MAX_CLOSE_TIMEOUT_MS, normalizeEndpointOptions } from '../../nodes/shared/endpoint-config';
 import { README, readmeDefaultsTable, renderDefaultsTable } from '../../scripts/defaults-table';
@@ -32,6 +32,7 @@ describe('defaults and limits (lib/defaults.ts)', () => {
     assert.deepEqual(
       {
         connections: o.connections,
+        maxConnections: o.maxConnections,
         requestTimeoutMs: o.requestTimeoutMs,
         retries: o.retries,
         retryDelayMs: o.retryDelayMs,
@@ -46,6 +47,7 @@ describe('defaults and limits (lib/defaults.ts)', () => {
       },
       {
         connections: F.connections.value,
+        maxConnections: F.maxConnections.value,
         requestTimeoutMs: ms(F.requestTimeout),
         retries: F.retries.value,
         retryDelayMs: ms(F.retryDelay),
@@ -105,6 +107,7 @@ describe('defaults and limits (lib/defaults.ts)', () => {
       `${label} <span class="property-type">${value}</span>`;
     for (const expected of [
       shown('Connections', `${F.connections.value}`),
+      shown('Maximum connections', `${F.maxConnections.value}`),
       shown('Request timeout', `${F.requestTimeout.value} s`),
       shown('Retries', `${F.retries.value}`),
       shown('Max retry time', `${F.maxRetryTime.value} s`),

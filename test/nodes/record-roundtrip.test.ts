@@ -12,9 +12,9 @@ import path from 'node:path';
 
 import avro from 'avsc';
 
-import type { StoredRecord } from '../../lib/local/types';
+import type { StoredRecord } from '../../gateway/types';
 import { CONTENT_TYPES } from '../../nodes/shared/record';
-import { Client } from '../local/util';
+import { Client } from '../gateway/util';
 import {
   TAB,
   allNodes,
@@ -174,6 +174,7 @@ describe('record round trip: every shape × every path → the same bytes in the
       authMode: flavour === 'v2' ? 'iam' : 'bearer',
       // One connection: on the hand-over path every shape waits behind the first record.
       connections: 1,
+      maxConnections: 1,
       ...(p === 'outbox' ? { outbox: true, outboxDir: `rt-${flavour}-${Date.now()}` } : {}),
     });
     const producers = SHAPES.map((s, i) => ({

@@ -11,8 +11,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Admin } from 'kafkajs';
 import { Agent } from 'undici';
-import { startLocalEndpoint, type LocalEndpoint } from '../../lib/local/server';
-import type { LocalEndpointOptions } from '../../lib/local/types';
+import { startLocalEndpoint, type LocalEndpoint } from '../../gateway/server';
+import type { LocalEndpointOptions } from '../../gateway/types';
 import { ENDPOINT_KEY, kafkaClient, kafkaOrSkip, uniqueTopic, type KafkaHandle } from './kafka';
 
 export interface KafkaGateway {
