@@ -182,6 +182,7 @@ export = function (RED: NodeAPI): void {
     node.getSender = () => resources.sender();
     node.getClient = () => resources.client();
     node.getKafkaAdmin = () => resources.kafkaAdmin();
+    node.getRegistry = () => resources.registry();
     // A consumer runs its own kafkajs client (group membership is per client) on this connection.
     node.getKafkaConfig = () => {
       if (resources.closed) throw new ClosedError('The endpoint is being stopped');
