@@ -17,7 +17,7 @@ import https from 'node:https';
 import { SchemaRegistry as ConfluentRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { Admin, Producer } from 'kafkajs';
 
-import { type LocalEndpoint, startLocalEndpoint } from '../../lib/local/server';
+import { type LocalEndpoint, startLocalEndpoint } from '../../gateway/server';
 import consumerNode from '../../nodes/event-streams-consumer';
 import { LOCAL_SASL_USER } from '../../scripts/kafka';
 import { kafkaClient, kafkaOrSkip, readAll, uniqueTopic, type KafkaHandle } from '../support/kafka';
