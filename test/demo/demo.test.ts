@@ -121,7 +121,10 @@ describe('demo (npm start --check)', function () {
       demo = undefined;
     });
 
-    it('a first flow to a brand-new topic delivers on its first inject, and survives a restart; --reset starts over', async () => {
+    it('a first flow to a brand-new topic delivers on its first inject, and survives a restart; --reset starts over', async function () {
+      // Three cold starts of the demo (endpoint + a Node-RED child), each allowed 60 s by
+      // startDemo, plus two deliveries of up to 20 s: 90 s ran out on a busy 2-core machine.
+      this.timeout(240_000);
       const stateDir = path.join(dir, 'keep');
       demo = await startDemo(stateDir);
       const firstPort = new URL(demo.endpointUrl).port;

@@ -96,7 +96,10 @@ describe('node-red-dev validate (flow library scorecard)', function () {
 
   before(async () => {
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'es-validate-'));
-    const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', tmp], {
+    // --ignore-scripts: prepack would clean and rebuild dist/ underneath the suite that runs from
+    // it (on a busy machine the 120 s limit then killed the build half-way, and every later test
+    // that starts a child from dist/ failed). dist/ is already the build under test.
+    const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], {
       cwd: ROOT,
       maxBuffer: 16 << 20,
       timeout: 120_000,

@@ -4,55 +4,15 @@
  * produce requests (not one per record), at the offsets the answer reports, in the array's order.
  */
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import type { Admin } from 'kafkajs';
-import { Agent } from 'undici';
-import { startLocalEndpoint, type LocalEndpoint } from '../../gateway/server';
 import type { KafkaBackend } from '../../gateway/kafka-backend';
-import {
-  ENDPOINT_KEY as KEY,
-  kafkaClient,
-  kafkaOrSkip,
-  post,
-  readAll,
-  uniqueTopic,
-  type KafkaHandle,
-} from '../support/kafka';
+import { post, readAll } from '../support/kafka';
+import { useKafkaGateway } from '../support/kafka-gateway';
 
 describe('gateway batch route on the Kafka backend (real Kafka)', function () {
-  let kafka: KafkaHandle;
-  let view: Admin;
-  let endpoint: LocalEndpoint;
-  let agent: Agent;
-  let stateDir: string;
-  let topic: string;
-
-  before(async function () {
-    kafka = await kafkaOrSkip(this);
-    view = kafkaClient(kafka.brokers).admin();
-    await view.connect();
-    topic = uniqueTopic('batch');
-    await view.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
-    stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'esnodes-batch-kafka-'));
-    endpoint = await startLocalEndpoint({
-      port: 0,
-      stateDir,
-      apiKeys: [KEY],
-      kafka: { brokers: kafka.brokers, clientId: 'batch-test' },
-    });
-    agent = new Agent({ connect: { ca: endpoint.caPem! } });
-  });
-
-  after(async function () {
-    await agent?.close();
-    await endpoint?.stop();
-    await view?.disconnect();
-    if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
-  });
+  const gw = useKafkaGateway({ name: 'batch', partitions: 3 });
 
   it('500 records in one request: a few Kafka produce requests, reported offsets, per-key order', async function () {
+    const { kafka, endpoint, agent, topic } = gw;
     this.timeout(60_000);
     const stats = (endpoint.backend as KafkaBackend).stats;
     const sendsBefore = stats.sends;

@@ -7,21 +7,11 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import type { Admin } from 'kafkajs';
-import { Agent, request } from 'undici';
-import { startLocalEndpoint, type LocalEndpoint } from '../../gateway/server';
-import {
-  ENDPOINT_KEY as KEY,
-  kafkaClient,
-  kafkaOrSkip,
-  post,
-  readAll,
-  uniqueTopic,
-  type KafkaHandle,
-} from '../support/kafka';
+import { request } from 'undici';
+import { ENDPOINT_KEY as KEY, post, readAll, uniqueTopic } from '../support/kafka';
+import { useKafkaGateway } from '../support/kafka-gateway';
 
 /** kcat (Debian package `kcat`) if installed. */
 async function kcatPath(): Promise<string | undefined> {
@@ -35,37 +25,10 @@ async function kcatPath(): Promise<string | undefined> {
 }
 
 describe('local endpoint with the Kafka backend (real Kafka)', function () {
-  let kafka: KafkaHandle;
-  let view: Admin;
-  let endpoint: LocalEndpoint;
-  let agent: Agent;
-  let stateDir: string;
-  let topic: string;
-
-  before(async function () {
-    kafka = await kafkaOrSkip(this);
-    view = kafkaClient(kafka.brokers).admin();
-    await view.connect();
-    topic = uniqueTopic('ep');
-    await view.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
-    stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'esnodes-ep-kafka-'));
-    endpoint = await startLocalEndpoint({
-      port: 0,
-      stateDir,
-      apiKeys: [KEY],
-      kafka: { brokers: kafka.brokers, clientId: 'endpoint-test' },
-    });
-    agent = new Agent({ connect: { ca: endpoint.caPem! } });
-  });
-
-  after(async function () {
-    await agent?.close();
-    await endpoint?.stop();
-    await view?.disconnect();
-    if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
-  });
+  const gw = useKafkaGateway({ name: 'ep', partitions: 3 });
 
   it('v1 and v2 produce land in Kafka with key, headers and value intact at the reported offsets', async function () {
+    const { kafka, endpoint, agent, topic } = gw;
     this.timeout(30_000);
     const binary = Buffer.from([0, 1, 2, 127, 128, 254, 255]);
     const v1 = await post(
@@ -109,6 +72,7 @@ describe('local endpoint with the Kafka backend (real Kafka)', function () {
   });
 
   it('creates and describes real Kafka topics through the Admin REST routes', async function () {
+    const { endpoint, agent, view } = gw;
     this.timeout(30_000);
     const name = uniqueTopic('ep-admin');
     const created = await post(
@@ -138,6 +102,7 @@ describe('local endpoint with the Kafka backend (real Kafka)', function () {
   });
 
   it('records produced over HTTP read back with kcat show the same keys and headers', async function () {
+    const { kafka, endpoint, agent, view } = gw;
     this.timeout(30_000);
     const kcat = await kcatPath();
     if (!kcat) {

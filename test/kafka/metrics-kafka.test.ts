@@ -4,55 +4,21 @@
  * the batch histogram accounts for each Kafka produce request the backend sent.
  */
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import type { Admin } from 'kafkajs';
-import { Agent, request } from 'undici';
-import { startLocalEndpoint, type LocalEndpoint } from '../../gateway/server';
+import { request } from 'undici';
 import { parseMetrics } from '../support/metrics';
-import {
-  ENDPOINT_KEY as KEY,
-  kafkaClient,
-  kafkaOrSkip,
-  post,
-  uniqueTopic,
-  type KafkaHandle,
-} from '../support/kafka';
+import { ENDPOINT_KEY as KEY, post } from '../support/kafka';
+import { useKafkaGateway } from '../support/kafka-gateway';
 
 describe('local endpoint metrics on the Kafka backend (real Kafka)', function () {
-  let kafka: KafkaHandle;
-  let view: Admin;
-  let endpoint: LocalEndpoint;
-  let agent: Agent;
-  let stateDir: string;
-  let topic: string;
-
-  before(async function () {
-    kafka = await kafkaOrSkip(this);
-    view = kafkaClient(kafka.brokers).admin();
-    await view.connect();
-    topic = uniqueTopic('metrics');
-    await view.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
-    stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'esnodes-metrics-kafka-'));
-    endpoint = await startLocalEndpoint({
-      port: 0,
-      stateDir,
-      apiKeys: [KEY],
-      metrics: true,
-      kafka: { brokers: kafka.brokers, clientId: 'metrics-test' },
-    });
-    agent = new Agent({ connections: 16, connect: { ca: endpoint.caPem! } });
-  });
-
-  after(async function () {
-    await agent?.close();
-    await endpoint?.stop();
-    await view?.disconnect();
-    if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
+  const gw = useKafkaGateway({
+    name: 'metrics',
+    partitions: 2,
+    endpoint: { metrics: true },
+    connections: 16,
   });
 
   it('records produced and Kafka batch sizes add up to what was sent and what Kafka holds', async function () {
+    const { endpoint, agent, view, topic } = gw;
     this.timeout(60_000);
     const total = 300;
     await Promise.all(

@@ -38,6 +38,8 @@ function assertNoSecret(err: unknown, secrets: string[]): void {
 class FakeIam {
   issued: string[] = [];
   revoked = new Set<string>();
+  /** When each issued token expires: checked on use, so no timer outlives the server. */
+  expiresAt = new Map<string, number>();
   lifetimeSec = 3600;
   iamStatus: number[] = [];
   exchanges = 0;
@@ -68,7 +70,7 @@ class FakeIam {
       const token = randomBytes(24).toString('base64url');
       this.issued.push(token);
       const expiry = Date.now() + this.lifetimeSec * 1000;
-      setTimeout(() => this.revoked.add(token), this.lifetimeSec * 1000).unref();
+      this.expiresAt.set(token, expiry);
       return reply(res, 200, {
         access_token: token,
         refresh_token: 'not_supported',
@@ -80,7 +82,8 @@ class FakeIam {
     const auth = String(req.headers.authorization ?? '');
     this.produceAuth.push(auth);
     const token = auth.replace(/^Bearer /, '');
-    if (this.rejectAll || !this.issued.includes(token) || this.revoked.has(token)) {
+    const expired = Date.now() >= (this.expiresAt.get(token) ?? 0);
+    if (this.rejectAll || !this.issued.includes(token) || this.revoked.has(token) || expired) {
       return reply(res, 401, { error: { error_code: 401, message: `Unauthorized: ${auth}` } });
     }
     reply(res, 200, v1Success('orders'));

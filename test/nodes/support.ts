@@ -16,6 +16,7 @@ import type { LocalEndpointOptions } from '../../gateway/types';
 import endpointNode from '../../nodes/event-streams-endpoint';
 import producerNode from '../../nodes/event-streams-producer';
 import topicAdminNode from '../../nodes/event-streams-topic-admin';
+import { waitFor } from '../support/wait';
 
 /**
  * The Node-RED installation under test: node_modules/node-red unless NODE_RED_MODULE names another
@@ -130,4 +131,74 @@ export function collect(nodeId: string): Array<Record<string, any>> {
 export function loggedText(): string {
   const log = helper.log();
   return log ? inspect(log.args, { depth: 6 }) : '';
+}
+
+/** What {@link useTopicAdminFlow} gives a suite. */
+export interface TopicAdminFlow {
+  /** The suite's local endpoint (memory backend), started in `before`. */
+  readonly endpoint: LocalEndpoint;
+  /** The flow: one topic-admin node `a1` (overridden by `admin`) → helper `out`, and a Catch → `caught`. */
+  flow(admin?: Record<string, unknown>): Array<Record<string, unknown>>;
+  /** Loads that flow with the endpoint's credentials. */
+  load(admin?: Record<string, unknown>): Promise<void>;
+  /** Sends one message to `a1` and resolves with whichever of output or Catch it reaches. */
+  call(msg: Record<string, unknown>): Promise<{ out?: Record<string, any>; caught?: Record<string, any> }>;
+}
+
+/**
+ * The set-up both topic-admin suites share (test/nodes/topic-admin and topic-admin-cluster): one
+ * local endpoint for the `describe` block that calls this, and the flow unloaded after each test.
+ */
+export function useTopicAdminFlow(apiKey: string): TopicAdminFlow {
+  let te: TestEndpoint | undefined;
+  before(async () => {
+    te = await startTestEndpoint({ apiKeys: [apiKey] });
+  });
+  after(async () => {
+    await te?.stop();
+  });
+  afterEach(async () => {
+    await helper.unload();
+  });
+
+  const self: TopicAdminFlow = {
+    get endpoint(): LocalEndpoint {
+      if (!te) throw new Error('the endpoint starts in the suite’s before hook');
+      return te.endpoint;
+    },
+    flow(admin = {}) {
+      return [
+        TAB,
+        endpointConfig(self.endpoint),
+        {
+          id: 'a1',
+          z: 'tab1',
+          type: 'event-streams-topic-admin',
+          endpoint: 'cfg',
+          backend: 'rest',
+          operation: '',
+          topic: '',
+          partitions: '',
+          configs: '',
+          filter: '',
+          wires: [['out']],
+          ...admin,
+        },
+        { id: 'out', z: 'tab1', type: 'helper' },
+        { id: 'c1', z: 'tab1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+        { id: 'caught', z: 'tab1', type: 'helper' },
+      ];
+    },
+    async load(admin = {}) {
+      await helper.load(allNodes, self.flow(admin), { cfg: { apiKey, ca: self.endpoint.caPem } });
+    },
+    async call(msg) {
+      const out = collect('out');
+      const caught = collect('caught');
+      helper.getNode('a1').receive(msg);
+      await waitFor(() => out.length + caught.length > 0, 'an outcome', { timeoutMs: 8000 });
+      return { out: out[0], caught: caught[0] };
+    },
+  };
+  return self;
 }

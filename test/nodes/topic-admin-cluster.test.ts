@@ -9,76 +9,19 @@
 import assert from 'node:assert/strict';
 
 import type { MemoryBackend } from '../../gateway/memory-backend';
-import {
-  TAB,
-  allNodes,
-  collect,
-  endpointConfig,
-  helper,
-  startTestEndpoint,
-  uniqueTopic,
-  type TestEndpoint,
-} from './support';
-import { waitFor } from '../support/wait';
+import { uniqueTopic, useTopicAdminFlow } from './support';
 
 const API_KEY = 'cluster-node-test-key-0123456789';
 
 describe('event-streams-topic-admin: cluster operations', function () {
   this.timeout(20000);
-  let te: TestEndpoint;
-
-  before(async () => {
-    te = await startTestEndpoint({ apiKeys: [API_KEY] });
-  });
-
-  after(async () => {
-    await te?.stop();
-  });
-
-  afterEach(async () => {
-    await helper.unload();
-  });
-
-  function flow(admin: Record<string, unknown> = {}): Array<Record<string, unknown>> {
-    return [
-      TAB,
-      endpointConfig(te.endpoint),
-      {
-        id: 'a1',
-        z: 'tab1',
-        type: 'event-streams-topic-admin',
-        endpoint: 'cfg',
-        backend: 'rest',
-        operation: '',
-        topic: '',
-        partitions: '',
-        configs: '',
-        filter: '',
-        wires: [['out']],
-        ...admin,
-      },
-      { id: 'out', z: 'tab1', type: 'helper' },
-      { id: 'c1', z: 'tab1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-      { id: 'caught', z: 'tab1', type: 'helper' },
-    ];
-  }
-
-  const creds = () => ({ cfg: { apiKey: API_KEY, ca: te.endpoint.caPem } });
-
-  async function call(
-    msg: Record<string, unknown>,
-  ): Promise<{ out?: Record<string, any>; caught?: Record<string, any> }> {
-    const out = collect('out');
-    const caught = collect('caught');
-    helper.getNode('a1').receive(msg);
-    await waitFor(() => out.length + caught.length > 0, 'an outcome', { timeoutMs: 8000 });
-    return { out: out[0], caught: caught[0] };
-  }
+  const ta = useTopicAdminFlow(API_KEY);
+  const { call } = ta;
 
   it('runs every cluster operation from msg.operation and answers in the Admin REST shapes', async () => {
-    await helper.load(allNodes, flow(), creds());
+    await ta.load();
     const topic = uniqueTopic('cl');
-    const memory = te.endpoint.backend as MemoryBackend;
+    const memory = ta.endpoint.backend as MemoryBackend;
     await memory.createTopic(topic, 1, []);
     for (let i = 0; i < 5; i++)
       memory.produceSync(topic, { key: null, value: Buffer.from('x'), headers: [] });
@@ -151,17 +94,17 @@ describe('event-streams-topic-admin: cluster operations', function () {
 
   it('takes the topic and the filter from the node', async () => {
     const topic = uniqueTopic('nodetopic');
-    const memory = te.endpoint.backend as MemoryBackend;
+    const memory = ta.endpoint.backend as MemoryBackend;
     await memory.createTopic(topic, 1, []);
     memory.produceSync(topic, { key: null, value: Buffer.from('x'), headers: [] });
-    await helper.load(allNodes, flow({ operation: 'records-delete', topic }), creds());
+    await ta.load({ operation: 'records-delete', topic });
     const r = await call({ topic: 'ignored', payload: { partition: 0, before_offset: 1 } });
     assert.deepEqual(r.out?.payload, { topic });
     assert.deepEqual(memory.partitionOffsets(topic), [{ partition: 0, low: 1, high: 1 }]);
   });
 
   it('administers schemas over the Confluent-compatible API and the rest of /artifacts', async () => {
-    await helper.load(allNodes, flow(), creds());
+    await ta.load();
     const subject = `${uniqueTopic('sub')}-value`;
     const schema = { type: 'record', name: 'R', fields: [{ name: 'a', type: 'string' }] };
     const reg = await call({ operation: 'subject-register', payload: { subject, schema } });
@@ -198,8 +141,8 @@ describe('event-streams-topic-admin: cluster operations', function () {
   });
 
   it('sends bad input of every cluster operation to Catch before any request', async () => {
-    await helper.load(allNodes, flow(), creds());
-    const before = te.endpoint.requestCount('admin');
+    await ta.load();
+    const before = ta.endpoint.requestCount('admin');
     const cases: Array<[Record<string, unknown>, string, RegExp]> = [
       [{ operation: 'group-list', payload: { filter: '/(a/' } }, 'VALIDATION', /regular expression/],
       [{ operation: 'group-list', payload: { page: 0 } }, 'VALIDATION', /positive integer/],
@@ -260,6 +203,6 @@ describe('event-streams-topic-admin: cluster operations', function () {
       assert.equal(r.caught?.error.code, code, JSON.stringify(msg));
       assert.match(r.caught?.error.message, text, JSON.stringify(msg));
     }
-    assert.equal(te.endpoint.requestCount('admin'), before, 'no admin request was made');
+    assert.equal(ta.endpoint.requestCount('admin'), before, 'no admin request was made');
   });
 });

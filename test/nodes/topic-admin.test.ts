@@ -2,75 +2,18 @@
 /** event-streams-topic-admin over the Admin REST API of the local endpoint, and its input validation. */
 import assert from 'node:assert/strict';
 
-import {
-  TAB,
-  allNodes,
-  collect,
-  endpointConfig,
-  helper,
-  startTestEndpoint,
-  uniqueTopic,
-  type TestEndpoint,
-} from './support';
+import { helper, uniqueTopic, useTopicAdminFlow } from './support';
 import { waitFor } from '../support/wait';
 
 const API_KEY = 'admin-test-key-0123456789';
 
 describe('event-streams-topic-admin', function () {
   this.timeout(15000);
-  let te: TestEndpoint;
-
-  before(async () => {
-    te = await startTestEndpoint({ apiKeys: [API_KEY] });
-  });
-
-  after(async () => {
-    await te?.stop();
-  });
-
-  afterEach(async () => {
-    await helper.unload();
-  });
-
-  function flow(admin: Record<string, unknown> = {}): Array<Record<string, unknown>> {
-    return [
-      TAB,
-      endpointConfig(te.endpoint),
-      {
-        id: 'a1',
-        z: 'tab1',
-        type: 'event-streams-topic-admin',
-        endpoint: 'cfg',
-        backend: 'rest',
-        operation: '',
-        topic: '',
-        partitions: '',
-        configs: '',
-        filter: '',
-        wires: [['out']],
-        ...admin,
-      },
-      { id: 'out', z: 'tab1', type: 'helper' },
-      { id: 'c1', z: 'tab1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-      { id: 'caught', z: 'tab1', type: 'helper' },
-    ];
-  }
-
-  const creds = () => ({ cfg: { apiKey: API_KEY, ca: te.endpoint.caPem } });
-
-  /** Sends one message and resolves with whichever of output or Catch it reaches. */
-  async function call(
-    msg: Record<string, unknown>,
-  ): Promise<{ out?: Record<string, any>; caught?: Record<string, any> }> {
-    const out = collect('out');
-    const caught = collect('caught');
-    helper.getNode('a1').receive(msg);
-    await waitFor(() => out.length + caught.length > 0, 'an outcome', { timeoutMs: 8000 });
-    return { out: out[0], caught: caught[0] };
-  }
+  const ta = useTopicAdminFlow(API_KEY);
+  const { call } = ta;
 
   it('runs list, get, create, ensure (twice), update and delete from msg', async () => {
-    await helper.load(allNodes, flow(), creds());
+    await ta.load();
     const topic = uniqueTopic('adm');
 
     const created = await call({
@@ -105,16 +48,12 @@ describe('event-streams-topic-admin', function () {
 
   it('uses the node settings over the message, and warns once about the override', async () => {
     const topic = uniqueTopic('fixed');
-    await helper.load(
-      allNodes,
-      flow({ operation: 'ensure', topic, partitions: '3', configs: '{"cleanup.policy":"compact"}' }),
-      creds(),
-    );
+    await ta.load({ operation: 'ensure', topic, partitions: '3', configs: '{"cleanup.policy":"compact"}' });
     const warnings: string[] = [];
     helper.getNode('a1').on('call:warn', (c: { args: unknown[] }) => warnings.push(String(c.args[0])));
     const r = await call({ operation: 'delete', topic: 'something-else', payload: { partitions: 9 } });
     assert.deepEqual(r.out?.payload, { topic, created: true });
-    const detail = await te.endpoint.backend.getTopic(topic);
+    const detail = await ta.endpoint.backend.getTopic(topic);
     assert.equal(detail?.partitions, 3);
     await call({ topic: 'other-again' });
     const overrides = (): number => warnings.filter((w) => w.includes('nooverride')).length;
@@ -125,8 +64,8 @@ describe('event-streams-topic-admin', function () {
   });
 
   it('rejects malformed input before any request, with specific errors for Catch', async () => {
-    await helper.load(allNodes, flow(), creds());
-    const before = te.endpoint.requestCount('admin');
+    await ta.load();
+    const before = ta.endpoint.requestCount('admin');
     const cases: Array<[Record<string, unknown>, string, RegExp]> = [
       [{ operation: 'drop', topic: 't' }, 'VALIDATION', /Unknown operation/],
       [{ operation: 'get' }, 'INVALID_TOPIC', /needs a topic/],
@@ -146,17 +85,17 @@ describe('event-streams-topic-admin', function () {
       assert.equal(r.caught?.error.code, code, JSON.stringify(msg));
       assert.match(r.caught?.error.message, text);
     }
-    assert.equal(te.endpoint.requestCount('admin'), before, 'no admin request was made');
+    assert.equal(ta.endpoint.requestCount('admin'), before, 'no admin request was made');
   });
 
   it('reports an invalid Configs field at deploy and on input', async () => {
-    await helper.load(allNodes, flow({ operation: 'create', topic: 'x', configs: '{not json' }), creds());
+    await ta.load({ operation: 'create', topic: 'x', configs: '{not json' });
     const r = await call({});
     assert.equal(r.caught?.error.code, 'VALIDATION');
   });
 
   it('reports a Kafka backend without brokers as a configuration error, not a crash', async () => {
-    await helper.load(allNodes, flow({ backend: 'kafka', operation: 'list' }), creds());
+    await ta.load({ backend: 'kafka', operation: 'list' });
     const r = await call({});
     assert.equal(r.caught?.error.code, 'INVALID_CONFIG');
   });

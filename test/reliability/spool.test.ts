@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { Spool } from '../../lib/spool';
+import { waitFor } from '../support/wait';
 
 describe('reliability: spool (durable outbox store)', () => {
   let dir: string;
@@ -203,8 +204,11 @@ describe('reliability: spool (durable outbox store)', () => {
     }
     assert.ok((await segments()).length >= 3, 'several segments');
     for (const seq of seqs.slice(0, 90)) s.ack(seq);
-    await new Promise((r) => setTimeout(r, 50));
-    const left = await segments();
+    // The deletions follow the (1 ms) checkpoint asynchronously: wait for them, not for a guess.
+    let left = await segments();
+    await waitFor(async () => (left = await segments()).length <= 2, 'acknowledged segments deleted', {
+      timeoutMs: 10_000,
+    }).catch(() => undefined);
     assert.ok(left.length <= 2, `acknowledged segments deleted (left: ${left.join(',')})`);
     await s.close();
     const r = await Spool.open({ dir, maxBytes: 1 << 20 });

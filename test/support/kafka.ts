@@ -126,20 +126,20 @@ export async function readAll(
   });
   const records: ReadRecord[] = [];
   const seen = new Set<string>();
+  let timer: NodeJS.Timeout | undefined;
   try {
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
+      if (count === 0) {
+        resolve();
+        return;
+      }
+      timer = setTimeout(
         () =>
           reject(new Error(`read ${records.length} of ${count} records from ${topic} in ${timeoutMs} ms`)),
         timeoutMs,
       );
-      if (count === 0) {
-        clearTimeout(timer);
-        resolve();
-        return;
-      }
       consumer
         .run({
           eachMessage: async ({ partition, message }) => {
@@ -155,15 +155,14 @@ export async function readAll(
               headers: headersOf(message),
               timestamp: Number(message.timestamp),
             });
-            if (records.length >= count) {
-              clearTimeout(timer);
-              resolve();
-            }
+            if (records.length >= count) resolve();
           },
         })
         .catch(reject);
     });
   } finally {
+    // Cleared on every way out: a failed run would otherwise leave it pending for `timeoutMs`.
+    clearTimeout(timer);
     await consumer.disconnect().catch(() => {});
   }
   return records.sort((a, b) => a.partition - b.partition || a.offset - b.offset);

@@ -6,11 +6,62 @@
  * itself keep the process alive waits a few seconds; if the process is still there, it prints
  * what keeps it alive and fails the run. A pending timer alone (no socket, server or child) is
  * reported and the run ends with mocha's code: it holds nothing, and the results are final.
+ *
+ * Timers are not among the handles Node lists, so a leaked one would show only as the word
+ * `Timeout`. An async hook records where each timer was made (the stack is captured, not
+ * formatted, so this costs a few microseconds a timer), and the report prints that stack for each
+ * timer still pending: the leak names its source.
  */
+import { createHook } from 'node:async_hooks';
 import type { Socket } from 'node:net';
 
 /** Time for closing sockets and unref'd work to wind down before it counts as a leak. */
 const GRACE_MS = 5000;
+
+interface TimerRecord {
+  timer: { _destroyed?: boolean; hasRef?(): boolean; _idleTimeout?: number; _onTimeout?: unknown };
+  made: { stack?: string };
+}
+
+/** Timers made since this module loaded and not yet known to be over (fired or cleared). */
+const timers = new Set<TimerRecord>();
+let madeSincePrune = 0;
+
+createHook({
+  init(_id, type, _trigger, resource) {
+    if (type !== 'Timeout') return;
+    const made: { stack?: string } = {};
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 24;
+    Error.captureStackTrace(made);
+    Error.stackTraceLimit = limit;
+    timers.add({ timer: resource as TimerRecord['timer'], made });
+    // No destroy hook (that would track every promise too): drop finished timers now and then.
+    if (++madeSincePrune >= 10_000) {
+      madeSincePrune = 0;
+      for (const r of timers) if (r.timer._destroyed) timers.delete(r);
+    }
+  },
+}).enable();
+
+/** Where each still-pending timer (other than `except`) was made. */
+export function pendingTimers(except?: unknown): string[] {
+  const out: string[] = [];
+  for (const r of timers) {
+    if (r.timer._destroyed || r.timer === except) continue;
+    const ref = r.timer.hasRef?.() === false ? 'unref' : 'ref';
+    const frames = (r.made.stack ?? '')
+      .split('\n')
+      .slice(1)
+      .map((line) => line.trim())
+      .filter((line) => !/node:internal\/(async_hooks|timers)|node:timers|root-hooks/.test(line))
+      .slice(0, 12);
+    out.push(
+      `Timeout ${r.timer._idleTimeout ?? '?'} ms (${ref}), made\n            ${frames.join('\n            ')}`,
+    );
+  }
+  return out;
+}
 
 function describe(handle: unknown): string {
   const h = handle as Record<string, any>;
@@ -42,9 +93,11 @@ export const mochaHooks = {
     const watchdog = setTimeout(() => {
       const left = activeHandles();
       const resources = process.getActiveResourcesInfo();
+      const pending = pendingTimers(watchdog);
       const report =
         `  handles: ${left.length ? left.join('\n           ') : '(none listed)'}\n` +
-        `  resources: ${resources.join(', ')}`;
+        `  resources: ${resources.join(', ')}\n` +
+        `  timers: ${pending.length ? pending.join('\n          ') : '(none recorded)'}`;
       // PipeWrap/TTYWrap with no handle listed are this process's own stdio (a piped stdout).
       const ownOrTimer = new Set(['Timeout', 'Immediate', 'PipeWrap', 'TTYWrap']);
       if (left.length === 0 && resources.every((r) => ownOrTimer.has(r))) {
