@@ -8,9 +8,10 @@
  * reported and the run ends with mocha's code: it holds nothing, and the results are final.
  *
  * Timers are not among the handles Node lists, so a leaked one would show only as the word
- * `Timeout`. An async hook records where each timer was made (the stack is captured, not
- * formatted, so this costs a few microseconds a timer), and the report prints that stack for each
- * timer still pending: the leak names its source.
+ * `Timeout`. With ESNODES_TIMER_STACKS=1 an async hook records where each timer was made and the
+ * report prints that stack for each timer still pending: the leak names its source. It is opt-in
+ * because any enabled init hook turns on promise hooks, which make every await several times
+ * slower: the whole suite and its timing-sensitive tests would run under a handicap.
  */
 import { createHook } from 'node:async_hooks';
 import type { Socket } from 'node:net';
@@ -27,7 +28,9 @@ interface TimerRecord {
 const timers = new Set<TimerRecord>();
 let madeSincePrune = 0;
 
-createHook({
+const TRACK_TIMERS = process.env.ESNODES_TIMER_STACKS === '1';
+
+const timerHook = createHook({
   init(_id, type, _trigger, resource) {
     if (type !== 'Timeout') return;
     const made: { stack?: string } = {};
@@ -42,7 +45,8 @@ createHook({
       for (const r of timers) if (r.timer._destroyed) timers.delete(r);
     }
   },
-}).enable();
+});
+if (TRACK_TIMERS) timerHook.enable();
 
 /** Where each still-pending timer (other than `except`) was made. */
 export function pendingTimers(except?: unknown): string[] {
@@ -97,7 +101,7 @@ export const mochaHooks = {
       const report =
         `  handles: ${left.length ? left.join('\n           ') : '(none listed)'}\n` +
         `  resources: ${resources.join(', ')}\n` +
-        `  timers: ${pending.length ? pending.join('\n          ') : '(none recorded)'}`;
+        `  timers: ${pending.length ? pending.join('\n          ') : TRACK_TIMERS ? '(none recorded)' : '(run with ESNODES_TIMER_STACKS=1 to see where each was made)'}`;
       // PipeWrap/TTYWrap with no handle listed are this process's own stdio (a piped stdout).
       const ownOrTimer = new Set(['Timeout', 'Immediate', 'PipeWrap', 'TTYWrap']);
       if (left.length === 0 && resources.every((r) => ownOrTimer.has(r))) {
