@@ -34,6 +34,23 @@ export const BENCH_PAYLOAD = {
 };
 export const BENCH_PAYLOAD_BYTES = Buffer.byteLength(JSON.stringify(BENCH_PAYLOAD));
 
+const bigPayloads = new Map<number, Record<string, unknown>>();
+
+/**
+ * The bench payload, or one grown to `valueBytes` of JSON by a text field (a camera frame's
+ * metadata, a batch of readings): the large-value row. Built once per size and shared.
+ */
+export function benchPayload(valueBytes?: number): Record<string, unknown> {
+  if (valueBytes === undefined || valueBytes <= BENCH_PAYLOAD_BYTES) return BENCH_PAYLOAD;
+  let p = bigPayloads.get(valueBytes);
+  if (p === undefined) {
+    // `,"blob":""` is 10 bytes of JSON around the text.
+    p = { ...BENCH_PAYLOAD, blob: 'x'.repeat(valueBytes - BENCH_PAYLOAD_BYTES - 10) };
+    bigPayloads.set(valueBytes, p);
+  }
+  return p;
+}
+
 export type ClientKind =
   | 'ceiling'
   | 'dispatch'
@@ -121,6 +138,8 @@ export interface LoadSettings {
    * 20 ms rows compare one key with eight under order per key.
    */
   keys?: number;
+  /** JSON bytes of each record's value (default: the ~220-byte sensor reading). */
+  valueBytes?: number;
 }
 
 export interface ClosedJob {

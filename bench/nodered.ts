@@ -317,7 +317,7 @@ export function httpRequestFlow(
 }
 
 /** A fresh message as an inject or MQTT-in node would make it; the payload object is shared. */
-export function benchMessage(id: number, keys = 1): Msg {
+export function benchMessage(id: number, keys = 1, payload: unknown = BENCH_PAYLOAD): Msg {
   const key = keys > 1 ? `${BENCH_KEY}-${id % keys}` : BENCH_KEY;
-  return { _benchId: id, payload: BENCH_PAYLOAD, key, topic: 'bench' };
+  return { _benchId: id, payload, key, topic: 'bench' };
 }

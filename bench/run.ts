@@ -51,6 +51,11 @@ const KINDS: ClientKind[] = ['ceiling', 'dispatch', 'core', 'node', 'httpreq'];
 const KAFKA_KINDS: ClientKind[] = ['kafkajs', 'kafkajs-32', 'kafkajs-batch', 'gateway-batch', 'node-kafka'];
 /** The core client with endpoint metrics: only against the stub, beside `core`, for the cost of metrics. */
 const STUB_KINDS: ClientKind[] = ['core-metered'];
+/** The large-value row: the producer node with 60 KB JSON values into the stub. */
+const LARGE_VALUE_ROW = 'node-60kb';
+const LARGE_VALUE_BYTES = 60_000;
+/** Records the closed loop keeps outstanding in the 20 ms rows: deeper than Maximum connections. */
+const RTT20_WINDOW = 128;
 
 /** The closed-loop window per kind: kafkajs "one awaited send" is a plain awaited loop (window 1). */
 function loadFor(kind: ClientKind, load: LoadSettings): LoadSettings {
@@ -786,6 +791,29 @@ async function main(): Promise<void> {
       } catch (err) {
         notes.push(`Node-RED pass-through reference failed: ${skippedReason(err)}`);
       }
+      // Large values: a 60 KB JSON value per record, where serialising it dominates the node's
+      // CPU (issue #25 measured 0.75 of the ceiling here, JSON.stringify 26% of busy time).
+      progress(`closed loop: ${LARGE_VALUE_ROW} [load ${load1()}]`);
+      try {
+        const loadBefore = load1();
+        const r = await nodeWorker.run<LoopResult>({
+          type: 'closed',
+          endpoint: stubForWarmup,
+          template,
+          load: { ...p.load, valueBytes: LARGE_VALUE_BYTES },
+          warmupMs: p.closed.warmupMs,
+          measureMs: p.closed.measureMs,
+        });
+        scenarios.push({
+          ...closedRow('node', 'stub-http', r),
+          name: `${CLIENT_LABEL.node}: ${LARGE_VALUE_BYTES / 1000} KB JSON values`,
+          loadBefore,
+          loadAfter: load1(),
+          details: { row: LARGE_VALUE_ROW, valueBytes: LARGE_VALUE_BYTES, connections: p.load.connections },
+        });
+      } catch (err) {
+        notes.push(`${LARGE_VALUE_ROW} failed: ${skippedReason(err)}`);
+      }
     }
   }
 
@@ -911,9 +939,15 @@ async function main(): Promise<void> {
   const nodeWorker = workers.get('node');
   if (p.mode !== 'profile' && p.sections.has('rtt20') && nodeWorker && !nodeWorker.failed && stub.child) {
     await ipcCall(stub.child, { cmd: 'latency', ms: 20 });
-    for (const [keys, name] of [
-      [1, 'node-one-key-20ms'],
-      [8, 'node-8-keys-20ms'],
+    // Order per key on: one key is one request at a time (1/RTT), eight keys at most eight. Order
+    // off: nothing but the in-flight limit holds records back, so these rows show it adapting
+    // past connections ÷ RTT (8 ÷ 20 ms = 400/s) towards Maximum connections ÷ RTT. The window
+    // keeps the queue deeper than that maximum.
+    for (const [keys, name, orderByKey] of [
+      [1, 'node-one-key-20ms', true],
+      [8, 'node-8-keys-20ms', true],
+      [1, 'node-one-key-20ms-order-off', false],
+      [8, 'node-8-keys-20ms-order-off', false],
     ] as const) {
       progress(`closed loop: ${name} [load ${load1()}]`);
       const loadBefore = load1();
@@ -922,16 +956,16 @@ async function main(): Promise<void> {
           type: 'closed',
           endpoint: stub.info!,
           template,
-          load: { ...p.load, orderByKey: true, keys },
+          load: { ...p.load, orderByKey, keys, window: Math.max(p.load.window, RTT20_WINDOW) },
           warmupMs: p.closed.roundWarmupMs,
           measureMs: Math.max(5000, p.closed.measureMs),
         });
         scenarios.push({
           ...closedRow('node', 'stub-http', r),
-          name: `${CLIENT_LABEL.node}: order per key on, ${keys} key${keys > 1 ? 's' : ''}, endpoint answers after 20 ms`,
+          name: `${CLIENT_LABEL.node}: order per key ${orderByKey ? 'on' : 'off'}, ${keys} key${keys > 1 ? 's' : ''}, endpoint answers after 20 ms`,
           loadBefore,
           loadAfter: load1(),
-          details: { row: name, keys, orderByKey: true, latencyMs: 20, connections: p.load.connections },
+          details: { row: name, keys, orderByKey, latencyMs: 20, connections: p.load.connections },
         });
       } catch (err) {
         notes.push(`${name} failed: ${skippedReason(err)}`);
@@ -1071,6 +1105,9 @@ function namedRows(scenarios: ScenarioResult[]): Pick<BenchResults, 'rows' | 'ro
     'node-kafka': kafkaRow('node-kafka'),
     'node-one-key-20ms': rtt20('node-one-key-20ms'),
     'node-8-keys-20ms': rtt20('node-8-keys-20ms'),
+    'node-one-key-20ms-order-off': rtt20('node-one-key-20ms-order-off'),
+    'node-8-keys-20ms-order-off': rtt20('node-8-keys-20ms-order-off'),
+    [LARGE_VALUE_ROW]: rtt20(LARGE_VALUE_ROW),
   };
   const rows: Record<string, unknown> = {};
   for (const [name, s] of Object.entries(picked)) {

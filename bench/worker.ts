@@ -17,6 +17,7 @@ import { Pool, type Dispatcher } from 'undici';
 import {
   BENCH_KEY,
   BENCH_PAYLOAD,
+  benchPayload,
   KAFKAJS_BATCH,
   ipcCallParent,
   loadDist,
@@ -340,12 +341,13 @@ async function nodeRedRig(
     else done();
   };
   const source = hub.source!;
+  const payload = benchPayload(load.valueBytes);
   return {
     sender: {
       send(done) {
         const id = ++seq;
         pending.set(id, done);
-        source.send(benchMessage(id, load.keys ?? 1));
+        source.send(benchMessage(id, load.keys ?? 1, payload));
       },
     },
     close: async () => {

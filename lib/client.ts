@@ -39,6 +39,7 @@ export { PROBE_TOPIC } from './connection-check';
 export const DEFAULT_USER_AGENT = 'node-red-event-streams';
 // The values and their reasons are in lib/defaults.ts.
 const DEFAULT_CONNECTIONS = ENDPOINT_FIELD_DEFAULTS.connections.value;
+const DEFAULT_MAX_CONNECTIONS = ENDPOINT_FIELD_DEFAULTS.maxConnections.value;
 const DEFAULT_CONNECT_TIMEOUT_MS = ms(CORE_DEFAULTS.connectTimeout);
 const DEFAULT_REQUEST_TIMEOUT_MS = ms(ENDPOINT_FIELD_DEFAULTS.requestTimeout);
 const DEFAULT_QUEUE_MESSAGES = ENDPOINT_FIELD_DEFAULTS.queueMessages.value;
@@ -95,7 +96,20 @@ export class EventStreamsClient {
     const tls = buildTlsConnectOptions(options.tls);
     this.insecure = tls.rejectUnauthorized === false;
     const connections = positiveInt(options.connections, 'connections', DEFAULT_CONNECTIONS);
+    // An explicit maxInFlight is a fixed cap (no adaptation); otherwise the limit starts at
+    // `connections` and adapts up to `maxConnections` (lib/adaptive-limit.ts).
     const maxInFlight = positiveInt(options.maxInFlight, 'maxInFlight', connections);
+    const maxConnections =
+      options.maxInFlight !== undefined
+        ? maxInFlight
+        : Math.max(
+            connections,
+            positiveInt(
+              options.maxConnections,
+              'maxConnections',
+              Math.max(DEFAULT_MAX_CONNECTIONS, connections),
+            ),
+          );
     const retry = resolveRetryPolicy(options.retry);
     const limits = {
       maxKeyBytes: positiveInt(options.limits?.maxKeyBytes, 'limits.maxKeyBytes', DEFAULT_LIMITS.maxKeyBytes),
@@ -122,7 +136,7 @@ export class EventStreamsClient {
     this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
     this.transport = new Transport({
       tls,
-      connections,
+      connections: Math.max(connections, maxConnections),
       connectTimeoutMs: positiveInt(options.connectTimeoutMs, 'connectTimeoutMs', DEFAULT_CONNECT_TIMEOUT_MS),
       requestTimeoutMs: positiveInt(options.requestTimeoutMs, 'requestTimeoutMs', DEFAULT_REQUEST_TIMEOUT_MS),
       userAgent: this.userAgent,
@@ -176,6 +190,7 @@ export class EventStreamsClient {
       retry,
       limits,
       maxInFlight,
+      maxConnections,
       rateLimit,
       maxQueued,
       maxQueuedBytes,

@@ -41,7 +41,15 @@ export const ENDPOINT_FIELD_DEFAULTS = {
     min: 1,
     integer: true,
     label: 'Connections',
-    why: 'Keep-alive connections per endpoint, also the in-flight cap: POSTs are never pipelined. Enough to reach the IBM Cloud plans’ rates without a connection storm.',
+    why: 'Requests in flight to start with, one keep-alive connection each (POSTs are never pipelined), and the floor the adaptive limit returns to. 8 at 20 ms is 400 msgs/s, above the IBM Cloud plans’ rates.',
+  },
+  maxConnections: {
+    value: 32,
+    unit: 'count',
+    min: 1,
+    integer: true,
+    label: 'Maximum connections',
+    why: 'Ceiling of the adaptive in-flight limit, which grows past Connections only while records queue behind it and the round trip stays flat. 32 at 80 ms is 400 msgs/s, twice Enterprise’s 200/s; a rate limit caps it at rate × RTT.',
   },
   requestTimeout: {
     value: 30,
@@ -237,7 +245,7 @@ export const ENDPOINT_CHOICE_DEFAULTS = {
 
 /**
  * How long every connection must stay busy with records queued behind them before the producer's
- * status says "all N connections busy: raise Connections". Long enough that a burst filling the
+ * status says "all N connections busy: raise Maximum connections". Long enough that a burst filling the
  * queue for a moment does not flap the status; short enough to show within one status refresh
  * cycle of a sustained cap (throughput is then connections ÷ round-trip time).
  */

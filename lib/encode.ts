@@ -15,6 +15,7 @@ import { CORE_DEFAULTS, ENDPOINT_FIELD_DEFAULTS } from './defaults';
 import { UnexpectedResponseError, ValidationError } from './errors';
 import { normaliseFormat, v1AvroValue, v2AvroPart, type V2AvroPart } from './schema';
 import { scanProduceSuccess } from './produce-scan';
+import { keyAndHeaderBytes } from './record-codec';
 import type { ApiFlavour, HeaderValue, ProduceRecord, RecordHeaders } from './types';
 import { describeType, isWellFormedString, printable } from './validate';
 
@@ -40,6 +41,24 @@ export interface EncodedRequest {
   body: string | Buffer;
   /** Bytes this record holds while queued (body plus request target), for the queue's byte bound. */
   bytes: number;
+  /**
+   * Value bytes as encoded plus key and header bytes: what the endpoint metrics count. Text short
+   * enough not to need counting (see `sized`) counts its length, exact for ASCII.
+   */
+  recordBytes: number;
+  /** v2 without a value schema: the value part as the envelope carries it (the outbox stores it). */
+  v2Value?: V2Data;
+}
+
+/**
+ * A body past a third of the size limit: made bytes once, and that buffer serves the size check
+ * and the request (undici would otherwise encode the string again). Shorter text goes as is:
+ * every UTF-16 unit is at most 3 UTF-8 bytes, so it fits without counting.
+ */
+function sized(text: string, limits: EncodeLimits): { body: string | Buffer; bytes: number } {
+  if (text.length * 3 <= limits.maxValueBytes) return { body: text, bytes: text.length };
+  const buf = Buffer.from(text, 'utf8');
+  return { body: buf, bytes: buf.length };
 }
 
 const JSON_TYPE = 'application/json';
@@ -242,10 +261,8 @@ export function encodeV1(
   switch (typeof value) {
     case 'string':
       checkValueString(value);
-      body = value;
+      ({ body, bytes: bodyBytes } = sized(value, limits));
       contentType = TEXT_TYPE;
-      // Every UTF-16 unit is at most 3 UTF-8 bytes, so short strings need no byte count here.
-      bodyBytes = value.length * 3 <= limits.maxValueBytes ? value.length : Buffer.byteLength(value);
       break;
     case 'number':
     case 'boolean':
@@ -261,9 +278,8 @@ export function encodeV1(
         contentType = BINARY_TYPE;
         bodyBytes = body.length;
       } else {
-        body = jsonText(value, 'value');
+        ({ body, bytes: bodyBytes } = sized(jsonText(value, 'value'), limits));
         contentType = JSON_TYPE;
-        bodyBytes = body.length * 3 <= limits.maxValueBytes ? body.length : Buffer.byteLength(body);
       }
       break;
     case 'undefined':
@@ -307,7 +323,13 @@ export function encodeV1(
       'URI_TOO_LONG',
     );
   }
-  return { path, contentType, body, bytes: bodyBytes + path.length };
+  return {
+    path,
+    contentType,
+    body,
+    bytes: bodyBytes + path.length,
+    recordBytes: bodyBytes + keyAndHeaderBytes(record),
+  };
 }
 
 function v1Avro(record: ProduceRecord): { body: string; query: string } | undefined {
@@ -325,7 +347,7 @@ function v1Avro(record: ProduceRecord): { body: string; query: string } | undefi
 
 type V2Type = 'text' | 'binary' | 'json';
 
-interface V2Data {
+export interface V2Data {
   type: V2Type;
   data: string;
 }
@@ -453,12 +475,19 @@ export function encodeV2(
           : asBuffer(h.value).toString('base64'),
     }));
   }
-  const body = JSON.stringify(envelope);
-  const bytes = body.length * 3 <= limits.maxValueBytes ? body.length : Buffer.byteLength(body);
+  const { body, bytes } = sized(JSON.stringify(envelope), limits);
   if (bytes > limits.maxValueBytes) tooLarge(bytes, limits, true);
   let path = `${basePath}/v2/topics/${topic}/records`;
   if (valueAvro !== undefined || keyAvro !== undefined) path += '?serializer=confluent';
-  return { path, contentType: JSON_TYPE, body, bytes: bytes + path.length };
+  const req: EncodedRequest = {
+    path,
+    contentType: JSON_TYPE,
+    body,
+    bytes: bytes + path.length,
+    recordBytes: envelope.value.data.length + keyAndHeaderBytes(record),
+  };
+  if (valueAvro === undefined) req.v2Value = envelope.value as V2Data;
+  return req;
 }
 
 /** Builds the request for `flavour`. */

@@ -22,6 +22,7 @@ export interface FlowJob {
 }
 
 export interface FlowOptions {
+  /** The starting cap on requests in flight ({@link FlowControl.setLimit} moves it). */
   maxInFlight: number;
   maxQueuedMessages: number;
   maxQueuedBytes: number;
@@ -65,6 +66,8 @@ export class TokenBucket {
 export class FlowControl<J extends FlowJob> {
   inFlight = 0;
   queuedBytes = 0;
+  /** Requests allowed in flight now (lib/adaptive-limit.ts moves it). */
+  limit: number;
   private queuedCount = 0;
   private items: Array<J | undefined> = [];
   private head = 0;
@@ -79,6 +82,7 @@ export class FlowControl<J extends FlowJob> {
     readonly options: FlowOptions,
     private readonly start: (job: J) => void,
   ) {
+    this.limit = options.maxInFlight;
     this.bucket = options.rateLimit > 0 ? new TokenBucket(options.rateLimit, options.now) : undefined;
   }
 
@@ -91,7 +95,7 @@ export class FlowControl<J extends FlowJob> {
    * {@link QueueFullError} without queuing when the queue is at its message or byte bound.
    */
   submit(job: J): void {
-    if (this.queuedCount === 0 && this.inFlight < this.options.maxInFlight && this.takeToken() === 0) {
+    if (this.queuedCount === 0 && this.inFlight < this.limit && this.takeToken() === 0) {
       this.inFlight++;
       this.start(job);
       return;
@@ -120,7 +124,7 @@ export class FlowControl<J extends FlowJob> {
    * front: it is not subject to the queue bound, which it was counted against when it came in.
    */
   requeue(job: J): void {
-    if (this.queuedCount === 0 && this.inFlight < this.options.maxInFlight && this.takeToken() === 0) {
+    if (this.queuedCount === 0 && this.inFlight < this.limit && this.takeToken() === 0) {
       this.inFlight++;
       this.start(job);
       return;
@@ -131,6 +135,13 @@ export class FlowControl<J extends FlowJob> {
     this.queuedCount++;
     this.queuedBytes += job.bytes;
     this.pump();
+  }
+
+  /** A new in-flight cap: a larger one starts queued jobs now, a smaller one lets slots drain. */
+  setLimit(limit: number): void {
+    const grew = limit > this.limit;
+    this.limit = limit;
+    if (grew && this.queuedCount > 0) this.pump();
   }
 
   /** A started job is done with its slot. */
@@ -200,7 +211,7 @@ export class FlowControl<J extends FlowJob> {
   }
 
   private pump(): void {
-    while (this.queuedCount > 0 && this.inFlight < this.options.maxInFlight) {
+    while (this.queuedCount > 0 && this.inFlight < this.limit) {
       if (this.timer !== undefined) return;
       const wait = this.takeToken();
       if (wait > 0) {

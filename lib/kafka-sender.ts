@@ -284,6 +284,19 @@ function headersOf(headers: RecordHeaders | undefined): Record<string, Buffer | 
   return Object.keys(out).length > 0 ? { ...out } : undefined;
 }
 
+/** Value, key and header bytes of a record as it goes to the broker (what the metrics count). */
+function wireBytes(w: KafkaWireRecord): number {
+  let n = (w.key?.length ?? 0) + (w.value?.length ?? 0);
+  if (w.headers) {
+    for (const name in w.headers) {
+      const v = w.headers[name]!;
+      if (Array.isArray(v)) for (const b of v) n += name.length + b.length;
+      else n += name.length + v.length;
+    }
+  }
+  return n;
+}
+
 /** Confluent wire format: magic byte 0, the schema id (4 bytes, big-endian), the Avro binary. */
 export function confluentFrame(id: number, avro: Buffer): Buffer {
   const out = Buffer.allocUnsafe(5 + avro.length);
@@ -678,7 +691,7 @@ export class KafkaSender implements Sender {
           for (let ri = 0; ri < jobs.length; ri++) {
             const j = jobs[ri]!;
             const r = rs?.[ri];
-            const out: ProduceResult = { topic, attempts: j.attempts };
+            const out: ProduceResult = { topic, attempts: j.attempts, bytes: wireBytes(j.wire!) };
             if (r !== undefined) {
               out.partition = r.partition;
               if (r.offset >= 0) out.offset = r.offset;

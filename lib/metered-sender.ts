@@ -20,25 +20,6 @@ import { outboxDisposition } from './outbox';
 import type { Sender, SendOptions } from './sender';
 import type { ClientStats, CloseOptions, ConnectionCheck, ProduceRecord, ProduceResult } from './types';
 
-/** Value, key and header bytes as they are known before encoding; JSON values count 0 (see README). */
-export function knownBytes(record: ProduceRecord): number {
-  let n = sizeOf(record.value);
-  if (record.key !== undefined) n += sizeOf(record.key);
-  const headers = record.headers;
-  if (Array.isArray(headers)) {
-    for (const h of headers) n += h.name.length + sizeOf(h.value);
-  } else if (headers) {
-    for (const name in headers) n += name.length + sizeOf(headers[name]);
-  }
-  return n;
-}
-
-function sizeOf(v: unknown): number {
-  if (typeof v === 'string') return v.length;
-  if (v instanceof Uint8Array) return v.byteLength;
-  return 0;
-}
-
 export class MeteredSender implements Sender {
   constructor(
     private readonly inner: Sender,
@@ -57,7 +38,8 @@ export class MeteredSender implements Sender {
     const start = performance.now();
     return this.inner.send(topic, record, options).then(
       (result) => {
-        this.metrics.delivery(knownBytes(record), performance.now() - start, result.attempts);
+        // The size the transport's one encoding measured (lib/encode.ts, lib/kafka-sender.ts).
+        this.metrics.delivery(result.bytes ?? 0, performance.now() - start, result.attempts);
         return result;
       },
       (err: unknown) => {

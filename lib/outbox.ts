@@ -280,8 +280,8 @@ export class Outbox extends EventEmitter {
 
   /**
    * Validates the record with the same checks as a direct send and returns its stored form
-   * (lib/record-codec.ts). A v1 value is stored as the body that check encoded, so it is
-   * serialised once; Avro data and v2 values are stored as data, every schema field with them.
+   * (lib/record-codec.ts). The value is stored as that check encoded it (a v1 body, a v2 value
+   * part), so it is serialised once; Avro data is stored as data, every schema field with it.
    */
   private encode(topic: string, record: ProduceRecord): Buffer {
     const flavour = this.options.flavour;
@@ -291,7 +291,9 @@ export class Outbox extends EventEmitter {
       return storeRecord(topic, record);
     }
     const req = encodeRecord(flavour, '', topic, record, this.options.limits);
-    return flavour === 'v1' && record.valueSchema === undefined
+    if (record.valueSchema !== undefined) return storeRecord(topic, record);
+    if (req.v2Value !== undefined) return storeRecord(topic, record, { v2: req.v2Value });
+    return flavour === 'v1'
       ? storeRecord(topic, record, { body: req.body, contentType: req.contentType })
       : storeRecord(topic, record);
   }

@@ -187,28 +187,37 @@ export const RECORD_FIELDS = {
 
 const FIELD_NAMES = Object.keys(RECORD_FIELDS) as Array<keyof ProduceRecord>;
 
+/** The value as the one encoding (lib/encode.ts) made it: a v1 body, or a v2 value part. */
+export type EncodedValue =
+  { body: string | Buffer; contentType: string } | { v2: { type: 'text' | 'binary' | 'json'; data: string } };
+
 /**
  * The stored form of a record for `topic` (the outbox's spool entries). `encodedValue`, when
- * given, is the value as the request body already has it (text or bytes, from the one encoding
- * lib/encode.ts made for the size check) with its Content-Type, stored instead of serialising
- * the value a second time; it yields the same bytes in the topic on every path.
+ * given, is the value as the request already has it (from the one encoding lib/encode.ts made
+ * for the size check): a v1 body with its Content-Type, or a v2 value part with its type. It is
+ * stored instead of serialising the value a second time, and yields the same bytes in the topic.
  */
-export function storeRecord(
-  topic: string,
-  record: ProduceRecord,
-  encodedValue?: { body: string | Buffer; contentType: string },
-): Buffer {
+export function storeRecord(topic: string, record: ProduceRecord, encodedValue?: EncodedValue): Buffer {
   const out: Record<string, unknown> = { t: topic };
   for (const name of FIELD_NAMES) {
     const v = record[name];
     if (v === undefined || v === null) continue;
+    // The encoded value replaces the value: tagging it would walk (and toJSON) it a second time.
+    if (name === 'value' && encodedValue !== undefined) continue;
     const rule = RECORD_FIELDS[name] as FieldRule<typeof name>;
     out[rule.tag] = rule.store(v as never);
   }
   if (encodedValue !== undefined) {
-    const body = encodedValue.body;
-    out.v = typeof body === 'string' ? { s: body } : { b: body.toString('base64') };
-    out.ct = encodedValue.contentType;
+    if ('v2' in encodedValue) {
+      // Binary data is base64 already, which is how bytes are stored: no second conversion.
+      const { type, data } = encodedValue.v2;
+      out.v = type === 'binary' ? { b: data } : { s: data };
+      out.vt = type;
+    } else {
+      const body = encodedValue.body;
+      out.v = typeof body === 'string' ? { s: body } : { b: body.toString('base64') };
+      out.ct = encodedValue.contentType;
+    }
   }
   try {
     return Buffer.from(JSON.stringify(out));
@@ -255,6 +264,27 @@ export function handOver(record: ProduceRecord): ProduceRecord {
     if (v !== undefined) target[name] = v;
   }
   return out;
+}
+
+/**
+ * Key and header bytes as the record holds them (text by its length), the part of a record's
+ * size that does not depend on how its value is encoded (lib/encode.ts adds the value's).
+ */
+export function keyAndHeaderBytes(record: ProduceRecord): number {
+  let n = record.key === undefined || record.key === null ? 0 : sizeOf(record.key);
+  const headers = record.headers;
+  if (Array.isArray(headers)) {
+    for (const h of headers) n += h.name.length + sizeOf(h.value);
+  } else if (headers) {
+    for (const name in headers) n += name.length + sizeOf(headers[name]);
+  }
+  return n;
+}
+
+function sizeOf(v: unknown): number {
+  if (typeof v === 'string') return v.length;
+  if (v instanceof Uint8Array) return v.byteLength;
+  return 0;
 }
 
 /**

@@ -13,6 +13,7 @@
  * Over 500 lines because the pipeline's state (queue, chains, holds, withdraw, shutdown) is one
  * machine: splitting it would spread each record's life over files.
  */
+import { AdaptiveLimit } from './adaptive-limit';
 import type { AuthProvider } from './auth';
 import { ENDPOINT_FIELD_DEFAULTS, ms } from './defaults';
 import {
@@ -93,6 +94,8 @@ class Job implements FlowJob {
   /** Diagnostics span id and start (performance.now()); 0 while nobody subscribes. */
   id = 0;
   t0 = 0;
+  /** When the current attempt went on the wire (performance.now()), for the round trip. */
+  sentAt = 0;
   readonly bytes: number;
   constructor(
     readonly topic: string,
@@ -115,7 +118,10 @@ export interface RestSenderInit {
   auth: AuthProvider;
   retry: RetryPolicy;
   limits: EncodeLimits;
+  /** Requests in flight to start with (the `connections` option). */
   maxInFlight: number;
+  /** The most requests in flight the adaptive limit may grow to (lib/adaptive-limit.ts). */
+  maxConnections: number;
   rateLimit: number;
   maxQueued: number;
   maxQueuedBytes: number;
@@ -141,6 +147,7 @@ export class RestSender implements Sender {
   private readonly check: () => Promise<ConnectionCheck>;
   private readonly insecure: boolean;
   private readonly flow: FlowControl<Job>;
+  private readonly limiter: AdaptiveLimit;
   private readonly active = new Set<Job>();
   private readonly topics = new Set<string>();
   private readonly signalJobs = new WeakMap<AbortSignal, Set<Job>>();
@@ -186,6 +193,11 @@ export class RestSender implements Sender {
     this.orderByKey = init.orderByKey;
     this.maxQueued = init.maxQueued;
     this.maxQueuedBytes = init.maxQueuedBytes;
+    this.limiter = new AdaptiveLimit({
+      initial: init.maxInFlight,
+      max: init.maxConnections,
+      rateLimit: init.rateLimit,
+    });
     this.flow = new FlowControl<Job>(
       {
         maxInFlight: init.maxInFlight,
@@ -373,7 +385,8 @@ export class RestSender implements Sender {
       holds: this.holds,
       insecure: this.insecure,
       chained: this.chained,
-      maxInFlight: this.flow.options.maxInFlight,
+      maxInFlight: this.flow.limit,
+      maxConnections: this.limiter.max,
     };
   }
 
@@ -511,6 +524,7 @@ export class RestSender implements Sender {
   private dispatch(job: Job, authorization: string | undefined): void {
     if (job.phase === 'done') return;
     job.authorization = authorization;
+    job.sentAt = performance.now();
     this.http.post(
       this.origin,
       job.req.path,
@@ -538,11 +552,18 @@ export class RestSender implements Sender {
         const ok = parseProduceSuccess(this.flavour, job.topic, s, res.text);
         result = ok as ProduceResult;
         result.attempts = job.attempts;
+        result.bytes = job.req.recordBytes;
       } catch (err) {
         this.finish(job, finalError(err as EventStreamsError, job.attempts));
         return;
       }
       this.authFailed = false;
+      const limit = this.limiter.onSuccess(
+        performance.now() - job.sentAt,
+        this.flow.queued,
+        this.flow.inFlight,
+      );
+      if (limit !== this.flow.limit) this.flow.setLimit(limit);
       this.finish(job, undefined, result);
       return;
     }
@@ -589,6 +610,8 @@ export class RestSender implements Sender {
       this.held++;
       this.holds++;
       this.heldBytes += job.bytes;
+      const limit = this.limiter.onHold();
+      if (limit !== this.flow.limit) this.flow.setLimit(limit);
       this.flow.release();
     }
     if (produceRetry.hasSubscribers) {

@@ -104,9 +104,18 @@ export interface ClientOptions {
   flavour?: ApiFlavour;
   auth?: AuthOptions;
   tls?: TlsOptions;
-  /** Keep-alive connections per origin. Default 8. POSTs are never pipelined. */
+  /**
+   * Requests in flight (one keep-alive connection each) to start with, and the floor the
+   * adaptive limit returns to. Default 8. POSTs are never pipelined.
+   */
   connections?: number;
-  /** Requests in flight at once. Default: `connections`. */
+  /**
+   * The most requests in flight (and connections) the adaptive limit grows to while records
+   * queue behind the limit and the round trip stays flat. Default 32; at least `connections`;
+   * equal to `connections` turns adaptation off.
+   */
+  maxConnections?: number;
+  /** A fixed cap on requests in flight (no adaptation). Default: adaptive, see `maxConnections`. */
   maxInFlight?: number;
   /** TCP+TLS connect timeout. Default 10 s. */
   connectTimeoutMs?: number;
@@ -169,6 +178,11 @@ export interface ProduceResult {
   timestamp?: number;
   /** Requests made for this record, 1 when the first attempt succeeded. */
   attempts: number;
+  /**
+   * Value bytes as encoded plus key and header bytes, from the one encoding made for the size
+   * check (the endpoint metrics count these). Absent where the transport did not say.
+   */
+  bytes?: number;
 }
 
 export interface TopicConfigEntry {
@@ -260,8 +274,10 @@ export interface ClientStats {
    * over REST a key's records go one request at a time, so one key tops out at about 1/RTT msgs/s.
    */
   chained?: number;
-  /** Requests this client keeps in flight at most (its connections); with `queued`, the cap's hint. */
+  /** Requests this client keeps in flight at most right now (REST: the adaptive limit). */
   maxInFlight?: number;
+  /** The ceiling of `maxInFlight` (REST: `maxConnections`); all busy with `queued`: the cap's hint. */
+  maxConnections?: number;
 }
 
 export interface CloseOptions {

@@ -48,6 +48,8 @@ export interface NormalizedEndpointOptions {
   saslMechanism: SaslMechanism;
   brokersTls: boolean;
   connections: number;
+  /** Ceiling of the adaptive in-flight limit, at least `connections`. */
+  maxConnections: number;
   requestTimeoutMs: number;
   retries: number;
   retryDelayMs: number;
@@ -119,6 +121,7 @@ export function normalizeEndpointOptions(
     saslMechanism: sasl,
     brokersTls: bool(def.brokersTls, C.brokersTls),
     connections: num(def.connections, F.connections),
+    maxConnections: Math.max(num(def.maxConnections, F.maxConnections), num(def.connections, F.connections)),
     requestTimeoutMs: num(def.requestTimeout, F.requestTimeout) * 1000,
     retries: num(def.retries, F.retries),
     retryDelayMs: num(def.retryDelay, F.retryDelay),
@@ -261,6 +264,7 @@ export function buildClientOptions(
     auth: buildAuthOptions(options, creds),
     tls: buildTlsOptions(options, creds),
     connections: options.connections,
+    maxConnections: options.maxConnections,
     requestTimeoutMs: options.requestTimeoutMs,
     retry: {
       retries: options.retries,

@@ -252,7 +252,8 @@ export class ProducerMachine {
     params: { inFlight: number; queued: number; rate: number },
   ): StatusView {
     const chained = stats?.chained ?? 0;
-    const cap = stats?.maxInFlight ?? 0;
+    // The adaptive limit's ceiling: below it the limit is still growing (or held down by a 429).
+    const cap = stats?.maxConnections ?? stats?.maxInFlight ?? 0;
     if (cap > 0 && params.inFlight >= cap && params.queued - chained > 0) this.saturatedSince ??= now;
     else this.saturatedSince = undefined;
     if (this.saturatedSince !== undefined && now - this.saturatedSince >= SATURATED_HINT_MS) {

@@ -40,6 +40,8 @@ export interface EndpointOptions {
   /** TLS to the brokers (default true; IBM Cloud and on-prem external listeners are always TLS). */
   brokersTls: boolean;
   connections: number | string;
+  /** Ceiling of the adaptive in-flight limit (REST). */
+  maxConnections: number | string;
   /** Seconds. */
   requestTimeout: number | string;
   retries: number | string;

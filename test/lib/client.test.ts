@@ -102,6 +102,8 @@ describe('EventStreamsClient (against a test HTTPS server)', () => {
       offset: 5,
       timestamp: 1718900000000,
       attempts: 1,
+      // {"id":7} + k-1 + colour + red: the metrics' bytes, from the one encoding.
+      bytes: 20,
     });
     const req = server.requests[0]!;
     assert.equal(req.method, 'POST');
@@ -129,7 +131,7 @@ describe('EventStreamsClient (against a test HTTPS server)', () => {
       key: 'k',
       headers: [{ name: 'h', value: 'v' }],
     });
-    assert.deepEqual(r, { topic: 'orders', partition: 2, offset: 9, attempts: 1 });
+    assert.deepEqual(r, { topic: 'orders', partition: 2, offset: 9, attempts: 1, bytes: 8 });
     const req = server.requests[0]!;
     assert.equal(req.path, '/v2/topics/orders/records');
     assert.equal(req.headers['content-type'], 'application/json');
@@ -139,7 +141,11 @@ describe('EventStreamsClient (against a test HTTPS server)', () => {
       value: { type: 'text', data: 'hello' },
     });
     server.handler = (_req, res) => reply(res, 200);
-    assert.deepEqual(await client.produce('orders', { value: 1 }), { topic: 'orders', attempts: 1 });
+    assert.deepEqual(await client.produce('orders', { value: 1 }), {
+      topic: 'orders',
+      attempts: 1,
+      bytes: 1,
+    });
   });
 
   it('maps every documented status and error body shape, failing non-retriable ones after one attempt', async () => {

@@ -32,6 +32,7 @@ describe('defaults and limits (lib/defaults.ts)', () => {
     assert.deepEqual(
       {
         connections: o.connections,
+        maxConnections: o.maxConnections,
         requestTimeoutMs: o.requestTimeoutMs,
         retries: o.retries,
         retryDelayMs: o.retryDelayMs,
@@ -46,6 +47,7 @@ describe('defaults and limits (lib/defaults.ts)', () => {
       },
       {
         connections: F.connections.value,
+        maxConnections: F.maxConnections.value,
         requestTimeoutMs: ms(F.requestTimeout),
         retries: F.retries.value,
         retryDelayMs: ms(F.retryDelay),
@@ -105,6 +107,7 @@ describe('defaults and limits (lib/defaults.ts)', () => {
       `${label} <span class="property-type">${value}</span>`;
     for (const expected of [
       shown('Connections', `${F.connections.value}`),
+      shown('Maximum connections', `${F.maxConnections.value}`),
       shown('Request timeout', `${F.requestTimeout.value} s`),
       shown('Retries', `${F.retries.value}`),
       shown('Max retry time', `${F.maxRetryTime.value} s`),

@@ -154,7 +154,7 @@ describe('lifecycle: every message accounted for in a real Node-RED runtime', fu
   it('full redeploy under load without the outbox: unsent records are handed to the new instance', async () => {
     const topic = await createTopic();
     te.endpoint.setFaults([{ latencyMs: 100, route: 'produce' }]);
-    const f = flow({ connections: 2 }, topic);
+    const f = flow({ connections: 2, maxConnections: 2 }, topic);
     await helper.load(nodes, f, creds());
     const sent = 100;
     const p1 = helper.getNode('p1');
@@ -176,7 +176,7 @@ describe('lifecycle: every message accounted for in a real Node-RED runtime', fu
   it('full redeploy under load with the outbox: every record is spooled and written', async () => {
     const topic = await createTopic();
     te.endpoint.setFaults([{ latencyMs: 100, route: 'produce' }]);
-    const f = flow({ connections: 2, outbox: true, outboxDir: topic }, topic);
+    const f = flow({ connections: 2, maxConnections: 2, outbox: true, outboxDir: topic }, topic);
     await helper.load(nodes, f, creds());
     const sent = 100;
     const p1 = helper.getNode('p1');
@@ -194,13 +194,13 @@ describe('lifecycle: every message accounted for in a real Node-RED runtime', fu
   it('node removal (modified-nodes deploy): unsent records fail to the Catch node that stays', async () => {
     const topic = await createTopic();
     te.endpoint.setFaults([{ latencyMs: 200, route: 'produce' }]);
-    await helper.load(nodes, flow({ connections: 1 }, topic), creds());
+    await helper.load(nodes, flow({ connections: 1, maxConnections: 1 }, topic), creds());
     const sent = 20;
     const p1 = helper.getNode('p1');
     const requestsBefore = te.endpoint.requestCount('produce');
     for (let i = 0; i < sent; i++) p1.receive({ payload: `r${i}` });
     await waitFor(() => te.endpoint.requestCount('produce') > requestsBefore, 'a record in flight');
-    await helper.setFlows(flow({ connections: 1 }, topic, false), 'nodes', creds());
+    await helper.setFlows(flow({ connections: 1, maxConnections: 1 }, topic, false), 'nodes', creds());
     await waitFor(() => accounted() >= sent, 'every outcome', { timeoutMs: 15000 });
     await helper.clearFlows(); // nothing reports after this: the count is final
     summary('node removed', sent);
@@ -212,7 +212,7 @@ describe('lifecycle: every message accounted for in a real Node-RED runtime', fu
   it('stop (all flows removed): what was not sent is failed and counted in the log', async () => {
     const topic = await createTopic();
     te.endpoint.setFaults([{ latencyMs: 200, route: 'produce' }]);
-    await helper.load(nodes, flow({ connections: 1, closeTimeout: 1 }, topic), creds());
+    await helper.load(nodes, flow({ connections: 1, maxConnections: 1, closeTimeout: 1 }, topic), creds());
     const sent = 20;
     const p1 = helper.getNode('p1');
     const requestsBefore = te.endpoint.requestCount('produce');

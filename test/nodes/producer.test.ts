@@ -92,10 +92,10 @@ describe('event-streams-producer', function () {
   for (const flavour of ['v1', 'v2'] as const) {
     it(`maps every payload type to the record value (${flavour})`, async () => {
       const topic = await createTopic();
-      // One connection keeps the records in input order so they can be compared by position.
+      // One connection (not adaptive) keeps the records in input order so they can be compared by position.
       await helper.load(
         allNodes,
-        flow({ flavour, authMode: flavour === 'v2' ? 'iam' : 'bearer', connections: 1 }),
+        flow({ flavour, authMode: flavour === 'v2' ? 'iam' : 'bearer', connections: 1, maxConnections: 1 }),
         creds(),
       );
       const out = collect('out');
@@ -326,7 +326,11 @@ describe('event-streams-producer', function () {
     // time, so 19 of 20 wait behind the chain; the status must say so.
     const topic = await createTopic();
     te.endpoint.setFaults([{ latencyMs: 150, route: 'produce' }]);
-    await helper.load(allNodes, flow({ connections: 2, orderByKey: true }, { topic }), creds());
+    await helper.load(
+      allNodes,
+      flow({ connections: 2, maxConnections: 2, orderByKey: true }, { topic }),
+      creds(),
+    );
     const out = collect('out');
     const p1 = helper.getNode('p1');
     const statuses: Array<Record<string, unknown>> = [];

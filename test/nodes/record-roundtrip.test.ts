@@ -174,6 +174,7 @@ describe('record round trip: every shape × every path → the same bytes in the
       authMode: flavour === 'v2' ? 'iam' : 'bearer',
       // One connection: on the hand-over path every shape waits behind the first record.
       connections: 1,
+      maxConnections: 1,
       ...(p === 'outbox' ? { outbox: true, outboxDir: `rt-${flavour}-${Date.now()}` } : {}),
     });
     const producers = SHAPES.map((s, i) => ({

@@ -106,9 +106,13 @@ describe('schemas in flows', function () {
     const registered = `${topic}-registered`;
     const c = await fetchRegister(registered);
     assert.equal(c, 200);
-    await helper.load(allNodes, flow({ flavour: 'v2', authMode: 'iam', connections: 1 }, {}), {
-      cfg: { apiKey: API_KEY, ca: te.endpoint.caPem },
-    });
+    await helper.load(
+      allNodes,
+      flow({ flavour: 'v2', authMode: 'iam', connections: 1, maxConnections: 1 }, {}),
+      {
+        cfg: { apiKey: API_KEY, ca: te.endpoint.caPem },
+      },
+    );
     const out = collect('out');
     const p1 = helper.getNode('p1');
     p1.receive({ topic, payload: { sensor: 'a', celsius: 1 }, schema: READING });
