@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * The package's local endpoint (lib/local/server.ts) in its own process, so its CPU is measured
+ * The package's local endpoint (gateway/server.ts) in its own process, so its CPU is measured
  * apart from the client's. argv: `<tls|http> <stateDir> [kafkaBrokersCsv]`.
  *
  * Control over IPC: `{cmd:'faults', faults}` replaces the active faults (the stall run);
@@ -23,7 +23,7 @@ type StartFn = (options: Record<string, unknown>) => Promise<LocalEndpointLike>;
 
 async function main(): Promise<void> {
   const [mode, stateDir, brokers] = process.argv.slice(2);
-  const loaded = loadDist<{ startLocalEndpoint?: StartFn }>('lib/local/server.js');
+  const loaded = loadDist<{ startLocalEndpoint?: StartFn }>('gateway/server.js');
   if (!loaded.mod?.startLocalEndpoint) {
     process.send?.({ ready: false, error: loaded.missing ?? 'startLocalEndpoint is not exported' });
     return;

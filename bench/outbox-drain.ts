@@ -203,7 +203,7 @@ function medianPhase(list: DrainPhase[]): DrainPhase {
 async function startEndpoint(
   stateDir: string,
 ): Promise<{ child: ChildProcess; url: string; apiKey: string; caPem: string }> {
-  const cli = path.resolve(__dirname, '..', 'lib', 'local', 'cli.js');
+  const cli = path.resolve(__dirname, '..', 'gateway', 'cli.js');
   const child = spawn(
     process.execPath,
     [cli, '--port', '0', '--state-dir', stateDir, '--topic', `${TOPIC}:3`],

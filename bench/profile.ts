@@ -95,6 +95,7 @@ function area(frame: CallFrame): string {
   if (name === '(program)') return 'program';
   if (!url) return 'native';
   if (url.includes('/dist/lib/')) return 'lib (ours)';
+  if (url.includes('/dist/gateway/')) return 'gateway (ours)';
   if (url.includes('/dist/nodes/')) return 'nodes (ours)';
   if (url.includes('/dist/bench/')) return 'bench harness';
   if (url.includes('/node_modules/undici/')) return 'undici';
@@ -185,7 +186,7 @@ export function summarizeProfile(file: string, top = 25): ProfileSummary {
     .slice(0, top)
     .map(toHotSpot);
   const project = all
-    .filter((a) => a.frame.url.includes('/dist/lib/') || a.frame.url.includes('/dist/nodes/'))
+    .filter((a) => /\/dist\/(lib|gateway|nodes)\//.test(a.frame.url))
     .sort((a, b) => b.total - a.total)
     .slice(0, top)
     .map(toHotSpot);

@@ -3,6 +3,8 @@
  * Turns the benchmark results into the stdout table, the targets (PASS/MISS) and Markdown.
  *
  *   node dist/bench/report.js [bench/results/latest.json] [--md]
+ * Over 500 lines because every part of the report (table, targets, Markdown) reads the same ratios
+ * (a bench script, not shipped).
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';

@@ -8,6 +8,8 @@
  * producer node in Node-RED, Node-RED's http request node), runs every scenario against every
  * endpoint side by side, then a heap probe and a stall run, prints the table with PASS/MISS per
  * target and writes bench/results/latest.json.
+ * Over 500 lines because it is the benchmark's one plan: scenarios, child processes and endpoints
+ * in the order they run (a bench script, not shipped).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';

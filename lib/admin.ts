@@ -5,6 +5,8 @@
  *
  * Create, update and delete are asynchronous on the server (202): a topic may take a moment to
  * appear in list/get after creation, or to disappear after deletion.
+ * Over 500 lines because it is all 24 Admin REST operations on one client, each a short mapping of
+ * request and answer.
  */
 import {
   checkBrokerId,

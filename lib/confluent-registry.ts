@@ -6,8 +6,9 @@
  * Beside lib/schema-registry.ts (IBM's own `/artifacts` API, which on-prem Apicurio lacks).
  *
  * Subjects, versions, schema ids, compatibility (global and per subject, and a check of a
- * candidate schema) and deletes (soft, or `permanent` after a soft one). It authenticates and
- * retries like the producer (same transport and auth provider).
+ * candidate schema) and deletes (soft, or `permanent` after a soft one). Every request goes
+ * through the one authenticated REST call (lib/rest-call.ts: auth, one re-auth on 401, retries;
+ * refusals mapped by the error model's `confluent` rules).
  *
  * For the Kafka transport (Confluent wire format: magic byte, 4-byte schema id): use
  * {@link ConfluentRegistryClient.getIdForSchema} to find the id of a schema a record is written
@@ -15,9 +16,14 @@
  * cached (bounded): ids never change meaning, and a flow writes with a handful of schemas.
  */
 import type { AuthProvider } from './auth';
-import { EventStreamsError, UnexpectedResponseError, ValidationError } from './errors';
-import { fromHttp } from './error-model';
-import { type RetryPolicy, withRetry } from './retry';
+import {
+  type EventStreamsError,
+  UnexpectedResponseError,
+  ValidationError,
+  isEventStreamsError,
+} from './errors';
+import { RestCall } from './rest-call';
+import type { RetryPolicy } from './retry';
 import { type CompatibilityRule, hasControlChars, parseCompatibility } from './schema';
 import type { HttpMethod, HttpResponse, Transport } from './transport';
 import { printable } from './validate';
@@ -42,9 +48,13 @@ export interface SubjectVersion {
   schemaType: SchemaType;
 }
 
-const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
-const ACCEPT =
-  'application/vnd.schemaregistry.v1+json, application/vnd.schemaregistry+json, application/json';
+const ACCEPT_HEADERS: Readonly<Record<string, string>> = {
+  accept: 'application/vnd.schemaregistry.v1+json, application/vnd.schemaregistry+json, application/json',
+};
+const JSON_HEADERS: Readonly<Record<string, string>> = {
+  ...ACCEPT_HEADERS,
+  'content-type': 'application/vnd.schemaregistry.v1+json',
+};
 /** Entries kept in each lookup cache (id → schema, subject + schema → id). */
 const CACHE_SIZE = 512;
 const SCHEMA_TYPES = new Set(['AVRO', 'JSON', 'PROTOBUF']);
@@ -120,8 +130,10 @@ export class ConfluentRegistryClient {
   private readonly basePath: string;
   private readonly byId = new Map<number, { schema: string; schemaType: SchemaType }>();
   private readonly idOf = new Map<string, number>();
+  private readonly resolving = new Map<string, Promise<number>>();
+  private readonly rest: RestCall;
 
-  constructor(private readonly init: ConfluentRegistryClientInit) {
+  constructor(init: ConfluentRegistryClientInit) {
     let url: URL;
     try {
       url = new URL(init.url);
@@ -130,6 +142,7 @@ export class ConfluentRegistryClient {
     }
     this.origin = url.origin;
     this.basePath = url.pathname.replace(/\/+$/, '');
+    this.rest = new RestCall({ transport: init.transport, auth: init.auth, retry: init.retry });
   }
 
   /** Every subject (not the soft-deleted ones). */
@@ -199,6 +212,30 @@ export class ConfluentRegistryClient {
     const v = this.toVersion(this.json(res), s);
     boundedSet(this.idOf, key, v.id);
     return v.id;
+  }
+
+  /**
+   * The id a record written with `schema` carries under `subject`, as Confluent's serializers get
+   * it (`auto.register.schemas`): looked up first (a read-only key can write with a registered
+   * schema), registered when the subject does not have it yet. Cached; concurrent asks for the
+   * same subject and schema share one request. Rejects SCHEMA_INCOMPATIBLE when the subject's
+   * compatibility rule refuses the schema, FORBIDDEN when the key may not register.
+   */
+  idFor(subject: string, schema: string): Promise<number> {
+    const key = `${subject}\u0000${schema}`;
+    const hit = this.idOf.get(key);
+    if (hit !== undefined) return Promise.resolve(hit);
+    let pending = this.resolving.get(key);
+    if (pending === undefined) {
+      pending = this.getIdForSchema(subject, schema)
+        .catch((err: unknown) => {
+          if ((err as EventStreamsError).code !== 'SCHEMA_NOT_FOUND') throw err;
+          return this.register(subject, schema).then((r) => r.id);
+        })
+        .finally(() => this.resolving.delete(key));
+      this.resolving.set(key, pending);
+    }
+    return pending;
   }
 
   /** The schema with a registry-wide id (as read from a record's wire format). Cached. */
@@ -341,45 +378,21 @@ export class ConfluentRegistryClient {
   }
 
   private call(method: HttpMethod, path: string, op: string, body?: string): Promise<HttpResponse> {
-    const { transport, auth, retry } = this.init;
-    let authRetried = false;
-    return withRetry(retry, async () => {
-      for (;;) {
-        const authorization = await auth.authorization();
-        const headers: Record<string, string> = { accept: ACCEPT, 'user-agent': transport.userAgent };
-        if (body !== undefined) headers['content-type'] = CONTENT_TYPE;
-        if (authorization !== undefined) headers.authorization = authorization;
-        const res = await transport.request(this.origin, {
-          method,
-          path: `${this.basePath}${path}`,
-          headers,
-          ...(body !== undefined ? { body } : {}),
-        });
-        if (res.statusCode >= 200 && res.statusCode < 300) return res;
-        if (res.statusCode === 401 && !authRetried && auth.invalidate(authorization)) {
-          authRetried = true;
-          continue;
+    return this.rest
+      .call(this.origin, {
+        method,
+        path: `${this.basePath}${path}`,
+        headers: body !== undefined ? JSON_HEADERS : ACCEPT_HEADERS,
+        ...(body !== undefined ? { body } : {}),
+        error: { api: 'confluent', operation: op },
+      })
+      .catch((err: unknown) => {
+        // A refusal names its request already; a request that got no answer (refused connection,
+        // timeout, TLS) names only the origin, which a producer's user could take for a broker.
+        if (isEventStreamsError(err) && err.statusCode === undefined && !err.message.startsWith(op)) {
+          err.message = `${op} at the schema registry failed: ${err.message}`;
         }
-        const err = fromHttp(res.statusCode, res.headers, res.text, {
-          operation: op,
-          secrets: auth.secrets(),
-          notFoundIsTopic: false,
-        });
-        const details = {
-          statusCode: res.statusCode,
-          ...(err.serverMessage !== undefined ? { serverMessage: err.serverMessage } : {}),
-          ...(err.serverCode !== undefined ? { serverCode: err.serverCode } : {}),
-        };
-        const said = err.serverMessage !== undefined ? `: ${err.serverMessage}` : '';
-        // Confluent's codes: 404xx subject/version/schema not found, 409 incompatible, 422xx invalid.
-        if (res.statusCode === 404)
-          throw new EventStreamsError(`${op} failed (HTTP 404)${said}`, 'SCHEMA_NOT_FOUND', details);
-        if (res.statusCode === 409)
-          throw new EventStreamsError(`${op} failed (HTTP 409)${said}`, 'SCHEMA_INCOMPATIBLE', details);
-        if (res.statusCode === 422)
-          throw new EventStreamsError(`${op} failed (HTTP 422)${said}`, 'INVALID_SCHEMA', details);
         throw err;
-      }
-    });
+      });
   }
 }

@@ -16,6 +16,8 @@
  * handled). Each partition keeps the offsets delivered in order with an acknowledged flag; the
  * committable offset is one past the longest acknowledged prefix. It is committed on a timer, on a
  * `commit()` and at `close()`, unless commits are manual (then only on `commit()`).
+ * Over 500 lines because the group member's state (in-flight bound, per-partition acknowledged
+ * prefix, seeks, commits) is one object; the decoders are at the top.
  */
 import { EventEmitter } from 'node:events';
 import type * as KafkaJs from 'kafkajs';
@@ -127,6 +129,18 @@ function strictUtf8(buf: Buffer): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * avsc decodes records as instances of a generated class per record type; a flow gets plain
+ * objects (what the producer takes, what JSON and Node-RED's debug show), bytes staying Buffers.
+ */
+function plainAvro(v: unknown): unknown {
+  if (v === null || typeof v !== 'object' || Buffer.isBuffer(v)) return v;
+  if (Array.isArray(v)) return v.map(plainAvro);
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[k] = plainAvro(x);
+  return out;
 }
 
 /** `auto`: an object or array when the value is JSON of one, text when UTF-8, else the bytes. */
@@ -468,7 +482,7 @@ export class EventStreamsConsumer extends EventEmitter {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const avro = require('avsc') as typeof import('avsc');
         const type = avro.Type.forSchema(JSON.parse(text) as never);
-        return (b: Buffer) => type.fromBuffer(b);
+        return (b: Buffer) => plainAvro(type.fromBuffer(b));
       });
       // A failed lookup is not cached: the next record asks again.
       decoder.catch(() => this.schemas.delete(id));

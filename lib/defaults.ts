@@ -3,7 +3,7 @@
  * Every default and limit of the runtime, in one table, each with the reason for its value.
  *
  * Read by the endpoint config (nodes/shared/endpoint-config.ts), the core client (lib/client.ts,
- * lib/retry.ts, lib/encode.ts), the local endpoint (lib/local/limits.ts), the editor (the build
+ * lib/retry.ts, lib/encode.ts), the local endpoint (gateway/limits.ts), the editor (the build
  * writes `resources/editor.js` from this module, see scripts/copy-assets.js) and the README (its
  * "Defaults and limits" table is checked against this file by test/lib/defaults.test.ts).
  * Change a value here and nowhere else.

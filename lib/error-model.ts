@@ -335,8 +335,11 @@ export function fromHttp(
   }
 }
 
-/** Which REST API answered: each has a few codes of its own on top of {@link fromHttp}. */
-export type RestApi = 'produce' | 'admin' | 'registry';
+/**
+ * Which REST API answered: each has a few codes of its own on top of {@link fromHttp}.
+ * `registry` is IBM's `/artifacts` API, `confluent` a Confluent-compatible registry API.
+ */
+export type RestApi = 'produce' | 'admin' | 'registry' | 'confluent';
 
 /** {@link ErrorContext} plus what the per-API mappers need. */
 export interface ApiErrorContext extends ErrorContext {
@@ -367,7 +370,9 @@ function serverDetails(err: EventStreamsError, statusCode: number, topic?: strin
  * A non-2xx answer of any REST API the package calls, as one error: {@link fromHttp} by status,
  * then the API's own codes — Admin REST: "already exists" (400/409/422 or Kafka code 36) →
  * TOPIC_EXISTS, a missing API → UNEXPECTED_RESPONSE naming the Kafka admin; registry: 404 →
- * SCHEMA_NOT_FOUND, 409 → SCHEMA_INCOMPATIBLE or SCHEMA_CONFLICT.
+ * SCHEMA_NOT_FOUND, 409 → SCHEMA_INCOMPATIBLE or SCHEMA_CONFLICT; Confluent-compatible registry:
+ * 404xx (subject, version or schema id not found) → SCHEMA_NOT_FOUND, 409 (always "incompatible"
+ * in that API) → SCHEMA_INCOMPATIBLE, 422xx (invalid schema, version or level) → INVALID_SCHEMA.
  */
 export function fromApiResponse(
   statusCode: number,
@@ -376,6 +381,7 @@ export function fromApiResponse(
   ctx: ApiErrorContext,
 ): EventStreamsError {
   const op = ctx.operation;
+  if (ctx.api === 'confluent') return fromConfluentResponse(statusCode, headers, text, ctx);
   if (ctx.api === 'registry') {
     const err = fromHttp(statusCode, headers, text, { ...ctx, notFoundIsTopic: false });
     if (statusCode === 404) {
@@ -426,6 +432,29 @@ export function fromApiResponse(
     return new TopicNotFoundError(err.message, { statusCode: s });
   }
   return err;
+}
+
+const CONFLUENT_CODES: Partial<Record<number, ErrorCode>> = {
+  404: 'SCHEMA_NOT_FOUND',
+  409: 'SCHEMA_INCOMPATIBLE',
+  422: 'INVALID_SCHEMA',
+};
+
+function fromConfluentResponse(
+  statusCode: number,
+  headers: ResponseHeaders,
+  text: string,
+  ctx: ApiErrorContext,
+): EventStreamsError {
+  const err = fromHttp(statusCode, headers, text, { ...ctx, notFoundIsTopic: false });
+  const code = CONFLUENT_CODES[statusCode];
+  if (code === undefined) return err;
+  const said = err.serverMessage !== undefined ? `: ${err.serverMessage}` : '';
+  return new EventStreamsError(`${ctx.operation} failed (HTTP ${statusCode})${said}`, code, {
+    statusCode,
+    ...(err.serverMessage !== undefined ? { serverMessage: err.serverMessage } : {}),
+    ...(err.serverCode !== undefined ? { serverCode: err.serverCode } : {}),
+  });
 }
 
 // -----------------------------------------------------------------------------------------------

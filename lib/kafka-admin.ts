@@ -6,6 +6,8 @@
  * The shapes are those of the Admin REST API ({@link TopicDetail} etc.) so that the topic-admin node
  * does not care which transport is behind it. Differences that cannot be hidden are documented on
  * the methods (notably the non-incremental config update).
+ * Over 500 lines because it is the topic admin and the ClusterAdmin contract over kafkajs behind
+ * one lazily loaded module; groups, records and brokers are already in kafka-cluster.ts.
  */
 import type * as tls from 'node:tls';
 import type * as KafkaJs from 'kafkajs';
@@ -53,7 +55,7 @@ import type {
 } from './types';
 
 // ---------------------------------------------------------------------------------------------
-// Shared with lib/local/kafka-backend.ts
+// Shared with gateway/kafka-backend.ts
 
 let kafkajsModule: typeof KafkaJs | undefined;
 /**

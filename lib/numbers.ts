@@ -4,9 +4,6 @@
  * number" is decided by the name a caller picks:
  * - {@link positiveInt}: a programmatic option (ClientOptions and friends). Bad values throw
  *   `INVALID_CONFIG`, because a caller wrote them in code and must hear about it.
- * - {@link optionalPositiveInt}: a field of a request body (the local endpoint's Admin REST API).
- *   Returns `undefined` for anything but an integer >= 1, so the route can answer with its own
- *   status and message.
  * - {@link numberOr}: a field typed into the editor (a string or a number). Blank, unparsable or
  *   too small values fall back to the default, because a half-typed form must still deploy.
  */
@@ -25,11 +22,6 @@ export function positiveInt(value: unknown, name: string, fallback: number, allo
     );
   }
   return value;
-}
-
-/** `value` when it is a number that is an integer >= 1, otherwise `undefined` (never throws). */
-export function optionalPositiveInt(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 1 ? value : undefined;
 }
 
 /** A number typed as text or given as a number; `fallback` when blank, unparsable or below `min`. */

@@ -29,6 +29,8 @@
  * records, a FIFO per key of records behind one in flight, the set in flight), so neither
  * enqueue nor completion scans the backlog. Records recovered at open are indexed in slices so
  * that a large backlog does not block the event loop.
+ * Over 500 lines because enqueue, drain, hold and close share one queue and its accounting; the
+ * on-disk part is in spool.ts.
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';

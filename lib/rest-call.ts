@@ -23,6 +23,7 @@ export interface RestRequest {
   path: string;
   /** JSON text. */
   body?: string;
+  /** Added to, or replacing, the defaults (`accept` and, with a body, `content-type`: JSON). */
   headers?: Record<string, string>;
   /** What the request is, for the error a refusal becomes. */
   error: Omit<ApiErrorContext, 'secrets'>;
@@ -49,9 +50,9 @@ export class RestCall {
         const headers: Record<string, string> = {
           accept: 'application/json',
           'user-agent': transport.userAgent,
+          ...(req.body !== undefined ? { 'content-type': 'application/json' } : {}),
           ...req.headers,
         };
-        if (req.body !== undefined) headers['content-type'] = 'application/json';
         if (authorization !== undefined) headers.authorization = authorization;
         const res = await transport.request(origin, {
           method: req.method,

@@ -52,6 +52,8 @@
  *
  * Unacknowledged payloads are also kept in memory (the byte bound keeps that in check), so the
  * sender never reads the disk back while running.
+ * Over 500 lines because the segment log, its recovery, the checkpoint and the lock share one
+ * on-disk format and its invariants; apart, each would need the others' internals.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, promises as fs } from 'node:fs';

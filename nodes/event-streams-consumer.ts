@@ -19,7 +19,7 @@ import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
 
 import { CORE_DEFAULTS, ms } from '../lib/defaults';
 import { ClosedError, ValidationError, isEventStreamsError } from '../lib/errors';
-import { EventStreamsConsumer, type ConsumedRecord, type LagReport } from '../lib/consumer';
+import { EventStreamsConsumer, VALUE_FORMATS, type ConsumedRecord, type LagReport } from '../lib/consumer';
 import { numberOr } from '../lib/numbers';
 import { StatusThrottle, asError } from './shared/status';
 import type { ConsumerNodeDef, EndpointNode } from './shared/types';
@@ -33,6 +33,25 @@ type Done = (err?: Error) => void;
 interface Hooks {
   add(name: string, fn: (event: { msg?: { _msgid?: string }; node?: { id?: string } }) => void): void;
   remove(name: string): void;
+}
+
+/**
+ * The `avro` format's schema lookup: the endpoint's Confluent-compatible registry (cached there
+ * by id). Only Avro schemas decode; an id of a JSON or Protobuf schema is SCHEMA_MISMATCH.
+ */
+function avroSchemaById(
+  endpoint: EndpointNode,
+  t: (key: string, params?: Record<string, string | number>) => string,
+): (id: number) => Promise<string> {
+  return async (id) => {
+    const registry = endpoint.getRegistry?.();
+    if (registry === undefined) throw new ValidationError(t('errors.no-registry'), 'INVALID_CONFIG');
+    const found = await registry.getSchemaById(id);
+    if (found.schemaType !== 'AVRO') {
+      throw new ValidationError(t('errors.not-avro', { id, type: found.schemaType }), 'SCHEMA_MISMATCH');
+    }
+    return found.schema;
+  };
 }
 
 export = function (RED: NodeAPI): void {
@@ -125,6 +144,9 @@ export = function (RED: NodeAPI): void {
       };
       if (rec.decodeError) {
         // The record's one outcome: the error with the raw bytes as payload, for a Catch node.
+        // Acknowledged (so committed): left open it would hold back every later offset of its
+        // partition, and an undecodable record (or unknown schema id) would come back after
+        // every redeploy. The Catch msg carries the bytes for whoever wants to keep them.
         node.error(rec.decodeError, msg);
         ack();
         return;
@@ -152,7 +174,8 @@ export = function (RED: NodeAPI): void {
             groupId: def.groupId,
             topics: def.topics,
             fromBeginning: def.start !== 'latest',
-            valueFormat: ['string', 'buffer', 'json'].includes(def.valueFormat) ? def.valueFormat : 'auto',
+            valueFormat: VALUE_FORMATS.includes(def.valueFormat) ? def.valueFormat : 'auto',
+            ...(def.valueFormat === 'avro' ? { schemaById: avroSchemaById(endpoint, t) } : {}),
             maxInFlight: Math.floor(numberOr(def.maxInFlight, CORE_DEFAULTS.consumerMaxInFlight.value, 1)),
             commitIntervalMs: ms(CORE_DEFAULTS.consumerCommitInterval),
             manualCommit,

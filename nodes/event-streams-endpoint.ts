@@ -6,6 +6,8 @@
  * order on redeploy inside Node-RED's close window.
  *
  * It also serves two editor routes: "Test connection" and topic autocomplete.
+ * Over 500 lines because the config node also serves the editor's routes (Test connection, topics,
+ * metrics), which need its credentials; what it owns is in nodes/shared/endpoint-resources.ts.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -180,6 +182,7 @@ export = function (RED: NodeAPI): void {
     node.getSender = () => resources.sender();
     node.getClient = () => resources.client();
     node.getKafkaAdmin = () => resources.kafkaAdmin();
+    node.getRegistry = () => resources.registry();
     // A consumer runs its own kafkajs client (group membership is per client) on this connection.
     node.getKafkaConfig = () => {
       if (resources.closed) throw new ClosedError('The endpoint is being stopped');

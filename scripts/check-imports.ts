@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * The import graph of the shipped code (lib/ and nodes/), checked: no cycles and no upward arrows.
+ * The import graph of the shipped code (index.ts, lib/, gateway/, nodes/), checked: no cycles and
+ * no upward arrows.
  *
- *   - lib/ (the core and the gateway) never imports nodes/ or Node-RED;
- *   - the core (lib/ outside lib/local/) never imports the gateway (lib/local/), except that the
- *     package entry lib/index.ts re-exports the gateway's start function from lib/local/index.ts;
- *   - nodes/ reaches the gateway only through its public entry (lib/local/index.ts).
+ *   - the core (lib/) never imports the gateway, nodes/, the package entry or Node-RED;
+ *   - the gateway (gateway/) never imports nodes/, the package entry or Node-RED, and reaches the
+ *     core only through its public surface: lib/index.ts and lib/server-kit.ts (the package's
+ *     "." and "./server-kit" exports);
+ *   - nodes/ reaches the gateway only through its public entry (gateway/index.ts);
+ *   - the package entry (index.ts) names only lib/index.ts and gateway/index.ts.
  *
  * Plain regular expressions over import lines (static `import`/`export … from`, `import()`,
  * `require()`), resolved to files: no compiler, no dependency, and fast enough for `npm test`.
@@ -25,10 +28,12 @@ import path from 'node:path';
 // Empty: the errors ↔ error-model ↔ encode and client ↔ rest-sender cycles are gone (issue #20).
 const ALLOWED_CYCLES: Array<{ why: string; files: string[] }> = [];
 
-/** The gateway's public entry: the only file of lib/local/ that nodes/ may import. */
-const GATEWAY_ENTRY = 'lib/local/index.ts';
-/** The package's entry (package.json `exports` "."). */
-const PACKAGE_ENTRY = 'lib/index.ts';
+/** The gateway's public entry: the only file of gateway/ that nodes/ may import. */
+const GATEWAY_ENTRY = 'gateway/index.ts';
+/** The package's entry (package.json `exports` "."), above the core and the gateway. */
+const PACKAGE_ENTRY = 'index.ts';
+/** The core's public surface: the only files of lib/ that the gateway may import. */
+const CORE_SURFACE = ['lib/index.ts', 'lib/server-kit.ts'];
 
 export interface ImportCheck {
   files: number;
@@ -70,17 +75,25 @@ function resolve(root: string, from: string, spec: string): string | undefined {
 
 function layerRule(from: string, to: string | undefined, spec: string): string | undefined {
   const nodeRed = spec === 'node-red' || spec.startsWith('@node-red/') || spec.startsWith('node-red/');
-  if (from.startsWith('lib/')) {
-    if (nodeRed) return 'lib/ never imports Node-RED';
-    if (to?.startsWith('nodes/')) return 'lib/ never imports nodes/';
-    // lib/index.ts is the package entry, not the core: it re-exports the gateway's start function,
-    // through the gateway's public entry only.
-    const entryToGateway = from === PACKAGE_ENTRY && to === GATEWAY_ENTRY;
-    if (!from.startsWith('lib/local/') && to?.startsWith('lib/local/') && !entryToGateway) {
-      return 'the core (lib/ outside lib/local/) never imports the gateway (lib/local/)';
+  if (from === PACKAGE_ENTRY) {
+    if (to && to !== CORE_SURFACE[0] && to !== GATEWAY_ENTRY) {
+      return `the package entry names only ${CORE_SURFACE[0]} and ${GATEWAY_ENTRY}`;
     }
+    return undefined;
   }
-  if (from.startsWith('nodes/') && to?.startsWith('lib/local/') && to !== GATEWAY_ENTRY) {
+  for (const layer of ['lib/', 'gateway/']) {
+    if (!from.startsWith(layer)) continue;
+    if (nodeRed) return `${layer} never imports Node-RED`;
+    if (to?.startsWith('nodes/')) return `${layer} never imports nodes/`;
+    if (to === PACKAGE_ENTRY) return `${layer} never imports the package entry`;
+  }
+  if (from.startsWith('lib/') && to?.startsWith('gateway/')) {
+    return 'the core (lib/) never imports the gateway (gateway/)';
+  }
+  if (from.startsWith('gateway/') && to?.startsWith('lib/') && !CORE_SURFACE.includes(to)) {
+    return `the gateway reaches the core only through its public surface (${CORE_SURFACE.join(', ')})`;
+  }
+  if (from.startsWith('nodes/') && to?.startsWith('gateway/') && to !== GATEWAY_ENTRY) {
     return `nodes/ reaches the gateway only through ${GATEWAY_ENTRY}`;
   }
   return undefined;
@@ -123,7 +136,12 @@ function components(graph: Map<string, Set<string>>): string[][] {
 }
 
 export function checkImports(root: string): ImportCheck {
-  const files = [...sourceFiles(root, 'lib'), ...sourceFiles(root, 'nodes')];
+  const files = [
+    ...(existsSync(path.join(root, PACKAGE_ENTRY)) ? [PACKAGE_ENTRY] : []),
+    ...sourceFiles(root, 'lib'),
+    ...sourceFiles(root, 'gateway'),
+    ...sourceFiles(root, 'nodes'),
+  ];
   const graph = new Map<string, Set<string>>();
   const violations: ImportCheck['violations'] = [];
   let edges = 0;
@@ -153,7 +171,7 @@ export function checkImports(root: string): ImportCheck {
 function main(): void {
   const root = path.resolve(__dirname, '..', '..');
   const r = checkImports(root);
-  console.log(`import graph: ${r.files} files, ${r.edges} arrows (lib/ and nodes/)`);
+  console.log(`import graph: ${r.files} files, ${r.edges} arrows (index.ts, lib/, gateway/, nodes/)`);
   for (const c of r.cycles) {
     console.log(
       `${c.allowedBy ? 'known cycle, allowed' : 'CYCLE'} (${c.files.length} files): ${c.files.join(' ')}`,

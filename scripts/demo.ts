@@ -26,8 +26,7 @@ import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { startLocalEndpoint, type LocalEndpoint } from '../lib/local';
-import type { LocalEndpointOptions } from '../lib/local/types';
+import { startLocalEndpoint, type LocalEndpoint, type LocalEndpointOptions } from '../gateway';
 import { buildDemoFlow, DEMO_TOPIC, ROUND_TRIP_EXAMPLE, type DemoEnv } from './demo-flow';
 
 const ROOT = path.resolve(__dirname, '..', '..');

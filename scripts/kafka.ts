@@ -13,6 +13,8 @@
  * 3. Maven Central: `mvn dependency:copy-dependencies` of `org.apache.kafka:kafka_2.13` into a cache
  *    outside the repository (`${XDG_CACHE_HOME:-~/.cache}/esnodes-kafka/<version>/libs`), downloaded
  *    once and reused. Needs Java 17 and Maven.
+ * Over 500 lines because fetching the jars, configuring KRaft (plain, SASL, TLS) and starting and
+ * stopping the broker are the steps of one launcher (not shipped).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createPrivateKey, randomBytes } from 'node:crypto';
@@ -56,7 +58,7 @@ export const LOCAL_SASL_API_KEY = 'esnodes-local-kafka-api-key';
 /**
  * TLS listeners as IBM Event Streams has them: SASL_SSL (PLAIN, SCRAM-SHA-256/512, OAUTHBEARER)
  * and SSL with required client certificates (mutual TLS), certificates from the project's CA
- * (lib/local/certs.ts).
+ * (gateway/certs.ts).
  */
 export interface KafkaSecurityOptions {
   /** PEM of the CA that signed `server` and accepted client certificates. */

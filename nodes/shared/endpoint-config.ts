@@ -40,6 +40,8 @@ export interface NormalizedEndpointOptions {
   transport: 'rest' | 'kafka';
   url: string;
   adminUrl: string;
+  /** The Confluent-compatible registry API as given; blank: `{url}/confluent` if `url` is set. */
+  registryUrl: string;
   flavour: 'v1' | 'v2';
   authMode: AuthMode;
   iamUrl: string;
@@ -113,6 +115,7 @@ export function normalizeEndpointOptions(
     transport: def.transport === 'kafka' || def.transport === 'rest' ? def.transport : C.transport,
     url,
     adminUrl: optional(def.adminUrl) || url,
+    registryUrl: optional(def.registryUrl),
     flavour: def.flavour === 'v1' || def.flavour === 'v2' ? def.flavour : C.flavour,
     authMode,
     iamUrl: optional(def.iamUrl),
@@ -277,6 +280,38 @@ export function buildClientOptions(
     limits: { maxKeyBytes: options.maxKeyBytes, maxValueBytes: options.maxValueBytes },
     ...(proxy ? { proxy } : {}),
   };
+}
+
+/**
+ * Client options for the Confluent-compatible registry Avro over Kafka and the consumer use: the
+ * endpoint's auth, TLS and retry settings against `registryUrl` (its own session, since that URL
+ * is usually another host than the REST one), or undefined when it is blank, to use the REST
+ * session's `{url}/confluent`. Throws INVALID_CONFIG for an unusable URL.
+ */
+export function buildRegistryClientOptions(
+  options: NormalizedEndpointOptions,
+  creds: EndpointCredentials,
+  proxy?: ProxyOptions,
+): ClientOptions | undefined {
+  if (!options.registryUrl) return undefined;
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(options.registryUrl);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) {
+    throw new ValidationError(
+      'The schema registry URL must be a URL starting with https:// or http://',
+      'INVALID_CONFIG',
+    );
+  }
+  const base = buildClientOptions(
+    { ...options, url: options.registryUrl, adminUrl: options.registryUrl },
+    creds,
+    proxy,
+  );
+  return { ...base, confluentUrl: options.registryUrl };
 }
 
 /** Whole-string `${VAR}` substitution, as Node-RED does for credentials it attaches to nodes. */

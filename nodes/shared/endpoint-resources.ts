@@ -11,8 +11,9 @@
  * settings (outbox directory, insecure-TLS policy) and hands them in.
  */
 import { EventStreamsClient } from '../../lib/client';
+import type { ConfluentRegistryClient } from '../../lib/confluent-registry';
 import { DEFAULT_LIMITS } from '../../lib/encode';
-import { ClosedError } from '../../lib/errors';
+import { ClosedError, ValidationError } from '../../lib/errors';
 import { KafkaTopicAdmin } from '../../lib/kafka-admin';
 import { MeteredSender } from '../../lib/metered-sender';
 import { EndpointMetrics, type MetricsSnapshot } from '../../lib/metrics';
@@ -20,7 +21,11 @@ import { Outbox } from '../../lib/outbox';
 import { OutboxSender } from '../../lib/outbox-sender';
 import type { Sender } from '../../lib/sender';
 import type { ClusterAdmin, ProxyOptions, TopicAdmin } from '../../lib/types';
-import { buildClientOptions, type NormalizedEndpointOptions } from './endpoint-config';
+import {
+  buildClientOptions,
+  buildRegistryClientOptions,
+  type NormalizedEndpointOptions,
+} from './endpoint-config';
 import { buildKafkaClientConfig, buildKafkaSenderOptions } from './kafka-config';
 import type { EndpointCredentials } from './types';
 
@@ -46,6 +51,8 @@ export interface TransportContext {
   credentials: EndpointCredentials;
   /** The endpoint's one REST session (built on first call). */
   client: () => EventStreamsClient;
+  /** The Confluent-compatible registry (built on first call), undefined when none is configured. */
+  registry: () => ConfluentRegistryClient | undefined;
 }
 
 /**
@@ -57,7 +64,22 @@ export function createTransportSender(ctx: TransportContext): Sender {
   if (ctx.options.transport === 'kafka') {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { KafkaSender } = require('../../lib/kafka-sender') as typeof import('../../lib/kafka-sender');
-    return new KafkaSender(buildKafkaSenderOptions(ctx.options, ctx.credentials));
+    return new KafkaSender({
+      ...buildKafkaSenderOptions(ctx.options, ctx.credentials),
+      // Asked only when an Avro record arrives, so a registry-less endpoint works for the rest.
+      schemaIds: (subject, schema) => {
+        const registry = ctx.registry();
+        if (registry === undefined) {
+          return Promise.reject(
+            new ValidationError(
+              "Avro over the Kafka transport needs a schema registry: set the endpoint's schema registry URL.",
+              'INVALID_CONFIG',
+            ),
+          );
+        }
+        return registry.idFor(subject, schema);
+      },
+    });
   }
   return ctx.client().sender;
 }
@@ -66,6 +88,8 @@ export class EndpointResources {
   /** Delivered, failed, retried, latency and recent errors of what went through the transport. */
   readonly metrics = new EndpointMetrics();
   private session: EventStreamsClient | undefined;
+  /** The session of a separate registry URL (`registryUrl`); the REST session serves otherwise. */
+  private registrySession: EventStreamsClient | undefined;
   private transportSender: Sender | undefined;
   private outboxSender: OutboxSender | undefined;
   private kafka: (TopicAdmin & ClusterAdmin) | undefined;
@@ -111,6 +135,23 @@ export class EndpointResources {
       buildClientOptions(this.init.options, this.init.credentials, this.init.proxy),
     );
     return this.session;
+  }
+
+  /**
+   * The Confluent-compatible registry Avro over Kafka and the consumer use: at `registryUrl` (its
+   * own session), else the REST session's `{url}/confluent`; undefined when neither URL is set.
+   * Throws for an unusable config.
+   */
+  registry(): ConfluentRegistryClient | undefined {
+    this.check();
+    const { options, credentials, proxy } = this.init;
+    if (options.registryUrl) {
+      this.registrySession ??= new EventStreamsClient(
+        buildRegistryClientOptions(options, credentials, proxy)!,
+      );
+      return this.registrySession.confluent;
+    }
+    return options.url ? this.client().confluent : undefined;
   }
 
   /** What producers send through: the outbox when it is on, else the transport itself. */
@@ -175,11 +216,13 @@ export class EndpointResources {
     const outbox = this.outboxSender;
     const transport = this.transportSender;
     const session = this.session;
+    const registrySession = this.registrySession;
     const kafka = this.kafka;
     await attempt(outbox && (() => outbox.close({ deadlineMs: left() })));
     await attempt(transport && (() => transport.close({ deadlineMs: left() })));
     await Promise.all([
       attempt(session && (() => session.close({ deadlineMs: left() }))),
+      attempt(registrySession && (() => registrySession.close({ deadlineMs: left() }))),
       attempt(kafka && (() => kafka.close())),
     ]);
     if (errors.length > 0) throw errors[0];
@@ -193,6 +236,7 @@ export class EndpointResources {
         options: this.init.options,
         credentials: this.init.credentials,
         client: () => this.client(),
+        registry: () => this.registry(),
       }),
       this.metrics,
     );

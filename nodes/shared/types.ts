@@ -8,6 +8,7 @@ import type { SchemaNodeOptions } from './schema-options';
 import type { Node, NodeDef } from 'node-red';
 
 import type { EventStreamsClient } from '../../lib/client';
+import type { ConfluentRegistryClient } from '../../lib/confluent-registry';
 import type { ClusterAdmin, KafkaClientConfig, TopicAdmin } from '../../lib/types';
 import type { Outbox } from '../../lib/outbox';
 import type { Sender } from '../../lib/sender';
@@ -28,6 +29,13 @@ export interface EndpointOptions {
   url: string;
   /** Admin REST base URL (`kafka_admin_url`); blank means `url`. */
   adminUrl: string;
+  /**
+   * Confluent-compatible schema registry API for Avro over the Kafka transport and the consumer:
+   * IBM `{kafka_http_url}/confluent`, Apicurio `…/apis/ccompat/v7`, Confluent, Redpanda, the local
+   * endpoint's `/confluent`. Blank means `{url}/confluent` when `url` is set. Optional: flows
+   * saved before it load unchanged.
+   */
+  registryUrl?: string;
   flavour: 'v1' | 'v2';
   authMode: AuthMode;
   /** IAM token URL for `iam`; blank means IBM Cloud's. */
@@ -94,6 +102,11 @@ export interface EndpointNode extends Node<EndpointCredentials> {
   getSender(): Sender;
   /** The shared Kafka-protocol topic admin, created on first use. */
   getKafkaAdmin(): TopicAdmin & ClusterAdmin;
+  /**
+   * The Confluent-compatible schema registry (Avro over Kafka, the consumer's `avro` format), or
+   * undefined when the endpoint has neither a registry URL nor a REST URL. Throws like getClient.
+   */
+  getRegistry?(): ConfluentRegistryClient | undefined;
   /** The Kafka-protocol connection (brokers, TLS, SASL) for a node's own Kafka client (the consumer). */
   getKafkaConfig?(): KafkaClientConfig;
   /** Milliseconds user nodes may wait for in-flight work on close. */
@@ -169,7 +182,7 @@ export interface ConsumerNodeOptions {
   groupId: string;
   /** Where a group without committed offsets starts. */
   start: 'earliest' | 'latest';
-  valueFormat: 'auto' | 'string' | 'buffer' | 'json';
+  valueFormat: 'auto' | 'string' | 'buffer' | 'json' | 'avro';
   /** `delivered`: handled once the wired nodes received the msg; `complete`: once they called done(). */
   ack: 'delivered' | 'complete';
   /** `auto`: commit on a timer and at stop; `manual`: only when a msg asks. */

@@ -17,8 +17,8 @@ import path from 'node:path';
 
 import type { Locator, Page } from 'playwright-core';
 
-import { startLocalEndpoint, type LocalEndpoint } from '../../lib/local/server';
-import { Client } from '../local/util';
+import { startLocalEndpoint, type LocalEndpoint } from '../../gateway/server';
+import { Client } from '../gateway/util';
 import { waitFor } from '../support/wait';
 import {
   chromiumAvailable,

@@ -17,7 +17,7 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { request } from 'undici';
 
-import { startLocalEndpoint, type LocalEndpoint } from '../../lib/local/server';
+import { startLocalEndpoint, type LocalEndpoint } from '../../gateway/server';
 import { waitFor } from '../support/wait';
 import {
   chromiumAvailable,

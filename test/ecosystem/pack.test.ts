@@ -40,7 +40,7 @@ const EXAMPLES = readdirSync(path.join(ROOT, 'examples'))
  * they point at TypeScript sources the package does not ship.
  */
 const ALLOWED =
-  /^(package\.json|README\.md|LICENSE|resources\/editor\.js|examples\/\d\d - [^/]+\.json|dist\/lib\/[\w/-]+\.(js|d\.ts)|dist\/nodes\/[\w/.-]+\.(js|d\.ts|html|json|svg))$/;
+  /^(package\.json|README\.md|LICENSE|resources\/editor\.js|examples\/\d\d - [^/]+\.json|dist\/index\.(js|d\.ts)|dist\/(lib|gateway)\/[\w/-]+\.(js|d\.ts)|dist\/nodes\/[\w/.-]+\.(js|d\.ts|html|json|svg))$/;
 
 interface PackResult {
   filename: string;
@@ -220,9 +220,19 @@ describe(`npm pack (installed into Node-RED ${NODE_RED_VERSION})`, function () {
       const names = Object.keys(api).sort();
       let deep = 'reachable';
       try { require(${JSON.stringify(`${PKG.name}/dist/lib/client.js`)}); } catch (e) { deep = e.code; }
-      console.log(JSON.stringify({ names, deep, version: require(${JSON.stringify(`${PKG.name}/package.json`)}).version }));`;
+      const gateway = Object.keys(require(${JSON.stringify(`${PKG.name}/gateway`)})).sort();
+      const kit = typeof require(${JSON.stringify(`${PKG.name}/server-kit`)}).kafkaKit().KafkaTopicAdmin;
+      console.log(JSON.stringify({ names, deep, gateway, kit, version: require(${JSON.stringify(`${PKG.name}/package.json`)}).version }));`;
     const { stdout } = await run(process.execPath, ['-e', probe], { cwd: userDir });
-    const surface = JSON.parse(stdout) as { names: string[]; deep: string; version: string };
+    const surface = JSON.parse(stdout) as {
+      names: string[];
+      deep: string;
+      gateway: string[];
+      kit: string;
+      version: string;
+    };
+    assert.deepEqual(surface.gateway, ['startLocalEndpoint'], 'the ./gateway subpath');
+    assert.equal(surface.kit, 'function', 'the ./server-kit subpath');
     for (const name of [
       'EventStreamsClient',
       'createTopicAdmin',

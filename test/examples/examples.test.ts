@@ -14,9 +14,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-import { startLocalEndpoint, type LocalEndpoint } from '../../lib/local';
+import { startLocalEndpoint, type LocalEndpoint } from '../../gateway';
 import { sharedEndpointNode, SHARED_ENDPOINT_ID } from '../../scripts/demo-flow';
-import type { LocalEndpointOptions, StoredRecord } from '../../lib/local/types';
+import type { LocalEndpointOptions, StoredRecord } from '../../gateway/types';
 import {
   NODE_RED_DIR,
   TAB,

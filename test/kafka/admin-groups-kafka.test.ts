@@ -14,7 +14,7 @@ import type { Admin, Consumer, Producer } from 'kafkajs';
 
 import { EventStreamsClient } from '../../lib/client';
 import { KafkaTopicAdmin } from '../../lib/kafka-admin';
-import { type LocalEndpoint, startLocalEndpoint } from '../../lib/local/server';
+import { type LocalEndpoint, startLocalEndpoint } from '../../gateway/server';
 import type { ClusterAdmin, GroupDetail } from '../../lib/types';
 import {
   ENDPOINT_KEY as KEY,

@@ -9,8 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Admin } from 'kafkajs';
 import { Agent } from 'undici';
-import { startLocalEndpoint, type LocalEndpoint } from '../../lib/local/server';
-import type { KafkaBackend } from '../../lib/local/kafka-backend';
+import { startLocalEndpoint, type LocalEndpoint } from '../../gateway/server';
+import type { KafkaBackend } from '../../gateway/kafka-backend';
 import {
   ENDPOINT_KEY as KEY,
   kafkaClient,

@@ -18,7 +18,7 @@ import type { Admin, Producer } from 'kafkajs';
 
 import { readFileSync } from 'node:fs';
 
-import { startLocalEndpoint, type LocalEndpoint } from '../../lib/local';
+import { startLocalEndpoint, type LocalEndpoint } from '../../gateway';
 import consumerNode from '../../nodes/event-streams-consumer';
 import { LOCAL_SASL_USER } from '../../scripts/kafka';
 import { kafkaClient, kafkaOrSkip, uniqueTopic, type KafkaHandle } from '../support/kafka';

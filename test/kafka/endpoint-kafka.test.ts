@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import type { Admin } from 'kafkajs';
 import { Agent, request } from 'undici';
-import { startLocalEndpoint, type LocalEndpoint } from '../../lib/local/server';
+import { startLocalEndpoint, type LocalEndpoint } from '../../gateway/server';
 import {
   ENDPOINT_KEY as KEY,
   kafkaClient,

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Admin } from 'kafkajs';
 import { isEventStreamsError } from '../../lib/errors';
-import { KafkaBackend } from '../../lib/local/kafka-backend';
-import { partitionForKey } from '../../lib/local/partitioner';
-import type { RecordToStore } from '../../lib/local/types';
+import { KafkaBackend } from '../../gateway/kafka-backend';
+import { partitionForKey } from '../../gateway/partitioner';
+import type { RecordToStore } from '../../gateway/types';
 import {
   countRecords,
   kafkaClient,

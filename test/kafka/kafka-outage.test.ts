@@ -11,8 +11,8 @@ import * as path from 'node:path';
 import type { Admin } from 'kafkajs';
 import { Agent } from 'undici';
 import { isEventStreamsError } from '../../lib/errors';
-import { KafkaBackend } from '../../lib/local/kafka-backend';
-import { startLocalEndpoint, type LocalEndpoint } from '../../lib/local/server';
+import { KafkaBackend } from '../../gateway/kafka-backend';
+import { startLocalEndpoint, type LocalEndpoint } from '../../gateway/server';
 import {
   ENDPOINT_KEY,
   countRecords,

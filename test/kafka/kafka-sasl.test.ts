@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { isEventStreamsError, type EventStreamsError } from '../../lib/errors';
 import { KafkaTopicAdmin } from '../../lib/kafka-admin';
-import { KafkaBackend } from '../../lib/local/kafka-backend';
+import { KafkaBackend } from '../../gateway/kafka-backend';
 import { LOCAL_SASL_USER } from '../../scripts/kafka';
 import { kafkaOrSkip, readAll, uniqueTopic, type KafkaHandle } from '../support/kafka';
 

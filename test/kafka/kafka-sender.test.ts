@@ -21,8 +21,8 @@ import {
   type KafkaProducerPort,
   type KafkaSenderOptions,
 } from '../../lib/kafka-sender';
-import { ensureLocalCertificates, issueCertificate } from '../../lib/local/certs';
-import { startLocalEndpoint, type LocalEndpoint } from '../../lib/local/server';
+import { ensureLocalCertificates, issueCertificate } from '../../gateway/certs';
+import { startLocalEndpoint, type LocalEndpoint } from '../../gateway/server';
 import type { KafkaClientConfig } from '../../lib/types';
 import { buildKafkaClientConfig } from '../../nodes/shared/kafka-config';
 import { normalizeEndpointOptions } from '../../nodes/shared/endpoint-config';

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Admin } from 'kafkajs';
 import { Agent, request } from 'undici';
-import { startLocalEndpoint, type LocalEndpoint } from '../../lib/local/server';
+import { startLocalEndpoint, type LocalEndpoint } from '../../gateway/server';
 import { parseMetrics } from '../support/metrics';
 import {
   ENDPOINT_KEY as KEY,

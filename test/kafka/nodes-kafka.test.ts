@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import type { Admin } from 'kafkajs';
 import { ConfigResourceTypes } from 'kafkajs';
 
-import { partitionForKey } from '../../lib/local/partitioner';
+import { partitionForKey } from '../../gateway/partitioner';
 import {
   countRecords,
   ENDPOINT_KEY as KEY,

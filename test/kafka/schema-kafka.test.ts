@@ -12,8 +12,8 @@ import https from 'node:https';
 import { SchemaRegistry as ConfluentRegistry } from '@kafkajs/confluent-schema-registry';
 
 import { EventStreamsClient } from '../../lib/client';
-import { SCHEMAS_TOPIC } from '../../lib/local/registry-store';
-import { type LocalEndpoint, startLocalEndpoint } from '../../lib/local/server';
+import { SCHEMAS_TOPIC } from '../../gateway/registry-store';
+import { type LocalEndpoint, startLocalEndpoint } from '../../gateway/server';
 import {
   ENDPOINT_KEY as KEY,
   kafkaClient,
@@ -22,7 +22,7 @@ import {
   readAll,
   uniqueTopic,
 } from '../support/kafka';
-import { removeDir, tempDir } from '../local/util';
+import { removeDir, tempDir } from '../gateway/util';
 
 const READING = {
   type: 'record',

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { EventStreamsClient } from '../../lib/client';
-import { type LocalEndpoint, startLocalEndpoint } from '../../lib/local/server';
+import { type LocalEndpoint, startLocalEndpoint } from '../../gateway/server';
 import type { ClientOptions, ProduceResult } from '../../lib/types';
 import { waitFor } from '../support/wait';
 

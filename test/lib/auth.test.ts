@@ -5,7 +5,7 @@ import { inspect } from 'node:util';
 
 import { EventStreamsClient } from '../../lib/client';
 import type { EventStreamsError } from '../../lib/errors';
-import { toPkcs12 } from '../../lib/local/certs';
+import { toPkcs12 } from '../../gateway/certs';
 import type { ClientOptions } from '../../lib/types';
 import {
   type RecordedRequest,

@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 
 import { EventStreamsClient } from '../../lib/client';
-import { type LocalEndpoint, startLocalEndpoint } from '../../lib/local/server';
-import { removeDir, tempDir } from '../local/util';
+import { type LocalEndpoint, startLocalEndpoint } from '../../gateway/server';
+import { removeDir, tempDir } from '../gateway/util';
 
 const KEY = 'confluent-client-test-key-0123';
 
@@ -64,6 +64,31 @@ describe('Confluent-compatible registry client (lib/confluent-registry)', functi
     assert.equal(latest.version, 2);
     assert.equal(latest.id, second.id);
     assert.equal((await c.getVersion(subject, 1)).id, id);
+  });
+
+  it("idFor (the Kafka producer's lookup): registers once for many concurrent asks, finds a registered schema, refuses an incompatible one", async () => {
+    const s = `idfor-${Date.now()}-value`;
+    const text = JSON.stringify(v1);
+    const ids = await Promise.all(Array.from({ length: 20 }, () => client.confluent.idFor(s, text)));
+    assert.equal(new Set(ids).size, 1);
+    assert.deepEqual(await client.confluent.listVersions(s), [1]);
+    // Another client (empty cache) finds the registered schema by lookup.
+    const other = new EventStreamsClient({
+      url: ep.url,
+      auth: { mode: 'bearer', apiKey: KEY },
+      tls: { ca: ep.caPem! },
+      retry: { retries: 1, initialDelayMs: 5, maxDelayMs: 10 },
+    });
+    try {
+      assert.equal(await other.confluent.idFor(s, text), ids[0]);
+      await other.confluent.setCompatibility('BACKWARD', s);
+      await assert.rejects(other.confluent.idFor(s, JSON.stringify(breaking)), {
+        code: 'SCHEMA_INCOMPATIBLE',
+      });
+    } finally {
+      await other.close();
+    }
+    assert.deepEqual(await client.confluent.listVersions(s), [1]);
   });
 
   it('answers SCHEMA_NOT_FOUND for an unregistered schema or id, and refuses bad input before any request', async () => {

@@ -10,7 +10,7 @@ import {
   DEFAULT_MAX_KEY_BYTES,
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_MAX_URI_BYTES,
-} from '../../lib/local/limits';
+} from '../../gateway/limits';
 import { DEFAULT_RETRY } from '../../lib/retry';
 import { MAX_CLOSE_TIMEOUT_MS, normalizeEndpointOptions } from '../../nodes/shared/endpoint-config';
 import { README, readmeDefaultsTable, renderDefaultsTable } from '../../scripts/defaults-table';

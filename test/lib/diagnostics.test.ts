@@ -18,7 +18,7 @@ import {
   type ProduceRetryMessage,
   type ProduceStartMessage,
 } from '../../lib/diagnostics';
-import { type LocalEndpoint, startLocalEndpoint } from '../../lib/local/server';
+import { type LocalEndpoint, startLocalEndpoint } from '../../gateway/server';
 
 const KEY = 'diagnostics-key-0123456789';
 

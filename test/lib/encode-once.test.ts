@@ -12,7 +12,7 @@ import path from 'node:path';
 
 import { EventStreamsClient } from '../../lib/client';
 import { DEFAULT_LIMITS, encodeRecord } from '../../lib/encode';
-import { type LocalEndpoint, startLocalEndpoint } from '../../lib/local/server';
+import { type LocalEndpoint, startLocalEndpoint } from '../../gateway/server';
 import { Outbox } from '../../lib/outbox';
 import type { ApiFlavour, ClientOptions, ProduceResult } from '../../lib/types';
 

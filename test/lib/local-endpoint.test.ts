@@ -10,7 +10,7 @@ import path from 'node:path';
 
 import { EventStreamsClient } from '../../lib/client';
 import type { EventStreamsError } from '../../lib/errors';
-import { type LocalEndpoint, startLocalEndpoint } from '../../lib/local/server';
+import { type LocalEndpoint, startLocalEndpoint } from '../../gateway/server';
 import type { ClientOptions } from '../../lib/types';
 
 const KEY = 'local-endpoint-client-key-0123456789';

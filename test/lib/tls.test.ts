@@ -4,7 +4,7 @@ import net from 'node:net';
 
 import { EventStreamsClient } from '../../lib/client';
 import type { EventStreamsError, TlsError } from '../../lib/errors';
-import { generateCa, issueCertificate } from '../../lib/local/certs';
+import { generateCa, issueCertificate } from '../../gateway/certs';
 import { splitPemCertificates } from '../../lib/tls';
 import type { ClientOptions } from '../../lib/types';
 import { reply, startHttpsServer, type TestServer, testPki, v1Success } from '../support/https-server';

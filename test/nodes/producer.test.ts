@@ -9,7 +9,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { inspect } from 'node:util';
 
-import { issueCertificate, toPkcs12 } from '../../lib/local/certs';
+import { issueCertificate, toPkcs12 } from '../../gateway/certs';
 import type { EndpointNode } from '../../nodes/shared/types';
 import {
   TAB,

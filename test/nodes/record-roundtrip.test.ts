@@ -12,9 +12,9 @@ import path from 'node:path';
 
 import avro from 'avsc';
 
-import type { StoredRecord } from '../../lib/local/types';
+import type { StoredRecord } from '../../gateway/types';
 import { CONTENT_TYPES } from '../../nodes/shared/record';
-import { Client } from '../local/util';
+import { Client } from '../gateway/util';
 import {
   TAB,
   allNodes,

@@ -10,7 +10,7 @@ import avro from 'avsc';
 
 import type { ProduceRecord } from '../../lib/types';
 import { applySchemaOptions, schemaDefaults } from '../../nodes/shared/schema-options';
-import { Client } from '../local/util';
+import { Client } from '../gateway/util';
 import {
   TAB,
   allNodes,

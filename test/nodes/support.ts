@@ -11,8 +11,8 @@ import { inspect } from 'node:util';
 
 import rawHelper from 'node-red-node-test-helper';
 
-import { startLocalEndpoint, type LocalEndpoint } from '../../lib/local/server';
-import type { LocalEndpointOptions } from '../../lib/local/types';
+import { startLocalEndpoint, type LocalEndpoint } from '../../gateway/server';
+import type { LocalEndpointOptions } from '../../gateway/types';
 import endpointNode from '../../nodes/event-streams-endpoint';
 import producerNode from '../../nodes/event-streams-producer';
 import topicAdminNode from '../../nodes/event-streams-topic-admin';

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 
-import type { MemoryBackend } from '../../lib/local/memory-backend';
+import type { MemoryBackend } from '../../gateway/memory-backend';
 import {
   TAB,
   allNodes,

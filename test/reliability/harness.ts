@@ -16,10 +16,10 @@ const { hooks } = require('@node-red/util') as {
   hooks: { add(id: string, fn: (ev: CompleteEvent) => void): void; remove(id: string): void };
 };
 
-import { ensureLocalCertificates } from '../../lib/local/certs';
-import type { MemoryBackend } from '../../lib/local/memory-backend';
-import { startLocalEndpoint, type LocalEndpoint } from '../../lib/local/server';
-import type { LocalEndpointOptions, StoredRecord } from '../../lib/local/types';
+import { ensureLocalCertificates } from '../../gateway/certs';
+import type { MemoryBackend } from '../../gateway/memory-backend';
+import { startLocalEndpoint, type LocalEndpoint } from '../../gateway/server';
+import type { LocalEndpointOptions, StoredRecord } from '../../gateway/types';
 import { rootCode } from '../../nodes/shared/status';
 
 interface CompleteEvent {

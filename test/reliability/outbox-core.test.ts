@@ -25,8 +25,8 @@ import { Agent, request } from 'undici';
 
 import { EventStreamsClient } from '../../lib/client';
 import { BadRequestError, RetriesExhaustedError, UnavailableError, ValidationError } from '../../lib/errors';
-import type { MemoryBackend } from '../../lib/local/memory-backend';
-import type { Backend, StoredRecord } from '../../lib/local/types';
+import type { MemoryBackend } from '../../gateway/memory-backend';
+import type { Backend, StoredRecord } from '../../gateway/types';
 import { Outbox, outboxDisposition } from '../../lib/outbox';
 import { storeRecord } from '../../lib/record-codec';
 import { Spool } from '../../lib/spool';
@@ -100,7 +100,7 @@ async function startChildEndpoint(stateDir: string): Promise<{
   records(topic: string): Promise<StoredRecord[]>;
   stop(): Promise<void>;
 }> {
-  const cli = path.resolve(__dirname, '..', '..', 'lib', 'local', 'cli.js');
+  const cli = path.resolve(__dirname, '..', '..', 'gateway', 'cli.js');
   const child = spawn(
     process.execPath,
     [cli, '--port', '0', '--dev', '--state-dir', stateDir, '--api-key', API_KEY, '--topic', `${TOPIC}:3`],

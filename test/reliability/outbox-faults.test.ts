@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { EventStreamsClient } from '../../lib/client';
-import type { StoredRecord } from '../../lib/local/types';
+import type { StoredRecord } from '../../gateway/types';
 import { OUTBOX_ACK_BACKLOG, Outbox } from '../../lib/outbox';
 import { storeRecord } from '../../lib/record-codec';
 import { Spool } from '../../lib/spool';

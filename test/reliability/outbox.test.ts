@@ -21,7 +21,7 @@ import path from 'node:path';
 
 import { request } from 'undici';
 
-import type { StoredRecord } from '../../lib/local/types';
+import type { StoredRecord } from '../../gateway/types';
 import { storeRecord } from '../../lib/record-codec';
 import { Spool } from '../../lib/spool';
 import { allNodes, helper } from '../nodes/support';

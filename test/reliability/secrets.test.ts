@@ -16,8 +16,8 @@ import { inspect } from 'node:util';
 
 import { Agent, request } from 'undici';
 
-import { generateCa, issueCertificate } from '../../lib/local/certs';
-import { TokenStore } from '../../lib/local/iam';
+import { generateCa, issueCertificate } from '../../gateway/certs';
+import { TokenStore } from '../../gateway/iam';
 import { normalizeEndpointOptions } from '../../nodes/shared/endpoint-config';
 import { allNodes, helper, startTestEndpoint, type TestEndpoint } from '../nodes/support';
 import { waitFor } from '../support/wait';
@@ -272,7 +272,7 @@ describe('reliability: secrets and access', function () {
     }
   });
 
-  // FAILS until lib/local/auth.ts checks for a presented certificate: Node reports
+  // FAILS until gateway/auth.ts checks for a presented certificate: Node reports
   // socket.authorized === true on a resumed TLS 1.3 session even when the client never sent a
   // certificate (node's VerifyPeerCertificate treats "no cert + session reused" as X509_V_OK), so
   // an unauthenticated client whose first request got 401 is let in on its next connection

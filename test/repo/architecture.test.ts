@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * ARCHITECTURE.md is the newcomer's map: every path it names in backticks must exist. A path
- * under lib/, nodes/, test/, scripts/, bench/, resources/ or examples/ is checked as written (a
+ * under lib/, gateway/, nodes/, test/, scripts/, bench/, resources/ or examples/ is checked as written (a
  * `*` matches within one folder level, `<placeholder>` tokens are skipped); a bare file name
  * (`client.ts`, `routes/admin.ts`) must be the end of some file's path in those folders.
  */
@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
-const TOP = ['lib', 'nodes', 'test', 'scripts', 'bench', 'resources', 'examples'];
+const TOP = ['lib', 'gateway', 'nodes', 'test', 'scripts', 'bench', 'resources', 'examples'];
 /** Generated at build time, so absent from a fresh clone's source tree but named on purpose. */
 const GENERATED = new Set(['resources/editor.js', 'resources/']);
 

@@ -14,7 +14,7 @@ import path from 'node:path';
 
 import { request } from 'undici';
 
-import { startLocalEndpoint, type LocalEndpoint } from '../../lib/local/server';
+import { startLocalEndpoint, type LocalEndpoint } from '../../gateway/server';
 import { startNodeRed, type NodeRedProcess } from '../browser/runtime';
 import { reply, startHttpsServer, testPki, type TestServer } from '../support/https-server';
 

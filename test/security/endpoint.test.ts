@@ -9,10 +9,10 @@ import tls from 'node:tls';
 
 import { Agent, request } from 'undici';
 
-import { validateFaults } from '../../lib/local/faults';
-import { type LocalEndpoint, startLocalEndpoint } from '../../lib/local/server';
-import type { LocalEndpointOptions } from '../../lib/local/types';
-import { Client, removeDir, tempDir } from '../local/util';
+import { validateFaults } from '../../gateway/faults';
+import { type LocalEndpoint, startLocalEndpoint } from '../../gateway/server';
+import type { LocalEndpointOptions } from '../../gateway/types';
+import { Client, removeDir, tempDir } from '../gateway/util';
 
 const MANAGER = 'manager-key-0123456789abcdef';
 const WRITER = 'writer-key-0123456789abcdef';

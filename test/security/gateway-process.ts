@@ -7,8 +7,8 @@
  */
 import fs from 'node:fs';
 
-import { startLocalEndpoint } from '../../lib/local/server';
-import type { LocalEndpointOptions } from '../../lib/local/types';
+import { startLocalEndpoint } from '../../gateway/server';
+import type { LocalEndpointOptions } from '../../gateway/types';
 
 // `@<file>`: options too large for the command line (a thousand topics).
 const arg = process.argv[2] ?? '{}';

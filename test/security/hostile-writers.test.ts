@@ -16,10 +16,10 @@ import { Agent, request } from 'undici';
 
 import { EventStreamsClient } from '../../lib/client';
 import { isEventStreamsError } from '../../lib/errors';
-import { type LocalEndpoint, startLocalEndpoint } from '../../lib/local/server';
-import type { LocalEndpointOptions } from '../../lib/local/types';
+import { type LocalEndpoint, startLocalEndpoint } from '../../gateway/server';
+import type { LocalEndpointOptions } from '../../gateway/types';
 import { waitFor } from '../support/wait';
-import { Client, removeDir, tempDir } from '../local/util';
+import { Client, removeDir, tempDir } from '../gateway/util';
 
 const MANAGER = 'hostile-manager-key-0123456789';
 const WRITER = 'hostile-writer-key-0123456789';

@@ -12,9 +12,9 @@ import https from 'node:https';
 
 import { SchemaRegistry as ConfluentRegistry } from '@kafkajs/confluent-schema-registry';
 
-import { type LocalEndpoint, startLocalEndpoint } from '../../lib/local/server';
+import { type LocalEndpoint, startLocalEndpoint } from '../../gateway/server';
 import { kafkaOrSkip, readAll, uniqueTopic, type KafkaHandle } from '../support/kafka';
-import { Client, removeDir, tempDir } from '../local/util';
+import { Client, removeDir, tempDir } from '../gateway/util';
 
 const MANAGER = 'cluster-manager-key-0123456789';
 const WRITER = 'cluster-writer-key-0123456789';

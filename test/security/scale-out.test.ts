@@ -8,9 +8,9 @@
  */
 import assert from 'node:assert/strict';
 
-import { type LocalEndpoint, startLocalEndpoint } from '../../lib/local/server';
+import { type LocalEndpoint, startLocalEndpoint } from '../../gateway/server';
 import { kafkaOrSkip, readAll, uniqueTopic, type KafkaHandle } from '../support/kafka';
-import { Client, removeDir, tempDir } from '../local/util';
+import { Client, removeDir, tempDir } from '../gateway/util';
 
 const MANAGER = 'scale-out-manager-key-0123456789';
 const WRITER = 'scale-out-writer-key-0123456789';

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * A tiny HTTPS server for client tests that need status codes, body shapes, certificates or
- * timing the local endpoint does not produce. Certificates come from lib/local/certs.ts with a CA
+ * timing the local endpoint does not produce. Certificates come from gateway/certs.ts with a CA
  * generated for the test run; clients verify against it (verification stays on).
  */
 import type { IncomingHttpHeaders } from 'node:http';
@@ -9,7 +9,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { ServerResponse } from 'node:http';
 
-import { generateCa, issueCertificate, type KeyPairPem } from '../../lib/local/certs';
+import { generateCa, issueCertificate, type KeyPairPem } from '../../gateway/certs';
 
 export interface RecordedRequest {
   method: string;
