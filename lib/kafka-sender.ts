@@ -90,6 +90,15 @@ export interface KafkaProducerPort {
   disconnect(): Promise<void>;
 }
 
+/** The message handed to kafkajs; `chosen` is where its partitioner put it. */
+interface PortMessage {
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, Buffer | Buffer[]> | undefined;
+  timestamp: string;
+  chosen: number;
+}
+
 let kafkajsModule: typeof KafkaJs | undefined;
 function kafkajs(): typeof KafkaJs {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -107,11 +116,28 @@ export function kafkajsProducerPort(
   options: { idempotent: boolean; log?: (line: string) => void },
 ): KafkaProducerPort {
   const k = kafkajs();
-  const chosen = new WeakMap<object, number>();
   const inner = k.Partitioners.DefaultPartitioner();
+  // The partition each record went to is written on the message kafkajs was given (our own copy),
+  // not kept in a WeakMap: a weak entry per record is costly for the garbage collector. A keyed
+  // record's partition depends only on its key bytes and the partition count, so a run of records
+  // with the same key Buffer (see keyBytes) skips the murmur2 hash.
+  let lastKey: Buffer | null = null;
+  let lastCount = -1;
+  let lastPartition = 0;
   const partitioner: KafkaJs.ICustomPartitioner = () => (args) => {
-    const p = inner(args);
-    chosen.set(args.message, p);
+    const message = args.message as PortMessage;
+    const key = message.key;
+    let p: number;
+    if (key !== null && key === lastKey && args.partitionMetadata.length === lastCount) p = lastPartition;
+    else {
+      p = inner(args);
+      if (Buffer.isBuffer(key)) {
+        lastKey = key;
+        lastCount = args.partitionMetadata.length;
+        lastPartition = p;
+      }
+    }
+    message.chosen = p;
     return p;
   };
   // Few, quick kafkajs retries inside one attempt; the sender's own policy does the rest.
@@ -129,35 +155,39 @@ export function kafkajsProducerPort(
   return {
     connect: () => producer.connect(),
     async send(batches, { compression }) {
+      let stamp = NaN;
+      let stampText = '';
       const messages = batches.map((b) =>
-        b.records.map((r): KafkaJs.Message => ({
-          key: r.key,
-          value: r.value,
-          ...(r.headers ? { headers: r.headers } : {}),
-          timestamp: String(r.timestamp),
-        })),
+        b.records.map((r): PortMessage => {
+          // Records accepted in the same millisecond share one timestamp string.
+          if (r.timestamp !== stamp) {
+            stamp = r.timestamp;
+            stampText = String(stamp);
+          }
+          return { key: r.key, value: r.value, headers: r.headers, timestamp: stampText, chosen: 0 };
+        }),
       );
       const meta = await producer.sendBatch({
         acks: -1,
         compression: compression === 'gzip' ? k.CompressionTypes.GZIP : k.CompressionTypes.None,
         topicMessages: batches.map((b, i) => ({ topic: b.topic, messages: messages[i]! })),
       });
-      const base = new Map<string, { offset: number; appendTime: number }>();
-      for (const m of meta) {
-        base.set(`${m.partition}\0${m.topicName}`, {
-          offset: Number(m.baseOffset ?? m.offset),
-          appendTime: Number(m.logAppendTime ?? -1),
-        });
-      }
       return batches.map((b, i) => {
-        const next = new Map<number, number>();
+        // Per partition of this topic: the base offset, then the next record's offset.
+        const at = new Map<number, { offset: number; appendTime: number }>();
+        for (const m of meta) {
+          if (m.topicName !== b.topic) continue;
+          at.set(m.partition, {
+            offset: Number(m.baseOffset ?? m.offset),
+            appendTime: Number(m.logAppendTime ?? -1),
+          });
+        }
         return messages[i]!.map((msg) => {
-          const partition = chosen.get(msg) ?? 0;
-          const at = base.get(`${partition}\0${b.topic}`);
-          const n = next.get(partition) ?? 0;
-          next.set(partition, n + 1);
-          const out: KafkaWriteResult = { partition, offset: at === undefined ? -1 : at.offset + n };
-          if (at !== undefined && at.appendTime >= 0) out.logAppendTime = at.appendTime;
+          const partition = msg.chosen;
+          const base = at.get(partition);
+          if (base === undefined) return { partition, offset: -1 };
+          const out: KafkaWriteResult = { partition, offset: base.offset++ };
+          if (base.appendTime >= 0) out.logAppendTime = base.appendTime;
           return out;
         });
       });
@@ -324,24 +354,9 @@ export function toKafkaRecord(
   }
   const headers = headersOf(record.headers);
   const timestamp = Date.now();
-  const finish = (key: Buffer | null, value: Buffer): KafkaWireRecord => {
-    if (key !== null && key.length > limits.maxKeyBytes) {
-      throw new ValidationError(
-        `The record key is ${key.length} bytes; the limit is ${limits.maxKeyBytes}.`,
-        'KEY_TOO_LARGE',
-      );
-    }
-    if (value.length > limits.maxValueBytes) {
-      throw new ValidationError(
-        `The record value is ${value.length} bytes; the limit is ${limits.maxValueBytes}.`,
-        'VALUE_TOO_LARGE',
-      );
-    }
-    return { key, value, timestamp, ...(headers ? { headers } : {}) };
-  };
   if (record.valueSchema === undefined && record.keySchema === undefined) {
-    const key = record.key === undefined || record.key === null ? null : bytesOf(record.key, 'key');
-    return finish(key, valueBytes(record.value));
+    const key = record.key === undefined || record.key === null ? null : keyBytes(record.key);
+    return checked(limits, key, valueBytes(record.value), timestamp, headers);
   }
   return (async () => {
     const key =
@@ -349,13 +364,52 @@ export function toKafkaRecord(
         ? await avroBytes(topic, record.keySchema, record.key, 'key', resolveId)
         : record.key === undefined || record.key === null
           ? null
-          : bytesOf(record.key, 'key');
+          : keyBytes(record.key);
     const value =
       record.valueSchema !== undefined
         ? await avroBytes(topic, record.valueSchema, record.value, 'value', resolveId)
         : valueBytes(record.value);
-    return finish(key, value);
+    return checked(limits, key, value, timestamp, headers);
   })();
+}
+
+function checked(
+  limits: RecordLimits,
+  key: Buffer | null,
+  value: Buffer,
+  timestamp: number,
+  headers: Record<string, Buffer | Buffer[]> | undefined,
+): KafkaWireRecord {
+  if (key !== null && key.length > limits.maxKeyBytes) {
+    throw new ValidationError(
+      `The record key is ${key.length} bytes; the limit is ${limits.maxKeyBytes}.`,
+      'KEY_TOO_LARGE',
+    );
+  }
+  if (value.length > limits.maxValueBytes) {
+    throw new ValidationError(
+      `The record value is ${value.length} bytes; the limit is ${limits.maxValueBytes}.`,
+      'VALUE_TOO_LARGE',
+    );
+  }
+  return headers ? { key, value, timestamp, headers } : { key, value, timestamp };
+}
+
+/**
+ * The last text key's bytes. Records of one key usually come in runs; sharing one Buffer saves
+ * an allocation per record and lets the partitioner skip hashing it again. Nothing writes to a
+ * key Buffer after encoding (kafkajs copies it into the request).
+ */
+let lastKeyText: string | undefined;
+let lastKeyBytes: Buffer | undefined;
+function keyBytes(key: unknown): Buffer {
+  if (typeof key === 'string' && key === lastKeyText) return lastKeyBytes!;
+  const b = bytesOf(key, 'key');
+  if (typeof key === 'string') {
+    lastKeyText = key;
+    lastKeyBytes = b;
+  }
+  return b;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -395,6 +449,21 @@ interface Job {
 }
 
 const DEFAULT_BATCH_BYTES = 1024 * 1024;
+
+/** A batch's jobs by topic, in first-seen order; one topic (the usual case) needs no map. */
+function byTopic(jobs: Job[]): Array<{ topic: string; jobs: Job[] }> {
+  const first = jobs[0]!.topic;
+  let i = 1;
+  while (i < jobs.length && jobs[i]!.topic === first) i++;
+  if (i === jobs.length) return [{ topic: first, jobs }];
+  const map = new Map<string, Job[]>();
+  for (const j of jobs) {
+    const list = map.get(j.topic);
+    if (list) list.push(j);
+    else map.set(j.topic, [j]);
+  }
+  return [...map].map(([topic, list]) => ({ topic, jobs: list }));
+}
 
 export class KafkaSender implements Sender {
   readonly transport = 'kafka' as const;
@@ -613,20 +682,17 @@ export class KafkaSender implements Sender {
       for (const j of live) j.attempts++;
       try {
         await this.connect();
-        const byTopic = new Map<string, Job[]>();
-        for (const j of live) {
-          const list = byTopic.get(j.topic);
-          if (list) list.push(j);
-          else byTopic.set(j.topic, [j]);
-        }
-        const groups = [...byTopic.entries()];
+        const groups = byTopic(live);
         const results = await this.port.send(
-          groups.map(([topic, jobs]) => ({ topic, records: jobs.map((j) => j.wire!) })),
+          groups.map(({ topic, jobs }) => ({ topic, records: jobs.map((j) => j.wire!) })),
           { compression: this.compression },
         );
-        groups.forEach(([topic, jobs], gi) => {
-          jobs.forEach((j, ri) => {
-            const r = results[gi]?.[ri];
+        for (let gi = 0; gi < groups.length; gi++) {
+          const { topic, jobs } = groups[gi]!;
+          const rs = results[gi];
+          for (let ri = 0; ri < jobs.length; ri++) {
+            const j = jobs[ri]!;
+            const r = rs?.[ri];
             const out: ProduceResult = { topic, attempts: j.attempts, bytes: wireBytes(j.wire!) };
             if (r !== undefined) {
               out.partition = r.partition;
@@ -635,8 +701,8 @@ export class KafkaSender implements Sender {
             }
             this.counters.delivered++;
             this.settle(j, undefined, out);
-          });
-        });
+          }
+        }
         this.lastError = undefined;
         break;
       } catch (raw) {
