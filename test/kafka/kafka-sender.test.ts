@@ -5,7 +5,7 @@
  * that arrive while a send is in flight, gzip, the error model for broker refusals; then a second
  * broker with TLS listeners as IBM Event Streams has them: SASL_SSL with PLAIN (`token` + API
  * key), SCRAM-SHA-512 and OAUTHBEARER (RS256 JWTs from the local endpoint's IAM, validated by the
- * broker through the endpoint's JWKS), and SSL with client certificates.
+ * broker through the endpoint's JWKS), and SSL with client certificates; the consumer over each of them.
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
@@ -34,6 +34,8 @@ import {
   type KafkaInstance,
 } from '../../scripts/kafka';
 import { kafkaClient, kafkaOrSkip, readAll, uniqueTopic, type KafkaHandle } from '../support/kafka';
+import { waitFor } from '../support/wait';
+import { EventStreamsConsumer } from '../../lib/consumer';
 
 async function rejection(p: Promise<unknown>): Promise<EventStreamsError> {
   return p.then(
@@ -388,6 +390,57 @@ describe('KafkaSender over TLS and SASL_SSL (real Kafka with TLS listeners)', fu
   it('mutual TLS on the SSL listener with a client certificate from the CA', async function () {
     this.timeout(60_000);
     await sendAndRead(tlsSender({ brokers: broker.sslBrokers!, ssl: { ca: caPem, ...client } }), 'over mTLS');
+  });
+
+  it('the consumer reads over every secured listener: PLAIN, SCRAM-SHA-512, OAUTHBEARER (IAM) and mutual TLS', async function () {
+    this.timeout(180_000);
+    // The consumer node builds its kafkajs client from the same endpoint config as the producer
+    // (buildKafkaClientConfig); each mechanism must reach the records, not only produce them.
+    const ctopic = uniqueTopic('ks-tls-consume');
+    await admin.createTopics({ topics: [{ topic: ctopic, numPartitions: 1 }], waitForLeaders: true });
+    const producer = tlsSender(nodeConfig('plain'));
+    await producer.send(ctopic, { key: 'k', value: 'secured-0' });
+    const configs: Array<[string, KafkaClientConfig]> = [
+      ['PLAIN', nodeConfig('plain')],
+      [
+        'SCRAM-SHA-512',
+        {
+          brokers: broker.saslSslBrokers!,
+          ssl: { ca: caPem },
+          sasl: { mechanism: 'scram-sha-512', ...LOCAL_SASL_USER },
+        },
+      ],
+      ['OAUTHBEARER', nodeConfig('oauthbearer', endpoint.iamUrl)],
+      ['mTLS', { brokers: broker.sslBrokers!, ssl: { ca: caPem, ...client } }],
+    ];
+    for (const [name, kafka] of configs) {
+      const seen: string[] = [];
+      const consumer = new EventStreamsConsumer(
+        {
+          kafka,
+          groupId: uniqueTopic(`g-${name}`),
+          topics: ctopic,
+          fromBeginning: true,
+          valueFormat: 'string',
+          maxInFlight: 10,
+          commitIntervalMs: 1000,
+          manualCommit: false,
+          lagIntervalMs: 0,
+        },
+        (record, settle) => {
+          seen.push(String(record.value));
+          settle();
+        },
+      );
+      try {
+        await consumer.start();
+        await waitFor(() => seen.includes('secured-0'), `the record read over ${name}`, {
+          timeoutMs: 60_000,
+        });
+      } finally {
+        await consumer.close(5000);
+      }
+    }
   });
 
   it('wrong password → AUTHENTICATION_FAILED, secret-free; wrong CA → TLS_FAILED; Test connection says which', async function () {
