@@ -723,12 +723,44 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
       await launch();
     },
     freeze: async () => {
-      if (pid) process.kill(pid, 'SIGSTOP');
+      if (!pid) return;
+      process.kill(pid, 'SIGSTOP');
+      await waitUntilStopped(pid);
     },
     thaw: async () => {
       if (pid) process.kill(pid, 'SIGCONT');
     },
   };
+}
+
+/**
+ * SIGSTOP is queued, not instant: each of the JVM's threads stops when the kernel next gets to it,
+ * and on a busy machine a request can still be answered in between. Wait until every thread of the
+ * process reads as stopped (Linux /proc); elsewhere, or if it never does, after 5 s at most.
+ */
+async function waitUntilStopped(pid: number): Promise<void> {
+  const deadline = Date.now() + 5000;
+  const taskDir = `/proc/${pid}/task`;
+  while (Date.now() < deadline) {
+    let threads: string[];
+    try {
+      threads = fs.readdirSync(taskDir);
+    } catch {
+      return; // no /proc, or the process is gone
+    }
+    const running = threads.some((tid) => {
+      try {
+        // The state is the field after the parenthesised command name.
+        const stat = fs.readFileSync(`${taskDir}/${tid}/stat`, 'utf8');
+        const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+        return state !== 'T' && state !== 't';
+      } catch {
+        return false; // the thread ended
+      }
+    });
+    if (!running) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
