@@ -35,7 +35,7 @@ import {
 import { secretsOf, toKafkaConfig } from './kafka-admin';
 import { finalError, nextRetryDelay, resolveRetryPolicy, type RetryPolicy } from './retry';
 import { type AvroFormat, normaliseFormat, parseSchema, schemaText, subjectFor, toAvroValue } from './schema';
-import type { Sender, SendOptions } from './sender';
+import { notify, type Receipt, type Sender, type SendOptions, sendBySubmit } from './sender';
 import type {
   ClientStats,
   CloseOptions,
@@ -56,7 +56,13 @@ import { describeType, isWellFormedString, validateTopicName } from './validate'
 /** A record as the Kafka protocol carries it. */
 export interface KafkaWireRecord {
   key: Buffer | null;
-  value: Buffer | null;
+  /**
+   * Bytes, or well-formed text that kafkajs writes as UTF-8 straight into its request: a JSON or
+   * text value then costs no Buffer of its own and no copy.
+   */
+  value: Buffer | string | null;
+  /** Key, value and header bytes (what the metrics count), measured once. */
+  bytes: number;
   /** Names may repeat (an array value); order within a name is kept. */
   headers?: Record<string, Buffer | Buffer[]>;
   /** CreateTime, ms since the epoch. */
@@ -93,7 +99,7 @@ export interface KafkaProducerPort {
 /** The message handed to kafkajs; `chosen` is where its partitioner put it. */
 interface PortMessage {
   key: Buffer | null;
-  value: Buffer | null;
+  value: Buffer | string | null;
   headers: Record<string, Buffer | Buffer[]> | undefined;
   timestamp: string;
   chosen: number;
@@ -232,15 +238,21 @@ function bytesOf(v: unknown, what: 'key' | 'value' | 'header'): Buffer {
   );
 }
 
-function valueBytes(value: unknown): Buffer {
+/** The value as kafkajs takes it: bytes as they are, text (checked) and JSON as strings. */
+function valueData(value: unknown): Buffer | string {
   if (value === undefined) throw new ValidationError('The record has no value.', 'INVALID_VALUE');
   if (value === null) {
     throw new ValidationError('The record value is null; tombstones are not supported.', 'INVALID_VALUE');
   }
-  if (typeof value === 'string' || value instanceof Uint8Array) return bytesOf(value, 'value');
-  if (typeof value === 'number' || typeof value === 'boolean') return Buffer.from(String(value), 'utf8');
+  if (typeof value === 'string') {
+    if (!isWellFormedString(value)) return bytesOf(value, 'value'); // throws, with the reason
+    return value;
+  }
+  if (value instanceof Uint8Array) return bytesOf(value, 'value');
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   let text: string | undefined;
   try {
+    // JSON.stringify escapes unpaired surrogates, so its text is always well-formed.
     text = JSON.stringify(value);
   } catch {
     text = undefined;
@@ -251,7 +263,7 @@ function valueBytes(value: unknown): Buffer {
       'INVALID_VALUE',
     );
   }
-  return Buffer.from(text, 'utf8');
+  return text;
 }
 
 function headersOf(headers: RecordHeaders | undefined): Record<string, Buffer | Buffer[]> | undefined {
@@ -286,15 +298,13 @@ function headersOf(headers: RecordHeaders | undefined): Record<string, Buffer | 
   return Object.keys(out).length > 0 ? { ...out } : undefined;
 }
 
-/** Value, key and header bytes of a record as it goes to the broker (what the metrics count). */
-function wireBytes(w: KafkaWireRecord): number {
-  let n = (w.key?.length ?? 0) + (w.value?.length ?? 0);
-  if (w.headers) {
-    for (const name in w.headers) {
-      const v = w.headers[name]!;
-      if (Array.isArray(v)) for (const b of v) n += name.length + b.length;
-      else n += name.length + v.length;
-    }
+/** Header names and values as they go to the broker (what the metrics count). */
+function headerBytes(headers: Record<string, Buffer | Buffer[]>): number {
+  let n = 0;
+  for (const name in headers) {
+    const v = headers[name]!;
+    if (Array.isArray(v)) for (const b of v) n += name.length + b.length;
+    else n += name.length + v.length;
   }
   return n;
 }
@@ -356,7 +366,7 @@ export function toKafkaRecord(
   const timestamp = Date.now();
   if (record.valueSchema === undefined && record.keySchema === undefined) {
     const key = record.key === undefined || record.key === null ? null : keyBytes(record.key);
-    return checked(limits, key, valueBytes(record.value), timestamp, headers);
+    return checked(limits, key, valueData(record.value), timestamp, headers);
   }
   return (async () => {
     const key =
@@ -368,7 +378,7 @@ export function toKafkaRecord(
     const value =
       record.valueSchema !== undefined
         ? await avroBytes(topic, record.valueSchema, record.value, 'value', resolveId)
-        : valueBytes(record.value);
+        : valueData(record.value);
     return checked(limits, key, value, timestamp, headers);
   })();
 }
@@ -376,23 +386,27 @@ export function toKafkaRecord(
 function checked(
   limits: RecordLimits,
   key: Buffer | null,
-  value: Buffer,
+  value: Buffer | string,
   timestamp: number,
   headers: Record<string, Buffer | Buffer[]> | undefined,
 ): KafkaWireRecord {
+  const valueLength = typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.length;
   if (key !== null && key.length > limits.maxKeyBytes) {
     throw new ValidationError(
       `The record key is ${key.length} bytes; the limit is ${limits.maxKeyBytes}.`,
       'KEY_TOO_LARGE',
     );
   }
-  if (value.length > limits.maxValueBytes) {
+  if (valueLength > limits.maxValueBytes) {
     throw new ValidationError(
-      `The record value is ${value.length} bytes; the limit is ${limits.maxValueBytes}.`,
+      `The record value is ${valueLength} bytes; the limit is ${limits.maxValueBytes}.`,
       'VALUE_TOO_LARGE',
     );
   }
-  return headers ? { key, value, timestamp, headers } : { key, value, timestamp };
+  const bytes = (key?.length ?? 0) + valueLength;
+  return headers
+    ? { key, value, timestamp, headers, bytes: bytes + headerBytes(headers) }
+    : { key, value, timestamp, bytes };
 }
 
 /**
@@ -442,8 +456,8 @@ interface Job {
   signal: AbortSignal | undefined;
   /** SendOptions.once: the caller (the outbox) retries; only kafkajs's own quick retries apply. */
   once: boolean;
-  resolve: (r: ProduceResult) => void;
-  reject: (e: EventStreamsError) => void;
+  receipt: Receipt<unknown>;
+  ctx: unknown;
   failed: EventStreamsError | undefined;
   settled: boolean;
 }
@@ -487,6 +501,8 @@ export class KafkaSender implements Sender {
   private connecting: Promise<void> | undefined;
   private connected = false;
   private scheduled = false;
+  /** The last topic name that passed validation (records of one topic come in runs). */
+  private lastTopic: string | undefined;
   /** Ends a retry wait early (close). */
   private readonly wakers = new Set<() => void>();
   private readonly idle: Array<() => void> = [];
@@ -527,62 +543,75 @@ export class KafkaSender implements Sender {
       );
   }
 
-  send(topic: string, record: ProduceRecord, options: SendOptions = {}): Promise<ProduceResult> {
-    return new Promise<ProduceResult>((resolve, reject) => {
-      const job: Job = {
-        topic,
-        wire: undefined,
-        bytes: 0,
-        attempts: 0,
-        signal: options.signal,
-        once: options.once === true,
-        resolve,
-        reject,
-        failed: undefined,
-        settled: false,
-      };
-      if (this.closed) {
-        job.reject(new ClosedError('The Kafka sender is closed.', { topic }));
+  send(topic: string, record: ProduceRecord, options?: SendOptions): Promise<ProduceResult> {
+    return sendBySubmit(this, topic, record, options);
+  }
+
+  submit<C>(
+    topic: string,
+    record: ProduceRecord,
+    options: SendOptions | undefined,
+    receipt: Receipt<C>,
+    ctx: C,
+  ): void {
+    const job: Job = {
+      topic,
+      wire: undefined,
+      bytes: 0,
+      attempts: 0,
+      signal: options?.signal,
+      once: options?.once === true,
+      receipt: receipt as Receipt<unknown>,
+      ctx,
+      failed: undefined,
+      settled: false,
+    };
+    if (this.closed) {
+      job.settled = true;
+      notify(receipt, ctx, new ClosedError('The Kafka sender is closed.', { topic }), undefined);
+      return;
+    }
+    try {
+      if (topic !== this.lastTopic) {
+        validateTopicName(topic);
+        this.lastTopic = topic;
+      }
+      if (this.queue.length - this.head >= this.maxQueued) {
+        throw new QueueFullError(`The send queue is full (${this.maxQueued} records).`, { topic });
+      }
+      const wire = toKafkaRecord(topic, record, this.limits, this.schemaIds);
+      if (wire instanceof Promise) {
+        // Holds its place in the queue while the schema id is looked up, so order is kept.
+        this.enqueue(job, 0);
+        wire.then(
+          (w) => {
+            if (job.settled) return;
+            job.wire = w;
+            this.account(job, w);
+            this.schedule();
+          },
+          (err: unknown) => {
+            job.failed = fromKafka(err, { topic, secrets: this.secrets });
+            this.schedule();
+          },
+        );
         return;
       }
-      try {
-        validateTopicName(topic);
-        if (this.queue.length - this.head >= this.maxQueued) {
-          throw new QueueFullError(`The send queue is full (${this.maxQueued} records).`, { topic });
-        }
-        const wire = toKafkaRecord(topic, record, this.limits, this.schemaIds);
-        if (wire instanceof Promise) {
-          // Holds its place in the queue while the schema id is looked up, so order is kept.
-          this.enqueue(job, 0);
-          wire.then(
-            (w) => {
-              if (job.settled) return;
-              job.wire = w;
-              this.account(job, w);
-              this.schedule();
-            },
-            (err: unknown) => {
-              job.failed = fromKafka(err, { topic, secrets: this.secrets });
-              this.schedule();
-            },
-          );
-          return;
-        }
-        this.enqueue(job, 0);
-        job.wire = wire;
-        this.account(job, wire);
-        if (this.queuedBytes > this.maxQueuedBytes && this.queue.length - this.head > 1) {
-          this.queue.pop();
-          this.queuedBytes -= job.bytes;
-          throw new QueueFullError(`The send queue is full (${this.maxQueuedBytes} bytes).`, { topic });
-        }
-        this.schedule();
-      } catch (err) {
-        job.settled = true;
-        this.counters.failed++;
-        job.reject(fromKafka(err, { topic, secrets: this.secrets }));
+      this.enqueue(job, 0);
+      job.wire = wire;
+      this.account(job, wire);
+      if (this.queuedBytes > this.maxQueuedBytes && this.queue.length - this.head > 1) {
+        this.queue.pop();
+        this.queuedBytes -= job.bytes;
+        throw new QueueFullError(`The send queue is full (${this.maxQueuedBytes} bytes).`, { topic });
       }
-    });
+      this.schedule();
+    } catch (err) {
+      // Refused before it was queued: not an attempt, so no `attempts` on the error.
+      job.settled = true;
+      this.counters.failed++;
+      notify(receipt, ctx, fromKafka(err, { topic, secrets: this.secrets }), undefined);
+    }
   }
 
   private enqueue(job: Job, bytes: number): void {
@@ -591,7 +620,7 @@ export class KafkaSender implements Sender {
   }
 
   private account(job: Job, wire: KafkaWireRecord): void {
-    job.bytes = (wire.key?.length ?? 0) + (wire.value?.length ?? 0) + 64;
+    job.bytes = wire.bytes + 64;
     this.queuedBytes += job.bytes;
   }
 
@@ -693,7 +722,7 @@ export class KafkaSender implements Sender {
           for (let ri = 0; ri < jobs.length; ri++) {
             const j = jobs[ri]!;
             const r = rs?.[ri];
-            const out: ProduceResult = { topic, attempts: j.attempts, bytes: wireBytes(j.wire!) };
+            const out: ProduceResult = { topic, attempts: j.attempts, bytes: j.wire!.bytes };
             if (r !== undefined) {
               out.partition = r.partition;
               if (r.offset >= 0) out.offset = r.offset;
@@ -760,8 +789,8 @@ export class KafkaSender implements Sender {
     if (err !== undefined) {
       if (err.attempts === undefined) err.attempts = job.attempts;
       if (err.code !== 'WITHDRAWN' && err.code !== 'CLOSED') this.counters.failed++;
-      job.reject(err);
-    } else job.resolve(result!);
+    }
+    notify(job.receipt, job.ctx, err, result);
   }
 
   withdraw(signal: AbortSignal): number {

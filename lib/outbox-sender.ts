@@ -8,7 +8,7 @@
  */
 import { ClosedError } from './errors';
 import type { Outbox } from './outbox';
-import type { Backlog, SendOptions, Sender } from './sender';
+import { type Backlog, type Receipt, type SendOptions, type Sender, submitBySend } from './sender';
 import type { ClientStats, CloseOptions, ConnectionCheck, ProduceRecord, ProduceResult } from './types';
 
 export class OutboxSender implements Sender {
@@ -42,6 +42,17 @@ export class OutboxSender implements Sender {
       const listener = { delivered: resolve, dropped: reject };
       this.ready.then((o) => o.enqueue(topic, record, listener)).then(() => options?.onStored?.(), reject);
     });
+  }
+
+  /** Not the hot path: a stored record already cost a disk write. */
+  submit<C>(
+    topic: string,
+    record: ProduceRecord,
+    options: SendOptions | undefined,
+    receipt: Receipt<C>,
+    ctx: C,
+  ): void {
+    submitBySend(this, topic, record, options, receipt, ctx);
   }
 
   /** Nothing to take back: a stored record is the outbox's, and the next instance is told by it. */

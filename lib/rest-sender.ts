@@ -42,7 +42,7 @@ import { orderKeyOf } from './record-codec';
 import { finalError, nextRetryDelay, type RetryPolicy } from './retry';
 import { needsSchemaText } from './schema';
 import type { SchemaRegistryClient } from './schema-registry';
-import type { SendOptions, Sender } from './sender';
+import { notify, type Receipt, type SendOptions, type Sender, sendBySubmit, submitBySend } from './sender';
 import { type HttpResponse, mapTransportError, type Transport } from './transport';
 import type {
   ApiFlavour,
@@ -100,8 +100,8 @@ class Job implements FlowJob {
   constructor(
     readonly topic: string,
     readonly req: EncodedRequest,
-    readonly resolve: (r: ProduceResult) => void,
-    readonly reject: (e: EventStreamsError) => void,
+    readonly receipt: Receipt<unknown>,
+    readonly ctx: unknown,
     readonly signal: AbortSignal | undefined,
   ) {
     this.bytes = req.bytes;
@@ -222,17 +222,36 @@ export class RestSender implements Sender {
    * the final error of the request (with `attempts`; RetriesExhaustedError when retries ran out).
    */
   send(topic: string, record: ProduceRecord, options?: SendOptions): Promise<ProduceResult> {
+    return sendBySubmit(this, topic, record, options);
+  }
+
+  /** {@link send} without a promise: see {@link Receipt}. */
+  submit<C>(
+    topic: string,
+    record: ProduceRecord,
+    options: SendOptions | undefined,
+    receipt: Receipt<C>,
+    ctx: C,
+  ): void {
     if (this.closing) {
-      return Promise.reject(
-        new ClosedError('The client is closed; the record was not sent.', { topic: String(topic) }),
-      );
+      const err = new ClosedError('The client is closed; the record was not sent.', { topic: String(topic) });
+      notify(receipt, ctx, err, undefined);
+      return;
     }
     // v2 sends Avro schemas inline: a schema named by registry id is fetched (cached) first.
     if (
       this.flavour === 'v2' &&
       (needsSchemaText(record?.valueSchema) || needsSchemaText(record?.keySchema))
     ) {
-      return this.produceAfterSchemaFetch(topic, record, options);
+      submitBySend(
+        { send: () => this.produceAfterSchemaFetch(topic, record, options) },
+        topic,
+        record,
+        options,
+        receipt,
+        ctx,
+      );
+      return;
     }
     let req: EncodedRequest;
     try {
@@ -243,37 +262,36 @@ export class RestSender implements Sender {
       }
       req = encodeRecord(this.flavour, this.basePath, topic, record, this.limits);
     } catch (err) {
-      return Promise.reject(err);
+      notify(receipt, ctx, err as EventStreamsError, undefined);
+      return;
     }
     const signal = options?.signal;
     if (signal?.aborted) {
-      return Promise.reject(
-        new AbortedError('The record was aborted before it was sent.', { topic, attempts: 0 }),
-      );
+      const err = new AbortedError('The record was aborted before it was sent.', { topic, attempts: 0 });
+      notify(receipt, ctx, err, undefined);
+      return;
     }
-    return new Promise<ProduceResult>((resolve, reject) => {
-      const job = new Job(topic, req, resolve, reject, signal);
-      if (options?.once === true) job.once = true;
-      if (produceStart.hasSubscribers || produceEnd.hasSubscribers) this.publishStart(job);
-      try {
-        const key = this.orderByKey ? orderKeyOf(topic, record.key) : undefined;
-        if (key !== undefined && this.chains.has(key)) {
-          this.chainBehind(key, job);
-        } else {
-          this.checkChainedBound(job);
-          this.flow.submit(job);
-          if (key !== undefined && job.phase !== 'done') {
-            job.chainKey = key;
-            this.chains.set(key, { head: job, tail: job });
-          }
+    const job = new Job(topic, req, receipt as Receipt<unknown>, ctx, signal);
+    if (options?.once === true) job.once = true;
+    if (produceStart.hasSubscribers || produceEnd.hasSubscribers) this.publishStart(job);
+    try {
+      const key = this.orderByKey ? orderKeyOf(topic, record.key) : undefined;
+      if (key !== undefined && this.chains.has(key)) {
+        this.chainBehind(key, job);
+      } else {
+        this.checkChainedBound(job);
+        this.flow.submit(job);
+        if (key !== undefined && job.phase !== 'done') {
+          job.chainKey = key;
+          this.chains.set(key, { head: job, tail: job });
         }
-      } catch (err) {
-        if (job.id !== 0) this.publishEnd(job, err as EventStreamsError);
-        reject(err as EventStreamsError);
-        return;
       }
-      if (signal !== undefined && job.phase !== 'done') this.watchSignal(signal, job);
-    });
+    } catch (err) {
+      if (job.id !== 0) this.publishEnd(job, err as EventStreamsError);
+      notify(receipt, ctx, err as EventStreamsError, undefined);
+      return;
+    }
+    if (signal !== undefined && job.phase !== 'done') this.watchSignal(signal, job);
   }
 
   /**
@@ -748,11 +766,10 @@ export class RestSender implements Sender {
     if (job.id !== 0) this.publishEnd(job, err, result);
     if (err !== undefined) {
       if (err.code !== 'WITHDRAWN') this.failed++;
-      job.reject(err);
     } else {
       this.delivered++;
-      job.resolve(result as ProduceResult);
     }
+    notify(job.receipt, job.ctx, err, result);
   }
 
   private publishStart(job: Job): void {

@@ -8,6 +8,21 @@
 import type { EventStreamsError } from './errors';
 import type { ClientStats, CloseOptions, ConnectionCheck, ProduceRecord, ProduceResult } from './types';
 
+/**
+ * Where a sender reports one record's outcome without a promise: one receipt object per caller,
+ * and the record's own context handed back, so that a record on the hot path costs no promise,
+ * no closure and no microtask per layer (the node, the metrics decorator, the transport). At
+ * 50,000 records a second those were a measurable share of the producer node's CPU and garbage.
+ *
+ * A receipt may be called before `submit` returns (a record refused at once).
+ */
+export interface Receipt<C> {
+  delivered(ctx: C, result: ProduceResult): void;
+  failed(ctx: C, err: EventStreamsError): void;
+  /** Only a durable decorator (the outbox) calls it: see {@link SendOptions.onStored}. */
+  stored?(ctx: C): void;
+}
+
 export interface SendOptions {
   /** Aborting takes the record back if it is not on the wire yet (see {@link Sender.withdraw}). */
   signal?: AbortSignal;
@@ -42,6 +57,17 @@ export interface Sender {
   readonly transport: 'rest' | 'kafka';
   send(topic: string, record: ProduceRecord, options?: SendOptions): Promise<ProduceResult>;
   /**
+   * `send` without the promise: the outcome goes to `receipt` with `ctx`, exactly once
+   * (`stored` first, for a durable decorator). `options.onStored` is not used; `receipt.stored` is.
+   */
+  submit<C>(
+    topic: string,
+    record: ProduceRecord,
+    options: SendOptions | undefined,
+    receipt: Receipt<C>,
+    ctx: C,
+  ): void;
+  /**
    * Rejects with code CLOSED every record sent with `signal` that is not on the wire yet, so that
    * a redeploy can hand it to the next instance; returns how many were taken back.
    */
@@ -61,3 +87,66 @@ export interface Sender {
 
 /** The failure a {@link Sender} rejects with. */
 export type SendError = EventStreamsError;
+
+interface Pending {
+  resolve: (r: ProduceResult) => void;
+  reject: (e: EventStreamsError) => void;
+  onStored: (() => void) | undefined;
+}
+
+const TO_PROMISE: Receipt<Pending> = {
+  delivered: (p, result) => p.resolve(result),
+  failed: (p, err) => p.reject(err),
+  stored: (p) => p.onStored?.(),
+};
+
+/** `send` for a sender whose primitive is `submit`: the one place a receipt becomes a promise. */
+export function sendBySubmit(
+  sender: Pick<Sender, 'submit'>,
+  topic: string,
+  record: ProduceRecord,
+  options: SendOptions | undefined,
+): Promise<ProduceResult> {
+  return new Promise<ProduceResult>((resolve, reject) => {
+    sender.submit(topic, record, options, TO_PROMISE, { resolve, reject, onStored: options?.onStored });
+  });
+}
+
+/** `submit` for a sender whose primitive is `send` (the outbox): the promise's outcome to the receipt. */
+export function submitBySend<C>(
+  sender: Pick<Sender, 'send'>,
+  topic: string,
+  record: ProduceRecord,
+  options: SendOptions | undefined,
+  receipt: Receipt<C>,
+  ctx: C,
+): void {
+  const stored = receipt.stored;
+  sender
+    .send(topic, record, stored ? { ...options, onStored: () => stored.call(receipt, ctx) } : options)
+    .then(
+      (result) => receipt.delivered(ctx, result),
+      (err: EventStreamsError) => receipt.failed(ctx, err),
+    );
+}
+
+/**
+ * Calls a receipt from inside a sender. A receipt that throws is its caller's bug; it is thrown
+ * again on its own tick (an uncaught exception, as from any callback) instead of breaking the
+ * sender's loop halfway through a batch.
+ */
+export function notify<C>(
+  receipt: Receipt<C>,
+  ctx: C,
+  err: EventStreamsError | undefined,
+  result: ProduceResult | undefined,
+): void {
+  try {
+    if (err !== undefined) receipt.failed(ctx, err);
+    else receipt.delivered(ctx, result!);
+  } catch (thrown) {
+    queueMicrotask(() => {
+      throw thrown;
+    });
+  }
+}

@@ -15,7 +15,7 @@ import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeStatus } from '
 
 import { PRODUCER_CHOICE_DEFAULTS } from '../lib/defaults';
 import { ClosedError, ValidationError } from '../lib/errors';
-import type { Sender } from '../lib/sender';
+import type { Receipt, Sender } from '../lib/sender';
 import type { ProduceRecord, ProduceResult } from '../lib/types';
 import { adopt, expireUnadopted, park } from './shared/handover';
 import {
@@ -186,6 +186,25 @@ export = function (RED: NodeAPI): void {
       }
     }
 
+    /**
+     * One receipt for every single-record message of this node (the item is its context): no
+     * promise or closure per message. After `stored` (the outbox) the input is complete and the
+     * outcome is a report through `output`.
+     */
+    const receipt: Receipt<Item> = {
+      delivered: (item, result) =>
+        item.stored ? reportStored(item.msg, { result }) : machine.outcome(item, { result }),
+      failed: (item, error) =>
+        item.stored ? reportStored(item.msg, { error }) : machine.outcome(item, { error }),
+      stored: (item) => {
+        item.stored = true;
+        const sender = currentSender();
+        if (sender) watchBacklog(sender);
+        machine.outcome(item, { spooled: true });
+      },
+    };
+    const sendOptions = { signal: abort.signal };
+
     /** Hands the record to the endpoint's sender; its outcome settles the item. */
     function dispatch(item: Item, record: ProduceRecord): void {
       let sender: Sender;
@@ -197,16 +216,7 @@ export = function (RED: NodeAPI): void {
         machine.outcome(item, { error });
         return;
       }
-      let stored = false;
-      const onStored = (): void => {
-        stored = true;
-        watchBacklog(sender);
-        machine.outcome(item, { spooled: true });
-      };
-      sender.send(item.topic, record, { signal: abort.signal, onStored }).then(
-        (result) => (stored ? reportStored(item.msg, { result }) : machine.outcome(item, { result })),
-        (error: unknown) => (stored ? reportStored(item.msg, { error }) : machine.outcome(item, { error })),
-      );
+      sender.submit(item.topic, record, sendOptions, receipt, item);
     }
 
     /**
@@ -288,28 +298,36 @@ export = function (RED: NodeAPI): void {
       }
     }
 
-    /** Synchronous for msg/str/json/env/flow/global so records keep their input order; JSONata is async. */
-    function evaluate(value: string, type: string, msg: NodeMessageInFlow): unknown {
-      if (type === 'none' || (type === 'msg' && !value)) return undefined;
-      // The defaults (msg.key, msg.headers) are plain property names: read them directly instead
-      // of letting Node-RED parse the property expression again for every message.
-      if (type === 'msg' && SIMPLE_PROPERTY.test(value)) return (msg as Record<string, unknown>)[value];
-      if (type === 'jsonata') {
-        return new Promise((resolve, reject) => {
-          RED.util.evaluateNodeProperty(value, type, node, msg, (err, result) =>
-            err ? reject(err) : resolve(result),
-          );
-        });
+    /**
+     * How a key or headers setting is read from a message, decided once per node. Synchronous for
+     * msg/str/json/env/flow/global so records keep their input order; JSONata is async. The
+     * defaults (msg.key, msg.headers) are plain property names: read directly instead of letting
+     * Node-RED parse the property expression again for every message.
+     */
+    function reader(value: string, type: string): (msg: NodeMessageInFlow) => unknown {
+      if (type === 'none' || (type === 'msg' && !value)) return () => undefined;
+      if (type === 'msg' && SIMPLE_PROPERTY.test(value)) {
+        return (msg) => (msg as Record<string, unknown>)[value];
       }
-      return RED.util.evaluateNodeProperty(value, type, node, msg);
+      if (type === 'jsonata') {
+        return (msg) =>
+          new Promise((resolve, reject) => {
+            RED.util.evaluateNodeProperty(value, type, node, msg, (err, result) =>
+              err ? reject(err) : resolve(result),
+            );
+          });
+      }
+      return (msg) => RED.util.evaluateNodeProperty(value, type, node, msg);
     }
+    const readKey = reader(keyValue, keyType);
+    const readHeaders = reader(headersValue, headersType);
 
     node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
       const item: Item = {
         msg: msg as unknown as Msg,
         topic: '',
         done,
-        send: hasOutput ? (m) => send(m as NodeMessage) : undefined,
+        send: hasOutput ? (send as (msg: Msg) => void) : undefined,
         settled: false,
       };
       machine.begin(item);
@@ -330,8 +348,8 @@ export = function (RED: NodeAPI): void {
           throw new ValidationError(RED._(`${TYPE}.errors.no-topic`), 'INVALID_TOPIC');
         }
         item.topic = topic;
-        const keyRaw = evaluate(keyValue, keyType, msg);
-        const headersRaw = evaluate(headersValue, headersType, msg);
+        const keyRaw = readKey(msg);
+        const headersRaw = readHeaders(msg);
         if (keyRaw instanceof Promise || headersRaw instanceof Promise) {
           Promise.all([keyRaw, headersRaw]).then(
             ([k, h]) => build(item, k, h, multi),

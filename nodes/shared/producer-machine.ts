@@ -38,6 +38,8 @@ export interface Item {
   /** The node's send for this message, or undefined when the node has no output. */
   send: ((msg: Msg) => void) | undefined;
   settled: boolean;
+  /** The outbox has it stored: the input is complete and the outcome follows as a report. */
+  stored?: boolean;
   /** Set on hand-over: the outcome is reported through the next instance. */
   route?: Route;
   /** The record as built, kept for a hand-over (the next instance sends it unchanged). */
