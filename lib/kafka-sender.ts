@@ -100,7 +100,7 @@ export interface KafkaProducerPort {
 interface PortMessage {
   key: Buffer | null;
   value: Buffer | string | null;
-  headers: Record<string, Buffer | Buffer[]> | undefined;
+  headers?: Record<string, Buffer | Buffer[]>;
   timestamp: string;
   chosen: number;
 }
@@ -170,7 +170,10 @@ export function kafkajsProducerPort(
             stamp = r.timestamp;
             stampText = String(stamp);
           }
-          return { key: r.key, value: r.value, headers: r.headers, timestamp: stampText, chosen: 0 };
+          // No `headers` property without headers: kafkajs copies every property of each message.
+          return r.headers
+            ? { key: r.key, value: r.value, headers: r.headers, timestamp: stampText, chosen: 0 }
+            : { key: r.key, value: r.value, timestamp: stampText, chosen: 0 };
         }),
       );
       const meta = await producer.sendBatch({

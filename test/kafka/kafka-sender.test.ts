@@ -23,7 +23,8 @@ import {
 } from '../../lib/kafka-sender';
 import { ensureLocalCertificates, issueCertificate } from '../../gateway/certs';
 import { startLocalEndpoint, type LocalEndpoint } from '../../gateway/server';
-import type { KafkaClientConfig } from '../../lib/types';
+import type { Receipt } from '../../lib/sender';
+import type { KafkaClientConfig, ProduceResult } from '../../lib/types';
 import { buildKafkaClientConfig } from '../../nodes/shared/kafka-config';
 import { normalizeEndpointOptions } from '../../nodes/shared/endpoint-config';
 import {
@@ -144,6 +145,55 @@ describe('KafkaSender (real Kafka)', function () {
       n,
     );
     assert.equal(s.stats().delivered, n);
+  });
+
+  it('submit: each record reported once, to its receipt, with its own context; a receipt that throws spoils nothing', async function () {
+    this.timeout(60_000);
+    const topic = uniqueTopic('ks-receipt');
+    await view.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    const s = sender();
+    const n = 300;
+    const seen = new Map<number, ProduceResult[]>();
+    const failures: Array<[number, EventStreamsError]> = [];
+    const receipt: Receipt<number> = {
+      delivered(i, result) {
+        seen.set(i, [...(seen.get(i) ?? []), result]);
+        // A bug in the caller, in the middle of a batch.
+        if (i === 7) throw new Error('receipt bug');
+      },
+      failed(i, err) {
+        failures.push([i, err]);
+      },
+    };
+    // The sender rethrows a receipt's exception on its own tick; mocha's handler would fail the test.
+    const mochas = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    const thrown: Error[] = [];
+    process.on('uncaughtException', (e) => thrown.push(e));
+    try {
+      for (let i = 0; i < n; i++) s.submit(topic, { key: 'k', value: { i } }, undefined, receipt, i);
+      // Refused at once, before it is queued: reported synchronously, once.
+      s.submit('bad topic!', { value: 'x' }, undefined, receipt, -1);
+      assert.equal(failures.length, 1);
+      assert.equal(failures[0]![0], -1);
+      assert.equal(failures[0]![1].code, 'INVALID_TOPIC');
+      await waitFor(() => seen.size === n, `${n} receipts`, { timeoutMs: 30_000 });
+      await waitFor(() => thrown.length === 1, 'the receipt bug thrown again');
+    } finally {
+      process.removeAllListeners('uncaughtException');
+      for (const l of mochas) process.on('uncaughtException', l);
+    }
+    assert.equal(thrown[0]!.message, 'receipt bug');
+    assert.equal(failures.length, 1);
+    for (let i = 0; i < n; i++) {
+      const rs = seen.get(i)!;
+      assert.equal(rs.length, 1, `record ${i} reported ${rs.length} times`);
+      // One partition: offsets in submit order, none skipped by the exception.
+      assert.equal(rs[0]!.offset, i);
+    }
+    // The sender goes on working.
+    const after = await s.send(topic, { value: 'after' });
+    assert.equal(after.offset, n);
   });
 
   it('gzip and a byte bound on batches still deliver every record', async function () {
