@@ -16,10 +16,7 @@
  */
 import { jsonTooDeep, MAX_BATCH_BODY, MAX_BATCH_RECORDS, MAX_JSON_DEPTH } from '../limits';
 import {
-  authenticate,
-  closeAfter,
   errorStatus,
-  mediaType,
   parseQuery,
   readRequestBody,
   type RequestContext,
@@ -29,37 +26,15 @@ import {
 } from '../http';
 import { SchemaProduceError, serializeAvroPart } from '../registry-produce';
 import type { RecordToStore } from '../types';
-import { type ParsedEnvelope, parseEnvelope, store, type Stored } from './produce';
+import { admitV2Produce, type ParsedEnvelope, parseEnvelope, store, type Stored } from './produce';
 
 type Result =
   | { status: 200; partition: number; offset: number; timestamp: number }
   | { status: number; error: { code: string; message: string; target?: { type: string; name: string } } };
 
 export function produceBatch(ctx: RequestContext, topic: string): void {
-  const { req, res, deps, query } = ctx;
-  // The same credentials as v2: a Bearer IAM token or API key.
-  const principal = authenticate(ctx, true);
-  if (typeof principal === 'string') {
-    closeAfter(res, req);
-    return v2Error(res, 401, 'unauthorized', 'A valid Bearer token is required', {
-      type: 'header',
-      name: 'Authorization',
-    });
-  }
-  if (!deps.auth.mayProduce(principal, topic)) {
-    closeAfter(res, req);
-    return v2Error(res, 403, 'forbidden', `Not authorized to produce to topic '${topic}'`, {
-      type: 'parameter',
-      name: 'topic_name',
-    });
-  }
-  if (mediaType(req.headers['content-type']) !== 'application/json') {
-    closeAfter(res, req);
-    return v2Error(res, 415, 'unsupported_media_type', 'Content-Type must be application/json', {
-      type: 'header',
-      name: 'Content-Type',
-    });
-  }
+  const { res, deps, query } = ctx;
+  if (admitV2Produce(ctx, topic) === undefined) return;
   const confluent = parseQuery(query).get('serializer') === 'confluent';
   readRequestBody(
     ctx,

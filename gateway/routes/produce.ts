@@ -9,6 +9,7 @@
 import type { ServerResponse } from 'node:http';
 
 import type { EventStreamsError } from '../../lib/server-kit';
+import type { Principal } from '../auth';
 import {
   authenticate,
   closeAfter,
@@ -27,7 +28,7 @@ import {
 } from '../http';
 import { jsonTooDeep, MAX_JSON_DEPTH, validTopicName } from '../limits';
 
-import { actorOf, SYSTEM_ACTOR } from '../registry';
+import { actorOf } from '../registry';
 import { type AvroPart, SchemaProduceError, serializeAvroPart, v1SchemaHeaders } from '../registry-produce';
 import type { RecordToStore, StoredAt } from '../types';
 
@@ -239,8 +240,14 @@ function produceError(
 
 // ---------------------------------------------------------------- REST Producer v2
 
-export function produceV2(ctx: RequestContext, topic: string): void {
-  const { req, res, deps, query } = ctx;
+/**
+ * What every v2 produce route (records, and the gateway's batch extension) checks before it reads
+ * the body, so that both refuse a request with the same status, error body and headers: a Bearer
+ * credential (401), produce permission on the topic (403), a JSON body (415). Answers the refusal
+ * itself and returns undefined; otherwise returns who is asking.
+ */
+export function admitV2Produce(ctx: RequestContext, topic: string): Principal | undefined {
+  const { req, res, deps } = ctx;
   const principal = authenticate(ctx, true);
   if (typeof principal === 'string') {
     closeAfter(res, req);
@@ -250,22 +257,32 @@ export function produceV2(ctx: RequestContext, topic: string): void {
         : principal === 'missing'
           ? 'Missing Authorization header'
           : 'Invalid or expired token';
-    return v2Error(res, 401, 'unauthorized', message, { type: 'header', name: 'Authorization' });
+    v2Error(res, 401, 'unauthorized', message, { type: 'header', name: 'Authorization' });
+    return undefined;
   }
   if (!deps.auth.mayProduce(principal, topic)) {
     closeAfter(res, req);
-    return v2Error(res, 403, 'forbidden', `Not authorized to produce to topic '${topic}'`, {
+    v2Error(res, 403, 'forbidden', `Not authorized to produce to topic '${topic}'`, {
       type: 'parameter',
       name: 'topic_name',
     });
+    return undefined;
   }
   if (mediaType(req.headers['content-type']) !== 'application/json') {
     closeAfter(res, req);
-    return v2Error(res, 415, 'unsupported_media_type', 'Content-Type must be application/json', {
+    v2Error(res, 415, 'unsupported_media_type', 'Content-Type must be application/json', {
       type: 'header',
       name: 'Content-Type',
     });
+    return undefined;
   }
+  return principal;
+}
+
+export function produceV2(ctx: RequestContext, topic: string): void {
+  const { res, deps, query } = ctx;
+  const principal = admitV2Produce(ctx, topic);
+  if (principal === undefined) return;
   const params = parseQuery(query);
   const confluent = params.get('serializer') === 'confluent';
   readRequestBody(
@@ -308,8 +325,7 @@ export function produceV2(ctx: RequestContext, topic: string): void {
           });
         }
         const { avroValue, avroKey, ...record } = parsed;
-        const who = authenticate(ctx, true);
-        const actor = typeof who === 'string' ? SYSTEM_ACTOR : actorOf(who);
+        const actor = actorOf(principal);
         deps.registry
           .then((registry) =>
             Promise.all([
