@@ -12,13 +12,13 @@ import { inspect } from 'node:util';
 import { issueCertificate, toPkcs12 } from '../../gateway/certs';
 import type { EndpointNode } from '../../nodes/shared/types';
 import {
-  TAB,
   allNodes,
   collect,
   coreNode,
   endpointConfig,
   helper,
   loggedText,
+  producerFlow,
   startTestEndpoint,
   uniqueTopic,
   type TestEndpoint,
@@ -66,28 +66,10 @@ describe('event-streams-producer', function () {
     return { cfg: { apiKey: API_KEY, ca: te.endpoint.caPem, ...extra } };
   }
 
-  /** A flow of config → producer → helper, with a Catch node feeding a second helper. */
-  function flow(
+  const flow = (
     cfg: Record<string, unknown> = {},
     producer: Record<string, unknown> = {},
-  ): Array<Record<string, unknown>> {
-    return [
-      TAB,
-      endpointConfig(te.endpoint, cfg),
-      {
-        id: 'p1',
-        z: 'tab1',
-        type: 'event-streams-producer',
-        endpoint: 'cfg',
-        topic: '',
-        wires: [['out']],
-        ...producer,
-      },
-      { id: 'out', z: 'tab1', type: 'helper' },
-      { id: 'c1', z: 'tab1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-      { id: 'caught', z: 'tab1', type: 'helper' },
-    ];
-  }
+  ): Array<Record<string, unknown>> => producerFlow(endpointConfig(te.endpoint, cfg), producer);
 
   for (const flavour of ['v1', 'v2'] as const) {
     it(`maps every payload type to the record value (${flavour})`, async () => {

@@ -14,7 +14,6 @@ import avro from 'avsc';
 
 import { Client } from '../gateway/util';
 import {
-  TAB,
   allNodes,
   collect,
   endpointConfig,
@@ -24,7 +23,16 @@ import {
   type TestEndpoint,
 } from './support';
 import { waitFor } from '../support/wait';
-import { bytesOf, DEVICE, type Flavour, HEADERS, type Path, READING, SHAPES } from './record-shapes';
+import {
+  bytesOf,
+  DEVICE,
+  type Flavour,
+  HEADERS,
+  type Path,
+  READING,
+  SHAPES,
+  shapesFlow,
+} from './record-shapes';
 
 const API_KEY = 'roundtrip-api-key-0123456789';
 describe('record round trip: every shape × every path → the same bytes in the topic', function () {
@@ -76,31 +84,7 @@ describe('record round trip: every shape × every path → the same bytes in the
       maxConnections: 1,
       ...(p === 'outbox' ? { outbox: true, outboxDir: `rt-${flavour}-${Date.now()}` } : {}),
     });
-    const producers = SHAPES.map((s, i) => ({
-      id: `p${i}`,
-      z: 'tab1',
-      type: 'event-streams-producer',
-      endpoint: 'cfg',
-      topic: topics[i],
-      contentType: s.contentType,
-      wires: [['out']],
-    }));
-    return [
-      TAB,
-      cfg,
-      ...producers,
-      {
-        id: 'blocker',
-        z: 'tab1',
-        type: 'event-streams-producer',
-        endpoint: 'cfg',
-        topic: topics.at(-1),
-        wires: [],
-      },
-      { id: 'out', z: 'tab1', type: 'helper' },
-      { id: 'c1', z: 'tab1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-      { id: 'caught', z: 'tab1', type: 'helper' },
-    ];
+    return shapesFlow(cfg, topics);
   }
 
   for (const flavour of ['v1', 'v2'] as const) {

@@ -17,6 +17,8 @@ import {
   collect,
   endpointConfig,
   helper,
+  outAndCatch,
+  producerFlow,
   startTestEndpoint,
   uniqueTopic,
   type TestEndpoint,
@@ -51,27 +53,10 @@ describe('schemas in flows', function () {
     await helper.unload();
   });
 
-  function flow(
-    cfg: Record<string, unknown>,
-    producer: Record<string, unknown>,
-  ): Array<Record<string, unknown>> {
-    return [
-      TAB,
-      endpointConfig(te.endpoint, cfg),
-      {
-        id: 'p1',
-        z: 'tab1',
-        type: 'event-streams-producer',
-        endpoint: 'cfg',
-        topic: '',
-        wires: [['out']],
-        ...producer,
-      },
-      { id: 'out', z: 'tab1', type: 'helper' },
-      { id: 'c1', z: 'tab1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-      { id: 'caught', z: 'tab1', type: 'helper' },
-    ];
-  }
+  const flow = (
+    cfg: Record<string, unknown> = {},
+    producer: Record<string, unknown> = {},
+  ): Array<Record<string, unknown>> => producerFlow(endpointConfig(te.endpoint, cfg), producer);
 
   it('v2: the producer sends Avro with a pasted schema; a mismatch reaches Catch naming the field, with no request', async () => {
     const topic = uniqueTopic('avro');
@@ -184,9 +169,7 @@ describe('schemas in flows', function () {
           operation: '',
           wires: [['out']],
         },
-        { id: 'out', z: 'tab1', type: 'helper' },
-        { id: 'c1', z: 'tab1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-        { id: 'caught', z: 'tab1', type: 'helper' },
+        ...outAndCatch(),
       ],
       { cfg: { apiKey: API_KEY, ca: te.endpoint.caPem } },
     );

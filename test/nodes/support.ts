@@ -3,6 +3,7 @@
  * Shared plumbing for the node tests: the test helper pinned to the installed Node-RED, the three
  * node modules plus the core catch node, a local endpoint per test file, and small waits.
  */
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -118,7 +119,118 @@ export function endpointConfig(
   };
 }
 
+/**
+ * An endpoint config node on the Kafka transport to the plaintext test broker (no URL: the
+ * transport needs none), with fast retries so a failing test fails quickly.
+ */
+export function kafkaEndpointConfig(
+  brokers: string[],
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    id: 'cfg',
+    type: 'event-streams-endpoint',
+    name: 'kafka',
+    transport: 'kafka',
+    brokers: brokers.join(','),
+    brokersTls: false,
+    authMode: 'none',
+    requestTimeout: 5,
+    retries: 3,
+    retryDelay: 50,
+    maxRetryTime: 10,
+    closeTimeout: 5,
+    ...overrides,
+  };
+}
+
 export const TAB = { id: 'tab1', type: 'tab', label: 'test' };
+
+/** Where a flow's node under test reports: helper `out`, and a Catch of the whole tab into helper `caught`. */
+export function outAndCatch(): Array<Record<string, unknown>> {
+  return [
+    { id: 'out', z: 'tab1', type: 'helper' },
+    { id: 'c1', z: 'tab1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+    { id: 'caught', z: 'tab1', type: 'helper' },
+  ];
+}
+
+/**
+ * The producer suites' flow: the config node `cfg` (REST or Kafka transport), producer `p1`
+ * (overridden by `producer`) → helper `out`, and {@link outAndCatch}'s Catch → `caught`.
+ */
+export function producerFlow(
+  cfg: Record<string, unknown>,
+  producer: Record<string, unknown> = {},
+): Array<Record<string, unknown>> {
+  return [
+    TAB,
+    cfg,
+    {
+      id: 'p1',
+      z: 'tab1',
+      type: 'event-streams-producer',
+      endpoint: 'cfg',
+      topic: '',
+      wires: [['out']],
+      ...producer,
+    },
+    ...outAndCatch(),
+  ];
+}
+
+/** A record as the endpoint or Kafka holds it, for checking what a producer reported. */
+export interface HeldRecord {
+  partition: number;
+  offset: number | string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Array<[string, Buffer]>;
+}
+
+/**
+ * A multi-record message's `msg.eventstreams.records`: one report per element, each naming the
+ * partition/offset where `held` has that element's value (and `topic`, when given).
+ * `values[i]` undefined: element i failed, so its report must carry an error instead.
+ */
+export function assertReportsMatch(
+  reports: Array<Record<string, any>>,
+  held: HeldRecord[],
+  values: Array<string | undefined>,
+  topic?: string,
+): void {
+  const at = new Map(held.map((h) => [`${h.partition}/${Number(h.offset)}`, h.value?.toString()]));
+  assert.equal(reports.length, values.length);
+  for (const [i, r] of reports.entries()) {
+    if (values[i] === undefined) {
+      assert.ok(r.error, `record ${i} failed, so its report carries the error`);
+      continue;
+    }
+    if (topic !== undefined) assert.equal(r.topic, topic, `record ${i}`);
+    assert.equal(
+      at.get(`${r.partition}/${r.offset}`),
+      values[i],
+      `record ${i} at ${r.partition}/${r.offset}`,
+    );
+  }
+}
+
+/**
+ * Records whose values are `r<seq>` and whose `seq` header is that seq: each key's records are held
+ * in the order they were given (rising seq per key, over every partition in `held`).
+ * Returns how many keys there were.
+ */
+export function assertOrderPerKey(held: HeldRecord[]): number {
+  const last = new Map<string, number>();
+  for (const h of held) {
+    const seq = Number(h.value!.toString().slice(1));
+    const key = h.key!.toString();
+    assert.ok((last.get(key) ?? -1) < seq, `key ${key} out of order`);
+    assert.equal(h.headers.find(([n]) => n === 'seq')?.[1].toString(), String(seq));
+    last.set(key, seq);
+  }
+  return last.size;
+}
 
 /** Collects messages arriving at a helper node. */
 export function collect(nodeId: string): Array<Record<string, any>> {
@@ -131,6 +243,13 @@ export function collect(nodeId: string): Array<Record<string, any>> {
 export function loggedText(): string {
   const log = helper.log();
   return log ? inspect(log.args, { depth: 6 }) : '';
+}
+
+/** Whether the log says a redeployed producer took over its predecessor's unsent messages. */
+export function loggedTakeOver(): boolean {
+  return (helper.log()?.args ?? []).some((c: any[]) =>
+    /took over \d+ unsent message/.test(String(c[0]?.msg ?? c[0] ?? '')),
+  );
 }
 
 /** What {@link useTopicAdminFlow} gives a suite. */
@@ -184,9 +303,7 @@ export function useTopicAdminFlow(apiKey: string): TopicAdminFlow {
           wires: [['out']],
           ...admin,
         },
-        { id: 'out', z: 'tab1', type: 'helper' },
-        { id: 'c1', z: 'tab1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-        { id: 'caught', z: 'tab1', type: 'helper' },
+        ...outAndCatch(),
       ];
     },
     async load(admin = {}) {
