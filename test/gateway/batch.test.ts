@@ -2,7 +2,7 @@
 /** The gateway's batch route (an extension): many v2 envelopes in one request, one result each. */
 import assert from 'node:assert/strict';
 
-import { MAX_BATCH_BODY, MAX_BATCH_RECORDS } from '../../gateway/limits';
+import { MAX_BATCH_BODY, MAX_BATCH_RECORDS, MAX_JSON_DEPTH } from '../../gateway/limits';
 import { type LocalEndpoint, startLocalEndpoint } from '../../gateway/server';
 import { basic, Client, type Reply, removeDir, tempDir } from './util';
 
@@ -132,8 +132,8 @@ describe('local endpoint: POST /v2/topics/{topic}/batch (gateway extension)', fu
     assert.equal((await client.req('GET', '/v2/topics/b-one/batch')).status, 405);
   });
 
-  // Both v2 produce routes share one preamble (routes/produce.ts admitV2Produce): a client must
-  // not be able to tell them apart by how they refuse a request.
+  // Both v2 produce routes share one preamble and one body reader (routes/produce.ts
+  // admitV2Produce, readV2Json): a client must not be able to tell them apart by how they refuse.
   const refusals: Array<{
     name: string;
     topic: string;
@@ -194,6 +194,26 @@ describe('local endpoint: POST /v2/topics/{topic}/batch (gateway extension)', fu
       code: 'unsupported_media_type',
       message: 'Content-Type must be application/json',
       target: 'Content-Type',
+    },
+    {
+      name: 'a body that is not JSON',
+      topic: 'b-one',
+      headers: { 'content-type': 'application/json' },
+      body: '[{"value":',
+      status: 400,
+      code: 'invalid_json',
+      message: 'The request body is not valid JSON',
+      target: 'body',
+    },
+    {
+      name: `JSON nested deeper than ${MAX_JSON_DEPTH} levels`,
+      topic: 'b-one',
+      headers: { 'content-type': 'application/json' },
+      body: `${'['.repeat(MAX_JSON_DEPTH + 1)}${']'.repeat(MAX_JSON_DEPTH + 1)}`,
+      status: 400,
+      code: 'invalid_json',
+      message: `The request body nests deeper than ${MAX_JSON_DEPTH} levels`,
+      target: 'body',
     },
   ];
   for (const c of refusals) {
