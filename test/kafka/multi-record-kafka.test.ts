@@ -22,7 +22,10 @@ import {
   helper,
   kafkaEndpointConfig,
   loggedTakeOver,
+  produce,
   producerFlow,
+  seqRecords,
+  watchOutcomes,
 } from '../nodes/support';
 import { waitFor } from '../support/wait';
 
@@ -39,15 +42,8 @@ describe('producer node: multi-record messages over the Kafka transport (real ru
   it('msg.records: one output message, reports equal Kafka’s partition/offset, order per key', async () => {
     const topic = await kv.createTopic('mrk', 3);
     await helper.load(allNodes, flow({}, { topic }));
-    const out = collect('out');
-    const caught = collect('caught');
-    const records = Array.from({ length: 200 }, (_, i) => ({
-      key: `dev${i % 5}`,
-      value: `r${i}`,
-      headers: { seq: String(i) },
-    }));
-    helper.getNode('p1').receive({ records });
-    await waitFor(() => out.length + caught.length > 0, 'the outcome', { timeoutMs: 30_000 });
+    const records = seqRecords(200, 5);
+    const { out, caught } = await produce({ records });
     assert.deepEqual(
       caught.map((m) => m.error?.message),
       [],
@@ -90,9 +86,7 @@ describe('producer node: multi-record messages over the Kafka transport (real ru
   it('a partial failure (too large, bad topic) reaches Catch with the others’ results', async () => {
     const topic = await kv.createTopic('mrk', 1);
     await helper.load(allNodes, flow({ maxValueBytes: 100 }));
-    const out = collect('out');
-    const caught = collect('caught');
-    helper.getNode('p1').receive({
+    const { out, caught } = await produce({
       topic,
       records: [
         { value: 'ok-0', key: 'k' },
@@ -101,7 +95,6 @@ describe('producer node: multi-record messages over the Kafka transport (real ru
         { value: 'ok-3', topic: 'bad topic name!' },
       ],
     });
-    await waitFor(() => out.length + caught.length > 0, 'the outcome', { timeoutMs: 30_000 });
     assert.equal(out.length, 0);
     const msg = caught[0]!;
     assert.equal(msg.error.code, 'PARTIAL_FAILURE');
@@ -167,12 +160,8 @@ describe('producer node: multi-record messages over the Kafka transport (real ru
     const topic = await kv.createTopic('mrk', 1);
     const f = flow({}, { topic });
     await helper.load(allNodes, f);
-    const outcomes: any[] = [];
-    const watch = (): void => {
-      helper.getNode('out').on('input', (m: any) => outcomes.push(m));
-      helper.getNode('caught').on('input', (m: any) => outcomes.push(m));
-    };
-    watch();
+    const outcomes: Array<Record<string, any>> = [];
+    watchOutcomes(outcomes);
     const messages = 40;
     const per = 25;
     for (let m = 0; m < messages; m++) {
@@ -181,7 +170,7 @@ describe('producer node: multi-record messages over the Kafka transport (real ru
       });
     }
     await helper.setFlows(f, 'full');
-    watch();
+    watchOutcomes(outcomes);
     await waitFor(() => outcomes.length >= messages, 'every message’s outcome', { timeoutMs: 60_000 });
     await helper.clearFlows();
     assert.ok(loggedTakeOver(), 'the new instance took over queued records');

@@ -22,16 +22,15 @@ import {
   useKafkaView,
 } from '../support/kafka';
 import {
-  TAB,
   allNodes,
   collect,
   endpointConfig,
   helper,
   loggedText,
-  outAndCatch,
   producerFlow,
   startTestEndpoint,
   type TestEndpoint,
+  topicAdminFlow,
 } from '../nodes/support';
 import { javaPartitions } from './java-partitioner';
 import { waitFor } from '../support/wait';
@@ -245,29 +244,11 @@ describe('Node-RED nodes against real Kafka', function () {
   });
 
   describe('topic-admin node', function () {
-    function adminFlow(
+    const adminFlow = (
       cfg: Record<string, unknown>,
       backend: 'rest' | 'kafka',
-    ): Array<Record<string, unknown>> {
-      return [
-        TAB,
-        endpointConfig(te.endpoint, { requestTimeout: 30, ...cfg }),
-        {
-          id: 'a1',
-          z: 'tab1',
-          type: 'event-streams-topic-admin',
-          endpoint: 'cfg',
-          backend,
-          operation: '',
-          topic: '',
-          partitions: '',
-          configs: '',
-          filter: '',
-          wires: [['out']],
-        },
-        ...outAndCatch(),
-      ];
-    }
+    ): Array<Record<string, unknown>> =>
+      topicAdminFlow(endpointConfig(te.endpoint, { requestTimeout: 30, ...cfg }), { backend });
 
     /** One message through the node; its output payload, or a failure carrying the caught error. */
     async function call(msg: Msg): Promise<any> {

@@ -23,6 +23,7 @@ import {
   loggedTakeOver,
   startTestEndpoint,
   type TestEndpoint,
+  watchOutcomes,
 } from '../nodes/support';
 import { bytesOf, SHAPES, shapesFlow } from '../nodes/record-shapes';
 import { waitFor } from '../support/wait';
@@ -100,12 +101,8 @@ describe('record round trip over the Kafka transport: every shape × direct/outb
       const f = flow(cfg);
       helper.log()?.resetHistory?.();
       await helper.load(allNodes, f);
-      const outcomes: any[] = [];
-      const watch = (): void => {
-        helper.getNode('out').on('input', (m: any) => outcomes.push(m));
-        helper.getNode('caught').on('input', (m: any) => outcomes.push(m));
-      };
-      watch();
+      const outcomes: Array<Record<string, any>> = [];
+      watchOutcomes(outcomes);
       if (p === 'handover') {
         // A burst over 1 MiB (the batch bound) ahead of the shapes: they wait behind it and the
         // redeploy below hands them to the new instances.
@@ -115,7 +112,7 @@ describe('record round trip over the Kafka transport: every shape × direct/outb
       for (const { s, i } of shapes) helper.getNode(`p${i}`).receive(s.msg(''));
       if (p === 'handover') {
         await helper.setFlows(f, 'full');
-        watch();
+        watchOutcomes(outcomes);
       }
       await waitFor(() => outcomes.length >= shapes.length, 'every shape’s outcome', { timeoutMs: 60_000 });
       if (p === 'handover') {

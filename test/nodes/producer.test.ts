@@ -19,9 +19,8 @@ import {
   helper,
   loggedText,
   producerFlow,
-  startTestEndpoint,
   uniqueTopic,
-  type TestEndpoint,
+  useTestEndpoint,
 } from './support';
 import { delay, waitFor } from '../support/wait';
 
@@ -30,16 +29,14 @@ const USER = { username: 'es-user', password: 'es-password-123' };
 
 describe('event-streams-producer', function () {
   this.timeout(20000);
-  let te: TestEndpoint;
+  const te = useTestEndpoint(API_KEY, {
+    users: [USER],
+    clientCertAuth: true,
+    tokenLifetimeSec: 2,
+  });
   let clientPair: { cert: string; key: string };
 
   before(async () => {
-    te = await startTestEndpoint({
-      apiKeys: [API_KEY],
-      users: [USER],
-      clientCertAuth: true,
-      tokenLifetimeSec: 2,
-    });
     const ca = {
       cert: await fs.readFile(path.join(te.stateDir, 'ca.pem'), 'utf8'),
       key: await fs.readFile(path.join(te.stateDir, 'ca-key.pem'), 'utf8'),
@@ -47,24 +44,8 @@ describe('event-streams-producer', function () {
     clientPair = issueCertificate(ca, { commonName: 'node-red-test', client: true });
   });
 
-  after(async () => {
-    await te?.stop();
-  });
-
-  afterEach(async () => {
-    te.endpoint.clearFaults();
-    await helper.unload();
-  });
-
-  async function createTopic(partitions = 1): Promise<string> {
-    const name = uniqueTopic('p');
-    await te.endpoint.backend.createTopic(name, partitions, []);
-    return name;
-  }
-
-  function creds(extra: Record<string, unknown> = {}): Record<string, Record<string, unknown>> {
-    return { cfg: { apiKey: API_KEY, ca: te.endpoint.caPem, ...extra } };
-  }
+  const createTopic = (partitions = 1): Promise<string> => te.createTopic('p', partitions);
+  const creds = (extra?: Record<string, unknown>): Record<string, Record<string, unknown>> => te.creds(extra);
 
   const flow = (
     cfg: Record<string, unknown> = {},

@@ -19,9 +19,8 @@ import {
   helper,
   outAndCatch,
   producerFlow,
-  startTestEndpoint,
   uniqueTopic,
-  type TestEndpoint,
+  useTestEndpoint,
 } from './support';
 import { waitFor } from '../support/wait';
 
@@ -41,17 +40,7 @@ const decode = (buf: Buffer): unknown => ({
 
 describe('schemas in flows', function () {
   this.timeout(20000);
-  let te: TestEndpoint;
-
-  before(async () => {
-    te = await startTestEndpoint({ apiKeys: [API_KEY] });
-  });
-  after(async () => {
-    await te?.stop();
-  });
-  afterEach(async () => {
-    await helper.unload();
-  });
+  const te = useTestEndpoint(API_KEY);
 
   const flow = (
     cfg: Record<string, unknown> = {},
@@ -59,15 +48,14 @@ describe('schemas in flows', function () {
   ): Array<Record<string, unknown>> => producerFlow(endpointConfig(te.endpoint, cfg), producer);
 
   it('v2: the producer sends Avro with a pasted schema; a mismatch reaches Catch naming the field, with no request', async () => {
-    const topic = uniqueTopic('avro');
-    await te.endpoint.backend.createTopic(topic, 1, []);
+    const topic = await te.createTopic('avro');
     await helper.load(
       allNodes,
       flow(
         { flavour: 'v2', authMode: 'iam' },
         { valueFormat: 'avro', valueSchemaSource: 'inline', valueSchema: JSON.stringify(READING, null, 2) },
       ),
-      { cfg: { apiKey: API_KEY, ca: te.endpoint.caPem } },
+      te.creds(),
     );
     const out = collect('out');
     const caught = collect('caught');
@@ -86,17 +74,14 @@ describe('schemas in flows', function () {
   });
 
   it('msg.schema overrides the node per message (schema object, registry id, "auto")', async () => {
-    const topic = uniqueTopic('avro-msg');
-    await te.endpoint.backend.createTopic(topic, 1, []);
+    const topic = await te.createTopic('avro-msg');
     const registered = `${topic}-registered`;
     const c = await fetchRegister(registered);
     assert.equal(c, 200);
     await helper.load(
       allNodes,
       flow({ flavour: 'v2', authMode: 'iam', connections: 1, maxConnections: 1 }, {}),
-      {
-        cfg: { apiKey: API_KEY, ca: te.endpoint.caPem },
-      },
+      te.creds(),
     );
     const out = collect('out');
     const p1 = helper.getNode('p1');
@@ -117,8 +102,7 @@ describe('schemas in flows', function () {
   });
 
   it('v1: a registered schema is named with schemaname/schemaversion', async () => {
-    const topic = uniqueTopic('avro-v1');
-    await te.endpoint.backend.createTopic(topic, 1, []);
+    const topic = await te.createTopic('avro-v1');
     const id = `${topic}-value`;
     assert.equal(await fetchRegister(id), 200);
     await helper.load(
@@ -133,7 +117,7 @@ describe('schemas in flows', function () {
           serverValidation: true,
         },
       ),
-      { cfg: { apiKey: API_KEY, ca: te.endpoint.caPem } },
+      te.creds(),
     );
     const out = collect('out');
     helper.getNode('p1').receive({ topic, payload: { sensor: 'x', celsius: 3 } });
@@ -145,9 +129,11 @@ describe('schemas in flows', function () {
   });
 
   it('a bad pasted schema is reported at deploy and fails each message clearly', async () => {
-    await helper.load(allNodes, flow({}, { valueFormat: 'avro', valueSchema: '{"type":"record"}' }), {
-      cfg: { apiKey: API_KEY, ca: te.endpoint.caPem },
-    });
+    await helper.load(
+      allNodes,
+      flow({}, { valueFormat: 'avro', valueSchema: '{"type":"record"}' }),
+      te.creds(),
+    );
     const caught = collect('caught');
     helper.getNode('p1').receive({ topic: 'x', payload: {} });
     await waitFor(() => caught.length === 1, 'caught.length === 1');
@@ -171,7 +157,7 @@ describe('schemas in flows', function () {
         },
         ...outAndCatch(),
       ],
-      { cfg: { apiKey: API_KEY, ca: te.endpoint.caPem } },
+      te.creds(),
     );
     const out = collect('out');
     const caught = collect('caught');

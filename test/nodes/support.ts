@@ -90,6 +90,68 @@ export async function startTestEndpoint(options: LocalEndpointOptions = {}): Pro
   };
 }
 
+/** What {@link useTestEndpoint} gives a suite: its endpoint, and the flows' credentials for it. */
+export interface SuiteEndpoint {
+  /** Started in the suite's `before` hook. */
+  readonly endpoint: LocalEndpoint;
+  readonly stateDir: string;
+  /** A topic of its own (named from `prefix`) on the endpoint. */
+  createTopic(prefix: string, partitions?: number): Promise<string>;
+  /** Credentials of config node `cfg`: the suite's API key and the endpoint's CA (verification on). */
+  creds(extra?: Record<string, unknown>): Record<string, Record<string, unknown>>;
+}
+
+/**
+ * The set-up the producer suites share: one local endpoint (API key `apiKey`, more `options`) for
+ * the `describe` block that calls this, and after each test its faults cleared and the flow
+ * unloaded. With `settings`, a temp dir is made for the suite and handed to it to build the
+ * runtime's settings (an outbox base dir, a userDir), which are reset afterwards.
+ */
+export function useTestEndpoint(
+  apiKey: string,
+  options: LocalEndpointOptions = {},
+  settings?: (dir: string) => Record<string, unknown>,
+): SuiteEndpoint {
+  let te: TestEndpoint | undefined;
+  let dir: string | undefined;
+  before(async () => {
+    te = await startTestEndpoint({ apiKeys: [apiKey], ...options });
+    if (settings) {
+      dir = await fs.mkdtemp(path.join(os.tmpdir(), 'es-nodes-settings-'));
+      helper.settings(settings(dir));
+    }
+  });
+  after(async () => {
+    if (settings) helper.settings({});
+    await te?.stop();
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
+  });
+  afterEach(async () => {
+    te?.endpoint.clearFaults();
+    await helper.unload();
+  });
+  const started = (): TestEndpoint => {
+    if (!te) throw new Error('the endpoint starts in the suite’s before hook');
+    return te;
+  };
+  return {
+    get endpoint() {
+      return started().endpoint;
+    },
+    get stateDir() {
+      return started().stateDir;
+    },
+    async createTopic(prefix, partitions = 1) {
+      const name = uniqueTopic(prefix);
+      await started().endpoint.backend.createTopic(name, partitions, []);
+      return name;
+    },
+    creds(extra = {}) {
+      return { cfg: { apiKey, ca: started().endpoint.caPem, ...extra } };
+    },
+  };
+}
+
 export function uniqueTopic(prefix = 't'): string {
   return `${prefix}-${randomBytes(4).toString('hex')}`;
 }
@@ -177,6 +239,71 @@ export function producerFlow(
     },
     ...outAndCatch(),
   ];
+}
+
+/**
+ * The topic-admin suites' flow: the config node `cfg`, topic-admin `a1` over REST (overridden by
+ * `admin`) → helper `out`, and {@link outAndCatch}'s Catch → `caught`.
+ */
+export function topicAdminFlow(
+  cfg: Record<string, unknown>,
+  admin: Record<string, unknown> = {},
+): Array<Record<string, unknown>> {
+  return [
+    TAB,
+    cfg,
+    {
+      id: 'a1',
+      z: 'tab1',
+      type: 'event-streams-topic-admin',
+      endpoint: 'cfg',
+      backend: 'rest',
+      operation: '',
+      topic: '',
+      partitions: '',
+      configs: '',
+      filter: '',
+      wires: [['out']],
+      ...admin,
+    },
+    ...outAndCatch(),
+  ];
+}
+
+/**
+ * Sends `msg` to producer `p1` of the loaded {@link producerFlow} and waits for its outcome: what
+ * reached `out` and `caught` by then.
+ */
+export async function produce(
+  msg: Record<string, unknown>,
+  timeoutMs = 30_000,
+): Promise<{ out: Array<Record<string, any>>; caught: Array<Record<string, any>> }> {
+  const out = collect('out');
+  const caught = collect('caught');
+  helper.getNode('p1').receive(msg);
+  await waitFor(() => out.length + caught.length > 0, 'the outcome', { timeoutMs });
+  return { out, caught };
+}
+
+/**
+ * Adds every message reaching `out` or `caught` of the flow running now to `into` (a caught one
+ * has `error`). A redeploy makes new nodes: call it again after one.
+ */
+export function watchOutcomes(into: Array<Record<string, any>>): void {
+  helper.getNode('out').on('input', (m: Record<string, any>) => into.push(m));
+  helper.getNode('caught').on('input', (m: Record<string, any>) => into.push(m));
+}
+
+/** `count` records for {@link assertOrderPerKey}: key `dev<i % keys>`, value `r<i>`, header `seq` i. */
+export function seqRecords(
+  count: number,
+  keys: number,
+): Array<{ key: string; value: string; headers: { seq: string } }> {
+  return Array.from({ length: count }, (_, i) => ({
+    key: `dev${i % keys}`,
+    value: `r${i}`,
+    headers: { seq: String(i) },
+  }));
 }
 
 /** A record as the endpoint or Kafka holds it, for checking what a producer reported. */
@@ -269,45 +396,17 @@ export interface TopicAdminFlow {
  * local endpoint for the `describe` block that calls this, and the flow unloaded after each test.
  */
 export function useTopicAdminFlow(apiKey: string): TopicAdminFlow {
-  let te: TestEndpoint | undefined;
-  before(async () => {
-    te = await startTestEndpoint({ apiKeys: [apiKey] });
-  });
-  after(async () => {
-    await te?.stop();
-  });
-  afterEach(async () => {
-    await helper.unload();
-  });
+  const suite = useTestEndpoint(apiKey);
 
   const self: TopicAdminFlow = {
     get endpoint(): LocalEndpoint {
-      if (!te) throw new Error('the endpoint starts in the suite’s before hook');
-      return te.endpoint;
+      return suite.endpoint;
     },
     flow(admin = {}) {
-      return [
-        TAB,
-        endpointConfig(self.endpoint),
-        {
-          id: 'a1',
-          z: 'tab1',
-          type: 'event-streams-topic-admin',
-          endpoint: 'cfg',
-          backend: 'rest',
-          operation: '',
-          topic: '',
-          partitions: '',
-          configs: '',
-          filter: '',
-          wires: [['out']],
-          ...admin,
-        },
-        ...outAndCatch(),
-      ];
+      return topicAdminFlow(endpointConfig(self.endpoint), admin);
     },
     async load(admin = {}) {
-      await helper.load(allNodes, self.flow(admin), { cfg: { apiKey, ca: self.endpoint.caPem } });
+      await helper.load(allNodes, self.flow(admin), suite.creds());
     },
     async call(msg) {
       const out = collect('out');
