@@ -12,28 +12,19 @@ import type { ProduceRecord } from '../../lib/types';
 import { applySchemaOptions, schemaDefaults } from '../../nodes/shared/schema-options';
 import { Client } from '../gateway/util';
 import {
-  TAB,
   allNodes,
   collect,
   endpointConfig,
   helper,
-  outAndCatch,
   producerFlow,
+  topicAdminFlow,
   uniqueTopic,
   useTestEndpoint,
 } from './support';
 import { waitFor } from '../support/wait';
+import { READING } from './record-shapes';
 
 const API_KEY = 'schema-node-key-0123456789';
-const READING = {
-  type: 'record',
-  name: 'Reading',
-  namespace: 'iot',
-  fields: [
-    { name: 'sensor', type: 'string' },
-    { name: 'celsius', type: 'double' },
-  ],
-};
 const decode = (buf: Buffer): unknown => ({
   ...(avro.Type.forSchema(READING as avro.Schema).fromBuffer(buf.subarray(5)) as object),
 });
@@ -141,24 +132,7 @@ describe('schemas in flows', function () {
   });
 
   it('topic-admin schema operations: register, list, get, compatibility, refused evolution, delete', async () => {
-    await helper.load(
-      allNodes,
-      [
-        TAB,
-        endpointConfig(te.endpoint, {}),
-        {
-          id: 'a1',
-          z: 'tab1',
-          type: 'event-streams-topic-admin',
-          endpoint: 'cfg',
-          backend: 'rest',
-          operation: '',
-          wires: [['out']],
-        },
-        ...outAndCatch(),
-      ],
-      te.creds(),
-    );
+    await helper.load(allNodes, topicAdminFlow(endpointConfig(te.endpoint)), te.creds());
     const out = collect('out');
     const caught = collect('caught');
     const a1 = helper.getNode('a1');
