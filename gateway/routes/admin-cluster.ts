@@ -20,11 +20,10 @@ import {
   checkQuota,
   type ClusterInfo,
   compileFilter,
-  isEventStreamsError,
   type Quota,
 } from '../../lib/server-kit';
 import { type RequestContext, type ServerDeps, adminError, mediaType, parseQuery, readJson } from '../http';
-import { type AdminRoute, adminFailure, sendJson, settle } from './admin-common';
+import { type AdminRoute, adminFailure, checkInput, sendJson, settle } from './admin-common';
 
 /** Most quota entities one endpoint keeps. */
 export const MAX_QUOTA_ENTITIES = 1000;
@@ -93,17 +92,8 @@ function brokers(ctx: RequestContext): void {
   settle(ctx, clusterInfo(ctx), (c) => sendJson(ctx, c.brokers));
 }
 
-function brokerId(ctx: RequestContext, raw: string): number | undefined {
-  try {
-    return checkBrokerId(raw);
-  } catch (err) {
-    adminError(ctx, 400, 0, (err as Error).message);
-    return undefined;
-  }
-}
-
 function broker(ctx: RequestContext, raw: string): void {
-  const id = brokerId(ctx, raw);
+  const id = checkInput(ctx, () => checkBrokerId(raw));
   if (id === undefined) return;
   settle(ctx, clusterInfo(ctx), (c) => {
     const b = c.brokers.find((x) => x.id === id);
@@ -113,7 +103,7 @@ function broker(ctx: RequestContext, raw: string): void {
 }
 
 function brokerConfigs(ctx: RequestContext, raw: string): void {
-  const id = brokerId(ctx, raw);
+  const id = checkInput(ctx, () => checkBrokerId(raw));
   if (id === undefined) return;
   const admin = ctx.deps.backend.admin;
   const params = parseQuery(ctx.query);
@@ -136,17 +126,8 @@ function quotaList(ctx: RequestContext): Array<{ entity_name: string } & Quota> 
     .map(([entity_name, q]) => ({ entity_name, ...q }));
 }
 
-function entityOf(ctx: RequestContext, raw: string): string | undefined {
-  try {
-    return checkEntityName(raw);
-  } catch (err) {
-    adminError(ctx, 400, 0, (err as Error).message);
-    return undefined;
-  }
-}
-
 function getQuota(ctx: RequestContext, raw: string): void {
-  const entity = entityOf(ctx, raw);
+  const entity = checkInput(ctx, () => checkEntityName(raw));
   if (entity === undefined) return;
   const q = stateOf(ctx.deps).quotas.get(entity);
   if (!q) return adminError(ctx, 404, 0, `no quota is set for '${entity}'`);
@@ -155,17 +136,13 @@ function getQuota(ctx: RequestContext, raw: string): void {
 
 /** POST creates (422 when one exists), PATCH updates (404 when none); both answer 202 {}. */
 function putQuota(ctx: RequestContext, raw: string, method: string): void {
-  const entity = entityOf(ctx, raw);
+  const entity = checkInput(ctx, () => checkEntityName(raw));
   if (entity === undefined) return;
   readJson(
     ctx,
     (body) => {
-      let quota: Quota;
-      try {
-        quota = checkQuota(body);
-      } catch (err) {
-        return adminError(ctx, 400, 0, (err as Error).message);
-      }
+      const quota = checkInput(ctx, () => checkQuota(body));
+      if (quota === undefined) return;
       const { quotas } = stateOf(ctx.deps);
       const current = quotas.get(entity);
       if (method === 'POST') {
@@ -185,7 +162,7 @@ function putQuota(ctx: RequestContext, raw: string, method: string): void {
 }
 
 function deleteQuota(ctx: RequestContext, raw: string): void {
-  const entity = entityOf(ctx, raw);
+  const entity = checkInput(ctx, () => checkEntityName(raw));
   if (entity === undefined) return;
   if (!stateOf(ctx.deps).quotas.delete(entity)) {
     return adminError(ctx, 404, 0, `no quota is set for '${entity}'`);
@@ -201,13 +178,8 @@ function setSelection(ctx: RequestContext): void {
   readJson(
     ctx,
     (body) => {
-      let includes: string[];
-      try {
-        includes = checkMirroringIncludes(body.includes);
-      } catch (err) {
-        if (isEventStreamsError(err)) return adminError(ctx, 400, 0, err.message);
-        throw err;
-      }
+      const includes = checkInput(ctx, () => checkMirroringIncludes(body.includes));
+      if (includes === undefined) return;
       stateOf(ctx.deps).includes = includes;
       sendJson(ctx, { includes });
     },

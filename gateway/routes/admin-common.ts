@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * What the admin route modules beyond topics share (admin-groups.ts, admin-cluster.ts): turning a
- * backend outcome into the Admin REST answer, and the paging headers of a list.
+ * What the admin route modules share (admin.ts, admin-groups.ts, admin-cluster.ts): turning a
+ * backend outcome or a refused input into the Admin REST answer, and the paging headers of a list.
  */
 import { isEventStreamsError } from '../../lib/server-kit';
 import { type RequestContext, adminError, adminSend, errorStatus, internalError } from '../http';
@@ -37,7 +37,14 @@ export function adminFailure(ctx: RequestContext, err: unknown): void {
       default:
     }
   }
-  const status = errorStatus(err);
+  adminFailureByStatus(ctx, errorStatus(err), err);
+}
+
+/**
+ * The admin answer to a failure by its HTTP status, for the statuses a route does not word itself:
+ * a 500 is logged and answered without its message (it may name internals), a 503 is Kafka's.
+ */
+export function adminFailureByStatus(ctx: RequestContext, status: number, err: unknown): void {
   if (status === 500) {
     ctx.deps.log(
       `local endpoint: admin operation failed: ${err instanceof Error ? err.message : String(err)}`,
@@ -48,11 +55,37 @@ export function adminFailure(ctx: RequestContext, err: unknown): void {
   adminError(ctx, status, 0, (err as Error).message);
 }
 
-/** `op`'s value goes to `ok`, its rejection to {@link adminFailure}, a throw from either to a 500. */
-export function settle<T>(ctx: RequestContext, op: Promise<T>, ok: (value: T) => void): void {
-  op.then(ok, (err: unknown) => adminFailure(ctx, err)).catch((err: unknown) =>
-    internalError(ctx.deps, ctx.res, err),
-  );
+/**
+ * Runs an input check of lib/cluster-admin.ts before the backend is asked: its value, or undefined
+ * once its refusal was answered (400 with the check's own words, the client's; anything else it
+ * throws is answered like a backend failure).
+ */
+export function checkInput<T>(ctx: RequestContext, check: () => T): T | undefined {
+  try {
+    return check();
+  } catch (err) {
+    badInput(ctx, err);
+    return undefined;
+  }
+}
+
+/** A refused input (a lib/cluster-admin.ts check): 400 with its message. */
+export function badInput(ctx: RequestContext, err: unknown): void {
+  if (isEventStreamsError(err) && err.code === 'VALIDATION') return adminError(ctx, 400, 0, err.message);
+  adminFailure(ctx, err);
+}
+
+/**
+ * Every admin operation ends the same way: `op`'s value goes to `ok`, its rejection to `failed`
+ * ({@link adminFailure} unless the route words its own), a throw from either to a 500.
+ */
+export function settle<T>(
+  ctx: RequestContext,
+  op: Promise<T>,
+  ok: (value: T) => void,
+  failed: (err: unknown) => void = (err) => adminFailure(ctx, err),
+): void {
+  op.then(ok, failed).catch((err: unknown) => internalError(ctx.deps, ctx.res, err));
 }
 
 /** A JSON 200 (or `status`) admin answer. */

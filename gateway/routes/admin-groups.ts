@@ -12,12 +12,19 @@ import {
   checkGroupId,
   checkRecordsToDelete,
   checkResetOptions,
-  isEventStreamsError,
   type ResetOffsetsOptions,
 } from '../../lib/server-kit';
 import { type RequestContext, adminError, adminSend, intParam, parseQuery, readJson } from '../http';
 import { DEFAULT_PER_PAGE, MAX_PER_PAGE, validTopicName } from '../limits';
-import { type AdminRoute, adminFailure, pagingHeaders, sendJson, settle } from './admin-common';
+import {
+  type AdminRoute,
+  adminFailure,
+  badInput,
+  checkInput,
+  pagingHeaders,
+  sendJson,
+  settle,
+} from './admin-common';
 
 /** Routes /admin/consumergroups[/{id}] and /admin/topics/{t}/records; undefined for other paths. */
 export function groupRoutes(
@@ -49,12 +56,6 @@ export function groupRoutes(
   return undefined;
 }
 
-/** A refused input (a lib/cluster-admin.ts check): 400 with its message. */
-function badInput(ctx: RequestContext, err: unknown): void {
-  if (isEventStreamsError(err) && err.code === 'VALIDATION') return adminError(ctx, 400, 0, err.message);
-  adminFailure(ctx, err);
-}
-
 function listGroups(ctx: RequestContext): void {
   const admin = ctx.deps.backend.admin;
   const params = parseQuery(ctx.query);
@@ -82,21 +83,13 @@ function listGroups(ctx: RequestContext): void {
 
 function describeGroup(ctx: RequestContext, id: string): void {
   const admin = ctx.deps.backend.admin;
-  try {
-    checkGroupId(id);
-  } catch (err) {
-    return badInput(ctx, err);
-  }
+  if (checkInput(ctx, () => checkGroupId(id)) === undefined) return;
   settle(ctx, admin.describeGroup(id), (detail) => sendJson(ctx, detail));
 }
 
 function deleteGroup(ctx: RequestContext, id: string): void {
   const admin = ctx.deps.backend.admin;
-  try {
-    checkGroupId(id);
-  } catch (err) {
-    return badInput(ctx, err);
-  }
+  if (checkInput(ctx, () => checkGroupId(id)) === undefined) return;
   settle(ctx, admin.deleteGroup(id), ({ deleted }) => {
     if (!deleted) return adminError(ctx, 404, 0, `consumer group '${id}' does not exist`);
     sendJson(ctx, {}, 202);
@@ -133,12 +126,8 @@ function deleteRecords(ctx: RequestContext, topic: string): void {
   readJson(
     ctx,
     (body) => {
-      let records;
-      try {
-        records = checkRecordsToDelete(body.records_to_delete);
-      } catch (err) {
-        return badInput(ctx, err);
-      }
+      const records = checkInput(ctx, () => checkRecordsToDelete(body.records_to_delete));
+      if (records === undefined) return;
       settle(ctx, ctx.deps.backend.getTopic(topic), (detail) => {
         if (!detail) return adminError(ctx, 404, 3, `topic '${topic}' does not exist`);
         settle(ctx, admin.deleteRecords(topic, records), () => sendJson(ctx, {}, 202));

@@ -5,7 +5,7 @@
  * in admin-groups.ts; cluster, brokers, quotas and mirroring in admin-cluster.ts. Bodies, codes and headers follow
  * IBM's Admin REST (HHHKK error codes, x-global-transaction-id echoed, no-cache headers).
  */
-import { checkFilter, compileFilter, type EventStreamsError, type TopicDetail } from '../../lib/server-kit';
+import { checkFilter, compileFilter, type TopicDetail } from '../../lib/server-kit';
 import { type AdminArea, type Principal, mayChangeAdmin } from '../auth';
 import {
   adminError,
@@ -15,7 +15,6 @@ import {
   decodePathSegment,
   errorStatus,
   intParam,
-  internalError,
   notAllowed,
   parseQuery,
   readJson,
@@ -25,6 +24,7 @@ import { DEFAULT_PER_PAGE, MAX_PARTITIONS, MAX_PER_PAGE, MAX_TOPIC_NAME, validTo
 import { withFault } from './dev';
 import { clusterRoutes } from './admin-cluster';
 import { groupRoutes } from './admin-groups';
+import { adminFailureByStatus, settle as settleAdmin } from './admin-common';
 
 const UPDATABLE_CONFIGS = new Set([
   'cleanup.policy',
@@ -116,14 +116,7 @@ function adminFailure(ctx: RequestContext, topic: string, err: unknown): void {
   const status = errorStatus(err);
   if (status === 404) return topicNotFound(ctx, topic);
   if (status === 422) return adminError(ctx, 422, 36, `Topic '${topic}' already exists.`);
-  if (status === 500) {
-    ctx.deps.log(
-      `local endpoint: admin operation failed: ${err instanceof Error ? err.message : String(err)}`,
-    );
-    return adminError(ctx, 500, 0, 'Internal server error');
-  }
-  if (status === 503) return adminError(ctx, 503, 1, 'Unknown Kafka Error');
-  adminError(ctx, status, 0, (err as EventStreamsError).message);
+  adminFailureByStatus(ctx, status, err);
 }
 
 /** The documented admin 404 (`error_code` 40403) for a missing topic. */
@@ -131,14 +124,9 @@ function topicNotFound(ctx: RequestContext, topic: string): void {
   adminError(ctx, 404, 3, `topic '${topic}' does not exist`);
 }
 
-/**
- * Every admin operation ends the same way: the backend's result goes to `ok`, a rejection of `op`
- * to adminFailure (in the admin body shape), and a throw from either of those to internalError.
- */
+/** {@link settleAdmin} with this module's topic wording of a failure. */
 function settle<T>(ctx: RequestContext, topic: string, op: Promise<T>, ok: (value: T) => void): void {
-  op.then(ok, (err: unknown) => adminFailure(ctx, topic, err)).catch((err: unknown) =>
-    internalError(ctx.deps, ctx.res, err),
-  );
+  settleAdmin(ctx, op, ok, (err) => adminFailure(ctx, topic, err));
 }
 
 interface ConfigEntry {

@@ -14,54 +14,29 @@
  * problem (auth, permission, media type, not an array, too many records, body too large) is the
  * usual v2 error body with its status, and no record is written.
  */
-import { jsonTooDeep, MAX_BATCH_BODY, MAX_BATCH_RECORDS, MAX_JSON_DEPTH } from '../limits';
-import {
-  authenticate,
-  closeAfter,
-  errorStatus,
-  mediaType,
-  parseQuery,
-  readRequestBody,
-  type RequestContext,
-  send,
-  v2CodeFor,
-  v2Error,
-} from '../http';
+import { MAX_BATCH_BODY, MAX_BATCH_RECORDS } from '../limits';
+import { errorStatus, parseQuery, type RequestContext, send, v2CodeFor, v2Error } from '../http';
 import { SchemaProduceError, serializeAvroPart } from '../registry-produce';
 import type { RecordToStore } from '../types';
-import { type ParsedEnvelope, parseEnvelope, store, type Stored } from './produce';
+import {
+  admitV2Produce,
+  type ParsedEnvelope,
+  parseEnvelope,
+  readV2Json,
+  store,
+  type Stored,
+} from './produce';
 
 type Result =
   | { status: 200; partition: number; offset: number; timestamp: number }
   | { status: number; error: { code: string; message: string; target?: { type: string; name: string } } };
 
 export function produceBatch(ctx: RequestContext, topic: string): void {
-  const { req, res, deps, query } = ctx;
-  // The same credentials as v2: a Bearer IAM token or API key.
-  const principal = authenticate(ctx, true);
-  if (typeof principal === 'string') {
-    closeAfter(res, req);
-    return v2Error(res, 401, 'unauthorized', 'A valid Bearer token is required', {
-      type: 'header',
-      name: 'Authorization',
-    });
-  }
-  if (!deps.auth.mayProduce(principal, topic)) {
-    closeAfter(res, req);
-    return v2Error(res, 403, 'forbidden', `Not authorized to produce to topic '${topic}'`, {
-      type: 'parameter',
-      name: 'topic_name',
-    });
-  }
-  if (mediaType(req.headers['content-type']) !== 'application/json') {
-    closeAfter(res, req);
-    return v2Error(res, 415, 'unsupported_media_type', 'Content-Type must be application/json', {
-      type: 'header',
-      name: 'Content-Type',
-    });
-  }
+  const { res, deps, query } = ctx;
+  if (admitV2Produce(ctx, topic) === undefined) return;
   const confluent = parseQuery(query).get('serializer') === 'confluent';
-  readRequestBody(
+  // The array adds one level to the envelopes' own nesting, within readV2Json's one depth bound.
+  readV2Json(
     ctx,
     MAX_BATCH_BODY,
     () =>
@@ -69,30 +44,7 @@ export function produceBatch(ctx: RequestContext, topic: string): void {
         type: 'field',
         name: 'body',
       }),
-    (body) => {
-      const text = body.toString('utf8');
-      // The array adds one level to the envelope's own nesting.
-      if (jsonTooDeep(text)) {
-        return v2Error(
-          res,
-          400,
-          'invalid_json',
-          `The request body nests deeper than ${MAX_JSON_DEPTH} levels`,
-          {
-            type: 'field',
-            name: 'body',
-          },
-        );
-      }
-      let list: unknown;
-      try {
-        list = JSON.parse(text);
-      } catch {
-        return v2Error(res, 400, 'invalid_json', 'The request body is not valid JSON', {
-          type: 'field',
-          name: 'body',
-        });
-      }
+    (list) => {
       if (!Array.isArray(list) || list.length === 0 || list.length > MAX_BATCH_RECORDS) {
         return v2Error(
           res,

@@ -9,6 +9,7 @@
 import type { ServerResponse } from 'node:http';
 
 import type { EventStreamsError } from '../../lib/server-kit';
+import type { Principal } from '../auth';
 import {
   authenticate,
   closeAfter,
@@ -27,7 +28,7 @@ import {
 } from '../http';
 import { jsonTooDeep, MAX_JSON_DEPTH, validTopicName } from '../limits';
 
-import { actorOf, SYSTEM_ACTOR } from '../registry';
+import { actorOf } from '../registry';
 import { type AvroPart, SchemaProduceError, serializeAvroPart, v1SchemaHeaders } from '../registry-produce';
 import type { RecordToStore, StoredAt } from '../types';
 
@@ -239,8 +240,14 @@ function produceError(
 
 // ---------------------------------------------------------------- REST Producer v2
 
-export function produceV2(ctx: RequestContext, topic: string): void {
-  const { req, res, deps, query } = ctx;
+/**
+ * What every v2 produce route (records, and the gateway's batch extension) checks before it reads
+ * the body, so that both refuse a request with the same status, error body and headers: a Bearer
+ * credential (401), produce permission on the topic (403), a JSON body (415). Answers the refusal
+ * itself and returns undefined; otherwise returns who is asking.
+ */
+export function admitV2Produce(ctx: RequestContext, topic: string): Principal | undefined {
+  const { req, res, deps } = ctx;
   const principal = authenticate(ctx, true);
   if (typeof principal === 'string') {
     closeAfter(res, req);
@@ -250,25 +257,75 @@ export function produceV2(ctx: RequestContext, topic: string): void {
         : principal === 'missing'
           ? 'Missing Authorization header'
           : 'Invalid or expired token';
-    return v2Error(res, 401, 'unauthorized', message, { type: 'header', name: 'Authorization' });
+    v2Error(res, 401, 'unauthorized', message, { type: 'header', name: 'Authorization' });
+    return undefined;
   }
   if (!deps.auth.mayProduce(principal, topic)) {
     closeAfter(res, req);
-    return v2Error(res, 403, 'forbidden', `Not authorized to produce to topic '${topic}'`, {
+    v2Error(res, 403, 'forbidden', `Not authorized to produce to topic '${topic}'`, {
       type: 'parameter',
       name: 'topic_name',
     });
+    return undefined;
   }
   if (mediaType(req.headers['content-type']) !== 'application/json') {
     closeAfter(res, req);
-    return v2Error(res, 415, 'unsupported_media_type', 'Content-Type must be application/json', {
+    v2Error(res, 415, 'unsupported_media_type', 'Content-Type must be application/json', {
       type: 'header',
       name: 'Content-Type',
     });
+    return undefined;
   }
+  return principal;
+}
+
+/**
+ * Reads the JSON body of a v2 produce route (records, batch), at most `limit` bytes (else
+ * `tooLarge()`), and hands the parsed value to `next`. A body nested deeper than MAX_JSON_DEPTH
+ * or not JSON is answered 400 invalid_json in the v2 shape; the depth is checked first because
+ * such a value parses but overflows the stack when it is serialised again.
+ */
+export function readV2Json(
+  ctx: RequestContext,
+  limit: number,
+  tooLarge: () => void,
+  next: (value: unknown) => void,
+): void {
+  const { res } = ctx;
+  readRequestBody(ctx, limit, tooLarge, (body) => {
+    const text = body.toString('utf8');
+    if (jsonTooDeep(text)) {
+      return v2Error(
+        res,
+        400,
+        'invalid_json',
+        `The request body nests deeper than ${MAX_JSON_DEPTH} levels`,
+        {
+          type: 'field',
+          name: 'body',
+        },
+      );
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      return v2Error(res, 400, 'invalid_json', 'The request body is not valid JSON', {
+        type: 'field',
+        name: 'body',
+      });
+    }
+    next(value);
+  });
+}
+
+export function produceV2(ctx: RequestContext, topic: string): void {
+  const { res, deps, query } = ctx;
+  const principal = admitV2Produce(ctx, topic);
+  if (principal === undefined) return;
   const params = parseQuery(query);
   const confluent = params.get('serializer') === 'confluent';
-  readRequestBody(
+  readV2Json(
     ctx,
     deps.maxMessageBytes,
     () =>
@@ -276,26 +333,7 @@ export function produceV2(ctx: RequestContext, topic: string): void {
         type: 'field',
         name: 'value',
       }),
-    (body) => {
-      let envelope: unknown;
-      const text = body.toString('utf8');
-      if (jsonTooDeep(text)) {
-        return v2Error(
-          res,
-          400,
-          'invalid_json',
-          `The request body nests deeper than ${MAX_JSON_DEPTH} levels`,
-          { type: 'field', name: 'body' },
-        );
-      }
-      try {
-        envelope = JSON.parse(text);
-      } catch {
-        return v2Error(res, 400, 'invalid_json', 'The request body is not valid JSON', {
-          type: 'field',
-          name: 'body',
-        });
-      }
+    (envelope) => {
       const parsed = parseEnvelope(envelope, confluent, deps.maxKeyBytes);
       if ('error' in parsed) {
         return v2Error(res, 400, parsed.code, parsed.error, { type: 'field', name: parsed.field });
@@ -308,8 +346,7 @@ export function produceV2(ctx: RequestContext, topic: string): void {
           });
         }
         const { avroValue, avroKey, ...record } = parsed;
-        const who = authenticate(ctx, true);
-        const actor = typeof who === 'string' ? SYSTEM_ACTOR : actorOf(who);
+        const actor = actorOf(principal);
         deps.registry
           .then((registry) =>
             Promise.all([

@@ -2,9 +2,9 @@
 /** The gateway's batch route (an extension): many v2 envelopes in one request, one result each. */
 import assert from 'node:assert/strict';
 
-import { MAX_BATCH_BODY, MAX_BATCH_RECORDS } from '../../gateway/limits';
+import { MAX_BATCH_BODY, MAX_BATCH_RECORDS, MAX_JSON_DEPTH } from '../../gateway/limits';
 import { type LocalEndpoint, startLocalEndpoint } from '../../gateway/server';
-import { Client, removeDir, tempDir } from './util';
+import { basic, Client, type Reply, removeDir, tempDir } from './util';
 
 const KEY = 'batch-test-key-0123456789';
 const WRITER = 'batch-writer-key-0123456789';
@@ -131,4 +131,119 @@ describe('local endpoint: POST /v2/topics/{topic}/batch (gateway extension)', fu
     assert.equal(huge.status, 413);
     assert.equal((await client.req('GET', '/v2/topics/b-one/batch')).status, 405);
   });
+
+  // Both v2 produce routes share one preamble and one body reader (routes/produce.ts
+  // admitV2Produce, readV2Json): a client must not be able to tell them apart by how they refuse.
+  const refusals: Array<{
+    name: string;
+    topic: string;
+    headers: Record<string, string>;
+    auth?: string | false;
+    body?: string;
+    status: number;
+    code: string;
+    message: string;
+    target: string;
+  }> = [
+    {
+      name: 'no credential',
+      topic: 'b-one',
+      headers: { 'content-type': 'application/json' },
+      auth: false,
+      status: 401,
+      code: 'unauthorized',
+      message: 'Missing Authorization header',
+      target: 'Authorization',
+    },
+    {
+      name: 'a Basic credential',
+      topic: 'b-one',
+      headers: { 'content-type': 'application/json' },
+      auth: basic('token', KEY),
+      status: 401,
+      code: 'unauthorized',
+      message: 'Only Bearer authentication (an IAM access token) is accepted',
+      target: 'Authorization',
+    },
+    {
+      name: 'a wrong Bearer, with a body over 64 KB (read and dropped)',
+      topic: 'b-one',
+      headers: { 'content-type': 'application/json' },
+      auth: 'Bearer nope',
+      body: JSON.stringify([{ value: text('x'.repeat(70_000)) }]),
+      status: 401,
+      code: 'unauthorized',
+      message: 'Invalid or expired token',
+      target: 'Authorization',
+    },
+    {
+      name: 'a Writer outside its topics',
+      topic: 'b-one',
+      headers: { 'content-type': 'application/json' },
+      auth: `Bearer ${WRITER}`,
+      status: 403,
+      code: 'forbidden',
+      message: "Not authorized to produce to topic 'b-one'",
+      target: 'topic_name',
+    },
+    {
+      name: 'a text/plain body',
+      topic: 'b-one',
+      headers: { 'content-type': 'text/plain' },
+      status: 415,
+      code: 'unsupported_media_type',
+      message: 'Content-Type must be application/json',
+      target: 'Content-Type',
+    },
+    {
+      name: 'a body that is not JSON',
+      topic: 'b-one',
+      headers: { 'content-type': 'application/json' },
+      body: '[{"value":',
+      status: 400,
+      code: 'invalid_json',
+      message: 'The request body is not valid JSON',
+      target: 'body',
+    },
+    {
+      name: `JSON nested deeper than ${MAX_JSON_DEPTH} levels`,
+      topic: 'b-one',
+      headers: { 'content-type': 'application/json' },
+      body: `${'['.repeat(MAX_JSON_DEPTH + 1)}${']'.repeat(MAX_JSON_DEPTH + 1)}`,
+      status: 400,
+      code: 'invalid_json',
+      message: `The request body nests deeper than ${MAX_JSON_DEPTH} levels`,
+      target: 'body',
+    },
+  ];
+  for (const c of refusals) {
+    it(`refuses ${c.name} exactly as POST /v2/topics/{topic}/records does (${c.status})`, async function () {
+      const body = c.body ?? JSON.stringify([{ value: text('x') }]);
+      const ask = (route: string): Promise<Reply> =>
+        client.req('POST', `/v2/topics/${c.topic}/${route}`, {
+          headers: c.headers,
+          body,
+          ...(c.auth !== undefined ? { auth: c.auth } : {}),
+        });
+      const before = (await ep.readRecords(c.topic, {})).length;
+      const [records, batched] = [await ask('records'), await ask('batch')];
+      for (const r of [records, batched]) {
+        assert.equal(r.status, c.status, r.text);
+        assert.match(r.json.trace, /^[0-9a-f-]{36}$/);
+        assert.equal(r.json.error.code, c.code);
+        assert.equal(r.json.error.message, c.message);
+        assert.equal(r.json.error.target.name, c.target);
+        // A refused body up to 16 MB is read and dropped: the connection stays usable.
+        assert.equal(r.headers.connection, 'keep-alive');
+      }
+      // The same body but for the trace id, and the same headers but for the date.
+      const comparable = (r: Reply): unknown => ({
+        status: r.status,
+        error: r.json.error,
+        headers: Object.fromEntries(Object.entries(r.headers).filter(([h]) => h !== 'date')),
+      });
+      assert.deepEqual(comparable(batched), comparable(records));
+      assert.equal((await ep.readRecords(c.topic, {})).length, before, 'nothing was written');
+    });
+  }
 });

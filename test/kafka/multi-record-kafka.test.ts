@@ -11,129 +11,62 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
-import type { Admin } from 'kafkajs';
-
-import { kafkaClient, kafkaOrSkip, readAll, uniqueTopic, type KafkaHandle } from '../support/kafka';
-import { TAB, allNodes, collect, coreNode, helper } from '../nodes/support';
+import { readAll, uniqueTopic, useKafkaView } from '../support/kafka';
+import {
+  TAB,
+  allNodes,
+  assertOrderPerKey,
+  assertReportsMatch,
+  collect,
+  coreNode,
+  helper,
+  kafkaEndpointConfig,
+  loggedTakeOver,
+  produce,
+  producerFlow,
+  seqRecords,
+  watchOutcomes,
+} from '../nodes/support';
 import { waitFor } from '../support/wait';
 
 describe('producer node: multi-record messages over the Kafka transport (real runtime, real Kafka)', function () {
   this.timeout(120_000);
-  let kafka: KafkaHandle;
-  let view: Admin;
-
-  before(async function () {
-    kafka = await kafkaOrSkip(this);
-    view = kafkaClient(kafka.brokers).admin();
-    await view.connect();
-  });
-  after(async () => {
-    await view?.disconnect();
-  });
+  const kv = useKafkaView();
   afterEach(async () => {
     await helper.unload();
   });
 
-  async function createTopic(partitions: number): Promise<string> {
-    const topic = uniqueTopic('mrk');
-    await view.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
-    return topic;
-  }
-
-  function flow(cfg: Record<string, unknown> = {}, producer: Record<string, unknown> = {}): unknown[] {
-    return [
-      TAB,
-      {
-        id: 'cfg',
-        type: 'event-streams-endpoint',
-        name: 'kafka',
-        transport: 'kafka',
-        brokers: kafka.brokers.join(','),
-        brokersTls: false,
-        authMode: 'none',
-        requestTimeout: 5,
-        retries: 3,
-        retryDelay: 50,
-        maxRetryTime: 10,
-        closeTimeout: 5,
-        ...cfg,
-      },
-      {
-        id: 'p1',
-        z: 'tab1',
-        type: 'event-streams-producer',
-        endpoint: 'cfg',
-        topic: '',
-        wires: [['out']],
-        ...producer,
-      },
-      { id: 'out', z: 'tab1', type: 'helper' },
-      { id: 'c1', z: 'tab1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-      { id: 'caught', z: 'tab1', type: 'helper' },
-    ];
-  }
-
-  /** Each successful report names the partition/offset where Kafka holds that element's value. */
-  function assertReportsMatch(
-    reports: any[],
-    read: Array<{ partition: number; offset: string | number; value: Buffer | null }>,
-    values: Array<string | undefined>,
-  ): void {
-    const at = new Map(read.map((r) => [`${r.partition}/${Number(r.offset)}`, r.value?.toString()]));
-    assert.equal(reports.length, values.length);
-    for (const [i, r] of reports.entries()) {
-      if (values[i] === undefined) continue;
-      assert.equal(
-        at.get(`${r.partition}/${r.offset}`),
-        values[i],
-        `record ${i} at ${r.partition}/${r.offset}`,
-      );
-    }
-  }
+  const flow = (cfg: Record<string, unknown> = {}, producer: Record<string, unknown> = {}): unknown[] =>
+    producerFlow(kafkaEndpointConfig(kv.kafka.brokers, cfg), producer);
 
   it('msg.records: one output message, reports equal Kafka’s partition/offset, order per key', async () => {
-    const topic = await createTopic(3);
+    const topic = await kv.createTopic('mrk', 3);
     await helper.load(allNodes, flow({}, { topic }));
-    const out = collect('out');
-    const caught = collect('caught');
-    const records = Array.from({ length: 200 }, (_, i) => ({
-      key: `dev${i % 5}`,
-      value: `r${i}`,
-      headers: { seq: String(i) },
-    }));
-    helper.getNode('p1').receive({ records });
-    await waitFor(() => out.length + caught.length > 0, 'the outcome', { timeoutMs: 30_000 });
+    const records = seqRecords(200, 5);
+    const { out, caught } = await produce({ records });
     assert.deepEqual(
       caught.map((m) => m.error?.message),
       [],
     );
     assert.equal(out.length, 1);
-    const read = await readAll(kafka.brokers, topic, records.length);
+    const read = await readAll(kv.kafka.brokers, topic, records.length);
     assert.equal(read.length, records.length);
     assertReportsMatch(
       out[0]!.eventstreams.records,
-      read as any,
+      read,
       records.map((r) => r.value),
     );
-    const last = new Map<string, number>();
-    for (const r of read) {
-      const seq = Number(r.value!.toString().slice(1));
-      const key = r.key!.toString();
-      assert.ok((last.get(key) ?? -1) < seq, `key ${key} out of order`);
-      assert.equal(r.headers.find(([n]) => n === 'seq')?.[1].toString(), String(seq));
-      last.set(key, seq);
-    }
-    assert.equal(last.size, 5);
+    assert.equal(assertOrderPerKey(read), 5);
   });
 
   it('an array payload is one record per element with the option on, one JSON value with it off', async () => {
-    const topic = await createTopic(1);
+    const topic = await kv.createTopic('mrk', 1);
     await helper.load(allNodes, flow({}, { topic, splitArray: true }));
     let out = collect('out');
     helper.getNode('p1').receive({ payload: ['a', { b: 2 }, 3], key: 'k' });
     await waitFor(() => out.length > 0, 'the report', { timeoutMs: 20_000 });
-    let read = await readAll(kafka.brokers, topic, 3);
-    assertReportsMatch(out[0]!.eventstreams.records, read as any, ['a', '{"b":2}', '3']);
+    let read = await readAll(kv.kafka.brokers, topic, 3);
+    assertReportsMatch(out[0]!.eventstreams.records, read, ['a', '{"b":2}', '3']);
     assert.deepEqual(
       read.map((r) => r.key?.toString()),
       ['k', 'k', 'k'],
@@ -145,17 +78,15 @@ describe('producer node: multi-record messages over the Kafka transport (real ru
     helper.getNode('p1').receive({ payload: ['a', 'b'] });
     await waitFor(() => out.length > 0, 'the report', { timeoutMs: 20_000 });
     assert.equal(out[0]!.eventstreams.records, undefined);
-    read = await readAll(kafka.brokers, topic, 4);
+    read = await readAll(kv.kafka.brokers, topic, 4);
     assert.equal(read[3]!.value!.toString(), '["a","b"]');
     assert.equal(Number(read[3]!.offset), out[0]!.eventstreams.offset);
   });
 
   it('a partial failure (too large, bad topic) reaches Catch with the others’ results', async () => {
-    const topic = await createTopic(1);
+    const topic = await kv.createTopic('mrk', 1);
     await helper.load(allNodes, flow({ maxValueBytes: 100 }));
-    const out = collect('out');
-    const caught = collect('caught');
-    helper.getNode('p1').receive({
+    const { out, caught } = await produce({
       topic,
       records: [
         { value: 'ok-0', key: 'k' },
@@ -164,7 +95,6 @@ describe('producer node: multi-record messages over the Kafka transport (real ru
         { value: 'ok-3', topic: 'bad topic name!' },
       ],
     });
-    await waitFor(() => out.length + caught.length > 0, 'the outcome', { timeoutMs: 30_000 });
     assert.equal(out.length, 0);
     const msg = caught[0]!;
     assert.equal(msg.error.code, 'PARTIAL_FAILURE');
@@ -172,8 +102,8 @@ describe('producer node: multi-record messages over the Kafka transport (real ru
     const r = msg.eventstreams.records as any[];
     assert.equal(r[1].error.code, 'VALUE_TOO_LARGE');
     assert.equal(r[3].error.code, 'INVALID_TOPIC');
-    const read = await readAll(kafka.brokers, topic, 2);
-    assertReportsMatch(r, read as any, ['ok-0', undefined, 'ok-2', undefined]);
+    const read = await readAll(kv.kafka.brokers, topic, 2);
+    assertReportsMatch(r, read, ['ok-0', undefined, 'ok-2', undefined]);
   });
 
   it('example 10 (Gen 2 / any Kafka) runs as shipped but for the connection: ensure, then three records in one message', async () => {
@@ -182,7 +112,7 @@ describe('producer node: multi-record messages over the Kafka transport (real ru
     const text = readFileSync(path.resolve(__dirname, '..', '..', '..', 'examples', file), 'utf8')
       .split('"gen2-readings"')
       .join(`"${topic}"`);
-    process.env.ES_BROKERS = kafka.brokers.join(',');
+    process.env.ES_BROKERS = kv.kafka.brokers.join(',');
     try {
       // This suite's broker has no TLS or SASL on its plain listener: the connection is the one change.
       const nodes = (JSON.parse(text) as any[]).map((n) =>
@@ -215,8 +145,8 @@ describe('producer node: multi-record messages over the Kafka transport (real ru
         errors.map((m) => m.error?.message),
         [],
       );
-      const read = await readAll(kafka.brokers, topic, 3);
-      assertReportsMatch(reports[0]!.eventstreams.records, read as any, [
+      const read = await readAll(kv.kafka.brokers, topic, 3);
+      assertReportsMatch(reports[0]!.eventstreams.records, read, [
         '{"celsius":21.5}',
         '{"celsius":19}',
         '{"celsius":21.7}',
@@ -227,15 +157,11 @@ describe('producer node: multi-record messages over the Kafka transport (real ru
   });
 
   it('a redeploy while records are queued: one outcome per message, every record once', async () => {
-    const topic = await createTopic(1);
+    const topic = await kv.createTopic('mrk', 1);
     const f = flow({}, { topic });
     await helper.load(allNodes, f);
-    const outcomes: any[] = [];
-    const watch = (): void => {
-      helper.getNode('out').on('input', (m: any) => outcomes.push(m));
-      helper.getNode('caught').on('input', (m: any) => outcomes.push(m));
-    };
-    watch();
+    const outcomes: Array<Record<string, any>> = [];
+    watchOutcomes(outcomes);
     const messages = 40;
     const per = 25;
     for (let m = 0; m < messages; m++) {
@@ -244,19 +170,16 @@ describe('producer node: multi-record messages over the Kafka transport (real ru
       });
     }
     await helper.setFlows(f, 'full');
-    watch();
+    watchOutcomes(outcomes);
     await waitFor(() => outcomes.length >= messages, 'every message’s outcome', { timeoutMs: 60_000 });
     await helper.clearFlows();
-    const tookOver = (helper.log()?.args ?? []).some((c: any[]) =>
-      /took over \d+ unsent message/.test(String(c[0]?.msg ?? c[0] ?? '')),
-    );
-    assert.ok(tookOver, 'the new instance took over queued records');
+    assert.ok(loggedTakeOver(), 'the new instance took over queued records');
     assert.equal(outcomes.length, messages, 'one outcome per message');
     assert.deepEqual(
       outcomes.filter((m) => m.error).map((m) => m.error.message),
       [],
     );
-    const read = await readAll(kafka.brokers, topic, messages * per);
+    const read = await readAll(kv.kafka.brokers, topic, messages * per);
     assert.equal(new Set(read.map((r) => r.value!.toString())).size, messages * per);
   });
 });

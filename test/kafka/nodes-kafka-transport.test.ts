@@ -15,10 +15,8 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
 
-import type { Admin } from 'kafkajs';
-
-import { kafkaClient, kafkaOrSkip, readAll, uniqueTopic, type KafkaHandle } from '../support/kafka';
-import { TAB, allNodes, coreNode, helper } from '../nodes/support';
+import { readAll, useKafkaView } from '../support/kafka';
+import { TAB, allNodes, coreNode, helper, kafkaEndpointConfig } from '../nodes/support';
 import { delay, waitFor } from '../support/wait';
 
 const KCAT = '/usr/bin/kcat';
@@ -57,17 +55,7 @@ const accounted = (): number => sink.delivered.length + sink.caught.length + log
 
 describe('producer node over the Kafka transport (real Node-RED runtime, real Kafka)', function () {
   this.timeout(120_000);
-  let kafka: KafkaHandle;
-  let view: Admin;
-
-  before(async function () {
-    kafka = await kafkaOrSkip(this);
-    view = kafkaClient(kafka.brokers).admin();
-    await view.connect();
-  });
-  after(async () => {
-    await view?.disconnect();
-  });
+  const kv = useKafkaView();
   beforeEach(() => {
     sink.delivered.length = 0;
     sink.caught.length = 0;
@@ -76,28 +64,10 @@ describe('producer node over the Kafka transport (real Node-RED runtime, real Ka
     await helper.unload();
   });
 
-  async function createTopic(partitions: number): Promise<string> {
-    const topic = uniqueTopic('kt');
-    await view.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
-    return topic;
-  }
-
-  /** A Kafka-transport endpoint to the plaintext test broker (no URL: the transport needs none). */
-  const endpoint = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
-    id: 'cfg',
-    type: 'event-streams-endpoint',
-    name: 'kafka',
-    transport: 'kafka',
-    brokers: kafka.brokers.join(','),
-    brokersTls: false,
-    authMode: 'none',
-    requestTimeout: 5,
-    retries: 3,
-    retryDelay: 50,
-    maxRetryTime: 10,
-    closeTimeout: 5,
-    ...overrides,
-  });
+  const createTopic = (partitions: number): Promise<string> => kv.createTopic('kt', partitions);
+  /** A Kafka-transport endpoint to the plaintext test broker. */
+  const endpoint = (overrides: Record<string, unknown> = {}): Record<string, unknown> =>
+    kafkaEndpointConfig(kv.kafka.brokers, overrides);
 
   function flow(topic: string, cfg: Record<string, unknown> = {}, withProducer = true): any[] {
     return [
@@ -198,7 +168,7 @@ describe('producer node over the Kafka transport (real Node-RED runtime, real Ka
       KCAT,
       [
         '-b',
-        kafka.brokers.join(','),
+        kv.kafka.brokers.join(','),
         '-C',
         '-t',
         topic,
@@ -263,7 +233,7 @@ describe('producer node over the Kafka transport (real Node-RED runtime, real Ka
     summary('redeploy', sent);
     assert.equal(accounted(), sent);
     assert.equal(sink.delivered.length, sent);
-    const read = await readAll(kafka.brokers, topic, sent);
+    const read = await readAll(kv.kafka.brokers, topic, sent);
     assert.equal(new Set(read.map((r) => r.value!.toString())).size, sent);
   });
 
@@ -289,26 +259,26 @@ describe('producer node over the Kafka transport (real Node-RED runtime, real Ka
   });
 
   it('broker outage: records wait and are delivered once it is back, in order per key', async function () {
-    if (!kafka.instance.pause || !kafka.instance.resume) this.skip(); // external cluster: no outage control
+    if (!kv.kafka.instance.pause || !kv.kafka.instance.resume) this.skip(); // external cluster: no outage control
     const topic = await createTopic(2);
     await helper.load(nodes, flow(topic, { retries: 100, retryDelay: 200, maxRetryTime: 120 }));
     const p1 = helper.getNode('p1');
     p1.receive({ payload: 'warm-up', key: 'k0' });
     await waitFor(() => sink.delivered.length === 1, 'the first delivery', { timeoutMs: 20_000 });
-    await kafka.instance.pause();
+    await kv.kafka.instance.pause();
     let resumed = false;
     try {
       const sent = 60;
       for (let i = 0; i < sent; i++) p1.receive({ payload: `o${i}`, key: `k${i % 3}` });
       await delay(1500); // the outage: records are being retried, none may be lost
       assert.equal(sink.caught.length, 0);
-      await kafka.instance.resume();
+      await kv.kafka.instance.resume();
       resumed = true;
       await waitFor(() => accounted() >= sent + 1, 'every outcome after the outage', { timeoutMs: 90_000 });
       summary('outage', sent + 1);
       assert.equal(sink.caught.length, 0);
       assert.equal(sink.delivered.length, sent + 1);
-      const read = await readAll(kafka.brokers, topic, sent + 1);
+      const read = await readAll(kv.kafka.brokers, topic, sent + 1);
       const last = new Map<string, number>();
       for (const r of read) {
         const v = r.value!.toString();
@@ -319,7 +289,7 @@ describe('producer node over the Kafka transport (real Node-RED runtime, real Ka
         last.set(key, seq);
       }
     } finally {
-      if (!resumed) await kafka.instance.resume();
+      if (!resumed) await kv.kafka.instance.resume();
     }
   });
 });

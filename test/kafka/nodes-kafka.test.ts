@@ -10,29 +10,27 @@
  */
 import assert from 'node:assert/strict';
 
-import type { Admin } from 'kafkajs';
 import { ConfigResourceTypes } from 'kafkajs';
 
 import { partitionForKey } from '../../gateway/partitioner';
 import {
   countRecords,
   ENDPOINT_KEY as KEY,
-  kafkaClient,
-  kafkaOrSkip,
   readAll,
-  uniqueTopic,
-  type KafkaHandle,
   type ReadRecord,
+  uniqueTopic,
+  useKafkaView,
 } from '../support/kafka';
 import {
-  TAB,
   allNodes,
   collect,
   endpointConfig,
   helper,
   loggedText,
+  producerFlow,
   startTestEndpoint,
   type TestEndpoint,
+  topicAdminFlow,
 } from '../nodes/support';
 import { javaPartitions } from './java-partitioner';
 import { waitFor } from '../support/wait';
@@ -41,17 +39,13 @@ type Msg = Record<string, any>;
 
 describe('Node-RED nodes against real Kafka', function () {
   this.timeout(60_000);
-  let kafka: KafkaHandle;
-  let view: Admin;
+  const kv = useKafkaView();
   let te: TestEndpoint;
 
   before(async function () {
-    kafka = await kafkaOrSkip(this);
-    view = kafkaClient(kafka.brokers).admin();
-    await view.connect();
     te = await startTestEndpoint({
       apiKeys: [KEY],
-      kafka: { brokers: kafka.brokers, clientId: 'nodes-kafka-test' },
+      kafka: { brokers: kv.kafka.brokers, clientId: 'nodes-kafka-test' },
     });
   });
 
@@ -61,38 +55,16 @@ describe('Node-RED nodes against real Kafka', function () {
 
   after(async () => {
     await te?.stop();
-    await view?.disconnect();
   });
-
-  async function createTopic(prefix: string, partitions: number): Promise<string> {
-    const topic = uniqueTopic(prefix);
-    await view.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
-    return topic;
-  }
 
   const creds = (): Record<string, Record<string, unknown>> => ({
     cfg: { apiKey: KEY, ca: te.endpoint.caPem },
   });
 
-  function producerFlow(cfg: Record<string, unknown>): Array<Record<string, unknown>> {
-    return [
-      TAB,
-      // Generous request timeout: the machine may be busy, and a timed-out-then-retried request
-      // could legitimately write a duplicate, which the load test would then (rightly) flag.
-      endpointConfig(te.endpoint, { requestTimeout: 30, ...cfg }),
-      {
-        id: 'p1',
-        z: 'tab1',
-        type: 'event-streams-producer',
-        endpoint: 'cfg',
-        topic: '',
-        wires: [['out']],
-      },
-      { id: 'out', z: 'tab1', type: 'helper' },
-      { id: 'c1', z: 'tab1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-      { id: 'caught', z: 'tab1', type: 'helper' },
-    ];
-  }
+  const flow = (cfg: Record<string, unknown>): Array<Record<string, unknown>> =>
+    // Generous request timeout: the machine may be busy, and a timed-out-then-retried request
+    // could legitimately write a duplicate, which the load test would then (rightly) flag.
+    producerFlow(endpointConfig(te.endpoint, { requestTimeout: 30, ...cfg }));
 
   /** Kafka's default (Java) partition for each key: the real Java client when its jar is here. */
   const javaCache = new Map<string, number>();
@@ -113,11 +85,11 @@ describe('Node-RED nodes against real Kafka', function () {
   for (const flavour of ['v1', 'v2'] as const) {
     it(`producer node records land in Kafka intact, on Java's partition, in per-key order (${flavour})`, async function () {
       const partitions = 4;
-      const topic = await createTopic(`nodes-${flavour}`, partitions);
+      const topic = await kv.createTopic(`nodes-${flavour}`, partitions);
       // Connections 1: the documented way to get strict per-key order (README "Order").
       await helper.load(
         allNodes,
-        producerFlow({ flavour, authMode: flavour === 'v2' ? 'iam' : 'bearer', connections: 1 }),
+        flow({ flavour, authMode: flavour === 'v2' ? 'iam' : 'bearer', connections: 1 }),
         creds(),
       );
       const out = collect('out');
@@ -173,8 +145,8 @@ describe('Node-RED nodes against real Kafka', function () {
         'no message should fail',
       );
 
-      const read = await readAll(kafka.brokers, topic, sent.length, 30_000);
-      const held = await countRecords(kafka.brokers, topic);
+      const read = await readAll(kv.kafka.brokers, topic, sent.length, 30_000);
+      const held = await countRecords(kv.kafka.brokers, topic);
       assert.equal(
         [...held.values()].reduce((a, b) => a + b, 0),
         sent.length,
@@ -220,8 +192,8 @@ describe('Node-RED nodes against real Kafka', function () {
     this.timeout(120_000);
     const partitions = 4;
     const total = 1000;
-    const topic = await createTopic('nodes-load', partitions);
-    await helper.load(allNodes, producerFlow({ connections: 8, queueMessages: 2 * total }), creds());
+    const topic = await kv.createTopic('nodes-load', partitions);
+    await helper.load(allNodes, flow({ connections: 8, queueMessages: 2 * total }), creds());
     const out = collect('out');
     const caught = collect('caught');
     const p1 = helper.getNode('p1');
@@ -243,8 +215,8 @@ describe('Node-RED nodes against real Kafka', function () {
       acked.set(id, m);
     }
     // ...and Kafka holds exactly those records: per partition, offsets 0..n-1 with no gap or extra.
-    const held = await countRecords(kafka.brokers, topic);
-    const read = await readAll(kafka.brokers, topic, total, 60_000);
+    const held = await countRecords(kv.kafka.brokers, topic);
+    const read = await readAll(kv.kafka.brokers, topic, total, 60_000);
     assert.equal(read.length, total);
     const heldTotal = [...held.values()].reduce((a, b) => a + b, 0);
     assert.equal(heldTotal, total, 'Kafka holds a record per message, no duplicates');
@@ -272,31 +244,11 @@ describe('Node-RED nodes against real Kafka', function () {
   });
 
   describe('topic-admin node', function () {
-    function adminFlow(
+    const adminFlow = (
       cfg: Record<string, unknown>,
       backend: 'rest' | 'kafka',
-    ): Array<Record<string, unknown>> {
-      return [
-        TAB,
-        endpointConfig(te.endpoint, { requestTimeout: 30, ...cfg }),
-        {
-          id: 'a1',
-          z: 'tab1',
-          type: 'event-streams-topic-admin',
-          endpoint: 'cfg',
-          backend,
-          operation: '',
-          topic: '',
-          partitions: '',
-          configs: '',
-          filter: '',
-          wires: [['out']],
-        },
-        { id: 'out', z: 'tab1', type: 'helper' },
-        { id: 'c1', z: 'tab1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-        { id: 'caught', z: 'tab1', type: 'helper' },
-      ];
-    }
+    ): Array<Record<string, unknown>> =>
+      topicAdminFlow(endpointConfig(te.endpoint, { requestTimeout: 30, ...cfg }), { backend });
 
     /** One message through the node; its output payload, or a failure carrying the caught error. */
     async function call(msg: Msg): Promise<any> {
@@ -313,12 +265,12 @@ describe('Node-RED nodes against real Kafka', function () {
     }
 
     async function partitionCount(topic: string): Promise<number> {
-      const md = await view.fetchTopicMetadata({ topics: [topic] });
+      const md = await kv.view.fetchTopicMetadata({ topics: [topic] });
       return md.topics[0]?.partitions.length ?? 0;
     }
 
     async function configValue(topic: string, name: string): Promise<string | null | undefined> {
-      const res = await view.describeConfigs({
+      const res = await kv.view.describeConfigs({
         resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: [name] }],
         includeSynonyms: false,
       });
@@ -332,7 +284,7 @@ describe('Node-RED nodes against real Kafka', function () {
       // 'none' so that endpoint-config sends no SASL.
       {
         backend: 'kafka',
-        cfg: () => ({ authMode: 'none', brokers: kafka.brokers.join(','), brokersTls: false }),
+        cfg: () => ({ authMode: 'none', brokers: kv.kafka.brokers.join(','), brokersTls: false }),
       },
     ];
 
@@ -361,7 +313,7 @@ describe('Node-RED nodes against real Kafka', function () {
           topic: other,
           created: true,
         });
-        await waitFor(async () => (await view.listTopics()).includes(other), 'the ensured topic', {
+        await waitFor(async () => (await kv.view.listTopics()).includes(other), 'the ensured topic', {
           timeoutMs: 10_000,
           intervalMs: 50,
         });
@@ -406,7 +358,7 @@ describe('Node-RED nodes against real Kafka', function () {
         assert.deepEqual(await call({ operation: 'delete', topic: other }), { topic: other, deleted: true });
         await waitFor(
           async () => {
-            const names = await view.listTopics();
+            const names = await kv.view.listTopics();
             return !names.includes(topic) && !names.includes(other);
           },
           'the deleted topics to disappear',

@@ -13,19 +13,19 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
-import type { Admin } from 'kafkajs';
-
-import { kafkaClient, kafkaOrSkip, readAll, uniqueTopic, type KafkaHandle } from '../support/kafka';
+import { readAll, uniqueTopic, useKafkaView } from '../support/kafka';
 import {
-  TAB,
   allNodes,
   collect,
   endpointConfig,
   helper,
+  kafkaEndpointConfig,
+  loggedTakeOver,
   startTestEndpoint,
   type TestEndpoint,
+  watchOutcomes,
 } from '../nodes/support';
-import { bytesOf, SHAPES } from '../nodes/record-shapes';
+import { bytesOf, SHAPES, shapesFlow } from '../nodes/record-shapes';
 import { waitFor } from '../support/wait';
 
 const API_KEY = 'roundtrip-kafka-key-0123456789';
@@ -44,8 +44,7 @@ const shapes = SHAPES.map((s, i) => ({ s, i })).filter(({ s }) => !s.name.starts
 
 describe('record round trip over the Kafka transport: every shape × direct/outbox/hand-over → the same bytes', function () {
   this.timeout(180_000);
-  let kafka: KafkaHandle;
-  let view: Admin;
+  const kv = useKafkaView();
   let te: TestEndpoint;
   let tmp: string;
   /** shape name → the REST v1 reference bytes. */
@@ -54,10 +53,7 @@ describe('record round trip over the Kafka transport: every shape × direct/outb
   let runs = 0;
 
   before(async function () {
-    kafka = await kafkaOrSkip(this);
-    view = kafkaClient(kafka.brokers).admin();
-    await view.connect();
-    await view.createTopics({
+    await kv.view.createTopics({
       topics: topics.map((topic) => ({ topic, numPartitions: 1 })),
       waitForLeaders: true,
     });
@@ -68,7 +64,6 @@ describe('record round trip over the Kafka transport: every shape × direct/outb
   });
   after(async () => {
     helper.settings({});
-    await view?.disconnect();
     await te?.stop();
     if (tmp) await fs.rm(tmp, { recursive: true, force: true });
   });
@@ -76,32 +71,7 @@ describe('record round trip over the Kafka transport: every shape × direct/outb
     await helper.unload();
   });
 
-  function flow(cfg: Record<string, unknown>): unknown[] {
-    return [
-      TAB,
-      cfg,
-      ...SHAPES.map((s, i) => ({
-        id: `p${i}`,
-        z: 'tab1',
-        type: 'event-streams-producer',
-        endpoint: 'cfg',
-        topic: topics[i],
-        contentType: s.contentType,
-        wires: [['out']],
-      })),
-      {
-        id: 'blocker',
-        z: 'tab1',
-        type: 'event-streams-producer',
-        endpoint: 'cfg',
-        topic: topics.at(-1),
-        wires: [],
-      },
-      { id: 'out', z: 'tab1', type: 'helper' },
-      { id: 'c1', z: 'tab1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-      { id: 'caught', z: 'tab1', type: 'helper' },
-    ];
-  }
+  const flow = (cfg: Record<string, unknown>): unknown[] => shapesFlow(cfg, topics);
 
   it('REST v1 direct: the reference bytes', async () => {
     await helper.load(allNodes, flow(endpointConfig(te.endpoint)), {
@@ -124,30 +94,15 @@ describe('record round trip over the Kafka transport: every shape × direct/outb
   for (const p of ['direct', 'outbox', 'handover'] as const) {
     it(`kafka ${p}`, async () => {
       assert.equal(reference.size, shapes.length, 'the reference run went first');
-      const cfg = {
-        id: 'cfg',
-        type: 'event-streams-endpoint',
-        name: 'kafka',
-        transport: 'kafka',
-        brokers: kafka.brokers.join(','),
-        brokersTls: false,
-        authMode: 'none',
-        requestTimeout: 5,
-        retries: 3,
-        retryDelay: 50,
-        maxRetryTime: 10,
-        closeTimeout: 5,
-        ...(p === 'outbox' ? { outbox: true, outboxDir: `rtk-${Date.now()}` } : {}),
-      };
+      const cfg = kafkaEndpointConfig(
+        kv.kafka.brokers,
+        p === 'outbox' ? { outbox: true, outboxDir: `rtk-${Date.now()}` } : {},
+      );
       const f = flow(cfg);
       helper.log()?.resetHistory?.();
       await helper.load(allNodes, f);
-      const outcomes: any[] = [];
-      const watch = (): void => {
-        helper.getNode('out').on('input', (m: any) => outcomes.push(m));
-        helper.getNode('caught').on('input', (m: any) => outcomes.push(m));
-      };
-      watch();
+      const outcomes: Array<Record<string, any>> = [];
+      watchOutcomes(outcomes);
       if (p === 'handover') {
         // A burst over 1 MiB (the batch bound) ahead of the shapes: they wait behind it and the
         // redeploy below hands them to the new instances.
@@ -157,14 +112,11 @@ describe('record round trip over the Kafka transport: every shape × direct/outb
       for (const { s, i } of shapes) helper.getNode(`p${i}`).receive(s.msg(''));
       if (p === 'handover') {
         await helper.setFlows(f, 'full');
-        watch();
+        watchOutcomes(outcomes);
       }
       await waitFor(() => outcomes.length >= shapes.length, 'every shape’s outcome', { timeoutMs: 60_000 });
       if (p === 'handover') {
-        const tookOver = (helper.log()?.args ?? []).some((c: any[]) =>
-          /took over \d+ unsent message/.test(String(c[0]?.msg ?? c[0] ?? '')),
-        );
-        assert.ok(tookOver, 'records were handed to the new instances');
+        assert.ok(loggedTakeOver(), 'records were handed to the new instances');
       }
       assert.deepEqual(
         outcomes.filter((m) => m.error).map((m) => m.error.message),
@@ -172,7 +124,7 @@ describe('record round trip over the Kafka transport: every shape × direct/outb
       );
       runs++;
       for (const { s, i } of shapes) {
-        const read = await readAll(kafka.brokers, topics[i]!, runs);
+        const read = await readAll(kv.kafka.brokers, topics[i]!, runs);
         assert.equal(read.length, runs, `${s.name}: one record per run`);
         assert.deepEqual(
           bytesOf(read.at(-1)!),

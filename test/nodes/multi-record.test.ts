@@ -8,20 +8,20 @@
  * redeploy hand-over keep one outcome per message.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 
 import { CORE_DEFAULTS } from '../../lib/defaults';
 import {
-  TAB,
   allNodes,
+  assertOrderPerKey,
+  assertReportsMatch,
   collect,
   endpointConfig,
   helper,
-  startTestEndpoint,
-  uniqueTopic,
-  type TestEndpoint,
+  produce,
+  producerFlow,
+  seqRecords,
+  useTestEndpoint,
+  watchOutcomes,
 } from './support';
 import { waitFor } from '../support/wait';
 
@@ -29,88 +29,35 @@ const API_KEY = 'multi-record-key-0123456789';
 
 describe('event-streams-producer: multi-record messages (REST)', function () {
   this.timeout(60_000);
-  let te: TestEndpoint;
-  let tmp: string;
-
-  before(async () => {
-    te = await startTestEndpoint({ apiKeys: [API_KEY] });
-    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'multi-record-'));
-    helper.settings({ userDir: tmp });
-  });
-  after(async () => {
-    helper.settings({});
-    await te?.stop();
-    await fs.rm(tmp, { recursive: true, force: true });
-  });
-  afterEach(async () => {
-    te.endpoint.clearFaults();
-    await helper.unload();
-  });
-
-  async function createTopic(partitions = 1): Promise<string> {
-    const name = uniqueTopic('mr');
-    await te.endpoint.backend.createTopic(name, partitions, []);
-    return name;
-  }
-  const creds = (): Record<string, Record<string, unknown>> => ({
-    cfg: { apiKey: API_KEY, ca: te.endpoint.caPem },
-  });
-  function flow(cfg: Record<string, unknown> = {}, producer: Record<string, unknown> = {}): unknown[] {
-    return [
-      TAB,
-      endpointConfig(te.endpoint, cfg),
-      {
-        id: 'p1',
-        z: 'tab1',
-        type: 'event-streams-producer',
-        endpoint: 'cfg',
-        topic: '',
-        wires: [['out']],
-        ...producer,
-      },
-      { id: 'out', z: 'tab1', type: 'helper' },
-      { id: 'c1', z: 'tab1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-      { id: 'caught', z: 'tab1', type: 'helper' },
-    ];
-  }
+  const te = useTestEndpoint(API_KEY, {}, (dir) => ({ userDir: dir }));
+  const flow = (cfg: Record<string, unknown> = {}, producer: Record<string, unknown> = {}): unknown[] =>
+    producerFlow(endpointConfig(te.endpoint, cfg), producer);
 
   /** Every report that is not an error names the place the endpoint holds that record. */
-  async function assertReportsMatch(topic: string, msg: any, values: string[]): Promise<void> {
-    const reports = msg.eventstreams.records as any[];
-    assert.equal(reports.length, values.length);
-    for (const [i, r] of reports.entries()) {
-      if (r.error) continue;
-      assert.equal(r.topic, topic);
-      const held = await te.endpoint.readRecords(topic, { partition: r.partition });
-      const at = held.find((h) => h.offset === r.offset);
-      assert.ok(at, `record ${i}: nothing at ${r.partition}/${r.offset}`);
-      assert.equal(at.value.toString(), values[i], `record ${i}`);
-    }
+  async function assertReportsHeld(
+    topic: string,
+    msg: any,
+    values: Array<string | undefined>,
+  ): Promise<void> {
+    assertReportsMatch(msg.eventstreams.records, await te.endpoint.readRecords(topic), values, topic);
   }
 
   for (const flavour of ['v1', 'v2'] as const) {
     it(`msg.records (${flavour}): ordered per key, one output message, reports equal what the endpoint holds`, async () => {
-      const topic = await createTopic(3);
+      const topic = await te.createTopic('mr', 3);
       await helper.load(
         allNodes,
         flow({ flavour, authMode: flavour === 'v2' ? 'iam' : 'bearer' }, { topic }),
-        creds(),
+        te.creds(),
       );
-      const out = collect('out');
-      const caught = collect('caught');
-      const records = Array.from({ length: 60 }, (_, i) => ({
-        key: `dev${i % 4}`,
-        value: `r${i}`,
-        headers: { seq: String(i) },
-      }));
-      helper.getNode('p1').receive({ records });
-      await waitFor(() => out.length + caught.length > 0, 'the outcome', { timeoutMs: 30_000 });
+      const records = seqRecords(60, 4);
+      const { out, caught } = await produce({ records });
       assert.deepEqual(
         caught.map((m) => m.error?.message),
         [],
       );
       assert.equal(out.length, 1, 'one output message for all records');
-      await assertReportsMatch(
+      await assertReportsHeld(
         topic,
         out[0],
         records.map((r) => r.value),
@@ -120,24 +67,17 @@ describe('event-streams-producer: multi-record messages (REST)', function () {
         await Promise.all([0, 1, 2].map((partition) => te.endpoint.readRecords(topic, { partition })))
       ).flat();
       assert.equal(held.length, records.length);
-      const last = new Map<string, number>();
-      for (const h of held) {
-        const seq = Number(h.value.toString().slice(1));
-        const key = h.key!.toString();
-        assert.ok((last.get(key) ?? -1) < seq, `key ${key} out of order`);
-        assert.equal(h.headers.find(([n]) => n === 'seq')?.[1].toString(), String(seq));
-        last.set(key, seq);
-      }
+      assertOrderPerKey(held);
     });
   }
 
   it('an array payload: one record per element with the option on, one JSON record with it off', async () => {
-    const topic = await createTopic(1);
-    await helper.load(allNodes, flow({}, { topic, splitArray: true }), creds());
+    const topic = await te.createTopic('mr', 1);
+    await helper.load(allNodes, flow({}, { topic, splitArray: true }), te.creds());
     let out = collect('out');
     helper.getNode('p1').receive({ payload: ['a', 'b', { c: 1 }], key: 'same' });
     await waitFor(() => out.length > 0, 'the report', { timeoutMs: 20_000 });
-    await assertReportsMatch(topic, out[0], ['a', 'b', '{"c":1}']);
+    await assertReportsHeld(topic, out[0], ['a', 'b', '{"c":1}']);
     const held = await te.endpoint.readRecords(topic, { partition: 0 });
     assert.deepEqual(
       held.map((h) => h.key?.toString()),
@@ -146,7 +86,7 @@ describe('event-streams-producer: multi-record messages (REST)', function () {
     await helper.unload();
 
     // Off (the default, and every flow saved before the option): the array is one JSON value.
-    await helper.load(allNodes, flow({}, { topic }), creds());
+    await helper.load(allNodes, flow({}, { topic }), te.creds());
     out = collect('out');
     helper.getNode('p1').receive({ payload: ['a', 'b'] });
     await waitFor(() => out.length > 0, 'the report', { timeoutMs: 20_000 });
@@ -158,22 +98,22 @@ describe('event-streams-producer: multi-record messages (REST)', function () {
   });
 
   it('a partial failure reaches Catch with PARTIAL_FAILURE and every record’s result; bad elements name their index', async () => {
-    const topic = await createTopic(1);
-    await helper.load(allNodes, flow({ maxValueBytes: 100 }, {}), creds());
-    const out = collect('out');
-    const caught = collect('caught');
-    helper.getNode('p1').receive({
-      topic,
-      records: [
-        { value: 'ok-0' },
-        { value: 'x'.repeat(200) },
-        { value: 'ok-2', key: 'k' },
-        { value: null },
-        { value: 'ok-4', topic: 'not a valid topic!' },
-        { value: 'ok-5', partition: 2 },
-      ],
-    });
-    await waitFor(() => out.length + caught.length > 0, 'the outcome', { timeoutMs: 20_000 });
+    const topic = await te.createTopic('mr', 1);
+    await helper.load(allNodes, flow({ maxValueBytes: 100 }, {}), te.creds());
+    const { out, caught } = await produce(
+      {
+        topic,
+        records: [
+          { value: 'ok-0' },
+          { value: 'x'.repeat(200) },
+          { value: 'ok-2', key: 'k' },
+          { value: null },
+          { value: 'ok-4', topic: 'not a valid topic!' },
+          { value: 'ok-5', partition: 2 },
+        ],
+      },
+      20_000,
+    );
     assert.equal(out.length, 0);
     assert.equal(caught.length, 1);
     const msg = caught[0]!;
@@ -186,13 +126,13 @@ describe('event-streams-producer: multi-record messages (REST)', function () {
     assert.match(r[3].error.message, /msg\.records\[3\]/);
     assert.equal(r[4].error.code, 'INVALID_TOPIC');
     assert.match(r[5].error.message, /msg\.records\[5\].*'partition'/);
-    await assertReportsMatch(topic, msg, ['ok-0', '', 'ok-2', '', '', '']);
+    await assertReportsHeld(topic, msg, ['ok-0', undefined, 'ok-2', undefined, undefined, undefined]);
     assert.equal((await te.endpoint.readRecords(topic, { partition: 0 })).length, 2);
   });
 
   it('more records than the limit fail the message before anything is sent', async () => {
-    const topic = await createTopic(1);
-    await helper.load(allNodes, flow({}, { topic }), creds());
+    const topic = await te.createTopic('mr', 1);
+    await helper.load(allNodes, flow({}, { topic }), te.creds());
     const caught = collect('caught');
     const max = CORE_DEFAULTS.maxRecordsPerMessage.value;
     helper.getNode('p1').receive({ records: Array.from({ length: max + 1 }, (_, i) => ({ value: i })) });
@@ -206,30 +146,23 @@ describe('event-streams-producer: multi-record messages (REST)', function () {
   });
 
   it('through the outbox: every record stored, then one report with every result', async () => {
-    const topic = await createTopic(1);
-    await helper.load(allNodes, flow({ outbox: true, outboxDir: `mr-${Date.now()}` }, { topic }), creds());
-    const out = collect('out');
-    const caught = collect('caught');
+    const topic = await te.createTopic('mr', 1);
+    await helper.load(allNodes, flow({ outbox: true, outboxDir: `mr-${Date.now()}` }, { topic }), te.creds());
     const values = Array.from({ length: 25 }, (_, i) => `o${i}`);
-    helper.getNode('p1').receive({ records: values.map((value) => ({ value, key: 'k' })) });
-    await waitFor(() => out.length + caught.length > 0, 'the report', { timeoutMs: 30_000 });
+    const { out, caught } = await produce({ records: values.map((value) => ({ value, key: 'k' })) });
     assert.equal(caught.length, 0, caught[0]?.error?.message);
     assert.equal(out.length, 1);
     assert.ok((out[0]!.eventstreams.records as any[]).every((r) => r.outbox === true));
-    await assertReportsMatch(topic, out[0], values);
+    await assertReportsHeld(topic, out[0], values);
   });
 
   it('a redeploy with records queued: one outcome per message, every record written once', async () => {
-    const topic = await createTopic(1);
+    const topic = await te.createTopic('mr', 1);
     te.endpoint.setFaults([{ latencyMs: 300, route: 'produce' }]);
     const f = flow({ connections: 1 }, { topic });
-    await helper.load(allNodes, f, creds());
-    const outcomes: Array<{ kind: string; msg: any }> = [];
-    const watch = (): void => {
-      helper.getNode('out').on('input', (msg: any) => outcomes.push({ kind: 'out', msg }));
-      helper.getNode('caught').on('input', (msg: any) => outcomes.push({ kind: 'caught', msg }));
-    };
-    watch();
+    await helper.load(allNodes, f, te.creds());
+    const outcomes: Array<Record<string, any>> = [];
+    watchOutcomes(outcomes);
     const base = te.endpoint.requestCount('produce');
     const messages = 4;
     const per = 5;
@@ -241,20 +174,20 @@ describe('event-streams-producer: multi-record messages (REST)', function () {
     await waitFor(() => te.endpoint.requestCount('produce') > base, 'a record on the wire', {
       timeoutMs: 5000,
     });
-    await helper.setFlows(f, 'full', creds());
+    await helper.setFlows(f, 'full', te.creds());
     // The first message had a record on the wire and others queued: both halves of a hand-over.
     assert.ok(te.endpoint.requestCount('produce') - base <= 2, 'records were still queued at the redeploy');
     te.endpoint.clearFaults();
-    watch();
+    watchOutcomes(outcomes);
     await waitFor(() => outcomes.length >= messages, 'every message’s outcome', { timeoutMs: 30_000 });
     await helper.clearFlows();
     assert.equal(outcomes.length, messages, 'one outcome per message');
     assert.deepEqual(
-      outcomes.filter((o) => o.kind === 'caught').map((o) => o.msg.error?.message),
+      outcomes.filter((m) => m.error).map((m) => m.error.message),
       [],
     );
     const held = await te.endpoint.readRecords(topic, { partition: 0 });
     assert.equal(held.length, messages * per, 'every record written once');
-    for (const o of outcomes) assert.equal((o.msg.eventstreams.records as any[]).length, per);
+    for (const m of outcomes) assert.equal((m.eventstreams.records as any[]).length, per);
   });
 });

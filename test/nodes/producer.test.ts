@@ -12,16 +12,15 @@ import { inspect } from 'node:util';
 import { issueCertificate, toPkcs12 } from '../../gateway/certs';
 import type { EndpointNode } from '../../nodes/shared/types';
 import {
-  TAB,
   allNodes,
   collect,
   coreNode,
   endpointConfig,
   helper,
   loggedText,
-  startTestEndpoint,
+  producerFlow,
   uniqueTopic,
-  type TestEndpoint,
+  useTestEndpoint,
 } from './support';
 import { delay, waitFor } from '../support/wait';
 
@@ -30,16 +29,14 @@ const USER = { username: 'es-user', password: 'es-password-123' };
 
 describe('event-streams-producer', function () {
   this.timeout(20000);
-  let te: TestEndpoint;
+  const te = useTestEndpoint(API_KEY, {
+    users: [USER],
+    clientCertAuth: true,
+    tokenLifetimeSec: 2,
+  });
   let clientPair: { cert: string; key: string };
 
   before(async () => {
-    te = await startTestEndpoint({
-      apiKeys: [API_KEY],
-      users: [USER],
-      clientCertAuth: true,
-      tokenLifetimeSec: 2,
-    });
     const ca = {
       cert: await fs.readFile(path.join(te.stateDir, 'ca.pem'), 'utf8'),
       key: await fs.readFile(path.join(te.stateDir, 'ca-key.pem'), 'utf8'),
@@ -47,47 +44,13 @@ describe('event-streams-producer', function () {
     clientPair = issueCertificate(ca, { commonName: 'node-red-test', client: true });
   });
 
-  after(async () => {
-    await te?.stop();
-  });
+  const createTopic = (partitions = 1): Promise<string> => te.createTopic('p', partitions);
+  const creds = (extra?: Record<string, unknown>): Record<string, Record<string, unknown>> => te.creds(extra);
 
-  afterEach(async () => {
-    te.endpoint.clearFaults();
-    await helper.unload();
-  });
-
-  async function createTopic(partitions = 1): Promise<string> {
-    const name = uniqueTopic('p');
-    await te.endpoint.backend.createTopic(name, partitions, []);
-    return name;
-  }
-
-  function creds(extra: Record<string, unknown> = {}): Record<string, Record<string, unknown>> {
-    return { cfg: { apiKey: API_KEY, ca: te.endpoint.caPem, ...extra } };
-  }
-
-  /** A flow of config → producer → helper, with a Catch node feeding a second helper. */
-  function flow(
+  const flow = (
     cfg: Record<string, unknown> = {},
     producer: Record<string, unknown> = {},
-  ): Array<Record<string, unknown>> {
-    return [
-      TAB,
-      endpointConfig(te.endpoint, cfg),
-      {
-        id: 'p1',
-        z: 'tab1',
-        type: 'event-streams-producer',
-        endpoint: 'cfg',
-        topic: '',
-        wires: [['out']],
-        ...producer,
-      },
-      { id: 'out', z: 'tab1', type: 'helper' },
-      { id: 'c1', z: 'tab1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-      { id: 'caught', z: 'tab1', type: 'helper' },
-    ];
-  }
+  ): Array<Record<string, unknown>> => producerFlow(endpointConfig(te.endpoint, cfg), producer);
 
   for (const flavour of ['v1', 'v2'] as const) {
     it(`maps every payload type to the record value (${flavour})`, async () => {

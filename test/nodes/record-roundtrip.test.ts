@@ -6,31 +6,27 @@
  * endpoint over HTTPS (verification on); records are read back from its memory backend.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 
 import avro from 'avsc';
 
 import { Client } from '../gateway/util';
-import {
-  TAB,
-  allNodes,
-  collect,
-  endpointConfig,
-  helper,
-  startTestEndpoint,
-  uniqueTopic,
-  type TestEndpoint,
-} from './support';
+import { allNodes, collect, endpointConfig, helper, uniqueTopic, useTestEndpoint } from './support';
 import { waitFor } from '../support/wait';
-import { bytesOf, DEVICE, type Flavour, HEADERS, type Path, READING, SHAPES } from './record-shapes';
+import {
+  bytesOf,
+  DEVICE,
+  type Flavour,
+  HEADERS,
+  type Path,
+  READING,
+  SHAPES,
+  shapesFlow,
+} from './record-shapes';
 
 const API_KEY = 'roundtrip-api-key-0123456789';
 describe('record round trip: every shape × every path → the same bytes in the topic', function () {
   this.timeout(120000);
-  let te: TestEndpoint;
-  let tmp: string;
+  const te = useTestEndpoint(API_KEY, {}, (dir) => ({ eventStreamsEndpointOutboxDir: dir }));
   let registered: string;
   /** shape name → flavour → path → the record's bytes. */
   const seen = new Map<string, Map<string, unknown>>();
@@ -41,9 +37,6 @@ describe('record round trip: every shape × every path → the same bytes in the
   const topics = [...SHAPES.map(() => uniqueTopic('rt')), uniqueTopic('rt-blocker')];
 
   before(async () => {
-    te = await startTestEndpoint({ apiKeys: [API_KEY] });
-    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'es-roundtrip-'));
-    helper.settings({ eventStreamsEndpointOutboxDir: tmp });
     for (const t of topics) await te.endpoint.backend.createTopic(t, 1, []);
     registered = `${uniqueTopic('reading')}-value`;
     const c = new Client(te.endpoint);
@@ -57,15 +50,6 @@ describe('record round trip: every shape × every path → the same bytes in the
       await c.close();
     }
   });
-  after(async () => {
-    helper.settings({});
-    await te?.stop();
-    await fs.rm(tmp, { recursive: true, force: true });
-  });
-  afterEach(async () => {
-    te.endpoint.clearFaults();
-    await helper.unload();
-  });
 
   function flow(flavour: Flavour, p: Path, topics: string[]): Array<Record<string, unknown>> {
     const cfg = endpointConfig(te.endpoint, {
@@ -76,31 +60,7 @@ describe('record round trip: every shape × every path → the same bytes in the
       maxConnections: 1,
       ...(p === 'outbox' ? { outbox: true, outboxDir: `rt-${flavour}-${Date.now()}` } : {}),
     });
-    const producers = SHAPES.map((s, i) => ({
-      id: `p${i}`,
-      z: 'tab1',
-      type: 'event-streams-producer',
-      endpoint: 'cfg',
-      topic: topics[i],
-      contentType: s.contentType,
-      wires: [['out']],
-    }));
-    return [
-      TAB,
-      cfg,
-      ...producers,
-      {
-        id: 'blocker',
-        z: 'tab1',
-        type: 'event-streams-producer',
-        endpoint: 'cfg',
-        topic: topics.at(-1),
-        wires: [],
-      },
-      { id: 'out', z: 'tab1', type: 'helper' },
-      { id: 'c1', z: 'tab1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-      { id: 'caught', z: 'tab1', type: 'helper' },
-    ];
+    return shapesFlow(cfg, topics);
   }
 
   for (const flavour of ['v1', 'v2'] as const) {
@@ -109,7 +69,7 @@ describe('record round trip: every shape × every path → the same bytes in the
         const shapes = SHAPES.map((s, i) => ({ s, i })).filter(({ s }) => !s.only || s.only === flavour);
         const counts = await Promise.all(topics.map(async (t) => (await te.endpoint.readRecords(t)).length));
         const base = te.endpoint.requestCount('produce');
-        const creds = { cfg: { apiKey: API_KEY, ca: te.endpoint.caPem } };
+        const creds = te.creds();
         const f = flow(flavour, p, topics);
         await helper.load(allNodes, f, creds);
         const caught = collect('caught');

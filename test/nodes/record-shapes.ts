@@ -4,6 +4,7 @@
  * test/kafka/record-roundtrip-kafka.test.ts over the Kafka transport) and how their bytes compare.
  */
 import { CONTENT_TYPES } from '../../nodes/shared/record';
+import { outAndCatch, TAB } from './support';
 
 export const READING = {
   type: 'record',
@@ -100,6 +101,36 @@ export const SHAPES: Shape[] = [
     }),
   })),
 ];
+
+/**
+ * The matrix's flow on config node `cfg` (either transport): producer `p<i>` for shape i on
+ * `topics[i]`, and `blocker` on the last topic (the hand-over runs queue the shapes behind its
+ * records), all reporting to `out`, with a Catch into `caught`.
+ */
+export function shapesFlow(cfg: Record<string, unknown>, topics: string[]): Array<Record<string, unknown>> {
+  return [
+    TAB,
+    cfg,
+    ...SHAPES.map((s, i) => ({
+      id: `p${i}`,
+      z: 'tab1',
+      type: 'event-streams-producer',
+      endpoint: 'cfg',
+      topic: topics[i],
+      contentType: s.contentType,
+      wires: [['out']],
+    })),
+    {
+      id: 'blocker',
+      z: 'tab1',
+      type: 'event-streams-producer',
+      endpoint: 'cfg',
+      topic: topics.at(-1),
+      wires: [],
+    },
+    ...outAndCatch(),
+  ];
+}
 
 /** The bytes a record has in the topic, comparable across runs and transports. */
 export function bytesOf(r: {

@@ -12,77 +12,41 @@ import type { ProduceRecord } from '../../lib/types';
 import { applySchemaOptions, schemaDefaults } from '../../nodes/shared/schema-options';
 import { Client } from '../gateway/util';
 import {
-  TAB,
   allNodes,
   collect,
   endpointConfig,
   helper,
-  startTestEndpoint,
+  producerFlow,
+  topicAdminFlow,
   uniqueTopic,
-  type TestEndpoint,
+  useTestEndpoint,
 } from './support';
 import { waitFor } from '../support/wait';
+import { READING } from './record-shapes';
 
 const API_KEY = 'schema-node-key-0123456789';
-const READING = {
-  type: 'record',
-  name: 'Reading',
-  namespace: 'iot',
-  fields: [
-    { name: 'sensor', type: 'string' },
-    { name: 'celsius', type: 'double' },
-  ],
-};
 const decode = (buf: Buffer): unknown => ({
   ...(avro.Type.forSchema(READING as avro.Schema).fromBuffer(buf.subarray(5)) as object),
 });
 
 describe('schemas in flows', function () {
   this.timeout(20000);
-  let te: TestEndpoint;
+  const te = useTestEndpoint(API_KEY);
 
-  before(async () => {
-    te = await startTestEndpoint({ apiKeys: [API_KEY] });
-  });
-  after(async () => {
-    await te?.stop();
-  });
-  afterEach(async () => {
-    await helper.unload();
-  });
-
-  function flow(
-    cfg: Record<string, unknown>,
-    producer: Record<string, unknown>,
-  ): Array<Record<string, unknown>> {
-    return [
-      TAB,
-      endpointConfig(te.endpoint, cfg),
-      {
-        id: 'p1',
-        z: 'tab1',
-        type: 'event-streams-producer',
-        endpoint: 'cfg',
-        topic: '',
-        wires: [['out']],
-        ...producer,
-      },
-      { id: 'out', z: 'tab1', type: 'helper' },
-      { id: 'c1', z: 'tab1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-      { id: 'caught', z: 'tab1', type: 'helper' },
-    ];
-  }
+  const flow = (
+    cfg: Record<string, unknown> = {},
+    producer: Record<string, unknown> = {},
+  ): Array<Record<string, unknown>> => producerFlow(endpointConfig(te.endpoint, cfg), producer);
 
   it('v2: the producer sends Avro with a pasted schema; a mismatch reaches Catch naming the field, with no request', async () => {
-    const topic = uniqueTopic('avro');
-    await te.endpoint.backend.createTopic(topic, 1, []);
+    const topic = await te.createTopic('avro');
     await helper.load(
       allNodes,
       flow(
         { flavour: 'v2', authMode: 'iam' },
         { valueFormat: 'avro', valueSchemaSource: 'inline', valueSchema: JSON.stringify(READING, null, 2) },
       ),
-      { cfg: { apiKey: API_KEY, ca: te.endpoint.caPem } },
+      te.creds(),
     );
     const out = collect('out');
     const caught = collect('caught');
@@ -101,17 +65,14 @@ describe('schemas in flows', function () {
   });
 
   it('msg.schema overrides the node per message (schema object, registry id, "auto")', async () => {
-    const topic = uniqueTopic('avro-msg');
-    await te.endpoint.backend.createTopic(topic, 1, []);
+    const topic = await te.createTopic('avro-msg');
     const registered = `${topic}-registered`;
     const c = await fetchRegister(registered);
     assert.equal(c, 200);
     await helper.load(
       allNodes,
       flow({ flavour: 'v2', authMode: 'iam', connections: 1, maxConnections: 1 }, {}),
-      {
-        cfg: { apiKey: API_KEY, ca: te.endpoint.caPem },
-      },
+      te.creds(),
     );
     const out = collect('out');
     const p1 = helper.getNode('p1');
@@ -132,8 +93,7 @@ describe('schemas in flows', function () {
   });
 
   it('v1: a registered schema is named with schemaname/schemaversion', async () => {
-    const topic = uniqueTopic('avro-v1');
-    await te.endpoint.backend.createTopic(topic, 1, []);
+    const topic = await te.createTopic('avro-v1');
     const id = `${topic}-value`;
     assert.equal(await fetchRegister(id), 200);
     await helper.load(
@@ -148,7 +108,7 @@ describe('schemas in flows', function () {
           serverValidation: true,
         },
       ),
-      { cfg: { apiKey: API_KEY, ca: te.endpoint.caPem } },
+      te.creds(),
     );
     const out = collect('out');
     helper.getNode('p1').receive({ topic, payload: { sensor: 'x', celsius: 3 } });
@@ -160,9 +120,11 @@ describe('schemas in flows', function () {
   });
 
   it('a bad pasted schema is reported at deploy and fails each message clearly', async () => {
-    await helper.load(allNodes, flow({}, { valueFormat: 'avro', valueSchema: '{"type":"record"}' }), {
-      cfg: { apiKey: API_KEY, ca: te.endpoint.caPem },
-    });
+    await helper.load(
+      allNodes,
+      flow({}, { valueFormat: 'avro', valueSchema: '{"type":"record"}' }),
+      te.creds(),
+    );
     const caught = collect('caught');
     helper.getNode('p1').receive({ topic: 'x', payload: {} });
     await waitFor(() => caught.length === 1, 'caught.length === 1');
@@ -170,26 +132,7 @@ describe('schemas in flows', function () {
   });
 
   it('topic-admin schema operations: register, list, get, compatibility, refused evolution, delete', async () => {
-    await helper.load(
-      allNodes,
-      [
-        TAB,
-        endpointConfig(te.endpoint, {}),
-        {
-          id: 'a1',
-          z: 'tab1',
-          type: 'event-streams-topic-admin',
-          endpoint: 'cfg',
-          backend: 'rest',
-          operation: '',
-          wires: [['out']],
-        },
-        { id: 'out', z: 'tab1', type: 'helper' },
-        { id: 'c1', z: 'tab1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-        { id: 'caught', z: 'tab1', type: 'helper' },
-      ],
-      { cfg: { apiKey: API_KEY, ca: te.endpoint.caPem } },
-    );
+    await helper.load(allNodes, topicAdminFlow(endpointConfig(te.endpoint)), te.creds());
     const out = collect('out');
     const caught = collect('caught');
     const a1 = helper.getNode('a1');

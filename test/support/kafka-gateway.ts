@@ -13,7 +13,7 @@ import type { Admin } from 'kafkajs';
 import { Agent } from 'undici';
 import { startLocalEndpoint, type LocalEndpoint } from '../../gateway/server';
 import type { LocalEndpointOptions } from '../../gateway/types';
-import { ENDPOINT_KEY, kafkaClient, kafkaOrSkip, uniqueTopic, type KafkaHandle } from './kafka';
+import { ENDPOINT_KEY, type KafkaHandle, useKafkaView } from './kafka';
 
 export interface KafkaGateway {
   kafka: KafkaHandle;
@@ -37,18 +37,14 @@ export interface KafkaGatewayOptions {
 }
 
 export function useKafkaGateway(options: KafkaGatewayOptions): KafkaGateway {
+  const kv = useKafkaView();
   const gw = {} as KafkaGateway;
   let stateDir: string | undefined;
 
   before(async function () {
-    gw.kafka = await kafkaOrSkip(this);
-    gw.view = kafkaClient(gw.kafka.brokers).admin();
-    await gw.view.connect();
-    gw.topic = uniqueTopic(options.name);
-    await gw.view.createTopics({
-      topics: [{ topic: gw.topic, numPartitions: options.partitions }],
-      waitForLeaders: true,
-    });
+    gw.kafka = kv.kafka;
+    gw.view = kv.view;
+    gw.topic = await kv.createTopic(options.name, options.partitions);
     stateDir = fs.mkdtempSync(path.join(os.tmpdir(), `esnodes-${options.name}-kafka-`));
     gw.endpoint = await startLocalEndpoint({
       port: 0,
@@ -66,7 +62,6 @@ export function useKafkaGateway(options: KafkaGatewayOptions): KafkaGateway {
   after(async function () {
     await gw.agent?.close();
     await gw.endpoint?.stop();
-    await gw.view?.disconnect();
     if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
   });
 

@@ -8,7 +8,7 @@
  *   case they fail so that CI cannot silently lose the suite.
  */
 import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel, type Consumer, type KafkaMessage } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Consumer, type KafkaMessage } from 'kafkajs';
 import { request, type Agent } from 'undici';
 import { kafkaPrerequisites, startKafka, type KafkaInstance } from '../../scripts/kafka';
 
@@ -72,6 +72,50 @@ if (typeof after === 'function') {
       await s.stop();
     }
   });
+}
+
+/** What {@link useKafkaView} gives a suite. */
+export interface KafkaView {
+  /** The shared broker, from the suite's `before` hook. */
+  readonly kafka: KafkaHandle;
+  /** A kafkajs admin of the suite's own, for making topics and checking Kafka directly. */
+  readonly view: Admin;
+  /** A topic of its own (named from `prefix`), returned once its leaders are elected. */
+  createTopic(prefix: string, partitions: number): Promise<string>;
+}
+
+/**
+ * The set-up the suites against the real broker share: the broker (or the suite skipped, see
+ * {@link kafkaOrSkip}) and a connected admin, from `before` hooks registered in the calling
+ * `describe` (so they run ahead of the suite's own), the admin disconnected in `after`.
+ */
+export function useKafkaView(): KafkaView {
+  let kafka: KafkaHandle | undefined;
+  let view: Admin | undefined;
+  before(async function () {
+    kafka = await kafkaOrSkip(this);
+    view = kafkaClient(kafka.brokers).admin();
+    await view.connect();
+  });
+  after(async () => {
+    await view?.disconnect();
+  });
+  const self: KafkaView = {
+    get kafka(): KafkaHandle {
+      if (!kafka) throw new Error('the broker is found in the suite’s before hook');
+      return kafka;
+    },
+    get view(): Admin {
+      if (!view) throw new Error('the admin connects in the suite’s before hook');
+      return view;
+    },
+    async createTopic(prefix, partitions) {
+      const topic = uniqueTopic(prefix);
+      await self.view.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+      return topic;
+    },
+  };
+  return self;
 }
 
 /** A topic name no other test (or earlier run against the same cluster) uses. */
