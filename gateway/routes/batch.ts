@@ -16,6 +16,7 @@
  */
 import { MAX_BATCH_BODY, MAX_BATCH_RECORDS } from '../limits';
 import { errorStatus, parseQuery, type RequestContext, send, v2CodeFor, v2Error } from '../http';
+import { actorOf } from '../registry';
 import { SchemaProduceError, serializeAvroPart } from '../registry-produce';
 import type { RecordToStore } from '../types';
 import {
@@ -33,7 +34,11 @@ type Result =
 
 export function produceBatch(ctx: RequestContext, topic: string): void {
   const { res, deps, query } = ctx;
-  if (admitV2Produce(ctx, topic) === undefined) return;
+  const principal = admitV2Produce(ctx, topic);
+  if (principal === undefined) return;
+  // Schemas registered through a batch count against the caller, as on the records route: a
+  // Writer gets its own registry queue, rate and schema budget here too.
+  const actor = actorOf(principal);
   const confluent = parseQuery(query).get('serializer') === 'confluent';
   // The array adds one level to the envelopes' own nesting, within readV2Json's one depth bound.
   readV2Json(
@@ -92,8 +97,8 @@ export function produceBatch(ctx: RequestContext, topic: string): void {
               const { avroValue, avroKey, ...record } = p;
               try {
                 const [value, key] = await Promise.all([
-                  avroValue && serializeAvroPart(registry, topic, avroValue, false),
-                  avroKey && serializeAvroPart(registry, topic, avroKey, true),
+                  avroValue && serializeAvroPart(registry, topic, avroValue, false, actor),
+                  avroKey && serializeAvroPart(registry, topic, avroKey, true, actor),
                 ]);
                 return { ...record, value: value ?? record.value, key: key ?? record.key };
               } catch (err) {

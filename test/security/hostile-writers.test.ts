@@ -389,6 +389,39 @@ describe('security: the gateway under hostile writers (issue 26)', function () {
       }
     });
 
+    it('the batch route holds a Writer to the same schema budget as the records route', async function () {
+      const s = await start({
+        topics: [{ name: 'grow' }],
+        registryLimits: { writerBurst: 100, writerMaxArtifacts: 4 },
+      });
+      try {
+        const envelope = (name: string) => ({
+          value: {
+            type: 'avro',
+            data: { a: 1 },
+            schema: JSON.stringify(record(name, [{ name: 'a', type: 'int' }])),
+            schema_name_strategy: 'record',
+          },
+        });
+        const r = await s.client.req('POST', '/v2/topics/grow/batch?serializer=confluent', {
+          auth: `Bearer ${WRITER}`,
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(Array.from({ length: 6 }, (_, i) => envelope(`Batch${i}`))),
+        });
+        assert.equal(r.status, 207, r.text);
+        const statuses = (JSON.parse(r.text) as { results: Array<{ status: number }> }).results.map(
+          (x) => x.status,
+        );
+        // Each schema is its own budget decision; four fit, whichever four the registry took first.
+        assert.equal(statuses.filter((x) => x === 200).length, 4, r.text);
+        assert.equal(statuses.filter((x) => x === 422).length, 2, r.text);
+        // The budget is spent: the records route refuses the Writer's next new schema too.
+        assert.equal((await writerProduce(s, 'AfterBatch')).status, 422);
+      } finally {
+        await s.stop();
+      }
+    });
+
     it('registrations append one line each; the snapshot is rewritten only at compaction', async function () {
       const s = await start();
       try {
