@@ -89,7 +89,10 @@ describe('examples imported into the running demo (npm start)', function () {
   it('01 delivers text, JSON and binary records', async () => {
     for (const id of ['es-ex01-text', 'es-ex01-json', 'es-ex01-binary']) await inject(demo, id);
     await waitFor(
-      async () => (await hasRecord('examples', 'greeting')) && (await hasRecord('examples', 'blob-1')),
+      async () =>
+        (await hasRecord('examples', 'greeting')) &&
+        (await hasRecord('examples', 'sensor-1')) &&
+        (await hasRecord('examples', 'blob-1')),
       'the records of example 01',
       { timeoutMs: 20000 },
     );
