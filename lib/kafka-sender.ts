@@ -725,11 +725,22 @@ export class KafkaSender implements Sender {
           for (let ri = 0; ri < jobs.length; ri++) {
             const j = jobs[ri]!;
             const r = rs?.[ri];
-            const out: ProduceResult = { topic, attempts: j.attempts, bytes: j.wire!.bytes };
-            if (r !== undefined) {
+            const w = j.wire!;
+            // One literal with every field in the usual case: one object shape for all results.
+            const out: ProduceResult =
+              r !== undefined && r.offset >= 0
+                ? {
+                    topic,
+                    partition: r.partition,
+                    offset: r.offset,
+                    timestamp: r.logAppendTime ?? w.timestamp,
+                    attempts: j.attempts,
+                    bytes: w.bytes,
+                  }
+                : { topic, attempts: j.attempts, bytes: w.bytes };
+            if (r !== undefined && r.offset < 0) {
               out.partition = r.partition;
-              if (r.offset >= 0) out.offset = r.offset;
-              out.timestamp = r.logAppendTime ?? j.wire!.timestamp;
+              out.timestamp = r.logAppendTime ?? w.timestamp;
             }
             this.counters.delivered++;
             this.settle(j, undefined, out);

@@ -193,7 +193,7 @@ export = function (RED: NodeAPI): void {
      */
     const receipt: Receipt<Item> = {
       delivered: (item, result) =>
-        item.stored ? reportStored(item.msg, { result }) : machine.outcome(item, { result }),
+        item.stored ? reportStored(item.msg, { result }) : machine.delivered(item, result),
       failed: (item, error) =>
         item.stored ? reportStored(item.msg, { error }) : machine.outcome(item, { error }),
       stored: (item) => {
