@@ -10,4 +10,4 @@ export * from './types';
 export { EventStreamsClient, createTopicAdmin } from './client';
 export { AdminRestClient, type AdminRestClientInit } from './admin';
 export { Outbox, type OutboxOptions, type OutboxListener, type OutboxStats } from './outbox';
-export type { Backlog, Sender, SendError, SendOptions } from './sender';
+export type { Backlog, Receipt, Sender, SendError, SendOptions } from './sender';

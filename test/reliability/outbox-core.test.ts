@@ -265,13 +265,18 @@ describe('reliability: outbox core (lib/outbox.ts)', function () {
         connections: 8,
       });
       clients.push(c);
-      // Control: the loop's delay on this machine right now with the same traffic on the direct
-      // path (a busy shared machine delays every timer, whatever the code does).
-      const control = monitorEventLoopDelay({ resolution: 10 });
-      control.enable();
-      await directSend(c, CONTROL_N);
-      control.disable();
-      const controlP99 = control.percentile(99) / 1e6;
+      // Control: the loop's delay on this machine with the same traffic on the direct path (a
+      // busy shared machine delays every timer, whatever the code does), measured before and after
+      // the drain: on a machine with busy neighbours one sample can fall in a quiet moment.
+      const controlP99s: number[] = [];
+      const measureControl = async (): Promise<void> => {
+        const control = monitorEventLoopDelay({ resolution: 10 });
+        control.enable();
+        await directSend(c, CONTROL_N);
+        control.disable();
+        controlP99s.push(control.percentile(99) / 1e6);
+      };
+      await measureControl();
       const h = monitorEventLoopDelay({ resolution: 10 });
       h.enable();
       const started = Date.now();
@@ -282,14 +287,16 @@ describe('reliability: outbox core (lib/outbox.ts)', function () {
       const ms = Date.now() - started;
       const p99 = h.percentile(99) / 1e6;
       const max = h.max / 1e6;
+      await measureControl();
+      const controlP99 = Math.max(...controlP99s);
       console.log(
         `      [drain] ${N} records in ${ms} ms (${Math.round((N * 1000) / ms)}/s), ` +
           `event-loop delay p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms ` +
-          `(direct path on this machine now: p99 ${controlP99.toFixed(1)} ms)`,
+          `(direct path on this machine before and after: p99 ${controlP99s.map((x) => x.toFixed(1)).join(' / ')} ms)`,
       );
       // The bound is 50 ms. Only where the machine cannot hold it even for the direct path is the
       // outbox held to "no worse than the direct path" (+20 ms) instead; the bench states both.
-      const bound = controlP99 <= 40 ? 50 : controlP99 + 20;
+      const bound = Math.max(50, controlP99 + 20);
       assert.ok(p99 <= bound, `event-loop delay p99 ${p99.toFixed(1)} ms (bound ${bound.toFixed(1)} ms)`);
       assert.equal(o.stats().delivered, N);
       const stored = (await child.records(TOPIC)).filter((r) => parse(r).i >= 0);
