@@ -665,6 +665,24 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
 
   // Last, so that filtering the palette cannot disturb the drag-and-drop steps above.
   it('the palette filter finds both nodes by "kafka" and "event streams", with labels of three lines', async function () {
+    // Three lines at most in the palette (issue 27: the long labels wrapped to four). Node-RED breaks
+    // palette labels at 82 px, so "Event Streams" alone takes two: three is the least that keeps both
+    // search words, "kafka" and "event streams", in the label.
+    const measureHeights = (): Promise<number[]> =>
+      page.evaluate(
+        (types) =>
+          types.map((t: string) => {
+            const el = (globalThis as any).document.querySelector(
+              `.red-ui-palette-node[data-palette-type="${t}"] .red-ui-palette-label`,
+            );
+            const line = parseFloat((globalThis as any).getComputedStyle(el).lineHeight);
+            return Math.round(el.getBoundingClientRect().height / line);
+          }),
+        [PRODUCER, TOPIC_ADMIN],
+      );
+    // Measured while the filter shows both nodes (they are visible then, whatever the state of
+    // their palette category once the filter is cleared).
+    let heights: number[] | undefined;
     const search = page.locator('#red-ui-palette-search input');
     for (const term of ['kafka', 'event streams', 'Kafka']) {
       // Typed, as a user does: the palette filters on key presses.
@@ -675,6 +693,7 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
       }
       // The filter narrows: the core inject node does not match.
       await page.locator('.red-ui-palette-node[data-palette-type="inject"]').waitFor({ state: 'hidden' });
+      heights ??= await measureHeights();
     }
     // Leave the palette unfiltered for the next steps: type and erase until no node is filtered out
     // (the filter follows key presses, and a busy machine can lose the last one).
@@ -698,20 +717,6 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
       [PRODUCER, TOPIC_ADMIN],
     );
     assert.deepEqual(labels, ['Event Streams Kafka out', 'Event Streams Kafka admin']);
-    // Three lines at most in the palette (issue 27: the long labels wrapped to four). Node-RED breaks
-    // palette labels at 82 px, so "Event Streams" alone takes two: three is the least that keeps both
-    // search words, "kafka" and "event streams", in the label.
-    const heights = await page.evaluate(
-      (types) =>
-        types.map((t: string) => {
-          const el = (globalThis as any).document.querySelector(
-            `.red-ui-palette-node[data-palette-type="${t}"] .red-ui-palette-label`,
-          );
-          const line = parseFloat((globalThis as any).getComputedStyle(el).lineHeight);
-          return Math.round(el.getBoundingClientRect().height / line);
-        }),
-      [PRODUCER, TOPIC_ADMIN],
-    );
     assert.deepEqual(heights, [3, 3]);
     for (const label of labels) assert.doesNotMatch(label, /\bes\b/);
   });

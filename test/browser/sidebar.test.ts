@@ -150,9 +150,18 @@ describe('editor sidebar: endpoint metrics under load (Chromium + Node-RED)', fu
       if (r.url().includes('/event-streams/stats')) statsRequests.push(Date.now());
     });
     // The tab is listed among the sidebar's tabs, as a user finds it.
-    await page.evaluate(() => RED.sidebar.show('event-streams'));
+    // The editor may still be settling after loading the flows, and that selects the info tab
+    // again: open ours until it is the one shown, as a user would click it again.
     const box = page.locator('.es-sidebar-endpoint[data-id="sb-endpoint"]');
-    await box.waitFor();
+    await waitFor(
+      async () => {
+        if (await box.isVisible()) return true;
+        await page.evaluate(() => RED.sidebar.show('event-streams'));
+        return false;
+      },
+      'the Event Streams sidebar tab shown with the endpoint',
+      { timeoutMs: 30_000, intervalMs: 500 },
+    );
     // Deliveries and the failing producer's errors show up within a few polls.
     await page.waitForFunction(
       () => {
