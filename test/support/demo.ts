@@ -5,6 +5,7 @@
  * /flows, the inject button, the debug sidebar's websocket, and reading records back with the
  * endpoint's CA and key.
  */
+import { waitFor } from './wait';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -53,6 +54,17 @@ export async function startDemo(dir: string, extra: string[] = []): Promise<Runn
     });
   });
   const urls = await ready;
+  // The demo prints its URLs when Node-RED listens; the admin API answers 400 for /flows until
+  // the flows are loaded. A user opening the editor a moment later sees them; a test waits.
+  await waitFor(
+    async () => {
+      const res = await request(`${urls.editorUrl}/flows`, { headers: { 'node-red-api-version': 'v1' } });
+      await res.body.dump();
+      return res.statusCode === 200;
+    },
+    'the demo flows loaded',
+    { timeoutMs: 30_000, intervalMs: 100 },
+  );
   return {
     child,
     dir,
