@@ -125,8 +125,8 @@ export function submitBySend<C>(
   sender
     .send(topic, record, stored ? { ...options, onStored: () => stored.call(receipt, ctx) } : options)
     .then(
-      (result) => receipt.delivered(ctx, result),
-      (err: EventStreamsError) => receipt.failed(ctx, err),
+      (result) => notify(receipt, ctx, undefined, result),
+      (err: EventStreamsError) => notify(receipt, ctx, err, undefined),
     );
 }
 

@@ -205,6 +205,17 @@ export = function (RED: NodeAPI): void {
     };
     const sendOptions = { signal: abort.signal };
 
+    /** The same for each record of a multi-record message: its context is the message and its index. */
+    const partReceipt: Receipt<{ item: Item; index: number }> = {
+      delivered: (p, result) => machine.part(p.item, p.index, { result }),
+      failed: (p, error) => machine.part(p.item, p.index, { error }),
+      stored: (p) => {
+        const sender = currentSender();
+        if (sender) watchBacklog(sender);
+        machine.part(p.item, p.index, { spooled: true });
+      },
+    };
+
     /** Hands the record to the endpoint's sender; its outcome settles the item. */
     function dispatch(item: Item, record: ProduceRecord): void {
       let sender: Sender;
@@ -242,14 +253,7 @@ export = function (RED: NodeAPI): void {
           machine.part(item, i, { error: parts[i]!.error });
           continue;
         }
-        const onStored = (): void => {
-          watchBacklog(sender);
-          machine.part(item, i, { spooled: true });
-        };
-        sender.send(parts[i]!.topic, record, { signal: abort.signal, onStored }).then(
-          (result) => machine.part(item, i, { result }),
-          (error: unknown) => machine.part(item, i, { error }),
-        );
+        sender.submit(parts[i]!.topic, record, sendOptions, partReceipt, { item, index: i });
       }
     }
 

@@ -608,6 +608,14 @@ describe('editor in a real browser (Chromium + Node-RED)', function () {
     await page.locator('#red-ui-clipboard-dialog-import-opt-new').click();
     await page.locator('#red-ui-clipboard-dialog-ok').click();
     await dialog.waitFor({ state: 'hidden' });
+    // The dialog closes first; the editor then fetches the example and imports it. Placing it
+    // with a click before it has arrived leaves it following the mouse (seen on a loaded machine).
+    await page.waitForFunction(
+      () =>
+        RED.nodes.filterNodes({ type: 'event-streams-producer' }).some((n: any) => n.topic === 'examples'),
+      undefined,
+      { timeout: UI_TIMEOUT },
+    );
     const chart = (await page.locator('#red-ui-workspace-chart').boundingBox())!;
     // Imported nodes follow the mouse until a click places them (their top left at the pointer).
     await page.mouse.move(chart.x + 160, chart.y + 40, { steps: 5 });
