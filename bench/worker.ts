@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Kafka, logLevel, type Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 import { Pool, type Dispatcher } from 'undici';
 
 import {
@@ -167,6 +167,10 @@ function dispatchRig(endpoint: EndpointInfo, template: RequestTemplate, load: Lo
  */
 async function kafkajsRig(endpoint: EndpointInfo, template: RequestTemplate, batch: boolean): Promise<Rig> {
   if (!endpoint.brokers?.length) throw new Error('skipped: kafkajs direct needs a Kafka-backed endpoint');
+  // Loaded here, not at the top: the kafkajs rows are kafkajs as published, while in the
+  // node-kafka worker the producer node loads it through lib/kafkajs.ts as it does in Node-RED.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Kafka, logLevel } = require('kafkajs') as typeof import('kafkajs');
   const kafka = new Kafka({
     clientId: 'esnodes-bench-kafkajs',
     brokers: endpoint.brokers,

@@ -26,19 +26,20 @@
  * Over 500 lines because produce batching (queue, flush, requeue, deadlines) and the admin calls
  * share one producer, one admin connection and their close.
  */
-import {
+import type {
+  ICustomPartitioner,
   Kafka,
-  Partitioners,
-  type PartitionMetadata,
-  type Producer,
-  type RecordMetadata,
-  type TopicMessages,
+  PartitionMetadata,
+  Producer,
+  RecordMetadata,
+  TopicMessages,
 } from 'kafkajs';
 import {
   ClosedError,
   EventStreamsError,
   isEventStreamsError,
   kafkaKit,
+  kafkajs,
   type KafkaTopicAdmin,
   type TopicDetail,
   TopicNotFoundError,
@@ -104,7 +105,7 @@ interface TopicPartitions {
   fetchedAt: number;
 }
 
-type Partitioner = ReturnType<typeof Partitioners.DefaultPartitioner>;
+type Partitioner = ReturnType<ICustomPartitioner>;
 
 const MAX_REQUEUES = 3;
 
@@ -136,7 +137,7 @@ export class KafkaBackend implements Backend {
   private readonly log: (line: string) => void;
   private readonly secrets: string[];
   private readonly tuning: Required<KafkaBackendTuning>;
-  private readonly partitioner: Partitioner = Partitioners.DefaultPartitioner();
+  private readonly partitioner: Partitioner = kafkajs().Partitioners.DefaultPartitioner();
   private readonly metadata = new Map<string, TopicPartitions>();
   private readonly metadataFetches = new Map<string, Promise<PartitionMetadata[]>>();
   private producer?: Producer;
@@ -173,7 +174,7 @@ export class KafkaBackend implements Backend {
     };
     // Few, quick kafkajs retries: when Kafka is down the HTTP caller should hear 503 within seconds
     // and retry on its own schedule, rather than hang while kafkajs backs off for a minute.
-    this.kafka = new Kafka(
+    this.kafka = new (kafkajs().Kafka)(
       kit.toKafkaConfig(options, log, { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 }),
     );
     this.kafkaAdmin = new kit.KafkaTopicAdmin(

@@ -291,7 +291,7 @@ export class KafkaRegistryLog implements RegistryLog {
     log: (line: string) => void = () => undefined,
   ): Promise<KafkaRegistryLog> {
     const { Kafka: KafkaClient } = await import('kafkajs');
-    const { toKafkaConfig } = kafkaKit();
+    const { toKafkaConfig, createTopicsReady } = kafkaKit();
     const store = new KafkaRegistryLog(
       new KafkaClient(
         toKafkaConfig({ ...options, clientId: options.clientId ?? 'esnodes-schema-registry' }, log, {
@@ -307,21 +307,18 @@ export class KafkaRegistryLog implements RegistryLog {
     await admin.connect();
     const topics = await admin.listTopics();
     if (!topics.includes(SCHEMAS_TOPIC)) {
-      await admin
-        .createTopics({
-          waitForLeaders: true,
-          topics: [
-            {
-              topic: SCHEMAS_TOPIC,
-              numPartitions: 1,
-              replicationFactor: options.replicationFactor ?? -1,
-              configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
-            },
-          ],
-        })
-        .catch((err: unknown) => {
-          if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
-        });
+      await createTopicsReady(admin, {
+        topics: [
+          {
+            topic: SCHEMAS_TOPIC,
+            numPartitions: 1,
+            replicationFactor: options.replicationFactor ?? -1,
+            configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+          },
+        ],
+      }).catch((err: unknown) => {
+        if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
+      });
     }
     store.producer = store.kafka.producer({
       allowAutoTopicCreation: false,

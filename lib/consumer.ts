@@ -20,21 +20,14 @@
  * prefix, seeks, commits) is one object; the decoders are at the top.
  */
 import { EventEmitter } from 'node:events';
-import type * as KafkaJs from 'kafkajs';
 import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs';
 
 import { ClosedError, EventStreamsError, ValidationError } from './errors';
 import { fromKafka } from './error-model';
 import { checkTopicName, secretsOf, toKafkaConfig } from './kafka-admin';
+import { kafkajs } from './kafkajs';
 import { compileTopicPattern, type TopicPattern } from './consumer-pattern';
 import type { KafkaClientConfig } from './types';
-
-let kafkajsModule: typeof KafkaJs | undefined;
-function kafkajs(): typeof KafkaJs {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  kafkajsModule ??= require('kafkajs') as typeof KafkaJs;
-  return kafkajsModule;
-}
 
 export type ValueFormat = 'auto' | 'string' | 'buffer' | 'json' | 'avro';
 export const VALUE_FORMATS: readonly ValueFormat[] = ['auto', 'string', 'buffer', 'json', 'avro'];

@@ -10,7 +10,6 @@
  * one lazily loaded module; groups, records and brokers are already in kafka-cluster.ts.
  */
 import type * as tls from 'node:tls';
-import type * as KafkaJs from 'kafkajs';
 import type { Admin, DescribeConfigResponse, Kafka, KafkaConfig, LogEntry, SASLOptions } from 'kafkajs';
 import {
   ClosedError,
@@ -22,6 +21,7 @@ import {
   redact,
 } from './errors';
 import { fromKafka } from './error-model';
+import { kafkajs } from './kafkajs';
 import { compileFilter } from './glob';
 import { iamTokenProvider } from './kafka-auth';
 import { checkBrokerId, checkGroupId, checkRecordsToDelete, checkResetOptions } from './cluster-admin';
@@ -57,16 +57,7 @@ import type {
 // ---------------------------------------------------------------------------------------------
 // Shared with gateway/kafka-backend.ts
 
-let kafkajsModule: typeof KafkaJs | undefined;
-/**
- * kafkajs, loaded on first use of a Kafka feature (the topic-admin Kafka backend, the local
- * endpoint's Kafka backend), so a Node-RED that only uses REST never pays for loading it.
- */
-function kafkajs(): typeof KafkaJs {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  kafkajsModule ??= require('kafkajs') as typeof KafkaJs;
-  return kafkajsModule;
-}
+export { createTopicsReady } from './kafka-cluster';
 
 /** Connection settings common to {@link KafkaAdminOptions} and the local endpoint's Kafka options. */
 export interface KafkaClientSettings {
@@ -465,7 +456,7 @@ export class KafkaTopicAdmin implements TopicAdmin, ClusterAdmin {
       value: c.value!,
     }));
     return this.call(name, (admin) =>
-      admin.createTopics({
+      cluster.createTopicsReady(admin, {
         topics: [
           {
             topic: name,
@@ -474,7 +465,6 @@ export class KafkaTopicAdmin implements TopicAdmin, ClusterAdmin {
             configEntries,
           },
         ],
-        waitForLeaders: true,
         timeout: this.timeoutMs,
       }),
     );

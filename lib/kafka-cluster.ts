@@ -351,3 +351,46 @@ export async function getBrokerConfigs(
   configs.sort((a, b) => a.name.localeCompare(b.name));
   return { ...broker, configs };
 }
+
+/** Metadata answers that mean "not propagated yet" right after a topic was created. */
+const NOT_YET = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+
+/**
+ * `admin.createTopics` with kafkajs's `waitForLeaders`, minus its race. After the controller has
+ * created a topic, the broker kafkajs asks for metadata may not know it yet and answer
+ * UNKNOWN_TOPIC_OR_PARTITION, which kafkajs's wait does not retry (only LEADER_NOT_AVAILABLE): the
+ * call then fails as if the topic did not exist although it was just created (seen on a loaded
+ * machine). Here the topics are created without kafkajs's wait, then metadata is read until every
+ * partition of each has a leader, retrying both answers until `timeout` ms (default 30 s).
+ * Resolves with kafkajs's answer: false when every topic existed already.
+ */
+export async function createTopicsReady(
+  admin: Admin,
+  options: { topics: KafkaJs.ITopicConfig[]; timeout?: number },
+): Promise<boolean> {
+  const created = await admin.createTopics({
+    topics: options.topics,
+    ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
+    waitForLeaders: false,
+  });
+  const names = options.topics.map((t) => t.topic);
+  const deadline = Date.now() + (options.timeout ?? 30_000);
+  for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
+    let notYet: unknown;
+    try {
+      const { topics } = await admin.fetchTopicMetadata({ topics: names });
+      const ready = names.every((name) => {
+        const t = topics.find((x) => x.name === name);
+        return t !== undefined && t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0);
+      });
+      if (ready) return created;
+    } catch (err) {
+      if (!NOT_YET.has((err as { type?: string }).type ?? '')) throw err;
+      notYet = err;
+    }
+    if (Date.now() >= deadline) {
+      throw notYet ?? new Error(`Timed out while waiting for the leaders of ${names.join(', ')}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}

@@ -33,6 +33,7 @@ import {
   WithdrawnError,
 } from './errors';
 import { secretsOf, toKafkaConfig } from './kafka-admin';
+import { kafkajs } from './kafkajs';
 import { finalError, nextRetryDelay, resolveRetryPolicy, type RetryPolicy } from './retry';
 import { type AvroFormat, normaliseFormat, parseSchema, schemaText, subjectFor, toAvroValue } from './schema';
 import { notify, type Receipt, type Sender, type SendOptions, sendBySubmit } from './sender';
@@ -103,13 +104,6 @@ interface PortMessage {
   headers?: Record<string, Buffer | Buffer[]>;
   timestamp: string;
   chosen: number;
-}
-
-let kafkajsModule: typeof KafkaJs | undefined;
-function kafkajs(): typeof KafkaJs {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  kafkajsModule ??= require('kafkajs') as typeof KafkaJs;
-  return kafkajsModule;
 }
 
 /**

@@ -46,7 +46,7 @@ export type { KafkaTopicAdmin } from './kafka-admin';
 /** What {@link kafkaKit} gives. */
 export type KafkaKit = Pick<
   typeof import('./kafka-admin'),
-  'KafkaTopicAdmin' | 'mapKafkaError' | 'secretsOf' | 'toKafkaConfig' | 'toUnavailable'
+  'KafkaTopicAdmin' | 'createTopicsReady' | 'mapKafkaError' | 'secretsOf' | 'toKafkaConfig' | 'toUnavailable'
 >;
 
 /**
@@ -58,4 +58,6 @@ export function kafkaKit(): KafkaKit {
   return require('./kafka-admin') as KafkaKit;
 }
 export { CORE_DEFAULTS, ENDPOINT_FIELD_DEFAULTS } from './defaults';
+/** kafkajs as the core loads it (see lib/kafkajs.ts), for the Kafka backend. */
+export { kafkajs } from './kafkajs';
 export { gatewayRequest, type GatewayRequestMessage } from './diagnostics';

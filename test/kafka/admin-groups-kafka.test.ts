@@ -24,6 +24,7 @@ import {
   uniqueTopic,
 } from '../support/kafka';
 import { waitFor } from '../support/wait';
+import { createTopicsReady } from '../../lib/kafka-cluster';
 
 /** Polls an async condition until it gives a value (test/helpers/wait.ts's waitFor is sync-only). */
 async function until<T>(
@@ -90,7 +91,7 @@ describe('consumer groups, offsets and records (real Kafka, both transports)', f
     await producer.connect();
     topic = uniqueTopic('grp');
     group = uniqueTopic('app');
-    await view.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+    await createTopicsReady(view, { topics: [{ topic, numPartitions: 2 }] });
     viaKafka = new KafkaTopicAdmin({ brokers: kafka.brokers, clientId: 'groups-test' });
     stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'esnodes-groups-'));
     endpoint = await startLocalEndpoint({

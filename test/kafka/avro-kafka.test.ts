@@ -23,6 +23,7 @@ import { LOCAL_SASL_USER } from '../../scripts/kafka';
 import { kafkaClient, kafkaOrSkip, readAll, uniqueTopic, type KafkaHandle } from '../support/kafka';
 import { waitFor } from '../support/wait';
 import { TAB, catchNode, collect, endpointNode, helper, producerNode } from '../nodes/support';
+import { createTopicsReady } from '../../lib/kafka-cluster';
 
 type Msg = Record<string, any>;
 
@@ -92,7 +93,7 @@ describe('Avro over the Kafka transport and the consumer (real Node-RED runtime,
     await waitFor(
       async () => {
         try {
-          await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+          await createTopicsReady(admin, { topics: [{ topic, numPartitions: partitions }] });
           return true;
         } catch (err) {
           // kafkajs answers false, not an error, for a topic that exists by the next try.

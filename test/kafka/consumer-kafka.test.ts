@@ -33,6 +33,7 @@ import {
   producerNode,
   topicAdminNode,
 } from '../nodes/support';
+import { createTopicsReady } from '../../lib/kafka-cluster';
 
 type Msg = Record<string, any>;
 
@@ -87,7 +88,7 @@ describe('consumer node against real Kafka', function () {
 
   async function createTopic(prefix: string, partitions: number): Promise<string> {
     const topic = uniqueTopic(prefix);
-    await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+    await createTopicsReady(admin, { topics: [{ topic, numPartitions: partitions }] });
     return topic;
   }
 
@@ -208,9 +209,8 @@ describe('consumer node against real Kafka', function () {
   it('controls by msg: lag, manual commit, pause, resume, seek; a /pattern/ subscription', async () => {
     const base = uniqueTopic('cons-ctl');
     const [ta, tb] = [`${base}-a`, `${base}-b`];
-    await admin.createTopics({
+    await createTopicsReady(admin, {
       topics: [ta, tb, `${base}-c`].map((topic) => ({ topic, numPartitions: 1 })),
-      waitForLeaders: true,
     });
     const groupId = `g-${base}`;
     const f = flow(`/^${base.replace(/-/g, '\\-')}-(a|b)$/`, groupId, { commit: 'manual', ack: 'complete' });

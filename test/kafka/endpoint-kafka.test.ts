@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { request } from 'undici';
 import { ENDPOINT_KEY as KEY, post, readAll, uniqueTopic } from '../support/kafka';
 import { useKafkaGateway } from '../support/kafka-gateway';
+import { createTopicsReady } from '../../lib/kafka-cluster';
 
 /** kcat (Debian package `kcat`) if installed. */
 async function kcatPath(): Promise<string | undefined> {
@@ -111,7 +112,7 @@ describe('local endpoint with the Kafka backend (real Kafka)', function () {
       this.skip();
     }
     const name = uniqueTopic('ep-kcat');
-    await view.createTopics({ topics: [{ topic: name, numPartitions: 1 }], waitForLeaders: true });
+    await createTopicsReady(view, { topics: [{ topic: name, numPartitions: 1 }] });
     const sent: string[] = [];
     for (let i = 0; i < 5; i++) {
       const hdr = `trace:${Buffer.from(`t${i}`).toString('hex')},app:${Buffer.from('esnodes').toString('hex')}`;

@@ -19,6 +19,7 @@ import {
   type KafkaHandle,
 } from '../support/kafka';
 import { javaPartitions } from './java-partitioner';
+import { createTopicsReady } from '../../lib/kafka-cluster';
 
 describe('KafkaBackend (real Kafka)', function () {
   let kafka: KafkaHandle;
@@ -40,7 +41,7 @@ describe('KafkaBackend (real Kafka)', function () {
 
   async function createTopic(prefix: string, partitions: number): Promise<string> {
     const topic = uniqueTopic(prefix);
-    await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+    await createTopicsReady(admin, { topics: [{ topic, numPartitions: partitions }] });
     return topic;
   }
 
@@ -176,9 +177,8 @@ describe('KafkaBackend (real Kafka)', function () {
 
   it('fails only the oversized record of a batch (topic max.message.bytes)', async function () {
     const topic = uniqueTopic('kb-large');
-    await admin.createTopics({
+    await createTopicsReady(admin, {
       topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '2048' }] }],
-      waitForLeaders: true,
     });
     const small = (i: number) => ({ key: null, value: Buffer.alloc(100, i), headers: [] });
     const settled = await Promise.allSettled([

@@ -22,6 +22,7 @@ import {
   uniqueTopic,
   type KafkaHandle,
 } from '../support/kafka';
+import { createTopicsReady } from '../../lib/kafka-cluster';
 
 describe('KafkaBackend during a Kafka outage (real Kafka)', function () {
   let kafka: KafkaHandle;
@@ -57,7 +58,7 @@ describe('KafkaBackend during a Kafka outage (real Kafka)', function () {
   it('fails produce within its deadline when the broker hangs (SIGSTOP), and recovers after SIGCONT', async function () {
     this.timeout(60_000);
     const topic = uniqueTopic('hang');
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await createTopicsReady(admin, { topics: [{ topic, numPartitions: 1 }] });
     const hung = new KafkaBackend({ brokers: kafka.brokers, clientId: 'hang-test' }, undefined, {
       produceTimeoutMs: 2000,
     });
@@ -94,12 +95,11 @@ describe('KafkaBackend during a Kafka outage (real Kafka)', function () {
     this.timeout(120_000);
     const topic = uniqueTopic('outage');
     const httpTopic = uniqueTopic('outage-http');
-    await admin.createTopics({
+    await createTopicsReady(admin, {
       topics: [
         { topic, numPartitions: 2 },
         { topic: httpTopic, numPartitions: 2 },
       ],
-      waitForLeaders: true,
     });
     stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'esnodes-outage-'));
     endpoint = await startLocalEndpoint({

@@ -37,6 +37,7 @@ import {
 import { kafkaClient, kafkaOrSkip, readAll, uniqueTopic, type KafkaHandle } from '../support/kafka';
 import { waitFor } from '../support/wait';
 import { EventStreamsConsumer } from '../../lib/consumer';
+import { createTopicsReady } from '../../lib/kafka-cluster';
 
 async function rejection(p: Promise<unknown>): Promise<EventStreamsError> {
   return p.then(
@@ -95,7 +96,7 @@ describe('KafkaSender (real Kafka)', function () {
   it('reports the partition, offset and timestamp Kafka holds; keys, headers and per-key order intact', async function () {
     this.timeout(60_000);
     const topic = uniqueTopic('ks-report');
-    await view.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+    await createTopicsReady(view, { topics: [{ topic, numPartitions: 3 }] });
     const { port, sends } = countingPort({ brokers: kafka.brokers });
     const s = sender({ port });
     const n = 600;
@@ -150,7 +151,7 @@ describe('KafkaSender (real Kafka)', function () {
   it('submit: each record reported once, to its receipt, with its own context; a receipt that throws spoils nothing', async function () {
     this.timeout(60_000);
     const topic = uniqueTopic('ks-receipt');
-    await view.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await createTopicsReady(view, { topics: [{ topic, numPartitions: 1 }] });
     const s = sender();
     const n = 300;
     const seen = new Map<number, ProduceResult[]>();
@@ -199,7 +200,7 @@ describe('KafkaSender (real Kafka)', function () {
   it('gzip and a byte bound on batches still deliver every record', async function () {
     this.timeout(60_000);
     const topic = uniqueTopic('ks-gzip');
-    await view.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await createTopicsReady(view, { topics: [{ topic, numPartitions: 1 }] });
     const { port, sends } = countingPort({ brokers: kafka.brokers });
     const s = sender({ port, compression: 'gzip', maxBatchBytes: 20_000 });
     const value = 'x'.repeat(1000);
@@ -219,9 +220,8 @@ describe('KafkaSender (real Kafka)', function () {
     assert.equal(missing.code, 'TOPIC_NOT_FOUND');
 
     const topic = uniqueTopic('ks-large');
-    await view.createTopics({
+    await createTopicsReady(view, {
       topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '2000' }] }],
-      waitForLeaders: true,
     });
     const s = sender({ limits: { maxValueBytes: 100_000 } });
     const outcomes = await Promise.allSettled([
@@ -249,7 +249,7 @@ describe('KafkaSender (real Kafka)', function () {
   it('withdraw takes back records not on the wire yet; close rejects what is left with CLOSED', async function () {
     this.timeout(30_000);
     const topic = uniqueTopic('ks-withdraw');
-    await view.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await createTopicsReady(view, { topics: [{ topic, numPartitions: 1 }] });
     const s = sender();
     const signal = new AbortController().signal;
     const sent = Array.from({ length: 50 }, (_, i) =>
@@ -331,7 +331,7 @@ describe('KafkaSender over TLS and SASL_SSL (real Kafka with TLS listeners)', fu
     admin = kafkaClient(broker.brokers).admin();
     await admin.connect();
     topic = uniqueTopic('ks-tls');
-    await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+    await createTopicsReady(admin, { topics: [{ topic, numPartitions: 2 }] });
   });
   afterEach(async function () {
     await Promise.all(senders.splice(0).map((s) => s.close({ deadlineMs: 1000 })));
@@ -447,7 +447,7 @@ describe('KafkaSender over TLS and SASL_SSL (real Kafka with TLS listeners)', fu
     // The consumer node builds its kafkajs client from the same endpoint config as the producer
     // (buildKafkaClientConfig); each mechanism must reach the records, not only produce them.
     const ctopic = uniqueTopic('ks-tls-consume');
-    await admin.createTopics({ topics: [{ topic: ctopic, numPartitions: 1 }], waitForLeaders: true });
+    await createTopicsReady(admin, { topics: [{ topic: ctopic, numPartitions: 1 }] });
     const producer = tlsSender(nodeConfig('plain'));
     await producer.send(ctopic, { key: 'k', value: 'secured-0' });
     const configs: Array<[string, KafkaClientConfig]> = [

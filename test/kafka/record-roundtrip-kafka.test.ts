@@ -27,6 +27,7 @@ import {
 } from '../nodes/support';
 import { bytesOf, SHAPES, shapesFlow } from '../nodes/record-shapes';
 import { waitFor } from '../support/wait';
+import { createTopicsReady } from '../../lib/kafka-cluster';
 
 const API_KEY = 'roundtrip-kafka-key-0123456789';
 
@@ -53,9 +54,8 @@ describe('record round trip over the Kafka transport: every shape × direct/outb
   let runs = 0;
 
   before(async function () {
-    await kv.view.createTopics({
+    await createTopicsReady(kv.view, {
       topics: topics.map((topic) => ({ topic, numPartitions: 1 })),
-      waitForLeaders: true,
     });
     te = await startTestEndpoint({ apiKeys: [API_KEY] });
     for (const t of topics) await te.endpoint.backend.createTopic(t, 1, []);

@@ -23,6 +23,7 @@ import {
   uniqueTopic,
 } from '../support/kafka';
 import { removeDir, tempDir } from '../gateway/util';
+import { createTopicsReady } from '../../lib/kafka-cluster';
 
 const READING = {
   type: 'record',
@@ -67,7 +68,7 @@ describe('Avro through the Kafka backend, decoded by a Confluent deserializer', 
     const admin = kafkaClient(kafka.brokers).admin();
     await admin.connect();
     try {
-      await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+      await createTopicsReady(admin, { topics: [{ topic, numPartitions: 2 }] });
     } finally {
       await admin.disconnect();
     }

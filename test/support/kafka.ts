@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type Admin, type Consumer, type KafkaMessage } from 'kafkajs';
 import { request, type Agent } from 'undici';
 import { kafkaPrerequisites, startKafka, type KafkaInstance } from '../../scripts/kafka';
+import { createTopicsReady } from '../../lib/kafka-cluster';
 
 export interface KafkaHandle {
   brokers: string[];
@@ -111,7 +112,7 @@ export function useKafkaView(): KafkaView {
     },
     async createTopic(prefix, partitions) {
       const topic = uniqueTopic(prefix);
-      await self.view.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+      await createTopicsReady(self.view, { topics: [{ topic, numPartitions: partitions }] });
       return topic;
     },
   };

@@ -16,6 +16,12 @@
 import { createHook } from 'node:async_hooks';
 import type { Socket } from 'node:net';
 
+import { prepareKafkajs } from '../../lib/kafkajs';
+
+// Test files import kafkajs directly; in Node-RED the core loads it first (lib/kafkajs.ts), with
+// its one-pass grouping. The tests run the product's kafkajs.
+prepareKafkajs();
+
 /** Time for closing sockets and unref'd work to wind down before it counts as a leak. */
 const GRACE_MS = 5000;
 
