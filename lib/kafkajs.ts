@@ -126,6 +126,15 @@ function writeBytes(buf: Buffer, at: number, v: unknown, length: number | null):
  * value, headers (in `Object.keys` order, an array value as one header per element).
  */
 export function recordEncoder(original: RecordEncoder, encoderPrototype: object): RecordEncoder {
+  // kafkajs reads a record's bytes through `buffer`, a fresh view up to `offset` each time; these
+  // buffers end at `offset`, so the view is the buffer itself (one allocation per record less).
+  const exact = Object.create(encoderPrototype, {
+    buffer: {
+      get(this: EncodedRecord): Buffer {
+        return this.buf;
+      },
+    },
+  }) as object;
   return function encodeRecord(args: RecordArgs): EncodedRecord {
     const { offsetDelta = 0, timestampDelta = 0, key, value, headers = {} } = args;
     const keyLength = lengthOf(key);
@@ -188,7 +197,7 @@ export function recordEncoder(original: RecordEncoder, encoderPrototype: object)
       }
     }
     // A kafkajs Encoder holding exactly these bytes (its constructor only sets buf and offset).
-    const out = Object.create(encoderPrototype) as EncodedRecord;
+    const out = Object.create(exact) as EncodedRecord;
     out.buf = buf;
     out.offset = at;
     return out;
