@@ -352,17 +352,32 @@ export async function getBrokerConfigs(
   return { ...broker, configs };
 }
 
-/** Metadata answers that mean "not propagated yet" right after a topic was created. */
-const NOT_YET = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+/** Answers that mean "not settled yet" right after a topic was created. */
+const NOT_YET = new Set([
+  'UNKNOWN_TOPIC_OR_PARTITION',
+  'LEADER_NOT_AVAILABLE',
+  'NOT_LEADER_FOR_PARTITION',
+  'REPLICA_NOT_AVAILABLE',
+]);
+
+function notYet(err: unknown): boolean {
+  const e = err as { type?: string; originalError?: { type?: string } };
+  return NOT_YET.has(e.type ?? '') || NOT_YET.has(e.originalError?.type ?? '');
+}
 
 /**
- * `admin.createTopics` with kafkajs's `waitForLeaders`, minus its race. After the controller has
+ * `admin.createTopics` with kafkajs's `waitForLeaders`, minus its races. After the controller has
  * created a topic, the broker kafkajs asks for metadata may not know it yet and answer
  * UNKNOWN_TOPIC_OR_PARTITION, which kafkajs's wait does not retry (only LEADER_NOT_AVAILABLE): the
- * call then fails as if the topic did not exist although it was just created (seen on a loaded
- * machine). Here the topics are created without kafkajs's wait, then metadata is read until every
- * partition of each has a leader, retrying both answers until `timeout` ms (default 30 s).
- * Resolves with kafkajs's answer: false when every topic existed already.
+ * call then fails as if the topic did not exist although it was just created. And a partition
+ * whose leader the metadata already names may not take records yet: a produce request spanning it
+ * fails for that partition, kafkajs retries the whole request, and a producer without idempotence
+ * writes the other partitions' records twice. Both seen on a loaded machine.
+ *
+ * So the topics are created without kafkajs's wait; then metadata is read until every partition
+ * of each has a leader, and each topic's offsets are read (a request every partition leader must
+ * answer), retrying "not settled yet" answers until `timeout` ms (default 30 s). Resolves with
+ * kafkajs's answer: false when every topic existed already.
  */
 export async function createTopicsReady(
   admin: Admin,
@@ -376,20 +391,27 @@ export async function createTopicsReady(
   const names = options.topics.map((t) => t.topic);
   const deadline = Date.now() + (options.timeout ?? 30_000);
   for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
-    let notYet: unknown;
+    let last: unknown;
     try {
       const { topics } = await admin.fetchTopicMetadata({ topics: names });
-      const ready = names.every((name) => {
+      const led = names.every((name) => {
         const t = topics.find((x) => x.name === name);
-        return t !== undefined && t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0);
+        return (
+          t !== undefined &&
+          t.partitions.length > 0 &&
+          t.partitions.every((p) => p.leader >= 0 && !p.partitionErrorCode)
+        );
       });
-      if (ready) return created;
+      if (led) {
+        for (const name of names) await admin.fetchTopicOffsets(name);
+        return created;
+      }
     } catch (err) {
-      if (!NOT_YET.has((err as { type?: string }).type ?? '')) throw err;
-      notYet = err;
+      if (!notYet(err)) throw err;
+      last = err;
     }
     if (Date.now() >= deadline) {
-      throw notYet ?? new Error(`Timed out while waiting for the leaders of ${names.join(', ')}`);
+      throw last ?? new Error(`Timed out while waiting for the leaders of ${names.join(', ')}`);
     }
     await new Promise((resolve) => setTimeout(resolve, delay));
   }
