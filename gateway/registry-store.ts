@@ -23,7 +23,7 @@ import path from 'node:path';
 
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 
-import { kafkaKit } from '../lib/server-kit';
+import { kafkaKit, kafkajs } from '../lib/server-kit';
 import { REGISTRY_FILE_COMPACT_ENTRIES } from './limits';
 import type { Artifact, RegistryLog, RegistryMeta, RegistryOp } from './registry';
 import type { KafkaConnectionOptions } from './types';
@@ -122,6 +122,8 @@ export class FileRegistryLog implements RegistryLog {
   private chain: Promise<unknown> = Promise.resolve();
   private apply: (op: RegistryOp) => void = () => undefined;
   private snapshot: () => RegistryOp[] = () => [];
+  private starting: Promise<void> | undefined;
+  private closed = false;
 
   constructor(
     private readonly stateDir: string,
@@ -135,7 +137,13 @@ export class FileRegistryLog implements RegistryLog {
     return path.join(this.stateDir, `schema-registry.${gen}.log`);
   }
 
-  async start(apply: (op: RegistryOp) => void, snapshot: () => RegistryOp[]): Promise<void> {
+  start(apply: (op: RegistryOp) => void, snapshot: () => RegistryOp[]): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('The schema registry log is closed'));
+    this.starting = this.open(apply, snapshot);
+    return this.starting;
+  }
+
+  private async open(apply: (op: RegistryOp) => void, snapshot: () => RegistryOp[]): Promise<void> {
     this.apply = apply;
     this.snapshot = snapshot;
     let text: string | undefined;
@@ -197,7 +205,13 @@ export class FileRegistryLog implements RegistryLog {
     return Promise.resolve();
   }
 
+  /**
+   * Closes the log once a `start` in progress has opened it (a gateway stopped, or failing to
+   * listen, right after it started): no file is opened or written after `close` resolves.
+   */
   async close(): Promise<void> {
+    this.closed = true;
+    await this.starting?.catch(() => undefined);
     await this.chain;
     await this.fh?.close();
     this.fh = undefined;
@@ -290,7 +304,7 @@ export class KafkaRegistryLog implements RegistryLog {
     options: KafkaConnectionOptions,
     log: (line: string) => void = () => undefined,
   ): Promise<KafkaRegistryLog> {
-    const { Kafka: KafkaClient } = await import('kafkajs');
+    const { Kafka: KafkaClient } = kafkajs();
     const { toKafkaConfig, createTopicsReady } = kafkaKit();
     const store = new KafkaRegistryLog(
       new KafkaClient(

@@ -578,7 +578,9 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
       });
     });
   } catch (err) {
+    // Nothing this start opened may outlive it: the registry's log file (or Kafka consumer) too.
     local.server.close();
+    await registryStore?.then((store) => store.close()).catch(() => undefined);
     await backend.close().catch(() => undefined);
     throw err;
   }

@@ -4,20 +4,16 @@
  * local endpoint's Kafka backend): on first use of a Kafka feature, so a Node-RED that only uses
  * REST never pays for loading it.
  *
- * Two of kafkajs 2.2.4's files cost the producer most of its CPU per record, and kafkajs is no
+ * Three of kafkajs 2.2.4's files cost the producer most of its CPU per record, and kafkajs is no
  * longer maintained, so before kafkajs is loaded their exports are replaced in Node's module
- * cache by functions that give the same result, and kafkajs's own `require` of them gets these:
+ * cache by functions that give the same result (lib/kafkajs-encoders.ts says what each saves),
+ * and kafkajs's own `require` of them gets these:
  *
- * - `src/producer/groupMessagesPerPartition.js` groups a send's messages by partition with an
- *   array spread per message, quadratic in the records per partition (CPU per record, one
- *   partition: 0.6 µs at 100 records, 1.1 at 400, 4.5 at 4,000; one pass: 0.01). The Kafka sender
- *   sends everything that arrived while the previous batch was on the wire, up to 1 MiB, so its
- *   batches are that large under load. Proposed upstream as tulios/kafkajs#1576, never released.
- * - `src/protocol/recordBatch/record/v0/index.js` encodes each record with a zero-filled 512-byte
- *   Buffer, a new Buffer and array for every varint, and BigInt arithmetic for the timestamp
- *   delta. {@link encodeRecord} writes the same bytes into one buffer of the exact size, taken
- *   from Node's pool; what it does not handle as kafkajs does (a value that is neither bytes nor
- *   text, a delta past 2^27) it hands to kafkajs's own function.
+ * - `src/producer/groupMessagesPerPartition.js`: {@link groupMessagesPerPartition}, one pass
+ *   instead of quadratic. The Kafka sender sends everything that arrived while the previous batch
+ *   was on the wire, up to 1 MiB, so its batches are large under load.
+ * - `src/protocol/recordBatch/record/v0/index.js`: {@link recordEncoder}.
+ * - `src/protocol/requests/produce/v3/request.js` (v4 to v7 use it): {@link produceRequest}.
  *
  * Only for the kafkajs version they were read from (package.json pins it); any other version is
  * loaded as it is. If kafkajs's producer was loaded before this (by another module in the same
@@ -25,6 +21,15 @@
  * which are in effect. test/lib/kafkajs.test.ts compares both with kafkajs's own, byte for byte.
  */
 import type * as KafkaJs from 'kafkajs';
+
+import {
+  groupMessagesPerPartition,
+  type KafkajsEncoder,
+  produceRequest,
+  type ProduceRequestFn,
+  type RecordEncoder,
+  recordEncoder,
+} from './kafkajs-encoders';
 
 /** The kafkajs release whose files these replace. */
 export const KAFKAJS_VERSION = '2.2.4';
@@ -34,175 +39,13 @@ const GROUPING_USER = 'kafkajs/src/producer/sendMessages';
 const RECORD = 'kafkajs/src/protocol/recordBatch/record/v0';
 const RECORD_USER = 'kafkajs/src/protocol/requests/produce/v3/request';
 const ENCODER = 'kafkajs/src/protocol/encoder';
-
-interface GroupArgs {
-  topic: string;
-  partitionMetadata: unknown[];
-  messages: unknown[];
-  partitioner: (args: { topic: string; partitionMetadata: unknown[]; message: unknown }) => number;
-}
-
-/** kafkajs's `groupMessagesPerPartition` in one pass. */
-export function groupMessagesPerPartition({
-  topic,
-  partitionMetadata,
-  messages,
-  partitioner,
-}: GroupArgs): Record<number, unknown[]> {
-  if (partitionMetadata.length === 0) return {};
-  const result: Record<number, unknown[]> = {};
-  for (const message of messages) {
-    const partition = partitioner({ topic, partitionMetadata, message });
-    const list = result[partition];
-    if (list === undefined) result[partition] = [message];
-    else list.push(message);
-  }
-  return result;
-}
-
-/** What kafkajs's Record v0 takes (the message's other properties are ignored). */
-export interface RecordArgs {
-  offsetDelta?: number;
-  timestampDelta?: number;
-  key?: unknown;
-  value?: unknown;
-  headers?: unknown;
-}
-
-/** kafkajs's Encoder as far as its callers of a record use it. */
-export interface EncodedRecord {
-  buf: Buffer;
-  offset: number;
-}
-
-type RecordEncoder = (args: RecordArgs) => EncodedRecord;
-
-/** Deltas and lengths up to this are varints of at most 4 bytes whose zigzag fits 31 bits. */
-const SMALL = 2 ** 27;
-
-function isSmall(n: unknown): n is number {
-  return typeof n === 'number' && Number.isInteger(n) && n > -SMALL && n < SMALL;
-}
-
-/** Kafka's zigzag for a 32-bit varint (and for a varlong of a small value: the same bytes). */
-function zigzag(n: number): number {
-  return n >= 0 ? n * 2 : -n * 2 - 1;
-}
-
-function varintSize(u: number): number {
-  return u < 0x80 ? 1 : u < 0x4000 ? 2 : u < 0x200000 ? 3 : 4;
-}
-
-function writeVarint(buf: Buffer, at: number, u: number): number {
-  while (u > 0x7f) {
-    buf[at++] = (u & 0x7f) | 0x80;
-    u >>>= 7;
-  }
-  buf[at++] = u;
-  return at;
-}
-
-/** Byte length as kafkajs writes the value (null for none), or undefined when kafkajs's own path applies. */
-function lengthOf(v: unknown): number | null | undefined {
-  if (v === null || v === undefined) return null;
-  if (typeof v === 'string') return Buffer.byteLength(v, 'utf8');
-  if (Buffer.isBuffer(v)) return v.length;
-  return undefined;
-}
-
-function writeBytes(buf: Buffer, at: number, v: unknown, length: number | null): number {
-  if (length === null) {
-    buf[at] = 1; // zigzag(-1)
-    return at + 1;
-  }
-  at = writeVarint(buf, at, zigzag(length));
-  if (typeof v === 'string') buf.write(v, at, length, 'utf8');
-  else (v as Buffer).copy(buf, at);
-  return at + length;
-}
-
-/**
- * kafkajs's Record v0 with the same bytes: length, attributes, timestamp delta, offset delta, key,
- * value, headers (in `Object.keys` order, an array value as one header per element).
- */
-export function recordEncoder(original: RecordEncoder, encoderPrototype: object): RecordEncoder {
-  // kafkajs reads a record's bytes through `buffer`, a fresh view up to `offset` each time; these
-  // buffers end at `offset`, so the view is the buffer itself (one allocation per record less).
-  const exact = Object.create(encoderPrototype, {
-    buffer: {
-      get(this: EncodedRecord): Buffer {
-        return this.buf;
-      },
-    },
-  }) as object;
-  return function encodeRecord(args: RecordArgs): EncodedRecord {
-    const { offsetDelta = 0, timestampDelta = 0, key, value, headers = {} } = args;
-    const keyLength = lengthOf(key);
-    const valueLength = lengthOf(value);
-    if (
-      !isSmall(offsetDelta) ||
-      !isSmall(timestampDelta) ||
-      keyLength === undefined ||
-      valueLength === undefined ||
-      typeof headers !== 'object' ||
-      headers === null ||
-      (keyLength ?? 0) >= SMALL ||
-      (valueLength ?? 0) >= SMALL
-    ) {
-      return original(args);
-    }
-    const h = headers as Record<string, unknown>;
-    const names = Object.keys(h);
-    let headerCount = 0;
-    let headerBytes = 0;
-    for (const name of names) {
-      const v = h[name];
-      const list = Array.isArray(v) ? (v as unknown[]) : [v];
-      const nameLength = Buffer.byteLength(name, 'utf8');
-      for (const item of list) {
-        const length = lengthOf(item);
-        // kafkajs throws on a null header value; its own path says so.
-        if (length === undefined || length === null || length >= SMALL) return original(args);
-        headerCount++;
-        headerBytes += varintSize(zigzag(nameLength)) + nameLength + varintSize(zigzag(length)) + length;
-      }
-    }
-    const body =
-      1 +
-      varintSize(zigzag(timestampDelta)) +
-      varintSize(zigzag(offsetDelta)) +
-      (keyLength === null ? 1 : varintSize(zigzag(keyLength)) + keyLength) +
-      (valueLength === null ? 1 : varintSize(zigzag(valueLength)) + valueLength) +
-      varintSize(zigzag(headerCount)) +
-      headerBytes;
-    if (body >= SMALL) return original(args);
-    const size = varintSize(zigzag(body)) + body;
-    const buf = Buffer.allocUnsafe(size);
-    let at = writeVarint(buf, 0, zigzag(body));
-    buf[at++] = 0; // attributes
-    at = writeVarint(buf, at, zigzag(timestampDelta));
-    at = writeVarint(buf, at, zigzag(offsetDelta));
-    at = writeBytes(buf, at, key, keyLength);
-    at = writeBytes(buf, at, value, valueLength);
-    at = writeVarint(buf, at, zigzag(headerCount));
-    for (const name of names) {
-      const v = h[name];
-      const list = Array.isArray(v) ? (v as unknown[]) : [v];
-      const nameLength = Buffer.byteLength(name, 'utf8');
-      for (const item of list) {
-        at = writeVarint(buf, at, zigzag(nameLength));
-        buf.write(name, at, nameLength, 'utf8');
-        at += nameLength;
-        at = writeBytes(buf, at, item, lengthOf(item)!);
-      }
-    }
-    // A kafkajs Encoder holding exactly these bytes (its constructor only sets buf and offset).
-    const out = Object.create(exact) as EncodedRecord;
-    out.buf = buf;
-    out.offset = at;
-    return out;
-  };
-}
+const LONG = 'kafkajs/src/utils/long';
+const PRODUCE = 'kafkajs/src/protocol/requests/produce/v3/request';
+// v4 and v5 require v3 when they load; produce/index.js requires each version when it is used.
+const PRODUCE_USERS = [
+  'kafkajs/src/protocol/requests/produce/v4/request',
+  'kafkajs/src/protocol/requests/produce/v5/request',
+];
 
 /** kafkajs's file `name`, or undefined when this is not the kafkajs version the replacements were read from. */
 function kafkajsFile(name: string): string | undefined {
@@ -216,21 +59,22 @@ function kafkajsFile(name: string): string | undefined {
 }
 
 /** kafkajs's own functions, once {@link prepareKafkajs} has replaced them (for tests and fallbacks). */
-export const originals: { grouping?: unknown; record?: RecordEncoder } = {};
+export const originals: { grouping?: unknown; record?: RecordEncoder; produce?: ProduceRequestFn } = {};
 
 /**
- * Sets `target`'s exports to `make(original)` unless `user` (the only kafkajs file that requires
- * it) is loaded already and so holds the original. Returns whether the replacement is in effect.
+ * Sets `target`'s exports to `make(original)` unless one of `users` (the kafkajs files that
+ * require it when they load) is loaded already and so holds the original. Returns whether the
+ * replacement is in effect.
  */
-function replace(target: string, user: string, make: (original: never) => unknown): boolean {
+function replace(target: string, users: string[], make: (original: never) => unknown): boolean {
   const targetFile = kafkajsFile(target);
-  const userFile = kafkajsFile(user);
-  if (targetFile === undefined || userFile === undefined) return false;
+  const userFiles = users.map(kafkajsFile);
+  if (targetFile === undefined || userFiles.includes(undefined)) return false;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const original = require(targetFile) as never;
   const entry = require.cache[targetFile]!;
   if (replacements.has(entry.exports)) return true;
-  if (require.cache[userFile] !== undefined) return false;
+  if (userFiles.some((file) => require.cache[file!] !== undefined)) return false;
   const made = make(original);
   replacements.add(made);
   entry.exports = made;
@@ -239,32 +83,46 @@ function replace(target: string, user: string, make: (original: never) => unknow
 
 const replacements = new Set<unknown>();
 
+/** Which of kafkajs's functions are replaced. */
+export interface Replacements {
+  grouping: boolean;
+  record: boolean;
+  produce: boolean;
+}
+
 /**
- * Replaces the two functions before kafkajs's producer is loaded. Cheap (loads neither kafkajs
- * nor its producer); idempotent.
+ * Replaces the three functions before kafkajs's producer is loaded. Cheap (loads neither kafkajs
+ * nor its producer); idempotent. The record encoder is replaced first, so that kafkajs's own
+ * produce request, which ours keeps for compressed sends, takes ours as well.
  */
-export function prepareKafkajs(): { grouping: boolean; record: boolean } {
-  return {
-    grouping: replace(GROUPING, GROUPING_USER, (original) => {
-      originals.grouping = original;
-      return groupMessagesPerPartition;
-    }),
-    record: replace(RECORD, RECORD_USER, (original: RecordEncoder) => {
-      originals.record = original;
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const Encoder = require(kafkajsFile(ENCODER)!) as { prototype: object };
-      return recordEncoder(original, Encoder.prototype);
-    }),
-  };
+export function prepareKafkajs(): Replacements {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const Encoder = (): new () => KafkajsEncoder => require(kafkajsFile(ENCODER)!) as new () => KafkajsEncoder;
+  const grouping = replace(GROUPING, [GROUPING_USER], (original) => {
+    originals.grouping = original;
+    return groupMessagesPerPartition;
+  });
+  const record = replace(RECORD, [RECORD_USER], (original: RecordEncoder) => {
+    originals.record = original;
+    return recordEncoder(original, Encoder().prototype);
+  });
+  const produce = replace(PRODUCE, PRODUCE_USERS, (original: ProduceRequestFn) => {
+    originals.produce = original;
+    const Record = require(kafkajsFile(RECORD)!) as RecordEncoder;
+    const Long = require(kafkajsFile(LONG)!) as { fromInt(n: number): unknown };
+    return produceRequest(original, Record, Encoder(), Long);
+  });
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  return { grouping, record, produce };
 }
 
 /** Which replacements kafkajs, as loaded in this process, uses. */
-export function kafkajsReplacements(): { grouping: boolean; record: boolean } {
+export function kafkajsReplacements(): Replacements {
   const inEffect = (target: string): boolean => {
     const file = kafkajsFile(target);
     return file !== undefined && replacements.has(require.cache[file]?.exports);
   };
-  return { grouping: inEffect(GROUPING), record: inEffect(RECORD) };
+  return { grouping: inEffect(GROUPING), record: inEffect(RECORD), produce: inEffect(PRODUCE) };
 }
 
 let kafkajsModule: typeof KafkaJs | undefined;

@@ -166,9 +166,13 @@ export = function (RED: NodeAPI): void {
       refreshStatus();
     }
 
-    /** The status follows a durable sender's backlog, also long after the last input. */
-    function watchBacklog(sender: Sender): void {
-      if (watched || machine.closing || !sender.watchBacklog) return;
+    /**
+     * A record is in the durable sender's store: the status follows its backlog from now on, also
+     * long after the last input.
+     */
+    function followBacklog(): void {
+      const sender = currentSender();
+      if (!sender || watched || machine.closing || !sender.watchBacklog) return;
       watched = { sender, stop: sender.watchBacklog(refreshStatus) };
     }
 
@@ -198,8 +202,7 @@ export = function (RED: NodeAPI): void {
         item.stored ? reportStored(item.msg, { error }) : machine.outcome(item, { error }),
       stored: (item) => {
         item.stored = true;
-        const sender = currentSender();
-        if (sender) watchBacklog(sender);
+        followBacklog();
         machine.outcome(item, { spooled: true });
       },
     };
@@ -210,8 +213,7 @@ export = function (RED: NodeAPI): void {
       delivered: (p, result) => machine.part(p.item, p.index, { result }),
       failed: (p, error) => machine.part(p.item, p.index, { error }),
       stored: (p) => {
-        const sender = currentSender();
-        if (sender) watchBacklog(sender);
+        followBacklog();
         machine.part(p.item, p.index, { spooled: true });
       },
     };

@@ -9,7 +9,7 @@ import path from 'node:path';
 
 import { SchemaRegistry, type VersionMeta } from '../../gateway/registry';
 import { FileRegistryLog } from '../../gateway/registry-store';
-import { removeDir, tempDir } from './util';
+import { openFilesUnder, removeDir, tempDir } from './util';
 
 const schema = (i: number): string =>
   JSON.stringify({ type: 'record', name: `R${i}`, fields: [{ name: 'a', type: 'int' }] });
@@ -85,5 +85,24 @@ describe('local endpoint: the schema registry file log', function () {
     } finally {
       await third.close();
     }
+  });
+
+  it('closed while it is still opening: the file is closed before close() resolves, and stays closed', async function () {
+    if (openFilesUnder(dir) === undefined) this.skip(); // no /proc/self/fd to list open files
+    const store = new FileRegistryLog(dir);
+    // The gateway closes its store this way when it stops, or fails to listen, right after starting.
+    const opening = SchemaRegistry.open(store);
+    await store.close();
+    assert.deepEqual(openFilesUnder(dir), [], 'no file left open when close() resolves');
+    const registry = await opening;
+    await assert.rejects(registry.register('s', schema(1)), /closed/);
+    assert.deepEqual(openFilesUnder(dir), [], 'the open that was under way did not leave one open either');
+  });
+
+  it('a start after close is refused and creates nothing', async function () {
+    const store = new FileRegistryLog(path.join(dir, 'never'));
+    await store.close();
+    await assert.rejects(SchemaRegistry.open(store), /closed/);
+    assert.ok(!fs.existsSync(path.join(dir, 'never')));
   });
 });

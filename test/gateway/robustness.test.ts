@@ -10,7 +10,7 @@ import path from 'node:path';
 
 import { generateCa, issueCertificate } from '../../gateway/certs';
 import { type LocalEndpoint, startLocalEndpoint } from '../../gateway/server';
-import { Client, rawTls, removeDir, statusOf, tempDir } from './util';
+import { Client, openFilesUnder, rawTls, removeDir, statusOf, tempDir } from './util';
 
 const KEY = 'robust-key-0123456789';
 
@@ -280,14 +280,20 @@ describe('local endpoint: state, restarts and plain HTTP', function () {
     removeDir(dir);
   });
 
-  it('rejects when the port is taken', async function () {
+  it('rejects when the port is taken, leaving nothing open or running in its state directory', async function () {
     const dir = tempDir();
+    const other = tempDir();
     const a = await startLocalEndpoint({ port: 0, stateDir: dir, tls: false });
     try {
-      await assert.rejects(startLocalEndpoint({ port: a.port, stateDir: dir, tls: false }), /EADDRINUSE/);
+      await assert.rejects(startLocalEndpoint({ port: a.port, stateDir: other, tls: false }), /EADDRINUSE/);
+      // The failed start had opened the registry's log there; it is closed before the rejection,
+      // so nothing writes into the directory afterwards (it once did, under load, as it was removed).
+      const open = openFilesUnder(other);
+      if (open !== undefined) assert.deepEqual(open, []);
     } finally {
       await a.stop();
       removeDir(dir);
+      removeDir(other);
     }
   });
 });

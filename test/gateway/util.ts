@@ -17,6 +17,26 @@ export function removeDir(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
+/**
+ * The files under `dir` this process holds open (Linux's /proc/self/fd), or undefined where the
+ * system does not list them.
+ */
+export function openFilesUnder(dir: string): string[] | undefined {
+  const fdDir = '/proc/self/fd';
+  if (!fs.existsSync(fdDir)) return undefined;
+  const out: string[] = [];
+  for (const fd of fs.readdirSync(fdDir)) {
+    let target: string;
+    try {
+      target = fs.readlinkSync(path.join(fdDir, fd));
+    } catch {
+      continue; // closed between the listing and the read (the listing's own fd)
+    }
+    if (target.startsWith(dir + path.sep)) out.push(target);
+  }
+  return out;
+}
+
 export interface Reply {
   status: number;
   headers: Record<string, string | string[] | undefined>;
