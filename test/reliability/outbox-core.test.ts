@@ -4,9 +4,10 @@
  *
  * 1. Backlog drain: 20,000 records spooled while nothing sends, then drained by an outbox opened
  *    on them into the endpoint running in its own process (the package's CLI); every record
- *    arrives exactly once, in order per key, and the event loop's delay p99
- *    (perf_hooks.monitorEventLoopDelay) stays within 50 ms while it drains. (Throughput is
- *    claimed from `npm run bench`, not from this test.)
+ *    arrives exactly once, in order per key, and the p99 of how long the process's own work holds
+ *    the event loop (a timer's lateness, bounded by the CPU the process used meanwhile, so that
+ *    waiting for a core on a shared machine does not count: test/support/loop-delay.ts) stays
+ *    within 50 ms while it drains. (Throughput is claimed from `npm run bench`, not from this test.)
  * 2. Recovery: the endpoint goes away (stopped: connection refused; or answering 503 through its
  *    fault facility) long enough for backoff to grow; once it answers again the first record is
  *    written within 2 s (plus a margin for a busy machine), the backlog drains completely, and
@@ -18,7 +19,6 @@ import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 
 import { Agent, request } from 'undici';
@@ -28,6 +28,7 @@ import { BadRequestError, RetriesExhaustedError, UnavailableError, ValidationErr
 import type { MemoryBackend } from '../../gateway/memory-backend';
 import type { Backend, StoredRecord } from '../../gateway/types';
 import { Outbox, outboxDisposition } from '../../lib/outbox';
+import { LoopDelaySampler } from '../support/loop-delay';
 import { storeRecord } from '../../lib/record-codec';
 import { Spool } from '../../lib/spool';
 import type { ClientOptions } from '../../lib/types';
@@ -232,7 +233,7 @@ describe('reliability: outbox core (lib/outbox.ts)', function () {
     return w;
   }
 
-  it('drains a 20,000-record backlog exactly once, in order per key, event-loop delay p99 <= 50 ms (direct path + 20 ms when the machine cannot hold 50 for it)', async function () {
+  it('drains a 20,000-record backlog exactly once, in order per key, holding the event loop p99 <= 50 ms (direct path + 20 ms when the machine cannot hold 50 for it)', async function () {
     // Seconds on an idle machine; minutes when the machine is shared by several test runs.
     this.timeout(300000);
     const N = 20_000;
@@ -265,39 +266,39 @@ describe('reliability: outbox core (lib/outbox.ts)', function () {
         connections: 8,
       });
       clients.push(c);
-      // Control: the loop's delay on this machine with the same traffic on the direct path (a
-      // busy shared machine delays every timer, whatever the code does), measured before and after
-      // the drain: on a machine with busy neighbours one sample can fall in a quiet moment.
+      // Control: the same measure with the same traffic on the direct path, before and after the
+      // drain (GC and TLS work on a small, busy machine hold the loop whatever the outbox does).
       const controlP99s: number[] = [];
       const measureControl = async (): Promise<void> => {
-        const control = monitorEventLoopDelay({ resolution: 10 });
-        control.enable();
+        const control = new LoopDelaySampler(10);
+        control.start();
         await directSend(c, CONTROL_N);
-        control.disable();
-        controlP99s.push(control.percentile(99) / 1e6);
+        controlP99s.push(control.stop().heldP99);
       };
       await measureControl();
-      const h = monitorEventLoopDelay({ resolution: 10 });
-      h.enable();
+      const sampler = new LoopDelaySampler(10);
+      sampler.start();
       const started = Date.now();
       const o = await open(() => c);
       assert.equal(o.recovered, N);
       await waitFor(() => o.depth === 0, 'the backlog drained', { timeoutMs: 240000 });
-      h.disable();
+      const loop = sampler.stop();
       const ms = Date.now() - started;
-      const p99 = h.percentile(99) / 1e6;
-      const max = h.max / 1e6;
       await measureControl();
       const controlP99 = Math.max(...controlP99s);
       console.log(
         `      [drain] ${N} records in ${ms} ms (${Math.round((N * 1000) / ms)}/s), ` +
-          `event-loop delay p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms ` +
-          `(direct path on this machine before and after: p99 ${controlP99s.map((x) => x.toFixed(1)).join(' / ')} ms)`,
+          `loop held p99 ${loop.heldP99.toFixed(1)} ms; timer lateness p99 ${loop.lateP99.toFixed(1)} ms, ` +
+          `max ${loop.lateMax.toFixed(1)} ms, ${loop.samples} ticks ` +
+          `(direct path before and after: held p99 ${controlP99s.map((x) => x.toFixed(1)).join(' / ')} ms)`,
       );
       // The bound is 50 ms. Only where the machine cannot hold it even for the direct path is the
       // outbox held to "no worse than the direct path" (+20 ms) instead; the bench states both.
       const bound = Math.max(50, controlP99 + 20);
-      assert.ok(p99 <= bound, `event-loop delay p99 ${p99.toFixed(1)} ms (bound ${bound.toFixed(1)} ms)`);
+      assert.ok(
+        loop.heldP99 <= bound,
+        `event loop held p99 ${loop.heldP99.toFixed(1)} ms (bound ${bound.toFixed(1)} ms)`,
+      );
       assert.equal(o.stats().delivered, N);
       const stored = (await child.records(TOPIC)).filter((r) => parse(r).i >= 0);
       assertExactlyOnceInOrder(stored, N);
