@@ -313,7 +313,15 @@ describe('reliability: faults with per-message accounting', function () {
     ep.current!.setFaults([{ latencyMs: 600, fraction: 0.5 }]);
     let stopped = false;
     const sending = pump(200, 3, () => !stopped);
-    await delay(200);
+    // Some delivered, some slow; then requests that cannot finish before the stop's 0.3 s wait,
+    // so that the stop surely meets records on the wire (under load a guessed pause once let
+    // every record finish first).
+    await waitFor(() => acct.settled >= 20, 'some messages delivered', { timeoutMs: 30000 });
+    ep.current!.setFaults([{ latencyMs: 10_000, fraction: 1 }]);
+    const before = ep.current!.requestCount('produce');
+    await waitFor(() => ep.current!.requestCount('produce') > before, 'a request under the long delay', {
+      timeoutMs: 30000,
+    });
     stopped = true;
     await sending;
     await helper.unload();
