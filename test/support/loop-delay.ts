@@ -12,6 +12,8 @@
  */
 import { performance } from 'node:perf_hooks';
 
+import { percentile } from '../../bench/stats';
+
 export interface LoopDelay {
   /** p99 of the lateness bounded by the CPU used (ms). */
   heldP99: number;
@@ -48,16 +50,19 @@ export class LoopDelaySampler {
     clearTimeout(this.timer);
     this.timer = undefined;
     return {
-      heldP99: percentile(this.held, 99),
-      lateP99: percentile(this.late, 99),
+      heldP99: p99(this.held),
+      lateP99: p99(this.late),
       lateMax: this.late.reduce((a, b) => Math.max(a, b), 0),
       samples: this.late.length,
     };
   }
 }
 
-function percentile(xs: number[], p: number): number {
-  if (xs.length === 0) return 0;
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+function p99(xs: number[]): number {
+  return (
+    percentile(
+      [...xs].sort((a, b) => a - b),
+      99,
+    ) ?? 0
+  );
 }
