@@ -6,7 +6,7 @@
  * (pure JavaScript, no transitive dependencies). RSA keys are generated with Node's native
  * crypto because forge's own key generation takes seconds.
  */
-import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
@@ -49,10 +49,17 @@ function newRsaKey(): forge.pki.rsa.PrivateKey {
   return forge.pki.privateKeyFromPem(privateKey) as forge.pki.rsa.PrivateKey;
 }
 
-function serial(): string {
-  // Positive, 16 bytes: the high bit is cleared so DER does not read it as negative.
-  const bytes = randomBytes(16);
-  bytes[0] = bytes[0]! & 0x7f;
+/**
+ * A certificate serial number (hex) from 16 random bytes: positive, and minimally encoded as DER
+ * whatever the bytes. The first byte is kept in 0x40-0x7f (126 random bits remain): a clear high
+ * bit keeps DER from reading it as negative, a set 0x40 bit keeps it from starting with zero
+ * bytes. node-forge strips only one leading zero byte from an INTEGER, so a serial that began
+ * `00 00 <0x80` (1 in 65,536) came out non-minimal, and OpenSSL 3 refuses such a certificate
+ * ("asn1 encoding routines::illegal padding") wherever it loads it.
+ */
+export function serialNumber(random: Buffer = randomBytes(16)): string {
+  const bytes = Buffer.from(random.subarray(0, 16));
+  bytes[0] = 0x40 | (bytes[0]! & 0x3f);
   return bytes.toString('hex');
 }
 
@@ -71,7 +78,7 @@ export function generateCa(
   const key = newRsaKey();
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
-  cert.serialNumber = serial();
+  cert.serialNumber = serialNumber();
   validity(cert, validFrom, validDays);
   const subject = [{ name: 'commonName', value: commonName }];
   cert.setSubject(subject);
@@ -92,7 +99,7 @@ export function issueCertificate(ca: KeyPairPem, options: IssueOptions): KeyPair
   const key = newRsaKey();
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
-  cert.serialNumber = serial();
+  cert.serialNumber = serialNumber();
   validity(cert, options.validFrom, options.validDays ?? 825);
   cert.setSubject([{ name: 'commonName', value: options.commonName }]);
   cert.setIssuer(caCert.subject.attributes);
@@ -131,20 +138,70 @@ async function readIfPresent(file: string): Promise<string | undefined> {
   }
 }
 
-function coversHostnames(certPem: string, hostnames: string[]): boolean {
-  const x509 = new X509Certificate(certPem);
-  if (new Date(x509.validTo).getTime() < Date.now() + 24 * 60 * 60 * 1000) return false;
-  return hostnames.every((h) => (isIP(h) ? x509.checkIP(h) !== undefined : x509.checkHost(h) !== undefined));
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+function reason(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Why a stored CA cannot sign for the endpoint, or undefined when it can. */
+function caProblem(certPem: string, keyPem: string): string | undefined {
+  try {
+    const x509 = new X509Certificate(certPem);
+    if (!x509.ca) return 'it is not a CA certificate';
+    if (!x509.checkPrivateKey(createPrivateKey(keyPem))) return 'its key does not match it';
+    if (new Date(x509.validTo).getTime() < Date.now() + DAY_MS) return 'it expires within a day';
+    return undefined;
+  } catch (err) {
+    return reason(err);
+  }
+}
+
+/**
+ * Why a stored server certificate must be re-issued, or undefined when it serves. `damaged` tells
+ * a file that cannot serve at all (unreadable, key or CA mismatch) from one that is merely due.
+ */
+function serverProblem(
+  certPem: string,
+  keyPem: string,
+  caPem: string,
+  hostnames: string[],
+): { damaged: boolean; why: string } | undefined {
+  try {
+    const x509 = new X509Certificate(certPem);
+    if (!x509.checkPrivateKey(createPrivateKey(keyPem)))
+      return { damaged: true, why: 'its key does not match it' };
+    if (!x509.verify(new X509Certificate(caPem).publicKey)) {
+      return { damaged: true, why: 'the CA did not sign it' };
+    }
+    if (new Date(x509.validTo).getTime() < Date.now() + DAY_MS)
+      return { damaged: false, why: 'it expires within a day' };
+    const missing = hostnames.find((h) => (isIP(h) ? x509.checkIP(h) : x509.checkHost(h)) === undefined);
+    return missing === undefined ? undefined : { damaged: false, why: `it does not cover ${missing}` };
+  } catch (err) {
+    return { damaged: true, why: reason(err) };
+  }
+}
+
+/** The suffix an unusable stored certificate and key are renamed to, so nothing a user put there is lost. */
+const SET_ASIDE = '.unusable';
+
+async function setAside(...files: string[]): Promise<void> {
+  for (const file of files) await fs.rename(file, `${file}${SET_ASIDE}`);
 }
 
 /**
  * The CA and server certificate in `stateDir`, created on first use and reused afterwards so
  * that users trust the CA once. The server certificate is re-issued (by the same CA) when it is
- * close to expiry or does not cover a requested hostname.
+ * close to expiry, does not cover a requested hostname, or cannot be used. A stored CA that
+ * cannot be used (a damaged file, a flipped bit on an SD card, a key that does not match, an
+ * expired CA) is renamed aside and replaced, with a log line: no TLS client can verify the
+ * endpoint with it any more, and refusing to start would leave the endpoint down for good.
  */
 export async function ensureLocalCertificates(
   stateDir: string,
   hostnames: string[] = [],
+  log: (line: string) => void = () => undefined,
 ): Promise<LocalCertificates> {
   await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
   const caFile = path.join(stateDir, 'ca.pem');
@@ -156,7 +213,14 @@ export async function ensureLocalCertificates(
   let caCert = await readIfPresent(caFile);
   let caKey = await readIfPresent(caKeyFile);
   let renewServer = false;
-  if (!caCert || !caKey) {
+  const caWrong = caCert && caKey ? caProblem(caCert, caKey) : undefined;
+  if (caWrong) {
+    await setAside(caFile, caKeyFile);
+    log(
+      `local endpoint: the CA in ${caFile} cannot be used (${caWrong}); kept it as ${caFile}${SET_ASIDE} and made a new one, which clients must now trust`,
+    );
+  }
+  if (!caCert || !caKey || caWrong) {
     const ca = generateCa();
     caCert = ca.cert;
     caKey = ca.key;
@@ -168,7 +232,15 @@ export async function ensureLocalCertificates(
 
   let serverCert = await readIfPresent(certFile);
   let serverKey = await readIfPresent(keyFile);
-  if (renewServer || !serverCert || !serverKey || !coversHostnames(serverCert, names)) {
+  const serverWrong =
+    serverCert && serverKey && !renewServer ? serverProblem(serverCert, serverKey, caCert, names) : undefined;
+  if (serverWrong?.damaged) {
+    await setAside(certFile, keyFile);
+    log(
+      `local endpoint: the server certificate in ${certFile} cannot be used (${serverWrong.why}); kept it as ${certFile}${SET_ASIDE} and issued a new one`,
+    );
+  }
+  if (renewServer || !serverCert || !serverKey || serverWrong) {
     const server = issueCertificate(ca, { commonName: names[0] ?? 'localhost', hostnames: names });
     serverCert = server.cert;
     serverKey = server.key;

@@ -505,7 +505,7 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
   const port = options.port ?? DEFAULT_PORT;
 
   const apiKeys = await resolveApiKeys(options, stateDir);
-  const certs = useTls ? await ensureLocalCertificates(stateDir, options.hostnames ?? []) : undefined;
+  const certs = useTls ? await ensureLocalCertificates(stateDir, options.hostnames ?? [], log) : undefined;
 
   let backend: Backend;
   if (options.kafka) {
