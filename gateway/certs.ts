@@ -39,6 +39,8 @@ export interface LocalCertificates {
 }
 
 const DEFAULT_HOSTNAMES = ['localhost', '127.0.0.1', '::1'];
+const HOUR_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * HOUR_MS;
 
 function newRsaKey(): forge.pki.rsa.PrivateKey {
   const { privateKey } = generateKeyPairSync('rsa', {
@@ -64,9 +66,9 @@ export function serialNumber(random: Buffer = randomBytes(16)): string {
 }
 
 function validity(cert: forge.pki.Certificate, from: Date | undefined, days: number): void {
-  const notBefore = from ?? new Date(Date.now() - 60 * 60 * 1000);
+  const notBefore = from ?? new Date(Date.now() - HOUR_MS);
   cert.validity.notBefore = notBefore;
-  cert.validity.notAfter = new Date(notBefore.getTime() + days * 24 * 60 * 60 * 1000);
+  cert.validity.notAfter = new Date(notBefore.getTime() + days * DAY_MS);
 }
 
 /** A new self-signed CA. */
@@ -138,23 +140,29 @@ async function readIfPresent(file: string): Promise<string | undefined> {
   }
 }
 
-const DAY_MS = 24 * 60 * 60 * 1000;
-
 function reason(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Why a stored CA cannot sign for the endpoint, or undefined when it can. */
-function caProblem(certPem: string, keyPem: string): string | undefined {
+/** A stored certificate with its key, or why the two cannot be used together. */
+function loadPair(certPem: string, keyPem: string): X509Certificate | string {
   try {
     const x509 = new X509Certificate(certPem);
-    if (!x509.ca) return 'it is not a CA certificate';
-    if (!x509.checkPrivateKey(createPrivateKey(keyPem))) return 'its key does not match it';
-    if (new Date(x509.validTo).getTime() < Date.now() + DAY_MS) return 'it expires within a day';
-    return undefined;
+    return x509.checkPrivateKey(createPrivateKey(keyPem)) ? x509 : 'its key does not match it';
   } catch (err) {
     return reason(err);
   }
+}
+
+const expiresWithinADay = (x509: X509Certificate): boolean =>
+  new Date(x509.validTo).getTime() < Date.now() + DAY_MS;
+
+/** A stored CA that can sign for the endpoint, or why it cannot. */
+function loadCa(certPem: string, keyPem: string): X509Certificate | string {
+  const ca = loadPair(certPem, keyPem);
+  if (typeof ca === 'string') return ca;
+  if (!ca.ca) return 'it is not a CA certificate';
+  return expiresWithinADay(ca) ? 'it expires within a day' : ca;
 }
 
 /**
@@ -164,23 +172,15 @@ function caProblem(certPem: string, keyPem: string): string | undefined {
 function serverProblem(
   certPem: string,
   keyPem: string,
-  caPem: string,
+  ca: X509Certificate,
   hostnames: string[],
 ): { damaged: boolean; why: string } | undefined {
-  try {
-    const x509 = new X509Certificate(certPem);
-    if (!x509.checkPrivateKey(createPrivateKey(keyPem)))
-      return { damaged: true, why: 'its key does not match it' };
-    if (!x509.verify(new X509Certificate(caPem).publicKey)) {
-      return { damaged: true, why: 'the CA did not sign it' };
-    }
-    if (new Date(x509.validTo).getTime() < Date.now() + DAY_MS)
-      return { damaged: false, why: 'it expires within a day' };
-    const missing = hostnames.find((h) => (isIP(h) ? x509.checkIP(h) : x509.checkHost(h)) === undefined);
-    return missing === undefined ? undefined : { damaged: false, why: `it does not cover ${missing}` };
-  } catch (err) {
-    return { damaged: true, why: reason(err) };
-  }
+  const x509 = loadPair(certPem, keyPem);
+  if (typeof x509 === 'string') return { damaged: true, why: x509 };
+  if (!x509.verify(ca.publicKey)) return { damaged: true, why: 'the CA did not sign it' };
+  if (expiresWithinADay(x509)) return { damaged: false, why: 'it expires within a day' };
+  const missing = hostnames.find((h) => (isIP(h) ? x509.checkIP(h) : x509.checkHost(h)) === undefined);
+  return missing === undefined ? undefined : { damaged: false, why: `it does not cover ${missing}` };
 }
 
 /** The suffix an unusable stored certificate and key are renamed to, so nothing a user put there is lost. */
@@ -210,37 +210,36 @@ export async function ensureLocalCertificates(
   const keyFile = path.join(stateDir, 'server-key.pem');
   const names = [...new Set([...DEFAULT_HOSTNAMES, ...hostnames])];
 
-  let caCert = await readIfPresent(caFile);
-  let caKey = await readIfPresent(caKeyFile);
-  let renewServer = false;
-  const caWrong = caCert && caKey ? caProblem(caCert, caKey) : undefined;
-  if (caWrong) {
+  const caCert = await readIfPresent(caFile);
+  const caKey = await readIfPresent(caKeyFile);
+  const stored = caCert && caKey ? loadCa(caCert, caKey) : undefined;
+  if (typeof stored === 'string') {
     await setAside(caFile, caKeyFile);
     log(
-      `local endpoint: the CA in ${caFile} cannot be used (${caWrong}); kept it as ${caFile}${SET_ASIDE} and made a new one, which clients must now trust`,
+      `local endpoint: the CA in ${caFile} cannot be used (${stored}); kept it as ${caFile}${SET_ASIDE} and made a new one, which clients must now trust`,
     );
   }
-  if (!caCert || !caKey || caWrong) {
-    const ca = generateCa();
-    caCert = ca.cert;
-    caKey = ca.key;
-    await fs.writeFile(caKeyFile, caKey, { mode: 0o600 });
-    await fs.writeFile(caFile, caCert, { mode: 0o644 });
-    renewServer = true;
+  const keptCa = stored instanceof X509Certificate ? stored : undefined;
+  let ca: KeyPairPem;
+  if (keptCa && caCert && caKey) {
+    ca = { cert: caCert, key: caKey };
+  } else {
+    ca = generateCa();
+    await fs.writeFile(caKeyFile, ca.key, { mode: 0o600 });
+    await fs.writeFile(caFile, ca.cert, { mode: 0o644 });
   }
-  const ca = { cert: caCert, key: caKey };
 
   let serverCert = await readIfPresent(certFile);
   let serverKey = await readIfPresent(keyFile);
   const serverWrong =
-    serverCert && serverKey && !renewServer ? serverProblem(serverCert, serverKey, caCert, names) : undefined;
+    keptCa && serverCert && serverKey ? serverProblem(serverCert, serverKey, keptCa, names) : undefined;
   if (serverWrong?.damaged) {
     await setAside(certFile, keyFile);
     log(
       `local endpoint: the server certificate in ${certFile} cannot be used (${serverWrong.why}); kept it as ${certFile}${SET_ASIDE} and issued a new one`,
     );
   }
-  if (renewServer || !serverCert || !serverKey || serverWrong) {
+  if (!keptCa || !serverCert || !serverKey || serverWrong) {
     const server = issueCertificate(ca, { commonName: names[0] ?? 'localhost', hostnames: names });
     serverCert = server.cert;
     serverKey = server.key;
